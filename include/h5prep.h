@@ -1,0 +1,154 @@
+/* h5prep.h: the public API of libh5prep, streaming normalization statistics over HDF5/netCDF-4.
+ * Plain C; no HDF5 or CUDA types. The `h5prep` CLI is written against this header alone. */
+#ifndef H5PREP_H
+#define H5PREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define H5PREP_VERSION "0.1.0"
+#define H5PREP_STATS_FORMAT "h5prep-stats/1"
+#define H5PREP_MAX_RANK 32
+
+/* Statuses are stable; the CLI uses the value as its exit code. */
+typedef enum h5prep_status {
+    H5PREP_OK = 0,
+    H5PREP_ERR_INTERNAL = 1,       /* an HDF5 or system call failed unexpectedly */
+    H5PREP_ERR_USAGE = 2,          /* invalid argument or option */
+    H5PREP_ERR_FILE_NOT_FOUND = 3, /* no such file, or a glob that matched nothing */
+    H5PREP_ERR_NOT_HDF5 = 4,       /* the file is not HDF5 (nor netCDF-4) */
+    H5PREP_ERR_CORRUPT = 5,        /* an HDF5 file that cannot be opened or read: truncated, damaged */
+    H5PREP_ERR_NO_DATASET = 6,     /* the dataset path does not exist in the file */
+    H5PREP_ERR_NOT_DATASET = 7,    /* the path names a group or a named type */
+    H5PREP_ERR_DTYPE = 8,          /* not a numeric type (string, compound, ...) */
+    H5PREP_ERR_SHAPE = 9,          /* shapes differ across the files of one dataset */
+    H5PREP_ERR_EMPTY = 10,         /* a dimension of length zero, or a scalar dataset */
+    H5PREP_ERR_AXES = 11,          /* invalid keep-axes for the dataset's rank */
+    H5PREP_ERR_OUTPUT = 12,        /* the output cannot be written */
+    H5PREP_ERR_NOMEM = 13,         /* out of memory, or the memory budget is too small */
+    H5PREP_ERR_BACKEND = 14,       /* the requested backend is not available */
+    H5PREP_ERR_STATE = 15,         /* a statistics file that cannot be read or merged */
+    H5PREP_ERR_INTERRUPTED = 16    /* h5prep_interrupt() was called during a run */
+} h5prep_status;
+
+/* A short description of a status ("dataset not found"). */
+const char *h5prep_status_str(h5prep_status s);
+
+/* The message of the last failing call in this thread: names the file, the dataset, what was
+ * expected and what was found, and may end with a line "hint: ...". Empty when none failed. */
+const char *h5prep_last_error(void);
+
+/* Asks a running h5prep_stats_run() to stop at the next slab (async-signal-safe). */
+void h5prep_interrupt(void);
+
+typedef enum h5prep_backend {
+    H5PREP_BACKEND_AUTO = 0, /* CUDA when a device answers, else the CPU */
+    H5PREP_BACKEND_CPU = 1,
+    H5PREP_BACKEND_CUDA = 2
+} h5prep_backend;
+
+/* Progress of a run: called from the computing thread after each slab. */
+typedef struct h5prep_progress {
+    uint64_t rows_done, rows_total;   /* rows along axis 0, summed over all datasets */
+    uint64_t bytes_done, bytes_total; /* bytes as stored (uncompressed) */
+    double seconds;                   /* since the run started */
+} h5prep_progress;
+typedef void (*h5prep_progress_fn)(const h5prep_progress *p, void *user);
+
+#define H5PREP_KEEP_DEFAULT (-1000) /* keep_first: the last axis, or none for a 1-D dataset */
+
+typedef struct h5prep_stats_config {
+    int keep_first;         //!< first axis kept as features; negative counts from the end (H5PREP_KEEP_DEFAULT).
+    int keep_count;         //!< number of consecutive kept axes; 0 gives one scalar statistic (1).
+    int ddof;               //!< delta degrees of freedom for var and std (0).
+    int raw;                //!< 1 turns CF decoding off: no fill values, packing or valid range (0).
+    size_t mem_bytes;       //!< staging memory for all ring slots together (512 MiB).
+    int slots;              //!< ring slots: buffers the reader may fill ahead of compute (2).
+    int threads;            //!< compute threads; 0 uses every core (0).
+    h5prep_backend backend; //!< backend (H5PREP_BACKEND_AUTO).
+    int device;             //!< CUDA device ordinal (0).
+    h5prep_progress_fn progress; //!< called after each slab, may be NULL (NULL).
+    void *progress_user;    //!< passed to progress (NULL).
+} h5prep_stats_config;
+
+h5prep_stats_config h5prep_stats_config_default(void);
+
+/* A set of per-variable statistics: filled by a run or by loading state files. */
+typedef struct h5prep_stats h5prep_stats;
+
+h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg);
+void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
+
+/* Adds an input "FILE:DATASET" (FILE may be a glob; the split is at the last ':'). Files are
+ * opened and checked now: shape, type, keep-axes. The same dataset path given again, or matched
+ * in several files, is one logical dataset concatenated along axis 0. */
+h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
+
+/* Streams every added input once and computes the statistics. */
+h5prep_status h5prep_stats_run(h5prep_stats *s);
+
+/* The backend a run used ("cpu"), or NULL before a run; and a one-line notice when AUTO fell
+ * back from CUDA to the CPU, else NULL. */
+const char *h5prep_stats_backend_name(const h5prep_stats *s);
+const char *h5prep_stats_backend_notice(const h5prep_stats *s);
+
+/* Merges a state file (.json or .h5 written by h5prep) into s: variables of the same name are
+ * combined exactly (Chan et al.), new ones are added. */
+h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path);
+
+/* Writes the document; the format follows the extension (.json, .h5/.hdf5/.nc). The file is
+ * written under a temporary name and renamed when complete. */
+h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path);
+
+/* The JSON document as a string (caller frees with free()). */
+char *h5prep_stats_json(const h5prep_stats *s);
+
+/* The state of one feature: n values used and `missing` left out (fill values, NaN/Inf, outside
+ * the valid range); mean and m2 = sum (x - mean)^2; min/max are +inf/-inf while n == 0. */
+typedef struct h5prep_moments {
+    int64_t n, missing;
+    double mean, m2, min, max;
+} h5prep_moments;
+
+/* Read access to a result: n_features states in C order of feature_shape. */
+enum { H5PREP_FLAG_CONSTANT = 1, H5PREP_FLAG_EMPTY = 2 };
+typedef struct h5prep_var_view {
+    const char *name;                  /* dataset path, e.g. "/grp1/T" */
+    int rank;
+    uint64_t shape[H5PREP_MAX_RANK];   /* logical shape: axis 0 summed over files */
+    int keep_first, keep_count;        /* resolved kept axes */
+    int feature_rank;
+    uint64_t feature_shape[H5PREP_MAX_RANK];
+    uint64_t n_features;
+    const h5prep_moments *moments;     /* (n_features,) */
+} h5prep_var_view;
+
+size_t h5prep_stats_nvars(const h5prep_stats *s);
+h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view *out);
+/* Variance m2/(n-ddof), NaN when n <= ddof; and its H5PREP_FLAG_* bits: EMPTY when n == 0,
+ * CONSTANT when the variance is 0 (or undefined): divide by std only where flags == 0. */
+double h5prep_moments_variance(const h5prep_moments *m, int ddof);
+unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof);
+
+/* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */
+typedef struct h5prep_dataset_info {
+    const char *path;
+    int rank;
+    uint64_t shape[H5PREP_MAX_RANK];
+    const char *dtype;                 /* "float32 (little-endian)", "int16 (big-endian)", "string" ... */
+    int chunk_rank;                    /* 0 when contiguous or compact */
+    uint64_t chunk[H5PREP_MAX_RANK];
+    const char *filters;               /* "shuffle, deflate(4)" or "" */
+    const char *cf;                    /* "_FillValue=-999 scale_factor=0.01" or "" */
+} h5prep_dataset_info;
+typedef void (*h5prep_info_fn)(const h5prep_dataset_info *d, void *user);
+h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,498 @@
+/* cli.c: the `h5prep` command line (stats, merge, info). Written against include/h5prep.h alone:
+ * it parses options, draws the progress bar, and turns statuses into messages and exit codes. */
+#include "h5prep.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_INTERRUPTED = 130 };
+
+static const char *usage_main =
+    "h5prep " H5PREP_VERSION ": streaming normalization statistics for HDF5 and netCDF-4 training data\n"
+    "\n"
+    "Usage:\n"
+    "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
+    "  h5prep merge [options] STATE... -o OUT   combine statistics files of independent runs exactly\n"
+    "  h5prep info FILE...                      list datasets: shape, type, chunks, filters, CF attributes\n"
+    "  h5prep help [COMMAND]                    this text, or the options of a command\n"
+    "  h5prep --version\n"
+    "\n"
+    "Examples:\n"
+    "  h5prep info data/nc4uvt.nc\n"
+    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 -o norm/T.json    # per-level mean/std\n"
+    "  h5prep stats 'era5/*.nc:/t' --keep-axes 1 -o norm/t.h5         # many files, one dataset\n"
+    "  h5prep merge part-*.json -o all.json\n"
+    "\n"
+    "Run 'h5prep help stats' for the options of a command. Exit status: 0 on success, 2 for a usage\n"
+    "error, 3..16 for the errors listed in README.md, 130 when interrupted.\n";
+
+static const char *usage_stats =
+    "Usage: h5prep stats [options] FILE:DATASET...\n"
+    "\n"
+    "Streams every dataset once and computes, per feature, the count of values used, the count of\n"
+    "missing values, mean, variance and std (accumulated in float64, merged with Chan's formula),\n"
+    "min and max. FILE may be a quoted glob: the dataset of all matching files is one dataset joined\n"
+    "along axis 0. Several FILE:DATASET arguments each get their own statistics.\n"
+    "\n"
+    "Features:\n"
+    "  -k, --keep-axes AXES  axes kept as features, the others are reduced: one axis (2), consecutive\n"
+    "                        axes (1,2), counted from the end (-1), or 'none' for a single statistic.\n"
+    "                        Default: the last axis; 'none' for a 1-D dataset.\n"
+    "      --ddof N          delta degrees of freedom: var = m2 / (count - N). Default 0.\n"
+    "      --raw             no CF decoding. By default values equal to _FillValue, missing_value or\n"
+    "                        MissingValue and values outside valid_min/valid_max/valid_range are left\n"
+    "                        out and counted as missing, and scale_factor/add_offset are applied.\n"
+    "                        NaN and +-Inf are always left out and counted as missing.\n"
+    "Output:\n"
+    "  -o, --output PATH     write the statistics to PATH: .json or .h5, same content (README.md).\n"
+    "                        Written under a temporary name and renamed when complete.\n"
+    "      --json            print the JSON document on stdout.\n"
+    "                        Without -o or --json a summary table is printed.\n"
+    "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
+    "Engine:\n"
+    "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
+    "      --device N        CUDA device ordinal. Default 0.\n"
+    "      --threads N       compute threads. Default: every core.\n"
+    "      --mem SIZE        staging memory for all ring slots, e.g. 256M or 2G. Default 512M.\n"
+    "      --slots N         ring slots the reader may fill ahead of compute. Default 2.\n"
+    "\n"
+    "Examples:\n"
+    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1                  # per-level table on stdout\n"
+    "  h5prep stats 'runs/*.h5:/x' 'runs/*.h5:/y' -o norm.h5          # two variables, HDF5 output\n"
+    "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n";
+
+static const char *usage_merge =
+    "Usage: h5prep merge [options] STATE... -o OUT\n"
+    "\n"
+    "Combines statistics files (.json or .h5 written by h5prep) exactly: the merge of runs over two\n"
+    "halves of the data equals a run over the whole. Variables of the same name must have the same\n"
+    "shape apart from axis 0 and the same kept axes; other variables are carried over.\n"
+    "\n"
+    "  -o, --output PATH     the merged statistics (.json or .h5)\n"
+    "      --json            print the merged JSON document on stdout\n"
+    "      --ddof N          delta degrees of freedom of the merged var and std. Default 0.\n"
+    "\n"
+    "Example:\n"
+    "  h5prep merge part-*.json -o all.json\n";
+
+static const char *usage_info =
+    "Usage: h5prep info FILE...\n"
+    "\n"
+    "Lists every dataset of each file with its shape, type, chunk shape, filters and the CF\n"
+    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n";
+
+static int fail(h5prep_status st)
+{
+    fprintf(stderr, "h5prep: %s\n", h5prep_last_error());
+    return st == H5PREP_ERR_INTERRUPTED ? EXIT_INTERRUPTED : (int)st;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    fprintf(stderr, "h5prep %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nhint: 'h5prep help %s' lists the options\n", cmd);
+    return H5PREP_ERR_USAGE;
+}
+
+/* ---- progress ------------------------------------------------------------------------- */
+
+typedef struct progress_state {
+    double last;
+    int drawn;
+} progress_state;
+
+static void draw_progress(const h5prep_progress *p, void *user)
+{
+    progress_state *ps = user;
+    int done = p->bytes_done >= p->bytes_total;
+    if (!done && p->seconds - ps->last < 0.1)
+        return;
+    ps->last = p->seconds;
+    double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total : 1.0;
+    double rate = p->seconds > 0 ? (double)p->bytes_done / p->seconds : 0.0;
+    double left = rate > 0 ? (double)(p->bytes_total - p->bytes_done) / rate : 0.0;
+    char bar[31];
+    int fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "\r[%s] %3.0f%%  %" PRIu64 "/%" PRIu64 " rows  %.2f GB/s  %d:%02d left ", bar, 100 * frac,
+            p->rows_done, p->rows_total, rate / 1e9, (int)left / 60, (int)left % 60);
+    ps->drawn = 1;
+}
+
+static void end_progress(progress_state *ps)
+{
+    if (ps->drawn)
+        fprintf(stderr, "\r%*s\r", 79, "");
+}
+
+/* ---- option parsing --------------------------------------------------------------------- */
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v <= 0)
+        return -1;
+    double mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024.0 * 1024 * 1024, end++;
+    if (*end == 'i' || *end == 'B')
+        end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+    if (*end || v * mult < 1024)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+/* "none", "2", "-1" or "1,2,3" (consecutive). Returns 0, or an exit code after printing why. */
+static int parse_axes(const char *s, h5prep_stats_config *c)
+{
+    if (strcmp(s, "none") == 0) {
+        c->keep_first = 0;
+        c->keep_count = 0;
+        return 0;
+    }
+    long axes[H5PREP_MAX_RANK];
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || n == H5PREP_MAX_RANK || v < -H5PREP_MAX_RANK || v >= H5PREP_MAX_RANK) {
+            fprintf(stderr, "h5prep stats: --keep-axes %s: expected 'none', an axis (2, -1) or consecutive axes (1,2)\n", s);
+            return H5PREP_ERR_AXES;
+        }
+        axes[n++] = v;
+        if (*end == 0)
+            break;
+        if (*end != ',') {
+            fprintf(stderr, "h5prep stats: --keep-axes %s: expected 'none', an axis (2, -1) or consecutive axes (1,2)\n", s);
+            return H5PREP_ERR_AXES;
+        }
+        p = end + 1;
+    }
+    for (int i = 1; i < n; i++) {
+        if (axes[i] != axes[i - 1] + 1 || (axes[0] < 0 && axes[i] >= 0)) {
+            fprintf(stderr, "h5prep stats: --keep-axes %s: kept axes must be consecutive and increasing, e.g. 1,2,3\n"
+                            "hint: reorder the data, or compute statistics per axis in separate runs\n", s);
+            return H5PREP_ERR_AXES;
+        }
+    }
+    c->keep_first = (int)axes[0];
+    c->keep_count = n;
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+static void feature_index(const h5prep_var_view *v, uint64_t f, char *dst, size_t cap)
+{
+    uint64_t idx[H5PREP_MAX_RANK];
+    for (int a = v->feature_rank - 1; a >= 0; a--) {
+        idx[a] = f % v->feature_shape[a];
+        f /= v->feature_shape[a];
+    }
+    size_t len = (size_t)snprintf(dst, cap, "[");
+    for (int a = 0; a < v->feature_rank && len < cap; a++)
+        len += (size_t)snprintf(dst + len, cap - len, "%s%" PRIu64, a ? "," : "", idx[a]);
+    if (len < cap)
+        snprintf(dst + len, cap - len, "]");
+    if (v->feature_rank == 0)
+        snprintf(dst, cap, "all");
+}
+
+static void print_shape(FILE *out, int rank, const uint64_t *d)
+{
+    fputc('(', out);
+    for (int a = 0; a < rank; a++)
+        fprintf(out, "%s%" PRIu64, a ? ", " : "", d[a]);
+    fputs(rank == 1 ? ",)" : ")", out);
+}
+
+static void print_summary(const h5prep_stats *s, int ddof)
+{
+    enum { SHOW = 12 };
+    for (size_t i = 0; i < h5prep_stats_nvars(s); i++) {
+        h5prep_var_view v;
+        if (h5prep_stats_var(s, i, &v) != H5PREP_OK)
+            continue;
+        printf("%s  shape ", v.name);
+        print_shape(stdout, v.rank, v.shape);
+        printf("  features ");
+        print_shape(stdout, v.feature_rank, v.feature_shape);
+        printf("\n  %-12s %12s %10s %14s %14s %14s %14s  %s\n", "feature", "count", "missing", "mean", "std",
+               "min", "max", "flags");
+        for (uint64_t f = 0; f < v.n_features && f < SHOW; f++) {
+            const h5prep_moments *m = &v.moments[f];
+            char idx[64];
+            feature_index(&v, f, idx, sizeof idx);
+            unsigned fl = h5prep_moments_flags(m, ddof);
+            double var = h5prep_moments_variance(m, ddof);
+            printf("  %-12s %12" PRId64 " %10" PRId64 " %14.7g %14.7g %14.7g %14.7g  %s\n", idx, m->n, m->missing,
+                   m->n ? m->mean : NAN, sqrt(var), m->n ? m->min : NAN, m->n ? m->max : NAN,
+                   fl & H5PREP_FLAG_EMPTY ? "empty" : fl & H5PREP_FLAG_CONSTANT ? "constant" : "");
+        }
+        if (v.n_features > SHOW)
+            printf("  ... %" PRIu64 " more features: write them all with -o FILE.json or --json\n", v.n_features - SHOW);
+    }
+}
+
+static int emit(h5prep_stats *s, const char *out, int json, int ddof)
+{
+    h5prep_status st;
+    if (out && (st = h5prep_stats_write(s, out)) != H5PREP_OK)
+        return fail(st);
+    if (json) {
+        char *text = h5prep_stats_json(s);
+        if (!text) {
+            fprintf(stderr, "h5prep: out of memory while printing JSON\n");
+            return H5PREP_ERR_NOMEM;
+        }
+        puts(text);
+        free(text);
+    }
+    if (!out && !json)
+        print_summary(s, ddof);
+    return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    h5prep_interrupt();
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+/* ---- commands ----------------------------------------------------------------------------- */
+
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE };
+
+static int cmd_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
+        {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
+        {"raw", no_argument, 0, OPT_RAW},         {"mem", required_argument, 0, OPT_MEM},
+        {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS},
+        {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE},
+        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    h5prep_stats_config c = h5prep_stats_config_default();
+    const char *out = NULL;
+    int json = 0, quiet = 0, opt, rc;
+    long v;
+    while ((opt = getopt_long(argc, argv, "o:k:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'o': out = optarg; break;
+        case OPT_JSON: json = 1; break;
+        case 'k':
+            if ((rc = parse_axes(optarg, &c)) != 0)
+                return rc;
+            break;
+        case OPT_DDOF:
+            if (parse_int(optarg, 0, 1000000, &v))
+                return usage_error("stats", "--ddof %s: expected a non-negative integer", optarg);
+            c.ddof = (int)v;
+            break;
+        case OPT_RAW: c.raw = 1; break;
+        case OPT_MEM:
+            if (parse_size(optarg, &c.mem_bytes))
+                return usage_error("stats", "--mem %s: expected a size such as 256M or 2G", optarg);
+            break;
+        case OPT_SLOTS:
+            if (parse_int(optarg, 2, 64, &v))
+                return usage_error("stats", "--slots %s: expected an integer from 2 to 64", optarg);
+            c.slots = (int)v;
+            break;
+        case OPT_THREADS:
+            if (parse_int(optarg, 1, 1024, &v))
+                return usage_error("stats", "--threads %s: expected an integer from 1 to 1024", optarg);
+            c.threads = (int)v;
+            break;
+        case OPT_BACKEND:
+            if (strcmp(optarg, "auto") == 0)
+                c.backend = H5PREP_BACKEND_AUTO;
+            else if (strcmp(optarg, "cpu") == 0)
+                c.backend = H5PREP_BACKEND_CPU;
+            else if (strcmp(optarg, "cuda") == 0)
+                c.backend = H5PREP_BACKEND_CUDA;
+            else
+                return usage_error("stats", "--backend %s: expected auto, cpu or cuda", optarg);
+            break;
+        case OPT_DEVICE:
+            if (parse_int(optarg, 0, 1023, &v))
+                return usage_error("stats", "--device %s: expected a device ordinal (0, 1, ...)", optarg);
+            c.device = (int)v;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage_stats, stdout); return 0;
+        default: fprintf(stderr, "hint: 'h5prep help stats' lists the options\n"); return H5PREP_ERR_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("stats", "no inputs: give at least one FILE:DATASET (e.g. data/nc4uvt.nc:/T)");
+    progress_state ps = {0, 0};
+    if (!quiet && isatty(STDERR_FILENO)) {
+        c.progress = draw_progress;
+        c.progress_user = &ps;
+    }
+    h5prep_stats *s = h5prep_stats_create(&c);
+    if (!s) {
+        fprintf(stderr, "h5prep: out of memory\n");
+        return H5PREP_ERR_NOMEM;
+    }
+    h5prep_status st = H5PREP_OK;
+    for (int i = optind; i < argc && st == H5PREP_OK; i++)
+        st = h5prep_stats_add(s, argv[i]);
+    if (st == H5PREP_OK) {
+        signal(SIGINT, on_sigint);
+        st = h5prep_stats_run(s);
+        signal(SIGINT, SIG_DFL);
+        end_progress(&ps);
+        const char *notice = h5prep_stats_backend_notice(s);
+        if (notice && !quiet)
+            fprintf(stderr, "h5prep: %s\n", notice);
+    }
+    rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    h5prep_stats_destroy(s);
+    return rc;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         {"ddof", required_argument, 0, OPT_DDOF},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    h5prep_stats_config c = h5prep_stats_config_default();
+    const char *out = NULL;
+    int json = 0, opt;
+    long v;
+    while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'o': out = optarg; break;
+        case OPT_JSON: json = 1; break;
+        case OPT_DDOF:
+            if (parse_int(optarg, 0, 1000000, &v))
+                return usage_error("merge", "--ddof %s: expected a non-negative integer", optarg);
+            c.ddof = (int)v;
+            break;
+        case 'h': fputs(usage_merge, stdout); return 0;
+        default: fprintf(stderr, "hint: 'h5prep help merge' lists the options\n"); return H5PREP_ERR_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("merge", "no inputs: give the statistics files to merge");
+    if (!out && !json)
+        return usage_error("merge", "no output: give -o OUT.json (or .h5), or --json");
+    h5prep_stats *s = h5prep_stats_create(&c);
+    if (!s) {
+        fprintf(stderr, "h5prep: out of memory\n");
+        return H5PREP_ERR_NOMEM;
+    }
+    h5prep_status st = H5PREP_OK;
+    for (int i = optind; i < argc && st == H5PREP_OK; i++)
+        st = h5prep_stats_load(s, argv[i]);
+    int rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    h5prep_stats_destroy(s);
+    return rc;
+}
+
+static void print_dataset(const h5prep_dataset_info *d, void *user)
+{
+    (void)user;
+    printf("  %-40s %-22s ", d->path, d->dtype);
+    print_shape(stdout, d->rank, d->shape);
+    if (d->chunk_rank) {
+        printf("  chunks ");
+        print_shape(stdout, d->chunk_rank, d->chunk);
+    }
+    if (*d->filters)
+        printf("  %s", d->filters);
+    if (*d->cf)
+        printf("  %s", d->cf);
+    putchar('\n');
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("info", "give at least one FILE");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage_info, stdout);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        printf("%s\n", argv[i]);
+        h5prep_status st = h5prep_info(argv[i], print_dataset, NULL);
+        if (st != H5PREP_OK)
+            return fail(st);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return H5PREP_ERR_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "stats") == 0)
+        return cmd_stats(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("h5prep %s\n", H5PREP_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        const char *topic = argc > 2 ? argv[2] : "";
+        fputs(strcmp(topic, "stats") == 0   ? usage_stats
+              : strcmp(topic, "merge") == 0 ? usage_merge
+              : strcmp(topic, "info") == 0  ? usage_info
+                                            : usage_main,
+              stdout);
+        return 0;
+    }
+    fprintf(stderr, "h5prep: unknown command '%s'\nhint: the commands are stats, merge and info; see 'h5prep help'\n", cmd);
+    return H5PREP_ERR_USAGE;
+}

@@ -1,0 +1,62 @@
+/* internal.h: error plumbing and small helpers shared by the library's sources.
+ * Errors travel up as h5prep_status; the message is kept per thread for h5prep_last_error(). */
+#ifndef H5PREP_INTERNAL_H
+#define H5PREP_INTERNAL_H
+
+#include "h5prep.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define H5P_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define H5P_PRINTF(a, b)
+#endif
+
+/* Records the message for h5prep_last_error() and returns `st`. */
+h5prep_status h5p_fail(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
+/* Appends "\nhint: ..." to the current message; returns `st`. */
+h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
+void h5p_clear_error(void);
+/* Copies the message into/out of a buffer, to carry an error between threads. */
+void h5p_error_save(char *dst, size_t cap);
+void h5p_error_restore(const char *msg);
+
+#define RETURN_ERROR_IF(cond, st, ...)                                                             \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            return h5p_fail((st), __VA_ARGS__);                                                    \
+    } while (0)
+
+#define FORWARD_IF_ERROR(expr)                                                                     \
+    do {                                                                                           \
+        h5prep_status st_ = (expr);                                                                \
+        if (st_ != H5PREP_OK)                                                                      \
+            return st_;                                                                            \
+    } while (0)
+
+#define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
+
+/* Interrupt flag set by h5prep_interrupt(). */
+int h5p_interrupted(void);
+
+/* malloc/calloc that never return NULL for size 0. */
+void *h5p_malloc(size_t n);
+void *h5p_calloc(size_t count, size_t size);
+char *h5p_strdup(const char *s);
+
+/* Output written under "<path>.tmp-<pid>" and renamed when complete. */
+typedef struct h5p_tmpfile {
+    char *final_path, *tmp_path;
+} h5p_tmpfile;
+h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path);
+h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t); /* rename; frees the names */
+void h5p_tmpfile_abort(h5p_tmpfile *t);           /* unlink; frees the names */
+
+/* The innermost message on the HDF5 error stack, for "(HDF5: ...)" suffixes; "" when none. */
+const char *h5p_hdf5_reason(void);
+/* Turns off HDF5's own printing of errors for the calling thread. */
+void h5p_hdf5_init(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* source.h: HDF5 inputs: opening and checking files, CF attributes, reading slabs of rows.
+ * The pipeline's reader thread calls h5p_part_read; everything else runs before a run starts. */
+#ifndef H5PREP_SOURCE_H
+#define H5PREP_SOURCE_H
+
+#include "h5prep.h"
+#include "moments.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Element types as they sit in a staging buffer (native byte order). */
+typedef enum h5p_dtype {
+    H5P_I8, H5P_U8, H5P_I16, H5P_U16, H5P_I32, H5P_U32, H5P_I64, H5P_U64, H5P_F32, H5P_F64
+} h5p_dtype;
+size_t h5p_dtype_size(h5p_dtype t);
+const char *h5p_dtype_name(h5p_dtype t);
+
+/* CF decoding of one file's dataset: a value is missing when it equals one of the fill values
+ * (compared in the stored type), when the stored value lies outside [vmin, vmax], or when the
+ * decoded value raw*scale+offset is NaN or infinite. */
+#define H5P_MAX_FILLS 4
+typedef struct h5p_decode {
+    int nfill;
+    double fill[H5P_MAX_FILLS]; /* each exactly representable in the stored type */
+    double scale, offset, vmin, vmax;
+} h5p_decode;
+
+/* One file's share of a logical dataset. */
+typedef struct h5p_part {
+    char *path;
+    uint64_t rows, row0;   /* rows along axis 0 here; global index of the first */
+    uint64_t chunk_rows;   /* chunk extent along axis 0, 0 when not chunked */
+    h5p_dtype dtype;
+    int big_endian;        /* as stored; slabs are converted to native order by HDF5 */
+    h5p_decode dec;
+    int64_t size, mtime;   /* for provenance */
+} h5p_part;
+
+/* A logical dataset: the same path in one or more files, concatenated along axis 0. */
+typedef struct h5p_var {
+    char *name;
+    int rank;
+    uint64_t dims[H5PREP_MAX_RANK]; /* dims[0] summed over parts */
+    int keep_first, keep_count;
+    h5p_part *parts;
+    size_t nparts;
+    h5p_moments *result;            /* n_features states, filled by a run or a load */
+} h5p_var;
+
+uint64_t h5p_var_features(const h5p_var *v);
+uint64_t h5p_var_row_elems(const h5p_var *v);
+
+/* Opens `path`:`dset`, checks that it is a numeric dataset of rank >= 1 with no zero-length
+ * dimension, and fills `part` (row0 = 0) plus the rank and dims. */
+h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part,
+                             int *rank, uint64_t dims[H5PREP_MAX_RANK]);
+
+/* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
+h5prep_status h5p_file_open(const char *path, int64_t *file);
+
+/* An open dataset for reading slabs. */
+typedef struct h5p_reader {
+    int64_t file, dset; /* hid_t */
+    int64_t mem_type;
+    const h5p_part *part;
+    const char *dset_name;
+    int rank;
+    uint64_t dims[H5PREP_MAX_RANK];
+} h5p_reader;
+
+h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part);
+/* Reads rows [row, row+n) of the part (local indices) into dst, in native order. */
+h5prep_status h5p_reader_read(h5p_reader *r, uint64_t row, uint64_t n, void *dst);
+void h5p_reader_close(h5p_reader *r);
+
+#endif

@@ -1,0 +1,50 @@
+/* testutil.h: shared helpers of the test suite: scratch files, HDF5 writers, the independent
+ * float64 reference (two-pass, long double sums) and a CLI runner that captures stderr. */
+#ifndef H5PREP_TESTUTIL_H
+#define H5PREP_TESTUTIL_H
+
+#include "h5prep.h"
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh scratch directory for one test; returns "dir/name" in a static ring of buffers. */
+const char *tu_dir(void);
+const char *tu_path(const char *name);
+
+/* Writes dataset `name` (intermediate groups created) to file `path` (created if absent), of
+ * type `ftype` from memory type `mtype`; chunk_rows > 0 makes it chunked along axis 0. */
+void tu_write(const char *path, const char *name, hid_t ftype, hid_t mtype, int rank, const uint64_t *dims,
+              const void *data, uint64_t chunk_rows);
+/* Adds a numeric attribute with n values (stored as type `ftype`). */
+void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n);
+
+/* Reference statistics of x viewed as [outer][F][inner], NaN meaning missing: two passes with
+ * long double sums. Out: (F,) states. */
+void tu_reference(const double *x, uint64_t outer, uint64_t F, uint64_t inner, h5prep_moments *out);
+
+/* Runs stats on inputs with cfg; returns the stats object (asserts success). */
+h5prep_stats *tu_run(const h5prep_stats_config *cfg, const char *const *inputs, int n);
+/* The view of variable i. */
+h5prep_var_view tu_view(const h5prep_stats *s, size_t i);
+
+/* |got - want| <= abs + rel*|want|, with a message naming `what` and feature f on failure. */
+void tu_close(double got, double want, double abs_tol, double rel_tol, const char *what, uint64_t f);
+/* Compares states: n, missing, min, max exactly; mean and variance within rel_tol. */
+void tu_compare(const h5prep_moments *got, const h5prep_moments *want, uint64_t nf, double rel_tol);
+
+/* Runs the h5prep CLI with arguments (a NULL-terminated list); returns its exit code and stores
+ * stdout/stderr (truncated to 64 KiB) in static buffers. */
+int tu_cli(const char *const *args);
+const char *tu_stdout(void);
+const char *tu_stderr(void);
+
+int tu_exists(const char *path);
+/* Whether dir holds any file whose name starts with prefix (to find leftover temporaries). */
+int tu_any_file_with_prefix(const char *dir, const char *prefix);
+
+/* Seeded N(0,1) (Box-Muller over xorshift). */
+double tu_normal(uint64_t *state);
+
+#endif

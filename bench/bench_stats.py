@@ -37,15 +37,18 @@ How to run (from the repository root, after building h5prep and bench_h5read in 
     python3 bench/bench_stats.py              # 1 GiB, 3 timed runs per contender
 
 The input file is generated once (seeded) in --workdir and reused while its shape, layout and
-seed match.
+seed match. Both binaries are copied into WORKDIR/bin before the first run, so that a rebuild of
+build/ during the benchmark cannot mix two versions; the .md and .csv record the copy's sha256.
 """
 
 import argparse
 import csv
 import datetime
+import hashlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,9 +82,10 @@ def parse_args():
     p.add_argument("--repeat", type=int, default=3, help="timed runs per contender (at least 3)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/h5prep-bench"),
                    help="where the input file and h5prep's output go")
-    p.add_argument("--h5prep", type=Path, default=REPO / "build" / "h5prep", help="h5prep binary")
+    p.add_argument("--h5prep", type=Path, default=REPO / "build" / "h5prep",
+                   help="h5prep binary (copied into WORKDIR/bin first, then run from there)")
     p.add_argument("--h5read", type=Path, default=REPO / "build" / "bench_h5read",
-                   help="bench_h5read binary (the H5Dread limit)")
+                   help="bench_h5read binary, the H5Dread limit (copied like --h5prep)")
     args = p.parse_args()
     if args.repeat < 3:
         p.error("--repeat must be at least 3")
@@ -291,15 +295,24 @@ def ratio_lines(rows):
             f"(h5prep GB/s / limit GB/s = limit median s / h5prep median s)"]
 
 
+def git_commit():
+    """Short HEAD, with "-dirty" when src/, include/ or CMakeLists.txt differ from it."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "uncommitted"
+    diff = subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "src", "include", "CMakeLists.txt"])
+    return head.stdout.strip() + ("-dirty" if diff.returncode else "")
+
+
 def machine_info():
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith("model name")),
                  platform.processor() or "unknown")
     meminfo = Path("/proc/meminfo").read_text()
     mem_kib = next(int(l.split()[1]) for l in meminfo.splitlines() if l.startswith("MemTotal:"))
-    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "commit": git.stdout.strip() if git.returncode == 0 else "uncommitted",
+            "commit": git_commit(),
             "cpu": model, "cores": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1),
             "python": platform.python_version(), "numpy": np.__version__, "h5py": h5py.__version__,
             "hdf5": h5py.version.hdf5_version, "dask": dask.__version__}
@@ -322,9 +335,18 @@ def write_results(rows, info, header, suffix):
     return stem
 
 
+def snapshot(binary, workdir):
+    """Copies a binary into workdir/bin, so that a rebuild during the run changes no contender."""
+    dest = workdir / "bin" / binary.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, dest)
+    return dest
+
+
 def main():
     args = parse_args()
     path, rows = input_file(args.workdir, args.gib, args.seed)
+    args.h5prep, args.h5read = snapshot(args.h5prep, args.workdir), snapshot(args.h5read, args.workdir)
     nbytes = rows * FEATURES * ITEMSIZE
     out_json = args.workdir / "h5prep_stats.json"
     contenders = {"limit": lambda: run_limit(args.h5read, path, nbytes),
@@ -348,7 +370,8 @@ def main():
     summary = summarize(times, nbytes)
     header = {"file": str(path), "shape": f"({rows}, {FEATURES}) float32, contiguous, no filters",
               "bytes": nbytes, "gbps_formula": "N*512*4 / median s / 1e9", "repeat": args.repeat,
-              "h5prep_threads": "default (every core)"}
+              "h5prep_threads": "default (every core)",
+              "h5prep_sha256": hashlib.sha256(args.h5prep.read_bytes()).hexdigest()[:16]}
     info = machine_info()
     print()
     print(f"{nbytes} bytes = N*512*4 = {rows}*512*4; GB/s = bytes / s / 1e9; median of {args.repeat} runs")

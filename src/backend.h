@@ -41,9 +41,20 @@ typedef struct h5p_backend_ops {
 
 extern const h5p_backend_ops h5p_backend_cpu;
 
-/* The CPU kernel on one contiguous block of decoded float64 values (x: rows x F, missing = NaN):
- * merges the block's per-column states into st[0..F). Exposed for tests. */
-void h5p_cpu_block_stats(const double *x, size_t rows, size_t F, double *scratch, h5p_moments *st);
+/* Per-feature accumulators of the CPU backend: one array per field (counts as exact float64
+ * integers), so that merging a block into them vectorizes. */
+typedef struct h5p_acc {
+    double *n, *missing, *mean, *m2, *min, *max;
+} h5p_acc;
+int h5p_acc_init(h5p_acc *a, size_t F); /* allocates and resets; 0 on success */
+void h5p_acc_free(h5p_acc *a);
+void h5p_acc_reset(h5p_acc *a, size_t F);
+h5p_moments h5p_acc_get(const h5p_acc *a, size_t f);
+
+/* The CPU kernel on one block of decoded float64 values (x: rows x F, missing = NaN): merges the
+ * block's per-column states into acc[base..base+F). scratch: 6*F doubles. Exposed for tests. */
+void h5p_cpu_block_stats(const double *x, size_t rows, size_t F, double *scratch, const h5p_acc *acc,
+                         size_t base);
 /* Decodes n stored values to float64, missing values as NaN. */
 void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst);
 

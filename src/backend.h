@@ -24,6 +24,7 @@ typedef struct h5p_backend h5p_backend; /* a backend's own state */
 
 typedef struct h5p_backend_ops {
     const char *name;
+    int zero_copy; /* slabs may point into the mapped input file instead of staging buffers */
     h5prep_status (*create)(h5p_backend **be, const h5prep_stats_config *cfg);
     void (*destroy)(h5p_backend *be);
     /* Staging memory for one ring slot (pinned for CUDA). */

@@ -385,6 +385,7 @@ static h5prep_status cpu_end_var(h5p_backend *be, h5p_moments *out)
 
 const h5p_backend_ops h5p_backend_cpu = {
     .name = "cpu",
+    .zero_copy = 1,
     .create = cpu_create,
     .destroy = cpu_destroy,
     .alloc_host = cpu_alloc_host,

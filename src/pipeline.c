@@ -40,7 +40,8 @@ uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes)
 }
 
 typedef struct slot {
-    void *buf;
+    void *buf;          /* staging buffer */
+    const void *data;   /* what the slab reads: buf, or rows of a mapped file */
     int full;
     const h5p_part *part;
     uint64_t row, nrows; /* local rows of part */
@@ -74,7 +75,7 @@ static void *reader_main(void *arg)
     for (size_t i = 0; i < g->v->nparts && !stop; i++) {
         const h5p_part *p = &g->v->parts[i];
         h5p_reader rd;
-        h5prep_status st = h5p_reader_open(&rd, g->v, p);
+        h5prep_status st = h5p_reader_open(&rd, g->v, p, g->ops->zero_copy);
         if (st != H5PREP_OK) {
             reader_fail(g, st);
             break;
@@ -91,8 +92,10 @@ static void *reader_main(void *arg)
                 break;
             uint64_t n = p->rows - row < per ? p->rows - row : per;
             st = g->ops->slot_wait(g->be, (int)(seq % (uint64_t)g->nslots));
-            if (st == H5PREP_OK)
-                st = h5p_reader_read(&rd, row, n, s->buf);
+            if (st == H5PREP_OK && rd.map)
+                s->data = h5p_reader_view(&rd, row, n);
+            else if (st == H5PREP_OK && (st = h5p_reader_read(&rd, row, n, s->buf)) == H5PREP_OK)
+                s->data = s->buf;
             if (st != H5PREP_OK) {
                 reader_fail(g, st);
                 stop = 1;
@@ -104,6 +107,13 @@ static void *reader_main(void *arg)
             s->nrows = n;
             s->full = 1;
             pthread_cond_broadcast(&g->cv);
+            pthread_mutex_unlock(&g->mu);
+        }
+        if (rd.map) { /* slabs may still point into the mapping: let compute drain the ring */
+            pthread_mutex_lock(&g->mu);
+            for (int k = 0; k < g->nslots; k++)
+                while (g->slots[k].full && !g->stop)
+                    pthread_cond_wait(&g->cv, &g->mu);
             pthread_mutex_unlock(&g->mu);
         }
         h5p_reader_close(&rd);
@@ -126,7 +136,7 @@ static uint64_t prod(const uint64_t *d, int a, int b)
 /* The [outer][features][inner] view of rows [row, row+n) of part p. */
 static h5p_slab slab_view(const h5p_var *v, const slot *s)
 {
-    h5p_slab sl = {.data = s->buf, .dtype = s->part->dtype, .dec = &s->part->dec};
+    h5p_slab sl = {.data = s->data, .dtype = s->part->dtype, .dec = &s->part->dec};
     uint64_t n = s->nrows;
     int kf = v->keep_first, kc = v->keep_count, r = v->rank;
     if (kc == 0) {
@@ -191,7 +201,8 @@ h5prep_status h5p_pipeline_stats(h5p_var *v, const h5p_backend_ops *ops, h5p_bac
         if (rows == 0) {
             h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: one row along axis 0 holds %zu bytes, more than a staging slot (%zu bytes)",
                      p->path, v->name, row_bytes(v, p), slot_budget);
-            return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem (now %zu MiB for %d slots)", o->mem_bytes >> 20, nslots);
+            return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem above %zu KiB (now %zu KiB for %d slots)",
+                            CEIL_DIV(row_bytes(v, p) * (size_t)nslots, 1024), o->mem_bytes >> 10, nslots);
         }
         size_t need = (size_t)rows * row_bytes(v, p);
         slot_bytes = need > slot_bytes ? need : slot_bytes;

@@ -67,11 +67,19 @@ typedef struct h5p_reader {
     const char *dset_name;
     int rank;
     uint64_t dims[H5PREP_MAX_RANK];
+    size_t row_bytes;
+    void *map;          /* the file mapped read-only, when the dataset can be viewed in place */
+    size_t map_len;
+    const unsigned char *mapped; /* first byte of the dataset's data inside map */
 } h5p_reader;
 
-h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part);
+/* Opens the part's dataset. With allow_map, a large contiguous dataset stored unfiltered in
+ * native byte order is mapped so that h5p_reader_view can hand out its rows without a copy. */
+h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map);
 /* Reads rows [row, row+n) of the part (local indices) into dst, in native order. */
 h5prep_status h5p_reader_read(h5p_reader *r, uint64_t row, uint64_t n, void *dst);
+/* Rows [row, row+n) in place (mapped readers only), paged in before it returns. */
+const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n);
 void h5p_reader_close(h5p_reader *r);
 
 #endif

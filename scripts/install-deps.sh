@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs what h5prep needs to build and test on Debian 12 (run as root, or
+# with sudo available). Each package is named in README.md with the reason it is there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # compiler and build
+  libhdf5-dev hdf5-tools             # HDF5 (reads netCDF-4 too); h5dump/h5ls for inspection
+  libjansson-dev                     # JSON documents (h5prep-stats/1) read and written
+  libcriterion-dev                   # the test runner
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: installed ${missing[*]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# sanitize.sh: the test suite under AddressSanitizer+UBSan, and the threaded engine (reader
+# thread, ring of slots, compute pool) under ThreadSanitizer. Criterion's own runner cannot start
+# under TSan (its shared-memory arena), so the TSan build drives the CLI over the real files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+echo "sanitize: AddressSanitizer + UndefinedBehaviorSanitizer"
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 ./build-asan/h5prep_tests
+
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=thread -DH5PREP_TESTS=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" --target h5prep >/dev/null
+echo "sanitize: ThreadSanitizer"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+runs=0
+# input and two staging budgets: one that cuts it into many slabs, one that holds it whole
+for case in data/nc4uvt.nc:/T@2M,16M data/MLL2217907250U.003.nc:/reflectivity@64K,4M \
+            data/sgpxsaprcfrvptI4.a1.20200205.100827.nc:/reflectivity@64K,4M \
+            data/T_PAZA63_C_LFPW_20230420065041.h5:/dataset1/data1/data@32K,4M; do
+  input=${case%@*}
+  for threads in 1 2 3; do
+    for mem in $(echo "${case#*@}" | tr , " "); do
+      for axes in -1 none 1; do
+        TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./build-tsan/h5prep stats "$input" --quiet \
+          --threads "$threads" --mem "$mem" --slots 3 --keep-axes "$axes" -o "$out/s.json"
+        runs=$((runs + 1))
+      done
+    done
+  done
+done
+echo "sanitize: ThreadSanitizer clean over $runs runs"

@@ -125,6 +125,8 @@ typedef struct h5prep_var_view {
     uint64_t feature_shape[H5PREP_MAX_RANK];
     uint64_t n_features;
     const h5prep_moments *moments;     /* (n_features,) */
+    const char *read_path;             /* how a run read the first file ("raw chunks decoded in
+                                          parallel (shuffle+deflate)"), NULL for loaded results */
 } h5prep_var_view;
 
 size_t h5prep_stats_nvars(const h5prep_stats *s);

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config   # compiler and build
   libhdf5-dev hdf5-tools             # HDF5 (reads netCDF-4 too); h5dump/h5ls for inspection
   libjansson-dev                     # JSON documents (h5prep-stats/1) read and written
+  libdeflate-dev                     # fast inflate for decoding compressed chunks in parallel
   libcriterion-dev                   # the test runner
 )
 

@@ -58,6 +58,8 @@ static const char *usage_stats =
     "      --json            print the JSON document on stdout.\n"
     "                        Without -o or --json a summary table is printed.\n"
     "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
+    "  -v, --verbose         say on stderr how each dataset was read: viewed in place, raw chunks\n"
+    "                        decoded in parallel (shuffle, deflate), or H5Dread and why.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -310,13 +312,13 @@ static int cmd_stats(int argc, char **argv)
         {"raw", no_argument, 0, OPT_RAW},         {"mem", required_argument, 0, OPT_MEM},
         {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS},
         {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE},
-        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
     const char *out = NULL;
-    int json = 0, quiet = 0, opt, rc;
+    int json = 0, quiet = 0, verbose = 0, opt, rc;
     long v;
-    while ((opt = getopt_long(argc, argv, "o:k:qh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
         case OPT_JSON: json = 1; break;
@@ -360,6 +362,7 @@ static int cmd_stats(int argc, char **argv)
             c.device = (int)v;
             break;
         case 'q': quiet = 1; break;
+        case 'v': verbose = 1; break;
         case 'h': fputs(usage_stats, stdout); return 0;
         default: fprintf(stderr, "hint: 'h5prep help stats' lists the options\n"); return H5PREP_ERR_USAGE;
         }
@@ -387,6 +390,12 @@ static int cmd_stats(int argc, char **argv)
         const char *notice = h5prep_stats_backend_notice(s);
         if (notice && !quiet)
             fprintf(stderr, "h5prep: %s\n", notice);
+        for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {
+            h5prep_var_view view;
+            if (h5prep_stats_var(s, i, &view) == H5PREP_OK && view.read_path)
+                fprintf(stderr, "h5prep: %s: %s, backend %s\n", view.name, view.read_path,
+                        h5prep_stats_backend_name(s));
+        }
     }
     rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
     h5prep_stats_destroy(s);

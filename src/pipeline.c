@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,11 +24,16 @@ static size_t row_bytes(const h5p_var *v, const h5p_part *p)
     return (size_t)h5p_var_row_elems(v) * h5p_dtype_size(p->dtype);
 }
 
-uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes)
+uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int decoders)
 {
     size_t rb = row_bytes(v, p);
     size_t target = slot_bytes < SLAB_TARGET ? slot_bytes : SLAB_TARGET;
     uint64_t rows = target / rb;
+    if (p->filtered && p->chunk_rows > 0 && decoders > 0) {
+        /* 4 chunks per decoding thread, so that the decoders end together */
+        uint64_t want = CEIL_DIV(4 * (uint64_t)decoders, p->row_chunks) * p->chunk_rows;
+        rows = want > rows && want * rb <= slot_bytes ? want : rows;
+    }
     if (p->chunk_rows > 0) {
         if (rows >= p->chunk_rows)
             rows = rows / p->chunk_rows * p->chunk_rows;
@@ -58,6 +64,7 @@ typedef struct ring {
     h5p_var *v;
     const h5p_backend_ops *ops;
     h5p_backend *be;
+    h5p_pool *decode;
     size_t slot_bytes;
 } ring;
 
@@ -80,7 +87,9 @@ static void *reader_main(void *arg)
             reader_fail(g, st);
             break;
         }
-        uint64_t per = h5p_slab_rows(g->v, p, g->slot_bytes);
+        if (i == 0)
+            snprintf(g->v->how, sizeof g->v->how, "%s", rd.how);
+        uint64_t per = h5p_slab_rows(g->v, p, g->slot_bytes, g->decode ? h5p_pool_size(g->decode) : 0);
         for (uint64_t row = 0; row < p->rows; row += per, seq++) {
             slot *s = &g->slots[seq % (uint64_t)g->nslots];
             pthread_mutex_lock(&g->mu);
@@ -94,7 +103,7 @@ static void *reader_main(void *arg)
             st = g->ops->slot_wait(g->be, (int)(seq % (uint64_t)g->nslots));
             if (st == H5PREP_OK && rd.map)
                 s->data = h5p_reader_view(&rd, row, n);
-            else if (st == H5PREP_OK && (st = h5p_reader_read(&rd, row, n, s->buf)) == H5PREP_OK)
+            else if (st == H5PREP_OK && (st = h5p_reader_read(&rd, g->decode, row, n, s->buf)) == H5PREP_OK)
                 s->data = s->buf;
             if (st != H5PREP_OK) {
                 reader_fail(g, st);
@@ -197,7 +206,7 @@ h5prep_status h5p_pipeline_stats(h5p_var *v, const h5p_backend_ops *ops, h5p_bac
     size_t slot_bytes = 0;
     for (size_t i = 0; i < v->nparts; i++) {
         const h5p_part *p = &v->parts[i];
-        uint64_t rows = h5p_slab_rows(v, p, slot_budget);
+        uint64_t rows = h5p_slab_rows(v, p, slot_budget, o->decode ? h5p_pool_size(o->decode) : 0);
         if (rows == 0) {
             h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: one row along axis 0 holds %zu bytes, more than a staging slot (%zu bytes)",
                      p->path, v->name, row_bytes(v, p), slot_budget);
@@ -214,6 +223,7 @@ h5prep_status h5p_pipeline_stats(h5p_var *v, const h5p_backend_ops *ops, h5p_bac
     g.v = v;
     g.ops = ops;
     g.be = be;
+    g.decode = o->decode;
     g.slot_bytes = slot_budget;
     h5prep_status st = H5PREP_OK;
     uint64_t nf = h5p_var_features(v);

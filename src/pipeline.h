@@ -4,11 +4,13 @@
 #define H5PREP_PIPELINE_H
 
 #include "backend.h"
+#include "pool.h"
 #include "source.h"
 
 typedef struct h5p_pipeline_opts {
     size_t mem_bytes;   /* all slots together */
     int slots;
+    h5p_pool *decode;   /* threads for decoding compressed chunks; NULL: H5Dread decodes */
     h5prep_progress_fn progress;
     void *progress_user;
     h5prep_progress *totals; /* running totals across variables, updated per slab */
@@ -20,8 +22,9 @@ h5prep_status h5p_pipeline_stats(h5p_var *v, const h5p_backend_ops *ops, h5p_bac
                                  const h5p_pipeline_opts *o);
 
 /* The rows per slab for v: the largest multiple of the chunk extent along axis 0 within the
- * slot budget and a cache-friendly target; exposed for tests. 0 when one row does not fit. */
-uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes);
+ * slot budget and a cache-friendly target; for compressed chunks, enough chunks to keep
+ * `decoders` threads busy when the budget allows. 0 when one row does not fit. */
+uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int decoders);
 
 double h5p_now(void);
 

@@ -2,6 +2,7 @@
  * Used by stats.c when inputs are added and by the pipeline's reader thread during a run. */
 #include "source.h"
 
+#include "chunks.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -308,8 +309,13 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
     if (dcpl >= 0) {
         if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
             hsize_t cd[H5S_MAX_RANK];
-            if (H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) > 0)
+            if (H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) == r) {
                 part->chunk_rows = cd[0];
+                part->row_chunks = 1;
+                for (int a = 1; a < r; a++)
+                    part->row_chunks *= CEIL_DIV(dims[a], cd[a]);
+            }
+            part->filtered = H5Pget_nfilters(dcpl) > 0;
         }
         H5Pclose(dcpl);
     }
@@ -412,11 +418,26 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
     r->row_bytes = (size_t)h5p_var_row_elems(v) * h5p_dtype_size(part->dtype);
     if (allow_map)
         try_map(r, f, d, part->path);
+    char why[96];
+    if (r->map) {
+        snprintf(r->how, sizeof r->how, "viewed in place (contiguous, mapped)");
+    } else if ((r->chunks = h5p_chunks_open(d, r->rank, r->dims, h5p_dtype_size(part->dtype), part->big_endian,
+                                            why, sizeof why))) {
+        snprintf(r->how, sizeof r->how, "raw chunks decoded in parallel (%s)", h5p_chunks_filters(r->chunks));
+    } else {
+        snprintf(r->how, sizeof r->how, "H5Dread (%s)", why);
+    }
     return H5PREP_OK;
 }
 
-h5prep_status h5p_reader_read(h5p_reader *r, uint64_t row, uint64_t n, void *dst)
+h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst)
 {
+    if (decode && r->chunks && h5p_chunks_aligned(r->chunks, row, n)) {
+        int unstored = 0;
+        FORWARD_IF_ERROR(h5p_chunks_read(r->chunks, decode, row, n, dst, r->part->path, r->dset_name, &unstored));
+        if (!unstored)
+            return H5PREP_OK;
+    }
     hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
     for (int a = 0; a < r->rank; a++)
         count[a] = r->dims[a];
@@ -440,6 +461,8 @@ void h5p_reader_close(h5p_reader *r)
     if (r->map)
         munmap(r->map, r->map_len);
     r->map = NULL;
+    h5p_chunks_close(r->chunks);
+    r->chunks = NULL;
     if (r->dset > 0)
         H5Dclose(r->dset);
     if (r->file > 0)

@@ -4,7 +4,9 @@
 #define H5PREP_SOURCE_H
 
 #include "h5prep.h"
+#include "chunks.h"
 #include "moments.h"
+#include "pool.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +33,8 @@ typedef struct h5p_part {
     char *path;
     uint64_t rows, row0;   /* rows along axis 0 here; global index of the first */
     uint64_t chunk_rows;   /* chunk extent along axis 0, 0 when not chunked */
+    uint64_t row_chunks;   /* chunks side by side in one chunk-row (the other axes) */
+    int filtered;          /* chunks pass through filters (compression) */
     h5p_dtype dtype;
     int big_endian;        /* as stored; slabs are converted to native order by HDF5 */
     h5p_decode dec;
@@ -46,6 +50,7 @@ typedef struct h5p_var {
     h5p_part *parts;
     size_t nparts;
     h5p_moments *result;            /* n_features states, filled by a run or a load */
+    char how[160];                  /* how the first file was read, for --verbose */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);
@@ -71,13 +76,16 @@ typedef struct h5p_reader {
     void *map;          /* the file mapped read-only, when the dataset can be viewed in place */
     size_t map_len;
     const unsigned char *mapped; /* first byte of the dataset's data inside map */
+    h5p_chunks *chunks;          /* parallel chunk decoding, when the filters allow it */
+    char how[160];               /* how the data is read, for --verbose */
 } h5p_reader;
 
 /* Opens the part's dataset. With allow_map, a large contiguous dataset stored unfiltered in
  * native byte order is mapped so that h5p_reader_view can hand out its rows without a copy. */
 h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map);
-/* Reads rows [row, row+n) of the part (local indices) into dst, in native order. */
-h5prep_status h5p_reader_read(h5p_reader *r, uint64_t row, uint64_t n, void *dst);
+/* Reads rows [row, row+n) of the part (local indices) into dst, in native order. Compressed
+ * chunks are decoded on `decode` when it is given and the slab is chunk-aligned. */
+h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst);
 /* Rows [row, row+n) in place (mapped readers only), paged in before it returns. */
 const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n);
 void h5p_reader_close(h5p_reader *r);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 h5prep_stats_config h5prep_stats_config_default(void)
 {
@@ -235,6 +236,12 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     }
     h5p_backend *be = NULL;
     FORWARD_IF_ERROR(ops->create(&be, &s->cfg));
+    int nt = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    h5p_pool *decode = h5p_pool_create(nt);
+    if (!decode) {
+        ops->destroy(be);
+        return h5p_fail(H5PREP_ERR_NOMEM, "cannot start %d decoding threads", nt);
+    }
     s->backend = ops->name;
     h5p_stats_stamp(s);
 
@@ -248,6 +255,7 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     }
     h5p_pipeline_opts o = {.mem_bytes = s->cfg.mem_bytes,
                            .slots = s->cfg.slots,
+                           .decode = decode,
                            .progress = s->cfg.progress,
                            .progress_user = s->cfg.progress_user,
                            .totals = &totals,
@@ -256,6 +264,7 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
         if (s->vars[i].nparts > 0)
             st = h5p_pipeline_stats(&s->vars[i], ops, be, &o);
+    h5p_pool_destroy(decode);
     ops->destroy(be);
     return st;
 }
@@ -318,6 +327,7 @@ h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view 
         out->feature_shape[a] = v->dims[v->keep_first + a];
     out->n_features = h5p_var_features(v);
     out->moments = v->result;
+    out->read_path = v->how[0] ? v->how : NULL;
     return H5PREP_OK;
 }
 

@@ -204,6 +204,14 @@ Test(cli, stats_json_h5_and_merge_round_trip)
     json_decref(doc);
 }
 
+Test(cli, verbose_says_how_data_was_read)
+{
+    const char *a1[] = {"stats", NC4 ":/T", "--verbose", "--quiet", "--json", NULL};
+    cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "h5prep: /T: raw chunks decoded in parallel (shuffle+deflate), backend cpu"),
+              "%s", tu_stderr());
+}
+
 Test(cli, summary_table_and_info)
 {
     const char *a1[] = {"stats", NC4 ":/T", "--keep-axes", "1", NULL};

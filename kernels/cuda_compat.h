@@ -22,7 +22,7 @@ extern __shared__ double h5p_dyn_smem[];
 
 #include "simt.h"
 
-#define H5P_GLOBAL
+#define H5P_GLOBAL static /* called only through its H5P_ENTRY, in the same file */
 #define H5P_DEVICE static inline
 #define H5P_SHARED(T) ((T *)simt_shared_mem())
 /* The harness calls kernels through an entry that takes the argument struct by pointer. */

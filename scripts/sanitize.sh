@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# sanitize.sh: the test suite under AddressSanitizer+UBSan, and the threaded engine (reader
-# thread, ring of slots, compute pool) under ThreadSanitizer. Criterion's own runner cannot start
-# under TSan (its shared-memory arena), so the TSan build drives the CLI over the real files.
+# sanitize.sh: the test suites under AddressSanitizer+UBSan; the threaded engine (reader thread,
+# ring of slots, compute pool) and the SIMT harness under ThreadSanitizer. Criterion's runner
+# cannot start under TSan (its shared-memory arena), so the TSan builds drive the CLIs over the
+# real files and run the harness's own self-test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -9,11 +10,21 @@ jobs=$(nproc)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 echo "sanitize: AddressSanitizer + UndefinedBehaviorSanitizer"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 ./build-asan/h5prep_tests
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
+./build-asan/h5prep_simt_tests
+./build-asan/h5prep_tests
+unset UBSAN_OPTIONS ASAN_OPTIONS
 
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=thread -DH5PREP_TESTS=OFF >/dev/null
-cmake --build build-tsan -j"$jobs" --target h5prep >/dev/null
+cmake --build build-tsan -j"$jobs" --target h5prep h5prep-simt simt_selftest >/dev/null
 echo "sanitize: ThreadSanitizer"
+export TSAN_OPTIONS=halt_on_error=1:exitcode=66
+./build-tsan/simt_selftest
+# ThreadSanitizer must see a race through the harness: a kernel without its __syncthreads
+if TSAN_OPTIONS=exitcode=66 ./build-tsan/simt_selftest --racy >/dev/null 2>&1; [ $? -ne 66 ]; then
+  echo "sanitize: ThreadSanitizer did not report the race of simt_selftest --racy" >&2
+  exit 1
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 runs=0
@@ -22,14 +33,17 @@ for case in data/nc4uvt.nc:/T@2M,16M data/MLL2217907250U.003.nc:/reflectivity@64
             data/sgpxsaprcfrvptI4.a1.20200205.100827.nc:/reflectivity@64K,4M \
             data/T_PAZA63_C_LFPW_20230420065041.h5:/dataset1/data1/data@32K,4M; do
   input=${case%@*}
-  for threads in 1 2 3; do
-    for mem in $(echo "${case#*@}" | tr , " "); do
-      for axes in -1 none 1; do
-        TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./build-tsan/h5prep stats "$input" --quiet \
-          --threads "$threads" --mem "$mem" --slots 3 --keep-axes "$axes" -o "$out/s.json"
+  for mem in $(echo "${case#*@}" | tr , " "); do
+    for axes in -1 none 1; do
+      for threads in 1 3; do
+        ./build-tsan/h5prep stats "$input" --quiet --threads "$threads" --mem "$mem" --slots 3 \
+          --keep-axes "$axes" -o "$out/s.json"
         runs=$((runs + 1))
       done
+      SIMT_SCHEDULE=parallel ./build-tsan/h5prep-simt stats "$input" --quiet --backend cuda --mem "$mem" \
+        --slots 3 --keep-axes "$axes" -o "$out/c.json"
+      runs=$((runs + 1))
     done
   done
 done
-echo "sanitize: ThreadSanitizer clean over $runs runs"
+echo "sanitize: ThreadSanitizer clean over $runs runs of h5prep and h5prep-simt"

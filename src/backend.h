@@ -41,6 +41,9 @@ typedef struct h5p_backend_ops {
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;
+#ifdef H5PREP_HAVE_CUDA
+extern const h5p_backend_ops h5p_backend_cuda;
+#endif
 
 /* Per-feature accumulators of the CPU backend: one array per field (counts as exact float64
  * integers), so that merging a block into them vectorizes. */

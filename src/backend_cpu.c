@@ -29,11 +29,7 @@ enum {
 #define DECODE_LOOP(T, HAS_FILL)                                                                   \
     for (size_t i = 0; i < n; i++) {                                                               \
         T v = s[i];                                                                                \
-        double x = (double)v;                                                                      \
-        int miss = HAS_FILL && (v == f0 || v == f1 || v == f2 || v == f3);                         \
-        double y = x * scale + offset;                                                             \
-        int ok = !miss & !(x < vmin) & !(x > vmax) & (fabs(y) <= DBL_MAX);                         \
-        dst[i] = ok ? y : NAN;                                                                     \
+        dst[i] = h5p_decode_value((double)v, HAS_FILL && (v == f0 || v == f1 || v == f2 || v == f3), &dd); \
     }
 
 /* Without fill values, packing or a valid range only NaN/Inf are missing. */
@@ -47,12 +43,11 @@ enum {
     HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
     {                                                                                              \
         const T *s = src;                                                                          \
-        if (d->nfill == 0 && d->scale == 1.0 && d->offset == 0.0 && d->vmin == -INFINITY &&        \
-            d->vmax == INFINITY) {                                                                 \
+        if (h5p_decode_is_plain(d)) {                                                              \
             PLAIN_LOOP(T)                                                                          \
             return;                                                                                \
         }                                                                                          \
-        const double scale = d->scale, offset = d->offset, vmin = d->vmin, vmax = d->vmax;         \
+        const h5p_decode dd = *d; /* a local copy: no aliasing with dst */                         \
         T fill[H5P_MAX_FILLS];                                                                     \
         for (int k = 0; k < H5P_MAX_FILLS; k++)                                                    \
             fill[k] = (T)d->fill[k < d->nfill ? k : 0];                                            \
@@ -164,16 +159,12 @@ HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, do
     double *restrict n = acc->n + base, *restrict miss = acc->missing + base, *restrict mean = acc->mean + base,
                      *restrict m2 = acc->m2 + base, *restrict lo = acc->min + base, *restrict hi = acc->max + base;
     for (size_t f = 0; f < F; f++) {
-        double nb = cnt[f], na = n[f], nn = na + nb;
+        double nb = cnt[f];
         double inv = nb > 0 ? 1.0 / nb : 0.0;
         double mb = mu[f] + d1[f] * inv;
         double m2b = d2[f] - d1[f] * d1[f] * inv;
         m2b = m2b > 0 ? m2b : 0.0;
-        double delta = mb - mean[f];
-        double w = nn > 0 ? nb / nn : 0.0;
-        mean[f] += delta * w;
-        m2[f] += m2b + delta * delta * na * w;
-        n[f] = nn;
+        h5p_merge_into(&n[f], &mean[f], &m2[f], nb, mb, m2b);
         miss[f] += (double)rows - nb;
         lo[f] = mn[f] < lo[f] ? mn[f] : lo[f];
         hi[f] = mx[f] > hi[f] ? mx[f] : hi[f];

@@ -45,23 +45,16 @@ static inline H5PREP_HD void h5p_moments_merge(h5p_moments *a, const h5p_moments
     a->max = b->max > a->max ? b->max : a->max;
 }
 
-/* The state of a run of values summarised by a corrected two-pass: n used values with
- * sum `s` and, around mean = s/n, sum of deviations `d1` and of squared deviations `d2`. */
-static inline H5PREP_HD h5p_moments h5p_moments_from_run(double n, double mean, double d1, double d2,
-                                                         double mn, double mx, int64_t missing)
+/* (n, mean, m2) <- merged with (nb, mb, m2b), branch-free: empty states have mean 0, so no case
+ * is special. For loops over arrays of states that vectorize, and for device code. */
+static inline H5PREP_HD void h5p_merge_into(double *n, double *mean, double *m2, double nb, double mb, double m2b)
 {
-    h5p_moments m = h5p_moments_empty();
-    m.missing = missing;
-    if (n > 0) {
-        m.n = (int64_t)n;
-        m.mean = mean + d1 / n;
-        m.m2 = d2 - d1 * d1 / n;
-        if (m.m2 < 0)
-            m.m2 = 0;
-        m.min = mn;
-        m.max = mx;
-    }
-    return m;
+    double na = *n, nn = na + nb;
+    double w = nn > 0 ? nb / nn : 0.0;
+    double delta = mb - *mean;
+    *mean += delta * w;
+    *m2 += m2b + delta * delta * na * w;
+    *n = nn;
 }
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "h5prep.h"
 #include "chunks.h"
+#include "decode.h"
 #include "moments.h"
 #include "pool.h"
 
@@ -17,16 +18,6 @@ typedef enum h5p_dtype {
 } h5p_dtype;
 size_t h5p_dtype_size(h5p_dtype t);
 const char *h5p_dtype_name(h5p_dtype t);
-
-/* CF decoding of one file's dataset: a value is missing when it equals one of the fill values
- * (compared in the stored type), when the stored value lies outside [vmin, vmax], or when the
- * decoded value raw*scale+offset is NaN or infinite. */
-#define H5P_MAX_FILLS 4
-typedef struct h5p_decode {
-    int nfill;
-    double fill[H5P_MAX_FILLS]; /* each exactly representable in the stored type */
-    double scale, offset, vmin, vmax;
-} h5p_decode;
 
 /* One file's share of a logical dataset. */
 typedef struct h5p_part {

@@ -225,17 +225,40 @@ h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
     return st;
 }
 
+/* CUDA for --backend cuda; for auto, CUDA when a device answers, else the CPU with a notice. */
+static h5prep_status open_backend(h5prep_stats *s, const h5p_backend_ops **ops, h5p_backend **be)
+{
+    s->notice[0] = 0;
+    if (s->cfg.backend != H5PREP_BACKEND_CPU) {
+#ifdef H5PREP_HAVE_CUDA
+        h5prep_status st = h5p_backend_cuda.create(be, &s->cfg);
+        if (st == H5PREP_OK) {
+            *ops = &h5p_backend_cuda;
+            return H5PREP_OK;
+        }
+        if (s->cfg.backend == H5PREP_BACKEND_CUDA)
+            return st;
+        const char *why = h5prep_last_error();
+        snprintf(s->notice, sizeof s->notice, "%.*s; running on the CPU", (int)strcspn(why, "\n"), why);
+        h5p_clear_error();
+#else
+        if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
+            h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend (nvcc was not found when it was built)");
+            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same statistics");
+        }
+#endif
+    }
+    *ops = &h5p_backend_cpu;
+    return h5p_backend_cpu.create(be, &s->cfg);
+}
+
 h5prep_status h5prep_stats_run(h5prep_stats *s)
 {
     h5p_clear_error();
     RETURN_ERROR_IF(s->nvars == 0, H5PREP_ERR_USAGE, "no inputs: give at least one FILE:DATASET");
-    const h5p_backend_ops *ops = &h5p_backend_cpu;
-    if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
-        h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend yet");
-        return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same statistics");
-    }
+    const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
-    FORWARD_IF_ERROR(ops->create(&be, &s->cfg));
+    FORWARD_IF_ERROR(open_backend(s, &ops, &be));
     int nt = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     h5p_pool *decode = h5p_pool_create(nt);
     if (!decode) {

@@ -161,8 +161,20 @@ Test(cli, usage_errors)
     const char *a5[] = {"stats", "--mem", "lots", NC4 ":/T", NULL};
     cr_assert_eq(tu_cli(a5), 2);
     const char *a6[] = {"stats", "--backend", "cuda", NC4 ":/T", NULL};
-    cr_assert_eq(tu_cli(a6), 14);
-    cr_assert(strstr(tu_stderr(), "no CUDA backend"), "%s", tu_stderr());
+    cr_assert_eq(tu_cli(a6), 14, "this machine has no GPU: %s", tu_stderr());
+#ifdef H5PREP_HAVE_CUDA
+    cr_assert(strstr(tu_stderr(), "h5prep: no CUDA device answers ("), "%s", tu_stderr());
+#else
+    cr_assert(strstr(tu_stderr(), "has no CUDA backend"), "%s", tu_stderr());
+#endif
+    cr_assert(strstr(tu_stderr(), "--backend cpu"), "the hint names the way out: %s", tu_stderr());
+    /* auto falls back to the CPU with a one-line notice (none with --quiet) */
+    const char *a7[] = {"stats", NC4 ":/T", "--json", NULL};
+    cr_assert_eq(tu_cli(a7), 0, "%s", tu_stderr());
+#ifdef H5PREP_HAVE_CUDA
+    cr_assert(strstr(tu_stderr(), "; running on the CPU\n") && !strchr(strchr(tu_stderr(), '\n') + 1, '\n'),
+              "one line: %s", tu_stderr());
+#endif
 }
 
 Test(cli, help_teaches)

@@ -378,3 +378,22 @@ Test(slabs, mapped_contiguous_file_equals_the_read_path, .timeout = 60)
     cr_assert_eq(va.moments[0].missing + va.moments[0].n, N);
     h5prep_stats_destroy(sa), h5prep_stats_destroy(sb);
 }
+
+/* h5prep_interrupt() (what the CLI's SIGINT handler calls) stops a run at the next slab with
+ * its own status; nothing is written. The flag stays set for the process. */
+Test(interrupt, a_run_stops_with_its_own_status)
+{
+    double x[64] = {0};
+    uint64_t dims[2] = {32, 2};
+    const char *p = tu_path("int.h5");
+    tu_write(p, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 4);
+    h5prep_stats_config c = h5prep_stats_config_default();
+    h5prep_stats *s = h5prep_stats_create(&c);
+    cr_assert_eq(h5prep_stats_add(s, input(p, "/x")), H5PREP_OK);
+    h5prep_interrupt();
+    cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_INTERRUPTED);
+    cr_assert(strstr(h5prep_last_error(), "/x: interrupted"), "%s", h5prep_last_error());
+    h5prep_var_view v;
+    cr_assert_eq(h5prep_stats_var(s, 0, &v), H5PREP_ERR_USAGE, "no result after an interrupted run");
+    h5prep_stats_destroy(s);
+}

@@ -156,7 +156,7 @@ void tu_compare(const h5prep_moments *got, const h5prep_moments *want, uint64_t 
     }
 }
 
-static char g_out[65536], g_err[65536];
+static char g_out[8 << 20], g_err[65536];
 const char *tu_stdout(void) { return g_out; }
 const char *tu_stderr(void) { return g_err; }
 
@@ -172,7 +172,9 @@ static void slurp(int fd, char *dst, size_t cap)
     }
 }
 
-int tu_cli(const char *const *args)
+int tu_cli(const char *const *args) { return tu_cli_with(H5PREP_CLI, args); }
+
+int tu_cli_with(const char *binary, const char *const *args)
 {
     char outp[600], errp[600];
     snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
@@ -185,11 +187,11 @@ int tu_cli(const char *const *args)
         dup2(e, 2);
         const char *argv[64];
         int n = 0;
-        argv[n++] = H5PREP_CLI;
+        argv[n++] = binary;
         for (int i = 0; args[i] && n < 63; i++)
             argv[n++] = args[i];
         argv[n] = NULL;
-        execv(H5PREP_CLI, (char *const *)argv);
+        execv(binary, (char *const *)argv);
         _exit(127);
     }
     int status;

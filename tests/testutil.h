@@ -35,8 +35,10 @@ void tu_close(double got, double want, double abs_tol, double rel_tol, const cha
 void tu_compare(const h5prep_moments *got, const h5prep_moments *want, uint64_t nf, double rel_tol);
 
 /* Runs the h5prep CLI with arguments (a NULL-terminated list); returns its exit code and stores
- * stdout/stderr (truncated to 64 KiB) in static buffers. */
+ * stdout (up to 8 MiB) and stderr (64 KiB) in static buffers. */
 int tu_cli(const char *const *args);
+/* The same with another binary (h5prep-simt). */
+int tu_cli_with(const char *binary, const char *const *args);
 const char *tu_stdout(void);
 const char *tu_stderr(void);
 

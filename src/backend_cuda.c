@@ -20,7 +20,7 @@ struct h5p_backend {
     h5p_dev_states part[MAX_SLOTS];    /* per-thread states of the slot's last slab */
     unsigned long long part_cap;
     h5p_dev_states acc[MAX_SLOTS];     /* per-slot accumulators of the variable's features */
-    unsigned long long n_features;
+    unsigned long long acc_cap, n_features;
 };
 
 /* Every CUDA error becomes a status naming the call and CUDA's message. */
@@ -126,12 +126,15 @@ static h5prep_status cuda_begin_var(h5p_backend *be, uint64_t n_features, size_t
             be->raw[k] = NULL;
             CUDA_TRY(cudaMalloc(&be->raw[k], slab_bytes));
         }
-        states_free(&be->acc[k]);
-        FORWARD_IF_ERROR(states_alloc(&be->acc[k], n_features));
+        if (n_features > be->acc_cap) {
+            states_free(&be->acc[k]);
+            FORWARD_IF_ERROR(states_alloc(&be->acc[k], n_features));
+        }
         CUDA_TRY(h5p_launch_states_reset(be->acc[k], n_features, be->stream[k]));
     }
-    if (slab_bytes > be->raw_bytes)
-        be->raw_bytes = slab_bytes;
+    /* buffers only grow: a run allocates them for its first variable and its largest slabs */
+    be->raw_bytes = slab_bytes > be->raw_bytes ? slab_bytes : be->raw_bytes;
+    be->acc_cap = n_features > be->acc_cap ? n_features : be->acc_cap;
     return H5PREP_OK;
 }
 
@@ -194,8 +197,8 @@ static h5prep_status cuda_slot_wait(h5p_backend *be, int k)
 
 static h5prep_status cuda_end_var(h5p_backend *be, h5p_moments *out)
 {
-    uint64_t nf = be->n_features;
-    double *host = malloc(6 * (nf ? nf : 1) * sizeof *host);
+    uint64_t nf = be->n_features, cap = be->acc_cap; /* fields are cap apart on the device */
+    double *host = malloc(6 * (cap ? cap : 1) * sizeof *host);
     RETURN_ERROR_IF(!host, H5PREP_ERR_NOMEM, "cuda backend: no memory for %llu states", (unsigned long long)nf);
     for (uint64_t f = 0; f < nf; f++)
         out[f] = h5p_moments_empty();
@@ -203,15 +206,15 @@ static h5prep_status cuda_end_var(h5p_backend *be, h5p_moments *out)
     for (int k = 0; k < be->nslots && st == H5PREP_OK; k++) {
         cudaError_t e = cudaStreamSynchronize(be->stream[k]);
         if (e == cudaSuccess)
-            e = cudaMemcpy(host, be->acc[k].n, 6 * nf * sizeof *host, cudaMemcpyDeviceToHost);
+            e = cudaMemcpy(host, be->acc[k].n, 6 * cap * sizeof *host, cudaMemcpyDeviceToHost);
         if (e != cudaSuccess) {
             st = h5p_fail(H5PREP_ERR_BACKEND, "cuda: reading the statistics back failed: %s (%s)", cudaGetErrorName(e),
                           cudaGetErrorString(e));
             break;
         }
         for (uint64_t f = 0; f < nf; f++) { /* slots in order: the result does not depend on timing */
-            h5p_moments m = {(int64_t)host[f], (int64_t)host[nf + f], host[2 * nf + f], host[3 * nf + f],
-                             host[4 * nf + f], host[5 * nf + f]};
+            h5p_moments m = {(int64_t)host[f], (int64_t)host[cap + f], host[2 * cap + f], host[3 * cap + f],
+                             host[4 * cap + f], host[5 * cap + f]};
             h5p_moments_merge(&out[f], &m);
         }
     }

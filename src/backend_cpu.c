@@ -21,7 +21,8 @@
 
 enum {
     BLOCK_ELEMS = 65536, /* float64 values decoded per block: 512 KiB, stays in L2 */
-    MIN_COLUMNS = 16    /* narrower rows are folded so that the column loop vectorizes */
+    FOLD_BELOW = 64,    /* rows narrower than this are folded into whole vectors of columns */
+    MIN_BLOCK_ROWS = 32 /* wide rows: enough rows per block to pay for its merge */
 };
 
 /* ---- decoding: stored type -> float64, missing -> NaN ---------------------------------- */
@@ -215,15 +216,18 @@ static int ensure(cpu_thread *t, size_t buf_elems, size_t cols)
 }
 
 /* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F). Rows narrower
- * than MIN_COLUMNS are folded k at a time into one row of k*F columns (column j is feature j % F). */
+ * than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is feature j % F),
+ * k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at least 16. */
 static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
                             size_t rows, size_t F, size_t base)
 {
-    size_t k = F >= MIN_COLUMNS ? 1 : CEIL_DIV(MIN_COLUMNS, F);
+    size_t k = 1;
+    while (F < FOLD_BELOW && ((k * F) % 8 != 0 || k * F < 16))
+        k++;
     size_t W = k * F;
     size_t block_rows = BLOCK_ELEMS / W * k;
-    if (block_rows == 0)
-        block_rows = 1;
+    if (block_rows < MIN_BLOCK_ROWS)
+        block_rows = MIN_BLOCK_ROWS;
     if (!ensure(t, block_rows * F, W)) {
         t->failed = 1;
         return;

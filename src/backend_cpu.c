@@ -22,7 +22,7 @@
 enum {
     BLOCK_ELEMS = 65536, /* float64 values decoded per block: 512 KiB, stays in L2 */
     FOLD_BELOW = 64,    /* rows narrower than this are folded into whole vectors of columns */
-    MIN_BLOCK_ROWS = 32 /* wide rows: enough rows per block to pay for its merge */
+    TILE = 512          /* wider rows are cut into tiles of columns whose accumulators stay in L1 */
 };
 
 /* ---- decoding: stored type -> float64, missing -> NaN ---------------------------------- */
@@ -215,19 +215,42 @@ static int ensure(cpu_thread *t, size_t buf_elems, size_t cols)
     return t->cap_buf >= buf_elems && t->cap_cols >= cols;
 }
 
+/* Rows wider than TILE: per block of rows, each tile of columns is decoded (a strided read of
+ * the rows' segments) and reduced while its accumulators are in L1. */
+static void accumulate_tiles(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
+                             size_t rows, size_t F, size_t base)
+{
+    size_t block_rows = BLOCK_ELEMS / TILE, esize = h5p_dtype_size(s->dtype);
+    if (!ensure(t, BLOCK_ELEMS, TILE)) {
+        t->failed = 1;
+        return;
+    }
+    for (size_t r = 0; r < rows; r += block_rows) {
+        size_t n = rows - r < block_rows ? rows - r : block_rows;
+        for (size_t c = 0; c < F; c += TILE) {
+            size_t w = F - c < TILE ? F - c : TILE;
+            for (size_t i = 0; i < n; i++)
+                h5p_cpu_decode(src + ((r + i) * F + c) * esize, s->dtype, s->dec, w, t->buf + i * w);
+            h5p_cpu_block_stats(t->buf, n, w, t->scratch, acc, base + c);
+        }
+    }
+}
+
 /* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F). Rows narrower
  * than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is feature j % F),
  * k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at least 16. */
 static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
                             size_t rows, size_t F, size_t base)
 {
+    if (F > TILE) {
+        accumulate_tiles(t, acc, s, src, rows, F, base);
+        return;
+    }
     size_t k = 1;
     while (F < FOLD_BELOW && ((k * F) % 8 != 0 || k * F < 16))
         k++;
     size_t W = k * F;
     size_t block_rows = BLOCK_ELEMS / W * k;
-    if (block_rows < MIN_BLOCK_ROWS)
-        block_rows = MIN_BLOCK_ROWS;
     if (!ensure(t, block_rows * F, W)) {
         t->failed = 1;
         return;

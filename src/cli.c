@@ -180,6 +180,16 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* An integer option within [lo, hi] into *out; 0, or the usage exit code after saying why. */
+static int int_option(const char *cmd, const char *opt, const char *arg, long lo, long hi, int *out)
+{
+    long v;
+    if (parse_int(arg, lo, hi, &v))
+        return usage_error(cmd, "%s %s: expected an integer from %ld to %ld", opt, arg, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
 /* "none", "2", "-1" or "1,2,3" (consecutive). Returns 0, or an exit code after printing why. */
 static int parse_axes(const char *s, h5prep_stats_config *c)
 {
@@ -317,7 +327,6 @@ static int cmd_stats(int argc, char **argv)
     h5prep_stats_config c = h5prep_stats_config_default();
     const char *out = NULL;
     int json = 0, quiet = 0, verbose = 0, opt, rc;
-    long v;
     while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
@@ -327,9 +336,8 @@ static int cmd_stats(int argc, char **argv)
                 return rc;
             break;
         case OPT_DDOF:
-            if (parse_int(optarg, 0, 1000000, &v))
-                return usage_error("stats", "--ddof %s: expected a non-negative integer", optarg);
-            c.ddof = (int)v;
+            if ((rc = int_option("stats", "--ddof", optarg, 0, 1000000, &c.ddof)) != 0)
+                return rc;
             break;
         case OPT_RAW: c.raw = 1; break;
         case OPT_MEM:
@@ -337,14 +345,12 @@ static int cmd_stats(int argc, char **argv)
                 return usage_error("stats", "--mem %s: expected a size such as 256M or 2G", optarg);
             break;
         case OPT_SLOTS:
-            if (parse_int(optarg, 2, 64, &v))
-                return usage_error("stats", "--slots %s: expected an integer from 2 to 64", optarg);
-            c.slots = (int)v;
+            if ((rc = int_option("stats", "--slots", optarg, 2, 64, &c.slots)) != 0)
+                return rc;
             break;
         case OPT_THREADS:
-            if (parse_int(optarg, 1, 1024, &v))
-                return usage_error("stats", "--threads %s: expected an integer from 1 to 1024", optarg);
-            c.threads = (int)v;
+            if ((rc = int_option("stats", "--threads", optarg, 1, 1024, &c.threads)) != 0)
+                return rc;
             break;
         case OPT_BACKEND:
             if (strcmp(optarg, "auto") == 0)
@@ -357,9 +363,8 @@ static int cmd_stats(int argc, char **argv)
                 return usage_error("stats", "--backend %s: expected auto, cpu or cuda", optarg);
             break;
         case OPT_DEVICE:
-            if (parse_int(optarg, 0, 1023, &v))
-                return usage_error("stats", "--device %s: expected a device ordinal (0, 1, ...)", optarg);
-            c.device = (int)v;
+            if ((rc = int_option("stats", "--device", optarg, 0, 1023, &c.device)) != 0)
+                return rc;
             break;
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
@@ -411,16 +416,14 @@ static int cmd_merge(int argc, char **argv)
                                          {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
     const char *out = NULL;
-    int json = 0, opt;
-    long v;
+    int json = 0, opt, rc;
     while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_DDOF:
-            if (parse_int(optarg, 0, 1000000, &v))
-                return usage_error("merge", "--ddof %s: expected a non-negative integer", optarg);
-            c.ddof = (int)v;
+            if ((rc = int_option("merge", "--ddof", optarg, 0, 1000000, &c.ddof)) != 0)
+                return rc;
             break;
         case 'h': fputs(usage_merge, stdout); return 0;
         default: fprintf(stderr, "hint: 'h5prep help merge' lists the options\n"); return H5PREP_ERR_USAGE;
@@ -438,7 +441,7 @@ static int cmd_merge(int argc, char **argv)
     h5prep_status st = H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_load(s, argv[i]);
-    int rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
     h5prep_stats_destroy(s);
     return rc;
 }

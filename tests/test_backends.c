@@ -103,14 +103,10 @@ Test(backends, hostile_numbers)
         empty[i] = NAN;
     uint64_t d16[2] = {8, 2};
     tu_write(p, "/empty", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d16, empty, 0);
-    char in[600];
-    snprintf(in, sizeof in, "%s:/x", p);
-    compare_backends(in, "-1");
-    compare_backends(in, "none");
-    snprintf(in, sizeof in, "%s:/arrow", p);
-    compare_backends(in, "none");
-    snprintf(in, sizeof in, "%s:/empty", p);
-    compare_backends(in, "-1");
+    compare_backends(tu_input(p, "/x"), "-1");
+    compare_backends(tu_input(p, "/x"), "none");
+    compare_backends(tu_input(p, "/arrow"), "none");
+    compare_backends(tu_input(p, "/empty"), "-1");
 }
 
 Test(backends, packed_integers_fill_values_and_every_type)
@@ -138,10 +134,8 @@ Test(backends, packed_integers_fill_values_and_every_type)
     tu_write(p, "/i64", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, dims, i64, 0);
     const char *names[] = {"/z", "/u8", "/i64"};
     for (int k = 0; k < 3; k++) {
-        char in[600];
-        snprintf(in, sizeof in, "%s:%s", p, names[k]);
-        compare_backends(in, "-1");
-        compare_backends(in, "none");
+        compare_backends(tu_input(p, names[k]), "-1");
+        compare_backends(tu_input(p, names[k]), "none");
     }
 }
 
@@ -155,8 +149,7 @@ Test(backends, axes_slabs_and_files)
     uint64_t dims[4] = {D0, D1, D2, D3};
     tu_write(tu_path("axes-1.h5"), "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, dims, x, 4);
     tu_write(tu_path("axes-2.h5"), "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, dims, x, 0);
-    char in[600];
-    snprintf(in, sizeof in, "%s:/x", tu_path("axes-*.h5"));
+    const char *in = tu_input(tu_path("axes-*.h5"), "/x");
     static const char *axes[] = {"none", "0", "1", "2", "3", "1,2", "2,3", "0,1"};
     for (size_t k = 0; k < sizeof axes / sizeof *axes; k++)
         compare_backends(in, axes[k]);

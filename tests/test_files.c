@@ -61,9 +61,9 @@ static double *reference_values(const char *path, const char *name, int *rank, u
 
 static void check_real(const char *file, const char *name, int keep_first, int keep_count, int raw)
 {
-    char path[600], in[700];
+    char path[600];
     snprintf(path, sizeof path, "%s/data/%s", H5PREP_SOURCE_DIR, file);
-    snprintf(in, sizeof in, "%s:%s", path, name);
+    const char *in = tu_input(path, name);
     int rank;
     uint64_t dims[8];
     double *x = reference_values(path, name, &rank, dims, raw);

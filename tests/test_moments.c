@@ -123,9 +123,7 @@ Test(hostile, large_offset_two_groups_variance)
     for (int threads = 1; threads <= 3; threads++) {
         h5prep_stats_config c = h5prep_stats_config_default();
         c.threads = threads;
-        char in[600];
-        snprintf(in, sizeof in, "%s:/x", path);
-        const char *inputs[] = {in};
+        const char *inputs[] = {tu_input(path, "/x")};
         h5prep_stats *s = tu_run(&c, inputs, 1);
         h5prep_var_view v = tu_view(s, 0);
         double var = h5prep_moments_variance(&v.moments[0], 0);
@@ -148,10 +146,7 @@ Test(hostile, arrow_case_ddof1_is_exactly_30)
         h5prep_stats_config c = h5prep_stats_config_default();
         c.threads = threads;
         c.ddof = 1;
-        char a[600], b[600];
-        snprintf(a, sizeof a, "%s:/f64", path);
-        snprintf(b, sizeof b, "%s:/i64", path);
-        const char *inputs[] = {a, b};
+        const char *inputs[] = {tu_input(path, "/f64"), tu_input(path, "/i64")};
         h5prep_stats *s = tu_run(&c, inputs, 2);
         for (size_t i = 0; i < 2; i++) {
             h5prep_var_view v = tu_view(s, i);
@@ -176,9 +171,7 @@ Test(hostile, float32_large_mean_unit_variance)
     uint64_t dims[2] = {N, F};
     const char *path = tu_path("f32.h5");
     tu_write(path, "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, x, 4096);
-    char in[600];
-    snprintf(in, sizeof in, "%s:/x", path);
-    const char *inputs[] = {in};
+    const char *inputs[] = {tu_input(path, "/x")};
     h5prep_stats_config c = h5prep_stats_config_default();
     h5prep_stats *s = tu_run(&c, inputs, 1);
     h5prep_var_view v = tu_view(s, 0);
@@ -205,9 +198,7 @@ Test(hostile, constant_and_all_missing_features_are_flagged)
     uint64_t dims[2] = {N, F};
     const char *path = tu_path("const.h5");
     tu_write(path, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 100);
-    char in[600];
-    snprintf(in, sizeof in, "%s:/x", path);
-    const char *inputs[] = {in};
+    const char *inputs[] = {tu_input(path, "/x")};
     h5prep_stats_config c = h5prep_stats_config_default();
     h5prep_stats *s = tu_run(&c, inputs, 1);
     h5prep_var_view v = tu_view(s, 0);

@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *input(const char *path, const char *dset)
-{
-    static char ring[8][700];
-    static int k;
-    char *p = ring[k++ % 8];
-    snprintf(p, 700, "%s:%s", path, dset);
-    return p;
-}
-
 /* ---- types and CF decoding ------------------------------------------------------------ */
 
 typedef struct type_case {
@@ -106,7 +97,7 @@ Test(types, every_numeric_type_both_byte_orders_with_fill_values)
         free(buf);
 
         h5prep_stats_config c = h5prep_stats_config_default();
-        const char *inputs[] = {input(path, name)};
+        const char *inputs[] = {tu_input(path, name)};
         h5prep_stats *s = tu_run(&c, inputs, 1);
         h5prep_var_view view = tu_view(s, 0);
         h5prep_moments want[F];
@@ -143,7 +134,7 @@ Test(types, packed_int16_scale_offset_fill_valid_range)
     scale = (float)scale, offset = (float)offset;
     for (int i = 0; i < N * F; i++)
         ref[i] = isnan(ref[i]) ? NAN : raw[i] * scale + offset;
-    const char *inputs[] = {input(path, "/z")};
+    const char *inputs[] = {tu_input(path, "/z")};
     for (int raw_mode = 0; raw_mode <= 1; raw_mode++) {
         h5prep_stats_config c = h5prep_stats_config_default();
         c.raw = raw_mode;
@@ -197,7 +188,7 @@ Test(axes, every_keep_choice_matches_the_reference_view)
             c.keep_count = count;
             c.threads = threads;
             c.mem_bytes = 2 * 3 * D1 * D2 * D3 * 8; /* 3-row slabs: they end mid-chunk (chunks of 4) */
-            const char *inputs[] = {input(path, "/group with space/x")};
+            const char *inputs[] = {tu_input(path, "/group with space/x")};
             h5prep_stats *s = tu_run(&c, inputs, 1);
             h5prep_var_view v = tu_view(s, 0);
             cr_assert_eq(v.n_features, F, "keep %d+%d: %llu features, want %llu", first, count,
@@ -217,7 +208,7 @@ Test(axes, one_dimensional_default_is_one_statistic)
     const char *path = tu_path("one.h5");
     tu_write(path, "/v", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, x, 0);
     h5prep_stats_config c = h5prep_stats_config_default();
-    const char *inputs[] = {input(path, "v")}; /* a name without the leading slash works too */
+    const char *inputs[] = {tu_input(path, "v")}; /* a name without the leading slash works too */
     h5prep_stats *s = tu_run(&c, inputs, 1);
     h5prep_var_view v = tu_view(s, 0);
     cr_assert_eq(v.n_features, 1);
@@ -241,7 +232,7 @@ Test(slabs, memory_budgets_and_slot_counts_give_the_same_result)
             h5prep_stats_config c = h5prep_stats_config_default();
             c.mem_bytes = (size_t)slots * rows_per_slot[m] * row;
             c.slots = slots;
-            const char *inputs[] = {input(path, "/group with space/x")};
+            const char *inputs[] = {tu_input(path, "/group with space/x")};
             h5prep_stats *s = tu_run(&c, inputs, 1);
             tu_compare(tu_view(s, 0).moments, want, D3, 1e-12);
             h5prep_stats_destroy(s);
@@ -255,7 +246,7 @@ Test(slabs, a_row_larger_than_the_budget_is_a_clear_error)
     h5prep_stats_config c = h5prep_stats_config_default();
     c.mem_bytes = 2 * 100;
     h5prep_stats *s = h5prep_stats_create(&c);
-    cr_assert_eq(h5prep_stats_add(s, input(path, "/group with space/x")), H5PREP_OK);
+    cr_assert_eq(h5prep_stats_add(s, tu_input(path, "/group with space/x")), H5PREP_OK);
     cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_NOMEM);
     cr_assert(strstr(h5prep_last_error(), "raise --mem"), "%s", h5prep_last_error());
     h5prep_stats_destroy(s);
@@ -277,7 +268,7 @@ Test(files, a_glob_joins_files_along_axis_0)
     h5prep_moments want[F];
     tu_reference(x, 3 * N, F, 1, want);
     h5prep_stats_config c = h5prep_stats_config_default();
-    const char *inputs[] = {input(tu_path("part-*.h5"), "/x")};
+    const char *inputs[] = {tu_input(tu_path("part-*.h5"), "/x")};
     h5prep_stats *s = tu_run(&c, inputs, 1);
     h5prep_var_view v = tu_view(s, 0);
     cr_assert_eq(v.shape[0], 3 * N);
@@ -311,7 +302,7 @@ Test(merge, halves_merge_to_the_whole)
     tu_write(b, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, rest, x + (N / 2) * F, 0);
     tu_write(w, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, whole, x, 0);
     h5prep_stats_config c = h5prep_stats_config_default();
-    const char *ia[] = {input(a, "/x")}, *ib[] = {input(b, "/x")}, *iw[] = {input(w, "/x")};
+    const char *ia[] = {tu_input(a, "/x")}, *ib[] = {tu_input(b, "/x")}, *iw[] = {tu_input(w, "/x")};
     h5prep_stats *sa = tu_run(&c, ia, 1), *sb = tu_run(&c, ib, 1), *sw = tu_run(&c, iw, 1);
     const char *ja = tu_path("a.json"), *hb = tu_path("b-stats.h5");
     cr_assert_eq(h5prep_stats_write(sa, ja), H5PREP_OK, "%s", h5prep_last_error());
@@ -336,7 +327,7 @@ Test(merge, incompatible_states_are_refused)
     tu_write(p, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d1, x, 0);
     tu_write(p, "/y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d2, x, 0);
     h5prep_stats_config c = h5prep_stats_config_default();
-    const char *ix[] = {input(p, "/x")}, *iy[] = {input(p, "/y")};
+    const char *ix[] = {tu_input(p, "/x")}, *iy[] = {tu_input(p, "/y")};
     h5prep_stats *sx = tu_run(&c, ix, 1), *sy = tu_run(&c, iy, 1);
     const char *jx = tu_path("x.json"), *jy = tu_path("y.json");
     cr_assert_eq(h5prep_stats_write(sx, jx), H5PREP_OK);
@@ -371,7 +362,7 @@ Test(slabs, mapped_contiguous_file_equals_the_read_path, .timeout = 60)
     tu_write(chunked, "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, x, 4096); /* same slabs */
     free(x);
     h5prep_stats_config c = h5prep_stats_config_default();
-    const char *a[] = {input(contig, "/x")}, *b[] = {input(chunked, "/x")};
+    const char *a[] = {tu_input(contig, "/x")}, *b[] = {tu_input(chunked, "/x")};
     h5prep_stats *sa = tu_run(&c, a, 1), *sb = tu_run(&c, b, 1);
     h5prep_var_view va = tu_view(sa, 0), vb = tu_view(sb, 0);
     cr_assert_eq(memcmp(va.moments, vb.moments, F * sizeof *va.moments), 0, "mapped and read paths differ");
@@ -389,7 +380,7 @@ Test(interrupt, a_run_stops_with_its_own_status)
     tu_write(p, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 4);
     h5prep_stats_config c = h5prep_stats_config_default();
     h5prep_stats *s = h5prep_stats_create(&c);
-    cr_assert_eq(h5prep_stats_add(s, input(p, "/x")), H5PREP_OK);
+    cr_assert_eq(h5prep_stats_add(s, tu_input(p, "/x")), H5PREP_OK);
     h5prep_interrupt();
     cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_INTERRUPTED);
     cr_assert(strstr(h5prep_last_error(), "/x: interrupted"), "%s", h5prep_last_error());

@@ -24,6 +24,8 @@ void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, 
  * long double sums. Out: (F,) states. */
 void tu_reference(const double *x, uint64_t outer, uint64_t F, uint64_t inner, h5prep_moments *out);
 
+/* "path:dset", in a static ring of buffers. */
+const char *tu_input(const char *path, const char *dset);
 /* Runs stats on inputs with cfg; returns the stats object (asserts success). */
 h5prep_stats *tu_run(const h5prep_stats_config *cfg, const char *const *inputs, int n);
 /* The view of variable i. */

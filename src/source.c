@@ -201,8 +201,15 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
     }
     RETURN_ERROR_IF(S_ISDIR(st->st_mode), H5PREP_ERR_FILE_NOT_FOUND, "%s: is a directory, not a file",
                     path);
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) {
+    /* Open first: the usual case costs one open; only a failure is classified. */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+        *out = f;
+        return H5PREP_OK;
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", h5p_hdf5_reason());
+    if (H5Fis_hdf5(path) <= 0) {
         if (starts_with_bytes(path, "CDF", 3)) {
             h5p_fail(H5PREP_ERR_NOT_HDF5, "%s: is a netCDF-3 classic file, not netCDF-4/HDF5", path);
             return h5p_hint(H5PREP_ERR_NOT_HDF5, "convert it with 'nccopy -k nc4 %s out.nc'", path);
@@ -210,12 +217,8 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
         h5p_fail(H5PREP_ERR_NOT_HDF5, "%s: not an HDF5 or netCDF-4 file (no HDF5 signature)", path);
         return h5p_hint(H5PREP_ERR_NOT_HDF5, "check the path; 'h5prep info FILE' lists what a file holds");
     }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        const char *why = h5p_hdf5_reason();
-        return h5p_fail(H5PREP_ERR_CORRUPT, "%s: HDF5 cannot open the file (truncated or damaged?)%s%s%s",
-                        path, *why ? " (HDF5: " : "", why, *why ? ")" : "");
-    }
+    return h5p_fail(H5PREP_ERR_CORRUPT, "%s: HDF5 cannot open the file (truncated or damaged?)%s%s%s", path,
+                    *why ? " (HDF5: " : "", why, *why ? ")" : "");
     *out = f;
     return H5PREP_OK;
 }

@@ -178,6 +178,20 @@ static h5prep_status add_part(h5prep_stats *s, h5p_var *v, const char *path)
     return H5PREP_OK;
 }
 
+/* The dataset path with one leading '/' and no empty components: "a//b/" becomes "/a/b". dst
+ * holds strlen(src) + 2 bytes. */
+static void normalize_path(char *dst, const char *src)
+{
+    size_t len = 1;
+    dst[0] = '/';
+    for (; *src; src++)
+        if (*src != '/' || dst[len - 1] != '/')
+            dst[len++] = *src;
+    if (len > 1 && dst[len - 1] == '/')
+        len--;
+    dst[len] = 0;
+}
+
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
@@ -193,7 +207,7 @@ h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
     RETURN_ERROR_IF(!file || !name, H5PREP_ERR_NOMEM, "out of memory");
     memcpy(file, arg, flen);
     file[flen] = 0;
-    snprintf(name, strlen(colon) + 2, "%s%s", colon[1] == '/' ? "" : "/", colon + 1);
+    normalize_path(name, colon + 1);
 
     glob_t g;
     memset(&g, 0, sizeof g);

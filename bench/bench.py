@@ -16,6 +16,7 @@ netCDF-4 settings; 4 MiB chunks along axis 0, netCDF-C's default chunk size).
     weather3d     /x (N, 138, 20) float32, per-feature statistics of the last axis (--keep-axes -1)
     weather-flat  /x (N, 4128) float32, per-feature statistics of the last axis
     cfd           /x (N, 5) float32, per-feature statistics of the last axis
+    columns512    /x (N, 512) float32, per-feature statistics of the last axis (issue 2's file)
     radar         FILES netCDF-4 files, each with 6 moments DBZ VEL ZDR RHO PHI WIDTH of shape
                   (2, 120, 240) float32 and _FillValue -9999 on about 30% of the gates; one
                   statistic per moment over all files (--keep-axes none, a glob 'dir/*.nc:/DBZ')
@@ -96,7 +97,7 @@ KEEP_BITS = 10  # mantissa bits kept by the bit-rounding of generated values
 SLAB_BYTES = 64 * MIB  # read unit of the numpy and dask contenders
 TOL = 1e-9  # mean: |d| <= TOL (|ref| + std); std: |d| <= TOL std; count/min/max exact
 
-BIG_SHAPES = {"weather3d": (138, 20), "weather-flat": (4128,), "cfd": (5,)}
+BIG_SHAPES = {"weather3d": (138, 20), "weather-flat": (4128,), "cfd": (5,), "columns512": (512,)}
 RADAR_SHAPE = (2, 120, 240)
 RADAR_EMPTY_SHAPE = (2, 1, 1)
 RADAR_DIMS = ("sweep", "azimuth", "range")
@@ -105,7 +106,7 @@ RADAR_FILES = 200  # default; xarray and dask take 30-80 ms per file, see the mo
 RADAR_EMPTY_FILES = 100  # per-file costs are flat from a few dozen files on
 MOMENTS = {"DBZ": (15.0, 12.0), "VEL": (0.0, 10.0), "ZDR": (0.5, 1.5),  # (mean, std) of values
            "RHO": (0.97, 0.02), "PHI": (90.0, 40.0), "WIDTH": (2.0, 1.0)}
-CASES = ("weather3d", "weather-flat", "cfd", "radar", "radar-empty")
+CASES = ("weather3d", "weather-flat", "cfd", "columns512", "radar", "radar-empty")
 LAYOUTS = ("contiguous", "deflate")
 PEERS = ("numpy", "dask", "xarray")
 LIMITS = ("H5Dread", "memcpy", "H5Fopen")
@@ -113,9 +114,10 @@ ORDER = ("h5prep-cpu", "h5prep-cuda") + PEERS + LIMITS
 BARS = ("h5prep-cpu", "h5prep-cuda") + PEERS  # contenders drawn as GB/s bars
 COLORS = {"h5prep-cpu": "#d62728", "h5prep-cuda": "#9467bd", "numpy": "#1f77b4", "dask": "#ff7f0e",
           "xarray": "#2ca02c", "H5Dread": "#222222", "H5Fopen": "#999999"}
-# Targets of issue 4: (cases, layout, what h5prep is compared with, the ratio it needs)
-TARGETS = [(("weather3d", "weather-flat", "cfd"), "contiguous", "H5Dread", 0.5),
-           (("weather3d", "weather-flat", "cfd"), "contiguous", "dask", 10.0),
+# Targets of issues 4 and 2 (columns512 is issue 2's 1 GiB (N, 512) file):
+# (cases, layout, what h5prep is compared with, the ratio it needs)
+TARGETS = [(("weather3d", "weather-flat", "cfd", "columns512"), "contiguous", "H5Dread", 0.5),
+           (("weather3d", "weather-flat", "cfd", "columns512"), "contiguous", "dask", 10.0),
            (("weather3d", "weather-flat", "cfd"), "deflate", "H5Dread", 1.7),
            (("weather3d", "weather-flat", "cfd"), "deflate", "dask", 5.0),
            (("radar",), "contiguous", "dask", 5.0), (("radar",), "contiguous", "xarray", 5.0),

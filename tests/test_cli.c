@@ -11,15 +11,6 @@
 #define DATA H5PREP_SOURCE_DIR "/data/"
 #define NC4 DATA "nc4uvt.nc"
 
-static char *cat(const char *a, const char *b)
-{
-    static char ring[8][800];
-    static int k;
-    char *p = ring[k++ % 8];
-    snprintf(p, 800, "%s%s", a, b);
-    return p;
-}
-
 /* Runs `stats ARG -o OUT.json` and checks the exit code, a phrase of the message, and that no
  * output or temporary file exists afterwards. */
 static void expect_failure(const char *arg, const char *extra, int code, const char *phrase)
@@ -56,18 +47,18 @@ static void copy_prefix(const char *src, const char *dst, size_t n)
 
 Test(cli, missing_file)
 {
-    expect_failure(cat(tu_path("nope.h5"), ":/x"), NULL, 3, "no such file");
-    expect_failure(cat(tu_path("nope-*.h5"), ":/x"), NULL, 3, "matched no files");
+    expect_failure(tu_input(tu_path("nope.h5"), "/x"), NULL, 3, "no such file");
+    expect_failure(tu_input(tu_path("nope-*.h5"), "/x"), NULL, 3, "matched no files");
 }
 
 Test(cli, not_hdf5)
 {
     const char *p = tu_path("text.h5");
     write_text(p, "time,value\n1,2\n");
-    expect_failure(cat(p, ":/x"), NULL, 4, "not an HDF5 or netCDF-4 file");
+    expect_failure(tu_input(p, "/x"), NULL, 4, "not an HDF5 or netCDF-4 file");
     const char *nc3 = tu_path("classic.nc");
     write_text(nc3, "CDF\001 a netCDF-3 header");
-    expect_failure(cat(nc3, ":/x"), NULL, 4, "netCDF-3 classic");
+    expect_failure(tu_input(nc3, "/x"), NULL, 4, "netCDF-3 classic");
     cr_assert(strstr(tu_stderr(), "hint: convert it with 'nccopy -k nc4"), "%s", tu_stderr());
 }
 
@@ -75,7 +66,7 @@ Test(cli, truncated_hdf5)
 {
     const char *p = tu_path("truncated.nc");
     copy_prefix(NC4, p, 20000);
-    expect_failure(cat(p, ":/T"), NULL, 5, "truncated or damaged");
+    expect_failure(tu_input(p, "/T"), NULL, 5, "truncated or damaged");
 }
 
 Test(cli, missing_dataset_and_group)
@@ -100,7 +91,7 @@ Test(cli, string_and_compound_datasets)
     hid_t d = H5Dcreate2(f, "/c", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
     H5Dclose(d), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
-    expect_failure(cat(p, ":/c"), NULL, 8, "holds compound values");
+    expect_failure(tu_input(p, "/c"), NULL, 8, "holds compound values");
 }
 
 Test(cli, mismatched_shapes_name_the_file)
@@ -109,7 +100,7 @@ Test(cli, mismatched_shapes_name_the_file)
     uint64_t a[2] = {4, 3}, b[2] = {4, 5};
     tu_write(tu_path("m-1.h5"), "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, a, x, 0);
     tu_write(tu_path("m-2.h5"), "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, b, x, 0);
-    expect_failure(cat(tu_path("m-*.h5"), ":/x"), NULL, 9, "m-2.h5:/x: shape (4, 5) does not match (4, 3) in");
+    expect_failure(tu_input(tu_path("m-*.h5"), "/x"), NULL, 9, "m-2.h5:/x: shape (4, 5) does not match (4, 3) in");
 }
 
 Test(cli, zero_length_dimension)
@@ -121,7 +112,7 @@ Test(cli, zero_length_dimension)
     H5Pset_chunk(dcpl, 2, chunk);
     hid_t d = H5Dcreate2(f, "/x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp), H5Fclose(f);
-    expect_failure(cat(p, ":/x"), NULL, 10, "has a zero-length dimension: shape (0, 3)");
+    expect_failure(tu_input(p, "/x"), NULL, 10, "has a zero-length dimension: shape (0, 3)");
 }
 
 Test(cli, invalid_keep_axes)

@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 report=$work/ptxas.txt
 for cu in kernels/*.cu; do
-  "$nvcc" -c "$cu" -o "$work/k.o" -std=c++17 -Iinclude -Isrc -Ikernels \
+  "$nvcc" -c "$cu" -o "$work/k.o" -std=c++17 -fmad=false -Iinclude -Isrc -Ikernels \
     -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
     -Werror all-warnings -Xptxas -v,--warn-on-spills,--warn-on-local-memory-usage 2>>"$report"
 done

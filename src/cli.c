@@ -33,7 +33,7 @@ static const char *usage_main =
     "  h5prep merge part-*.json -o all.json\n"
     "\n"
     "Run 'h5prep help stats' for the options of a command. Exit status: 0 on success, 2 for a usage\n"
-    "error, 3..16 for the errors listed in README.md, 130 when interrupted.\n";
+    "error, 3..15 for the errors listed in README.md, 130 when interrupted.\n";
 
 static const char *usage_stats =
     "Usage: h5prep stats [options] FILE:DATASET...\n"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ---- building the document ----------------------------------------------------------- */
@@ -301,6 +302,19 @@ static int is_h5_path(const char *path)
     return has_ext(path, ".h5") || has_ext(path, ".hdf5") || has_ext(path, ".hdf") || has_ext(path, ".nc");
 }
 
+/* Whether path names an existing file that is one of the run's inputs. */
+static const char *input_named(const h5prep_stats *s, const char *path)
+{
+    struct stat out, in;
+    if (stat(path, &out) != 0)
+        return NULL;
+    for (size_t i = 0; i < s->nvars; i++)
+        for (size_t k = 0; k < s->vars[i].nparts; k++)
+            if (stat(s->vars[i].parts[k].path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+                return s->vars[i].parts[k].path;
+    return NULL;
+}
+
 h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
 {
     h5p_clear_error();
@@ -309,6 +323,8 @@ h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
         h5p_fail(H5PREP_ERR_USAGE, "%s: unknown output format", path);
         return h5p_hint(H5PREP_ERR_USAGE, "name the output *.json or *.h5");
     }
+    const char *input = input_named(s, path);
+    RETURN_ERROR_IF(input, H5PREP_ERR_OUTPUT, "%s: is the input %s; h5prep does not overwrite its inputs", path, input);
     h5p_tmpfile t;
     FORWARD_IF_ERROR(h5p_tmpfile_begin(&t, path));
     h5prep_status st = h5 ? write_h5(s, t.tmp_path, path) : write_json(s, t.tmp_path, path);

@@ -131,6 +131,15 @@ Test(cli, unwritable_output)
     cr_assert_eq(tu_cli(args), 12, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "/nonexistent-dir/out.json: cannot create the output: No such file or directory"),
               "%s", tu_stderr());
+    /* an input is never overwritten, even when its extension is an output format */
+    const char *copy = tu_path("input.nc");
+    copy_prefix(NC4, copy, 1u << 24);
+    const char *args3[] = {"stats", tu_input(copy, "/T"), "-o", copy, NULL};
+    cr_assert_eq(tu_cli(args3), 12, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "input.nc: is the input") && strstr(tu_stderr(), "does not overwrite its inputs"),
+              "%s", tu_stderr());
+    const char *args4[] = {"info", copy, NULL};
+    cr_assert_eq(tu_cli(args4), 0, "the input is intact: %s", tu_stderr());
     const char *args2[] = {"stats", NC4 ":/T", "-o", tu_path("out.csv"), NULL};
     cr_assert_eq(tu_cli(args2), 2, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "name the output *.json or *.h5"), "%s", tu_stderr());

@@ -1,9 +1,11 @@
 /* testutil.c: helpers for the Criterion suites (see testutil.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +16,21 @@
 
 static char g_dir[256];
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* The scratch directory goes when the test's process exits (Criterion forks one per test). */
+static void remove_dir(void) { nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
 const char *tu_dir(void)
 {
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof g_dir, "/tmp/h5prep-test-XXXXXX");
         cr_assert_not_null(mkdtemp(g_dir), "mkdtemp");
+        atexit(remove_dir);
     }
     return g_dir;
 }

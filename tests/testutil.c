@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -204,8 +205,8 @@ int tu_cli_with(const char *binary, const char *const *args)
     cr_assert(pid >= 0, "fork");
     if (pid == 0) {
         int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126); /* no place for the output: the caller sees exit 126 */
         const char *argv[64];
         int n = 0;
         argv[n++] = binary;
@@ -215,9 +216,11 @@ int tu_cli_with(const char *binary, const char *const *args)
         execv(binary, (char *const *)argv);
         _exit(127);
     }
-    int status;
-    waitpid(pid, &status, 0);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) /* a signal (Criterion's timers) may interrupt the wait */
+        cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
     int fo = open(outp, O_RDONLY), fe = open(errp, O_RDONLY);
+    cr_assert(fo >= 0 && fe >= 0, "the output of %s went missing (%s)", binary, outp);
     slurp(fo, g_out, sizeof g_out);
     slurp(fe, g_err, sizeof g_err);
     close(fo);

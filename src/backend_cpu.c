@@ -10,7 +10,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The hot loops are compiled for AVX-512, AVX2 and baseline x86-64, picked at load time. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -310,9 +309,7 @@ static void slab_job(void *arg, int tid, int nt)
 
 static h5prep_status cpu_create(h5p_backend **out, const h5prep_stats_config *cfg)
 {
-    int nt = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (nt < 1)
-        nt = 1;
+    int nt = h5p_thread_count(cfg);
     h5p_backend *be = calloc(1, sizeof *be);
     RETURN_ERROR_IF(!be, H5PREP_ERR_NOMEM, "cpu backend: out of memory");
     be->nt = nt;

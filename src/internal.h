@@ -38,6 +38,9 @@ void h5p_error_restore(const char *msg);
 
 #define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
 
+/* The compute threads of a config: cfg->threads, or every online core when it is 0. */
+int h5p_thread_count(const h5prep_stats_config *cfg);
+
 /* Interrupt flag set by h5prep_interrupt(). */
 int h5p_interrupted(void);
 

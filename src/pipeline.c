@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { SLAB_TARGET = 8u << 20 }; /* bytes per slab when the budget allows: fits a large L3 */
+enum { SLAB_TARGET = 8u << 20 }; /* bytes per slab when the budget allows: of 4, 8, 16, 32 MiB the fastest */
 
 double h5p_now(void)
 {
@@ -19,14 +19,9 @@ double h5p_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static size_t row_bytes(const h5p_var *v, const h5p_part *p)
-{
-    return (size_t)h5p_var_row_elems(v) * h5p_dtype_size(p->dtype);
-}
-
 uint64_t h5p_slab_rows(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int decoders)
 {
-    size_t rb = row_bytes(v, p);
+    size_t rb = h5p_part_row_bytes(v, p);
     size_t target = slot_bytes < SLAB_TARGET ? slot_bytes : SLAB_TARGET;
     uint64_t rows = target / rb;
     if (p->filtered && p->chunk_rows > 0 && decoders > 0) {
@@ -209,11 +204,11 @@ h5prep_status h5p_pipeline_stats(h5p_var *v, const h5p_backend_ops *ops, h5p_bac
         uint64_t rows = h5p_slab_rows(v, p, slot_budget, o->decode ? h5p_pool_size(o->decode) : 0);
         if (rows == 0) {
             h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: one row along axis 0 holds %zu bytes, more than a staging slot (%zu bytes)",
-                     p->path, v->name, row_bytes(v, p), slot_budget);
+                     p->path, v->name, h5p_part_row_bytes(v, p), slot_budget);
             return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem above %zu KiB (now %zu KiB for %d slots)",
-                            CEIL_DIV(row_bytes(v, p) * (size_t)nslots, 1024), o->mem_bytes >> 10, nslots);
+                            CEIL_DIV(h5p_part_row_bytes(v, p) * (size_t)nslots, 1024), o->mem_bytes >> 10, nslots);
         }
-        size_t need = (size_t)rows * row_bytes(v, p);
+        size_t need = (size_t)rows * h5p_part_row_bytes(v, p);
         slot_bytes = need > slot_bytes ? need : slot_bytes;
     }
 

@@ -45,6 +45,11 @@ uint64_t h5p_var_row_elems(const h5p_var *v)
     return n;
 }
 
+size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p)
+{
+    return (size_t)h5p_var_row_elems(v) * h5p_dtype_size(p->dtype);
+}
+
 static const char *class_name(H5T_class_t c)
 {
     switch (c) {
@@ -219,8 +224,6 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
     }
     return h5p_fail(H5PREP_ERR_CORRUPT, "%s: HDF5 cannot open the file (truncated or damaged?)%s%s%s", path,
                     *why ? " (HDF5: " : "", why, *why ? ")" : "");
-    *out = f;
-    return H5PREP_OK;
 }
 
 /* Opens dataset `name` in file `f`, telling a missing path from a group. */
@@ -418,7 +421,7 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
     r->rank = v->rank;
     memcpy(r->dims, v->dims, sizeof r->dims);
     r->dims[0] = part->rows;
-    r->row_bytes = (size_t)h5p_var_row_elems(v) * h5p_dtype_size(part->dtype);
+    r->row_bytes = h5p_part_row_bytes(v, part);
     if (allow_map)
         try_map(r, f, d, part->path);
     char why[96];

@@ -46,6 +46,8 @@ typedef struct h5p_var {
 
 uint64_t h5p_var_features(const h5p_var *v);
 uint64_t h5p_var_row_elems(const h5p_var *v);
+/* Bytes of one row along axis 0 of part p of v, as staged. */
+size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p);
 
 /* Opens `path`:`dset`, checks that it is a numeric dataset of rank >= 1 with no zero-length
  * dimension, and fills `part` (row0 = 0) plus the rank and dims. */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 h5prep_stats_config h5prep_stats_config_default(void)
 {
@@ -273,7 +272,7 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     FORWARD_IF_ERROR(open_backend(s, &ops, &be));
-    int nt = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = h5p_thread_count(&s->cfg);
     h5p_pool *decode = h5p_pool_create(nt);
     if (!decode) {
         ops->destroy(be);
@@ -288,7 +287,7 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
         const h5p_var *v = &s->vars[i];
         totals.rows_total += v->nparts ? v->dims[0] : 0;
         for (size_t p = 0; p < v->nparts; p++)
-            totals.bytes_total += v->parts[p].rows * h5p_var_row_elems(v) * h5p_dtype_size(v->parts[p].dtype);
+            totals.bytes_total += v->parts[p].rows * h5p_part_row_bytes(v, &v->parts[p]);
     }
     h5p_pipeline_opts o = {.mem_bytes = s->cfg.mem_bytes,
                            .slots = s->cfg.slots,

@@ -41,6 +41,12 @@ h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...)
     return st;
 }
 
+int h5p_thread_count(const h5prep_stats_config *cfg)
+{
+    long n = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 void h5prep_interrupt(void) { g_interrupt = 1; }
 int h5p_interrupted(void) { return g_interrupt != 0; }
 

@@ -136,6 +136,36 @@ h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view 
 double h5prep_moments_variance(const h5prep_moments *m, int ddof);
 unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof);
 
+/* Transforms: a YAML recipe turns input variables into model-ready outputs (README.md, "Recipes"),
+ * split into train/val/test with a seeded permutation, normalized with statistics of one split,
+ * written as HDF5 and/or .npy shards. Inputs are read once. */
+typedef struct h5prep_transform_config {
+    h5prep_stats_config engine;  //!< backend, memory, threads, progress; keep-axes/ddof unused (h5prep_stats_config_default()).
+    const char *out_dir;         //!< replaces the recipe's write.dir (NULL).
+    char *const *inputs;         //!< replace the `files` of the recipe's first input (NULL).
+    size_t ninputs;              //!< entries in inputs (0).
+    int overwrite;               //!< replace an existing output directory once the new one is complete (0).
+} h5prep_transform_config;
+
+h5prep_transform_config h5prep_transform_config_default(void);
+
+/* What a transform did, for the CLI's summary. */
+typedef struct h5prep_transform_report {
+    char out_dir[4096];
+    char backend[16];
+    char notice[256];            /* one line when AUTO fell back to the CPU, else "" */
+    uint64_t samples;
+    uint64_t split_rows[8];
+    char split_names[8][32];
+    int nsplits;
+    uint64_t bytes_read, bytes_written;
+    double seconds;
+} h5prep_transform_report;
+
+/* Runs the recipe at recipe_path. The output directory is written as "<dir>.tmp-<pid>" and renamed
+ * when complete; on any error nothing is left behind. */
+h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep);
+
 /* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */
 typedef struct h5prep_dataset_info {
     const char *path;

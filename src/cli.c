@@ -1,4 +1,4 @@
-/* cli.c: the `h5prep` command line (stats, merge, info). Written against include/h5prep.h alone:
+/* cli.c: the `h5prep` command line (stats, transform, merge, info). Written against include/h5prep.h alone:
  * it parses options, draws the progress bar, and turns statuses into messages and exit codes. */
 #include "h5prep.h"
 
@@ -22,6 +22,7 @@ static const char *usage_main =
     "Usage:\n"
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
     "  h5prep merge [options] STATE... -o OUT   combine statistics files of independent runs exactly\n"
+    "  h5prep transform [options] RECIPE.yaml   model-ready tensors, seeded splits and normalization\n"
     "  h5prep info FILE...                      list datasets: shape, type, chunks, filters, CF attributes\n"
     "  h5prep help [COMMAND]                    this text, or the options of a command\n"
     "  h5prep --version\n"
@@ -85,6 +86,39 @@ static const char *usage_merge =
     "\n"
     "Example:\n"
     "  h5prep merge part-*.json -o all.json\n";
+
+static const char *usage_transform =
+    "Usage: h5prep transform [options] RECIPE.yaml\n"
+    "\n"
+    "Turns input variables into model-ready tensors as the YAML recipe says (README.md, \"Recipes\"):\n"
+    "broadcast, pad, concat, stack, reshape/flatten and slice per sample; a seeded train/val/test\n"
+    "split (Philox4x32-10, the same permutation on every backend); per-feature z-score or min-max\n"
+    "normalization with statistics of the train split taken in the same run; a cast to float32,\n"
+    "float64, float16 or bfloat16. The inputs are read once.\n"
+    "\n"
+    "Writes into the output directory: <split>.h5 (one dataset per output) and/or .npy shards,\n"
+    "index.json (what is where: numpy and PyTorch load the shards directly), split.json (the seed,\n"
+    "the fractions and the indices of each split), stats.json (each output's statistics before\n"
+    "normalization, h5prep-stats/1). The directory is written as DIR.tmp-PID and renamed when\n"
+    "complete: an interrupted or failed run leaves nothing that looks finished.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --input GLOB      read these files instead of the `files` of the recipe's first input\n"
+    "                        (repeatable).\n"
+    "  -o, --out DIR         the output directory instead of the recipe's write.dir.\n"
+    "      --overwrite       replace DIR if it exists (only once the new one is complete).\n"
+    "      --raw             no CF decoding (see 'h5prep help stats').\n"
+    "  -q, --quiet           no progress bar and no summary.\n"
+    "Engine:\n"
+    "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
+    "      --device N        CUDA device ordinal. Default 0.\n"
+    "      --threads N       compute threads. Default: every core.\n"
+    "      --slots N         ring slots the reader may fill ahead of compute. Default 2.\n"
+    "\n"
+    "Example (the ECMWF 3D-correction dataset, on generated input):\n"
+    "  python3 scripts/gen_3dcorrection.py --rows 20000 -o 3dcorrection.h5\n"
+    "  h5prep transform data/recipes/3dcorrection.yaml -o 3dc\n"
+    "  python3 -c \"import numpy as np; print(np.load('3dc/train/x-00000.npy').shape)\"\n";
 
 static const char *usage_info =
     "Usage: h5prep info FILE...\n"
@@ -312,16 +346,46 @@ static void on_sigint(int sig)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE };
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_INPUT, OPT_OVERWRITE };
+
+/* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
+ * -1 when opt is not one of them. */
+static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats_config *c)
+{
+    switch (opt) {
+    case OPT_RAW: c->raw = 1; return 0;
+    case OPT_MEM:
+        if (parse_size(arg, &c->mem_bytes))
+            return usage_error(cmd, "--mem %s: expected a size such as 256M or 2G", arg);
+        return 0;
+    case OPT_SLOTS: return int_option(cmd, "--slots", arg, 2, 63, &c->slots);
+    case OPT_THREADS: return int_option(cmd, "--threads", arg, 1, 1024, &c->threads);
+    case OPT_DEVICE: return int_option(cmd, "--device", arg, 0, 1023, &c->device);
+    case OPT_BACKEND:
+        if (strcmp(arg, "auto") == 0)
+            c->backend = H5PREP_BACKEND_AUTO;
+        else if (strcmp(arg, "cpu") == 0)
+            c->backend = H5PREP_BACKEND_CPU;
+        else if (strcmp(arg, "cuda") == 0)
+            c->backend = H5PREP_BACKEND_CUDA;
+        else
+            return usage_error(cmd, "--backend %s: expected auto, cpu or cuda", arg);
+        return 0;
+    default: return -1;
+    }
+}
+
+#define ENGINE_OPTIONS                                                                             \
+    {"raw", no_argument, 0, OPT_RAW}, {"mem", required_argument, 0, OPT_MEM},                      \
+        {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS}, \
+        {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE}
 
 static int cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
-        {"raw", no_argument, 0, OPT_RAW},         {"mem", required_argument, 0, OPT_MEM},
-        {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS},
-        {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE},
+        ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
@@ -339,37 +403,17 @@ static int cmd_stats(int argc, char **argv)
             if ((rc = int_option("stats", "--ddof", optarg, 0, 1000000, &c.ddof)) != 0)
                 return rc;
             break;
-        case OPT_RAW: c.raw = 1; break;
-        case OPT_MEM:
-            if (parse_size(optarg, &c.mem_bytes))
-                return usage_error("stats", "--mem %s: expected a size such as 256M or 2G", optarg);
-            break;
-        case OPT_SLOTS:
-            if ((rc = int_option("stats", "--slots", optarg, 2, 64, &c.slots)) != 0)
-                return rc;
-            break;
-        case OPT_THREADS:
-            if ((rc = int_option("stats", "--threads", optarg, 1, 1024, &c.threads)) != 0)
-                return rc;
-            break;
-        case OPT_BACKEND:
-            if (strcmp(optarg, "auto") == 0)
-                c.backend = H5PREP_BACKEND_AUTO;
-            else if (strcmp(optarg, "cpu") == 0)
-                c.backend = H5PREP_BACKEND_CPU;
-            else if (strcmp(optarg, "cuda") == 0)
-                c.backend = H5PREP_BACKEND_CUDA;
-            else
-                return usage_error("stats", "--backend %s: expected auto, cpu or cuda", optarg);
-            break;
-        case OPT_DEVICE:
-            if ((rc = int_option("stats", "--device", optarg, 0, 1023, &c.device)) != 0)
-                return rc;
-            break;
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
         case 'h': fputs(usage_stats, stdout); return 0;
-        default: fprintf(stderr, "hint: 'h5prep help stats' lists the options\n"); return H5PREP_ERR_USAGE;
+        default:
+            if ((rc = engine_option("stats", opt, optarg, &c)) >= 0) {
+                if (rc)
+                    return rc;
+                break;
+            }
+            fprintf(stderr, "hint: 'h5prep help stats' lists the options\n");
+            return H5PREP_ERR_USAGE;
         }
     }
     if (optind >= argc)
@@ -405,6 +449,71 @@ static int cmd_stats(int argc, char **argv)
     rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
     h5prep_stats_destroy(s);
     return rc;
+}
+
+static void print_report(const h5prep_transform_report *r)
+{
+    printf("%s: %" PRIu64 " samples", r->out_dir, r->samples);
+    for (int k = 0; k < r->nsplits; k++)
+        printf("%s %s %" PRIu64, k ? "," : " ->", r->split_names[k], r->split_rows[k]);
+    printf("\nread %.3f GB, wrote %.3f GB in %.2f s (%.2f GB/s read) on the %s backend\n", (double)r->bytes_read / 1e9,
+           (double)r->bytes_written / 1e9, r->seconds, r->seconds > 0 ? (double)r->bytes_read / 1e9 / r->seconds : 0.0,
+           r->backend);
+}
+
+static int cmd_transform(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
+        {"overwrite", no_argument, 0, OPT_OVERWRITE}, ENGINE_OPTIONS,
+        {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    h5prep_transform_config c = h5prep_transform_config_default();
+    char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) {
+        fprintf(stderr, "h5prep: out of memory\n");
+        return H5PREP_ERR_NOMEM;
+    }
+    int quiet = 0, opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'i': inputs[c.ninputs++] = optarg; break;
+        case 'o': c.out_dir = optarg; break;
+        case OPT_OVERWRITE: c.overwrite = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
+        default:
+            if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0) {
+                fprintf(stderr, "hint: 'h5prep help transform' lists the options\n");
+                rc = H5PREP_ERR_USAGE;
+            }
+        }
+    }
+    if (rc == 0 && optind != argc - 1)
+        rc = usage_error("transform", optind >= argc ? "no recipe: give one RECIPE.yaml (e.g. data/recipes/3dcorrection.yaml)"
+                                                     : "give exactly one recipe (got %d arguments)", argc - optind);
+    if (rc != 0) {
+        free(inputs);
+        return rc;
+    }
+    c.inputs = c.ninputs ? inputs : NULL;
+    progress_state ps = {0, 0};
+    if (!quiet && isatty(STDERR_FILENO)) {
+        c.engine.progress = draw_progress;
+        c.engine.progress_user = &ps;
+    }
+    h5prep_transform_report rep;
+    signal(SIGINT, on_sigint);
+    h5prep_status st = h5prep_transform(argv[optind], &c, &rep);
+    signal(SIGINT, SIG_DFL);
+    end_progress(&ps);
+    free(inputs);
+    if (st != H5PREP_OK)
+        return fail(st);
+    if (rep.notice[0] && !quiet)
+        fprintf(stderr, "h5prep: %s\n", rep.notice);
+    if (!quiet)
+        print_report(&rep);
+    return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
 }
 
 static int cmd_merge(int argc, char **argv)
@@ -492,6 +601,8 @@ int main(int argc, char **argv)
         return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "transform") == 0)
+        return cmd_transform(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("h5prep %s\n", H5PREP_VERSION);
         return 0;
@@ -501,10 +612,11 @@ int main(int argc, char **argv)
         fputs(strcmp(topic, "stats") == 0   ? usage_stats
               : strcmp(topic, "merge") == 0 ? usage_merge
               : strcmp(topic, "info") == 0  ? usage_info
+              : strcmp(topic, "transform") == 0 ? usage_transform
                                             : usage_main,
               stdout);
         return 0;
     }
-    fprintf(stderr, "h5prep: unknown command '%s'\nhint: the commands are stats, merge and info; see 'h5prep help'\n", cmd);
+    fprintf(stderr, "h5prep: unknown command '%s'\nhint: the commands are stats, transform, merge and info; see 'h5prep help'\n", cmd);
     return H5PREP_ERR_USAGE;
 }

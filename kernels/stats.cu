@@ -2,6 +2,7 @@
  * stored type (decoded on the device), then a fixed-order merge per feature into accumulators.
  * Same source for nvcc and, through cuda_compat.h, for the SIMT harness used by the tests. */
 #include "cuda_compat.h"
+#include "load.h"
 #include "stats_kernels.h"
 
 #if defined(__CUDACC__)
@@ -11,32 +12,6 @@
 #endif
 
 enum { RUN = 32 }; /* values per run: one pivot, then one merge into the thread's state */
-
-/* Value i of the slab decoded to float64, NaN when missing (the CPU backend's rules). */
-#define LOAD_AS(T)                                                                                 \
-    {                                                                                              \
-        T v = ((const T *)data)[i];                                                                \
-        int fill = d->nfill > 0 && (v == (T)d->fill[0] || v == (T)d->fill[d->nfill > 1 ? 1 : 0] || \
-                                    v == (T)d->fill[d->nfill > 2 ? 2 : 0] ||                       \
-                                    v == (T)d->fill[d->nfill > 3 ? 3 : 0]);                        \
-        return h5p_decode_value((double)v, fill, d);                                               \
-    }
-
-H5P_DEVICE double load_value(const void *data, int dtype, unsigned long long i, const h5p_decode *d)
-{
-    switch (dtype) {
-    case H5P_I8: LOAD_AS(signed char)
-    case H5P_U8: LOAD_AS(unsigned char)
-    case H5P_I16: LOAD_AS(short)
-    case H5P_U16: LOAD_AS(unsigned short)
-    case H5P_I32: LOAD_AS(int)
-    case H5P_U32: LOAD_AS(unsigned int)
-    case H5P_I64: LOAD_AS(long long)
-    case H5P_U64: LOAD_AS(unsigned long long)
-    case H5P_F32: LOAD_AS(float)
-    default: LOAD_AS(double)
-    }
-}
 
 /* in: a.count stored values; out: a.part[g] for g < a.threads. Thread g reads values g,
  * g + threads, ... (coalesced), all of one feature. Each run of RUN values is summed around a

@@ -1,1 +1,443 @@
-/* placeholder: being written */
+/* test_transform.c: `h5prep transform` end to end: every op against a reference written from
+ * the op's definition, normalization against float64 statistics of the train split, splits,
+ * the CPU and CUDA (SIMT) backends against each other, and bad recipes leaving nothing behind. */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 37 }; /* samples: not a multiple of anything */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The input: a (N,3,4) float32 = 100n + 10i + k; b (N,4) int16 packed (0.5, +10) with fill -1 at
+ * (n % 5 == 0, k == 2); c (N,) float64 with NaN at n % 7 == 3. */
+static const char *make_input(void)
+{
+    const char *path = tu_path("in.h5");
+    static float a[N * 12];
+    static short b[N * 4];
+    static double c[N];
+    for (int n = 0; n < N; n++) {
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 4; k++)
+                a[(n * 3 + i) * 4 + k] = (float)(100 * n + 10 * i + k);
+        for (int k = 0; k < 4; k++)
+            b[n * 4 + k] = (short)(n % 5 == 0 && k == 2 ? -1 : 3 * n - 7 * k);
+        c[n] = n % 7 == 3 ? NAN : 1e8 + 0.25 * n;
+    }
+    uint64_t da[] = {N, 3, 4}, db[] = {N, 4}, dc[] = {N};
+    tu_write(path, "a", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, da, a, 8);
+    tu_write(path, "b", H5T_STD_I16BE, H5T_NATIVE_SHORT, 2, db, b, 0);
+    tu_write(path, "c", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dc, c, 0);
+    double scale = 0.5, offset = 10, fill = -1;
+    tu_attr(path, "b", "scale_factor", H5T_NATIVE_DOUBLE, &scale, 1);
+    tu_attr(path, "b", "add_offset", H5T_NATIVE_DOUBLE, &offset, 1);
+    tu_attr(path, "b", "_FillValue", H5T_STD_I16BE, &fill, 1);
+    return path;
+}
+
+static double A(int n, int i, int k) { return 100.0 * n + 10.0 * i + k; }
+static double B(int n, int k) { return n % 5 == 0 && k == 2 ? NAN : (3 * n - 7 * k) * 0.5 + 10; }
+static double C(int n) { return n % 7 == 3 ? NAN : 1e8 + 0.25 * n; }
+
+/* The whole dataset as float64 (HDF5 converts); *count gets the number of values. */
+static double *read_all(const char *file, const char *dset, size_t *count)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "cannot open %s", file);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s has no dataset %s", file, dset);
+    hid_t sp = H5Dget_space(d);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    double *x = malloc((n ? n : 1) * sizeof *x);
+    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    *count = n;
+    return x;
+}
+
+static void same(double got, double want, const char *what, size_t i)
+{
+    cr_assert(got == want || (isnan(got) && isnan(want)), "%s[%zu] = %.17g, want %.17g", what, i, got, want);
+}
+
+static int run_cli(const char *binary, const char *recipe, const char *out, const char *backend)
+{
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
+    return tu_cli_with(binary, args);
+}
+
+static const char *ops_recipe(const char *input, const char *extra)
+{
+    static char text[4096];
+    snprintf(text, sizeof text,
+             "inputs:\n  - files: %s\n    variables: [a, b, c]\n"
+             "outputs:\n"
+             "  bc:   {from: {broadcast: {of: b, axis: 1, size: 3}}, cast: float64}\n"
+             "  padc: {from: {pad: {of: a, axis: 2, before: 1, after: 2, value: 7.5}}, cast: float64}\n"
+             "  pade: {from: {pad: {of: a, axis: -1, before: 2, after: 1, mode: edge}}, cast: float64}\n"
+             "  cat:  {from: {concat: {axis: -1, of: [a, {broadcast: {of: b, axis: 1, size: 3}}]}}, cast: float64}\n"
+             "  stk:  {from: {stack: {axis: 1, of: [b, b]}}, cast: float64}\n"
+             "  rsh:  {from: {reshape: {of: a, shape: [4, -1]}}, cast: float64}\n"
+             "  flt:  {from: {flatten: a}, cast: float64}\n"
+             "  slc:  {from: {slice: {of: a, axis: 2, start: 1, stop: 4, step: 2}}, cast: float64}\n"
+             "  cb:   {from: {broadcast: {of: c, axis: 1, size: 2}}, cast: float64}\n"
+             "  f32:  {from: {concat: {axis: 2, of: [a, a]}}}\n"
+             "split: {fractions: {all: 1.0}, shuffle: false}\n"
+             "write: {hdf5: {chunk_rows: 5}%s}\n",
+             input, extra);
+    return text;
+}
+
+/* Every op against its definition, rows in input order. */
+static void check_ops(const char *out)
+{
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", out);
+    size_t cnt;
+    double *x = read_all(file, "bc", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 12);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 4; k++)
+                same(x[(n * 3 + i) * 4 + k], B(n, k), "bc", (size_t)((n * 3 + i) * 4 + k));
+    free(x);
+    x = read_all(file, "padc", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 21);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 7; k++)
+                same(x[(n * 3 + i) * 7 + k], k >= 1 && k <= 4 ? A(n, i, k - 1) : 7.5, "padc", (size_t)((n * 3 + i) * 7 + k));
+    free(x);
+    x = read_all(file, "pade", &cnt);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 7; k++)
+                same(x[(n * 3 + i) * 7 + k], A(n, i, k < 2 ? 0 : k > 5 ? 3 : k - 2), "pade", (size_t)((n * 3 + i) * 7 + k));
+    free(x);
+    x = read_all(file, "cat", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 24);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 8; k++)
+                same(x[(n * 3 + i) * 8 + k], k < 4 ? A(n, i, k) : B(n, k - 4), "cat", (size_t)((n * 3 + i) * 8 + k));
+    free(x);
+    x = read_all(file, "stk", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 8);
+    for (int n = 0; n < N; n++)
+        for (int s = 0; s < 2; s++)
+            for (int k = 0; k < 4; k++)
+                same(x[(n * 2 + s) * 4 + k], B(n, k), "stk", (size_t)((n * 2 + s) * 4 + k));
+    free(x);
+    const char *flat[] = {"rsh", "flt"};
+    for (int f = 0; f < 2; f++) {
+        x = read_all(file, flat[f], &cnt);
+        cr_assert_eq(cnt, (size_t)N * 12);
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < 12; j++)
+                same(x[n * 12 + j], A(n, j / 4, j % 4), flat[f], (size_t)(n * 12 + j));
+        free(x);
+    }
+    x = read_all(file, "slc", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 6);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 2; k++)
+                same(x[(n * 3 + i) * 2 + k], A(n, i, 1 + 2 * k), "slc", (size_t)((n * 3 + i) * 2 + k));
+    free(x);
+    x = read_all(file, "cb", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 2);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < 2; k++)
+            same(x[n * 2 + k], C(n), "cb", (size_t)(n * 2 + k));
+    free(x);
+}
+
+Test(transform, every_op_matches_its_definition)
+{
+    const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
+    write_text(recipe, ops_recipe(make_input(), ""));
+    int rc = run_cli(H5PREP_CLI, recipe, out, "cpu");
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
+    check_ops(out);
+}
+
+/* The CUDA backend's kernels (through the SIMT harness) copy exactly what the CPU copies. */
+Test(transform, cuda_copies_are_bit_identical_to_cpu)
+{
+    const char *recipe = tu_path("ops.yaml"), *cpu = tu_path("cpu"), *gpu = tu_path("gpu");
+    write_text(recipe, ops_recipe(make_input(), ""));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, cpu, "cpu"), 0, "%s", tu_stderr());
+    int rc = run_cli(H5PREP_CLI_SIMT, recipe, gpu, "cuda");
+    cr_assert_eq(rc, 0, "simt exit %d: %s", rc, tu_stderr());
+    check_ops(gpu);
+    const char *names[] = {"bc", "padc", "pade", "cat", "stk", "rsh", "flt", "slc", "cb", "f32"};
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/all.h5", cpu);
+    snprintf(b, sizeof b, "%s/all.h5", gpu);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t na, nb;
+        double *x = read_all(a, names[i], &na), *y = read_all(b, names[i], &nb);
+        cr_assert_eq(na, nb);
+        cr_assert(memcmp(x, y, na * sizeof *x) == 0, "output %s differs between the backends", names[i]);
+        free(x);
+        free(y);
+    }
+}
+
+Test(transform, npy_shards_hold_the_same_rows)
+{
+    const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
+    write_text(recipe, ops_recipe(make_input(), ", npy: {shard_rows: 10}"));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
+    char path[4096];
+    snprintf(path, sizeof path, "%s/index.json", out);
+    json_error_t err;
+    json_t *idx = json_load_file(path, 0, &err);
+    cr_assert_not_null(idx, "%s: %s", path, err.text);
+    json_t *shards = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(idx, "splits"), "all"), "outputs"), "flt"), "npy");
+    cr_assert_eq(json_array_size(shards), 4, "37 rows in shards of 10");
+    /* the last shard: rows 30..36 of flt, float64, after a 64-byte-aligned header */
+    snprintf(path, sizeof path, "%s/%s", out, json_string_value(json_object_get(json_array_get(shards, 3), "path")));
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    unsigned char head[10];
+    cr_assert_eq(fread(head, 1, 10, f), 10);
+    size_t hlen = (size_t)head[8] | (size_t)head[9] << 8;
+    cr_assert_eq((10 + hlen) % 64, 0);
+    fseek(f, (long)(10 + hlen), SEEK_SET);
+    double row[12];
+    for (int n = 30; n < N; n++) {
+        cr_assert_eq(fread(row, sizeof *row, 12, f), 12);
+        for (int j = 0; j < 12; j++)
+            same(row[j], A(n, j / 4, j % 4), "npy flt", (size_t)(n * 12 + j));
+    }
+    fclose(f);
+    json_decref(idx);
+}
+
+/* The split manifest: indices per split, in output order. */
+typedef struct manifest {
+    int nsplits;
+    int which[N];
+    int order[3][N];
+    int count[3];
+} manifest;
+
+static void read_manifest(const char *out, manifest *m)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/split.json", out);
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    cr_assert_not_null(doc, "%s: %s", path, err.text);
+    json_t *splits = json_object_get(doc, "splits");
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < N; i++)
+        m->which[i] = -1;
+    const char *name;
+    json_t *sp;
+    json_object_foreach(splits, name, sp)
+    {
+        json_t *ind = json_object_get(sp, "indices");
+        int k = m->nsplits++;
+        m->count[k] = (int)json_array_size(ind);
+        for (int i = 0; i < m->count[k]; i++) {
+            int s = (int)json_integer_value(json_array_get(ind, (size_t)i));
+            cr_assert(s >= 0 && s < N && m->which[s] < 0, "sample %d twice in the manifest", s);
+            m->which[s] = k;
+            m->order[k][i] = s;
+        }
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert(m->which[i] >= 0, "sample %d in no split", i);
+    json_decref(doc);
+}
+
+static const char *norm_recipe(const char *input, int seed, const char *group)
+{
+    static char text[2048];
+    snprintf(text, sizeof text,
+             "inputs: {files: %s, variables: [a, b]}\n"
+             "outputs:\n"
+             "  za: {from: a, normalize: zscore, cast: float64}\n"
+             "  mb: {from: {broadcast: {of: b, axis: 1, size: 2}}, normalize: minmax, cast: float64}\n"
+             "  h:  {from: a, normalize: zscore, cast: float16}\n"
+             "split: {fractions: {train: 0.6, val: 0.2, test: 0.2}, seed: %d, group_by: %s}\n"
+             "write: {hdf5: true}\n",
+             input, seed, group);
+    return text;
+}
+
+/* z-score with float64 statistics of the train rows only; min-max the same; missing stay NaN. */
+static void check_normalized(const char *out, const manifest *m)
+{
+    double mean[4] = {0}, m2[4] = {0}, lo[4], hi[4];
+    long double sum[4] = {0};
+    long cnt[4] = {0};
+    for (int k = 0; k < 4; k++)
+        lo[k] = INFINITY, hi[k] = -INFINITY;
+    for (int n = 0; n < N; n++) /* a per last-axis feature over samples and axis 1 */
+        if (m->which[n] == 0)
+            for (int i = 0; i < 3; i++)
+                for (int k = 0; k < 4; k++)
+                    sum[k] += A(n, i, k), cnt[k]++;
+    for (int k = 0; k < 4; k++)
+        mean[k] = (double)(sum[k] / cnt[k]);
+    for (int n = 0; n < N; n++)
+        if (m->which[n] == 0)
+            for (int i = 0; i < 3; i++)
+                for (int k = 0; k < 4; k++)
+                    m2[k] += (A(n, i, k) - mean[k]) * (A(n, i, k) - mean[k]);
+    for (int n = 0; n < N; n++)
+        if (m->which[n] == 0)
+            for (int k = 0; k < 4; k++)
+                if (!isnan(B(n, k)))
+                    lo[k] = fmin(lo[k], B(n, k)), hi[k] = fmax(hi[k], B(n, k));
+    const char *names[] = {"train", "val", "test"};
+    for (int s = 0; s < 3; s++) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s.h5", out, names[s]);
+        size_t cnt_a, cnt_b, cnt_h;
+        double *za = read_all(file, "za", &cnt_a), *mb = read_all(file, "mb", &cnt_b), *h = read_all(file, "h", &cnt_h);
+        cr_assert_eq(cnt_a, (size_t)m->count[s] * 12);
+        for (int r = 0; r < m->count[s]; r++) {
+            int n = m->order[s][r];
+            for (int i = 0; i < 3; i++)
+                for (int k = 0; k < 4; k++) {
+                    double want = (A(n, i, k) - mean[k]) / sqrt(m2[k] / (double)cnt[k]);
+                    tu_close(za[(r * 3 + i) * 4 + k], want, 1e-12, 1e-12, "za", (uint64_t)k);
+                    tu_close(h[(r * 3 + i) * 4 + k], want, 2e-3, 1e-3, "h (float16)", (uint64_t)k);
+                }
+            for (int i = 0; i < 2; i++)
+                for (int k = 0; k < 4; k++) {
+                    double want = (B(n, k) - lo[k]) / (hi[k] - lo[k]), got = mb[(r * 2 + i) * 4 + k];
+                    if (isnan(want))
+                        cr_assert(isnan(got), "a missing value stays missing (mb row %d)", r);
+                    else
+                        tu_close(got, want, 1e-12, 1e-12, "mb", (uint64_t)k);
+                }
+        }
+        free(za), free(mb), free(h);
+    }
+}
+
+Test(transform, normalizes_with_train_statistics)
+{
+    const char *recipe = tu_path("n.yaml"), *out = tu_path("out");
+    write_text(recipe, norm_recipe(make_input(), 7, "none"));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
+    manifest m;
+    read_manifest(out, &m);
+    cr_assert_eq(m.nsplits, 3);
+    cr_assert(m.count[0] == 22 && m.count[1] == 7 && m.count[2] == 8, "counts %d %d %d: round(0.6*37)=22, round(0.8*37)=30",
+              m.count[0], m.count[1], m.count[2]);
+    check_normalized(out, &m);
+}
+
+Test(transform, cuda_backend_splits_and_normalizes_like_cpu)
+{
+    const char *recipe = tu_path("n.yaml"), *cpu = tu_path("cpu"), *gpu = tu_path("gpu");
+    write_text(recipe, norm_recipe(make_input(), 11, "none"));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, cpu, "cpu"), 0, "%s", tu_stderr());
+    int rc = run_cli(H5PREP_CLI_SIMT, recipe, gpu, "cuda");
+    cr_assert_eq(rc, 0, "simt exit %d: %s", rc, tu_stderr());
+    manifest a, b;
+    read_manifest(cpu, &a);
+    read_manifest(gpu, &b);
+    cr_assert(memcmp(&a, &b, sizeof a) == 0, "the same seed gives the same split on both backends");
+    check_normalized(gpu, &b);
+}
+
+Test(transform, seeds_and_groups)
+{
+    const char *input = make_input(), *recipe = tu_path("n.yaml");
+    manifest m[3];
+    const char *outs[] = {tu_path("s1"), tu_path("s1again"), tu_path("s2")};
+    int seeds[] = {1, 1, 2};
+    for (int i = 0; i < 3; i++) {
+        write_text(recipe, norm_recipe(input, seeds[i], "none"));
+        cr_assert_eq(run_cli(H5PREP_CLI, recipe, outs[i], "cpu"), 0, "%s", tu_stderr());
+        read_manifest(outs[i], &m[i]);
+    }
+    cr_assert(memcmp(&m[0], &m[1], sizeof m[0]) == 0, "the same seed gives the same split");
+    cr_assert(memcmp(&m[0], &m[2], sizeof m[0]) != 0, "another seed gives another split");
+    write_text(recipe, norm_recipe(input, 3, "{rows: 5}"));
+    const char *g = tu_path("groups");
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, g, "cpu"), 0, "%s", tu_stderr());
+    manifest gm;
+    read_manifest(g, &gm);
+    for (int n = 0; n < N; n++)
+        cr_assert_eq(gm.which[n], gm.which[n / 5 * 5], "sample %d left its group of 5 rows", n);
+}
+
+/* A failing run: its exit code, a phrase of its message, and no directory left behind. */
+static void expect_failure(const char *recipe_text, int code, const char *phrase)
+{
+    const char *recipe = tu_path("bad.yaml"), *out = tu_path("out");
+    write_text(recipe, recipe_text);
+    int rc = run_cli(H5PREP_CLI, recipe, out, "cpu");
+    cr_assert_eq(rc, code, "exit %d, want %d; stderr: %s", rc, code, tu_stderr());
+    cr_assert(strstr(tu_stderr(), phrase), "stderr lacks \"%s\": %s", phrase, tu_stderr());
+    cr_assert(!tu_exists(out), "a failed run left %s behind", out);
+    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.tmp"), "a failed run left its temporary directory");
+}
+
+Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
+{
+    const char *in = make_input();
+    char t[2048];
+    snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: {padd: {of: a, axis: 1}}}\nwrite: {hdf5: true}\n", in);
+    expect_failure(t, 2, "unknown op 'padd'");
+    snprintf(t, sizeof t, "inputs: {files: %s, variables: [a, zz]}\noutputs:\n  x: {from: {concat: {axis: 1, of: [a, zz]}}}\nwrite: {hdf5: true}\n", in);
+    expect_failure(t, 6, "/zz");
+    snprintf(t, sizeof t, "inputs: {files: %s, variables: [a, b]}\noutputs:\n  x: {from: {concat: {axis: -1, of: [a, b]}}}\nwrite: {hdf5: true}\n", in);
+    expect_failure(t, 9, "concat on axis 2: operand 2 has shape (37, 4) but operand 1 has (37, 3, 4)");
+    snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: a}\nsplit: {fractions: {train: 0.8, val: 0.1}}\nwrite: {hdf5: true}\n", in);
+    expect_failure(t, 2, "sum to 0.9");
+    snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: a}\nwrite: {hdf5: true}\n", in);
+    const char *recipe = tu_path("bad.yaml");
+    write_text(recipe, t);
+    const char *args[] = {"transform", recipe, "--out", "/nonexistent-dir/out", "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 12, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "cannot create the output directory"), "%s", tu_stderr());
+}
+
+Test(transform, existing_output_is_kept_unless_overwrite)
+{
+    const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
+    write_text(recipe, ops_recipe(make_input(), ""));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 12, "a second run must not replace the first");
+    cr_assert(strstr(tu_stderr(), "--overwrite"), "%s", tu_stderr());
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--overwrite", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    check_ops(out);
+    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.old"), "the replaced directory is removed");
+}
+
+/* An interrupted run returns its own status and leaves nothing. */
+Test(transform, interrupted_run_leaves_nothing)
+{
+    const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
+    write_text(recipe, ops_recipe(make_input(), ""));
+    h5prep_transform_config c = h5prep_transform_config_default();
+    c.out_dir = out;
+    h5prep_interrupt();
+    cr_assert_eq(h5prep_transform(recipe, &c, NULL), H5PREP_ERR_INTERRUPTED, "%s", h5prep_last_error());
+    cr_assert(!tu_exists(out));
+    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.tmp"));
+}

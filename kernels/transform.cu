@@ -1,0 +1,83 @@
+/* transform.cu: the transform kernels: a gather through an output's index map (broadcast, pad,
+ * concat, stack, reshape and slice are all one such map, see src/plan.h) and the normalize+cast.
+ * The CPU backend (src/tx_cpu.c) is their reference; copies agree bit for bit. */
+#include "cuda_compat.h"
+#include "half.h"
+#include "load.h"
+#include "recipe.h"
+#include "transform_kernels.h"
+
+#if defined(__CUDACC__)
+#define H5P_HOST_API extern "C"
+#else
+#define H5P_HOST_API
+#endif
+
+enum { TX_BLOCK = 256 };
+
+/* Grid-stride over the rows*elems outputs; neighbouring threads write neighbouring elements. */
+H5P_GLOBAL void gather(const h5p_gather_args a)
+{
+    unsigned long long total = a.rows * a.elems, stride = (unsigned long long)gridDim.x * blockDim.x;
+    for (unsigned long long k = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
+        unsigned long long i = k / a.elems, j = k - i * a.elems;
+        unsigned int v = a.vidx[j], s = a.sidx[j];
+        double x;
+        if (v == a.nvars) {
+            x = a.constants[s];
+        } else {
+            const h5p_gvar *g = &a.vars[v];
+            x = load_value(g->data, g->dtype, (unsigned long long)a.order[i] * g->elems + s, &g->dec);
+        }
+        if (a.out_f64)
+            ((double *)a.out)[k] = x;
+        else
+            ((float *)a.out)[k] = (float)x;
+    }
+}
+H5P_ENTRY(gather, h5p_gather_args)
+
+H5P_GLOBAL void finish(const h5p_finish_args a)
+{
+    unsigned long long total = a.rows * a.elems, stride = (unsigned long long)gridDim.x * blockDim.x;
+    for (unsigned long long k = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
+        unsigned long long f = (k % a.elems) % a.features;
+        double x = a.in_f64 ? ((const double *)a.in)[k] : (double)((const float *)a.in)[k];
+        double y = (x - a.shift[f]) / a.div[f];
+        switch (a.out_dtype) {
+        case H5P_OUT_F32: ((float *)a.out)[k] = (float)y; break;
+        case H5P_OUT_F64: ((double *)a.out)[k] = y; break;
+        case H5P_OUT_F16: ((unsigned short *)a.out)[k] = h5p_f64_to_f16(y); break;
+        default: ((unsigned short *)a.out)[k] = h5p_f64_to_bf16(y); break;
+        }
+    }
+}
+H5P_ENTRY(finish, h5p_finish_args)
+
+/* Enough blocks to cover the work, at most 65535 (the loops stride over the rest). */
+static int grid_for(unsigned long long total)
+{
+    unsigned long long g = (total + TX_BLOCK - 1) / TX_BLOCK;
+    return g > 65535ULL ? 65535 : (int)g;
+}
+
+H5P_HOST_API cudaError_t h5p_launch_gather(const h5p_gather_args *a, cudaStream_t stream)
+{
+    if (!a->vars || !a->vidx || !a->sidx || !a->order || !a->out || a->elems == 0)
+        return cudaErrorInvalidValue;
+    if (a->rows == 0)
+        return cudaSuccess;
+    H5P_LAUNCH(gather, grid_for(a->rows * a->elems), TX_BLOCK, 0, stream, *a);
+    return cudaGetLastError();
+}
+
+H5P_HOST_API cudaError_t h5p_launch_finish(const h5p_finish_args *a, cudaStream_t stream)
+{
+    if (!a->in || !a->out || !a->shift || !a->div || a->elems == 0 || a->features == 0 || a->elems % a->features != 0 ||
+        a->out_dtype < H5P_OUT_F32 || a->out_dtype > H5P_OUT_BF16)
+        return cudaErrorInvalidValue;
+    if (a->rows == 0)
+        return cudaSuccess;
+    H5P_LAUNCH(finish, grid_for(a->rows * a->elems), TX_BLOCK, 0, stream, *a);
+    return cudaGetLastError();
+}

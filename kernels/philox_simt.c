@@ -1,0 +1,3 @@
+/* philox_simt.c: kernels/philox.cu compiled by the host C compiler for the SIMT harness
+ * (H5PREP_SIMT): the very same source as the GPU build, included here. */
+#include "philox.cu"

@@ -191,7 +191,7 @@ static h5prep_status eval_join(h5p_plan *p, const h5p_expr *e, const node *cs, s
     uint64_t outer = 1, inner = 1;
     for (int d = 0; d < ax; d++)
         outer *= c0->shape[d];
-    for (int d = ax + new_axis; d < c0->rank; d++)
+    for (int d = ax + 1 - new_axis; d < c0->rank; d++)
         inner *= c0->shape[d];
     uint64_t j = 0;
     for (uint64_t o = 0; o < outer; o++)

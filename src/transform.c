@@ -766,7 +766,7 @@ static h5prep_status run_passes(run *r)
     for (int k = 0; k < r->nslots && st == H5PREP_OK; k++) {
         in[k] = r->ops->alloc_host(r->tx, in_bytes);
         out[k] = r->ops->alloc_host(r->tx, out_bytes);
-        r->order[k] = h5p_malloc(r->slab_rows * sizeof **r->order);
+        r->order[k] = r->ops->alloc_host(r->tx, r->slab_rows * sizeof **r->order); /* copied to the device */
         r->slot_dec[k] = h5p_calloc(p->nvars, sizeof **r->slot_dec);
         if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k])
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, in_bytes, out_bytes);
@@ -807,6 +807,9 @@ static h5prep_status run_passes(run *r)
             r->ops->free_host(r->tx, in[k]);
         if (out[k])
             r->ops->free_host(r->tx, out[k]);
+        if (r->order[k])
+            r->ops->free_host(r->tx, r->order[k]);
+        r->order[k] = NULL;
     }
     return st;
 }
@@ -823,12 +826,8 @@ static void run_free(run *r)
             close(r->scratch[o]);
     if (r->tmpdir)
         remove_tree(r->tmpdir);
-    for (int k = 0; k < r->nslots; k++) {
-        if (r->order)
-            free(r->order[k]);
-        if (r->slot_dec)
-            free(r->slot_dec[k]);
-    }
+    for (int k = 0; r->slot_dec && k < r->nslots; k++)
+        free(r->slot_dec[k]);
     for (size_t o = 0; o < p->nouts; o++) {
         if (r->moments)
             free(r->moments[o]);

@@ -201,9 +201,9 @@ static h5prep_status cuda_keys(h5p_tx *t, uint64_t seed, uint64_t n, uint32_t *k
     CUDA_TRY(cudaMalloc((void **)&d, n * sizeof *d));
     cudaError_t e = h5p_launch_philox_keys(seed, n, d, t->stream[0]);
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(key, d, n * sizeof *d, cudaMemcpyDeviceToHost, t->stream[0]);
-    if (e == cudaSuccess)
         e = cudaStreamSynchronize(t->stream[0]);
+    if (e == cudaSuccess) /* once per run: a plain copy into the caller's pageable array */
+        e = cudaMemcpy(key, d, n * sizeof *d, cudaMemcpyDeviceToHost);
     cudaFree(d);
     RETURN_ERROR_IF(e != cudaSuccess, H5PREP_ERR_BACKEND, "cuda: generating the split's keys failed: %s", cudaGetErrorString(e));
     return H5PREP_OK;

@@ -20,7 +20,7 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-/* The input: a (N,3,4) float32 = 100n + 10i + k; b (N,4) int16 packed (0.5, +10) with fill -1 at
+/* The input: a (N,3,4) float32 = 100n + 10i + k; b (N,4) int16 packed (0.5, +10) with fill -32768 at
  * (n % 5 == 0, k == 2); c (N,) float64 with NaN at n % 7 == 3. */
 static const char *make_input(void)
 {
@@ -33,14 +33,14 @@ static const char *make_input(void)
             for (int k = 0; k < 4; k++)
                 a[(n * 3 + i) * 4 + k] = (float)(100 * n + 10 * i + k);
         for (int k = 0; k < 4; k++)
-            b[n * 4 + k] = (short)(n % 5 == 0 && k == 2 ? -1 : 3 * n - 7 * k);
+            b[n * 4 + k] = (short)(n % 5 == 0 && k == 2 ? -32768 : 3 * n - 7 * k);
         c[n] = n % 7 == 3 ? NAN : 1e8 + 0.25 * n;
     }
     uint64_t da[] = {N, 3, 4}, db[] = {N, 4}, dc[] = {N};
     tu_write(path, "a", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, da, a, 8);
     tu_write(path, "b", H5T_STD_I16BE, H5T_NATIVE_SHORT, 2, db, b, 0);
     tu_write(path, "c", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dc, c, 0);
-    double scale = 0.5, offset = 10, fill = -1;
+    double scale = 0.5, offset = 10, fill = -32768;
     tu_attr(path, "b", "scale_factor", H5T_NATIVE_DOUBLE, &scale, 1);
     tu_attr(path, "b", "add_offset", H5T_NATIVE_DOUBLE, &offset, 1);
     tu_attr(path, "b", "_FillValue", H5T_STD_I16BE, &fill, 1);
@@ -269,7 +269,7 @@ static void read_manifest(const char *out, manifest *m)
 
 static const char *norm_recipe(const char *input, int seed, const char *group)
 {
-    static char text[2048];
+    static char text[8192];
     snprintf(text, sizeof text,
              "inputs: {files: %s, variables: [a, b]}\n"
              "outputs:\n"
@@ -343,7 +343,7 @@ Test(transform, normalizes_with_train_statistics)
     manifest m;
     read_manifest(out, &m);
     cr_assert_eq(m.nsplits, 3);
-    cr_assert(m.count[0] == 22 && m.count[1] == 7 && m.count[2] == 8, "counts %d %d %d: round(0.6*37)=22, round(0.8*37)=30",
+    cr_assert(m.count[0] == 22 && m.count[1] == 8 && m.count[2] == 7, "counts %d %d %d: round(0.6*37)=22, round(0.8*37)=30",
               m.count[0], m.count[1], m.count[2]);
     check_normalized(out, &m);
 }
@@ -364,7 +364,9 @@ Test(transform, cuda_backend_splits_and_normalizes_like_cpu)
 
 Test(transform, seeds_and_groups)
 {
-    const char *input = make_input(), *recipe = tu_path("n.yaml");
+    char input[1024];
+    snprintf(input, sizeof input, "%s", make_input());
+    const char *recipe = tu_path("n.yaml");
     manifest m[3];
     const char *outs[] = {tu_path("s1"), tu_path("s1again"), tu_path("s2")};
     int seeds[] = {1, 1, 2};
@@ -398,8 +400,8 @@ static void expect_failure(const char *recipe_text, int code, const char *phrase
 
 Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
 {
-    const char *in = make_input();
-    char t[2048];
+    char in[1024], t[4096]; /* tu_path's buffers are reused */
+    snprintf(in, sizeof in, "%s", make_input());
     snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: {padd: {of: a, axis: 1}}}\nwrite: {hdf5: true}\n", in);
     expect_failure(t, 2, "unknown op 'padd'");
     snprintf(t, sizeof t, "inputs: {files: %s, variables: [a, zz]}\noutputs:\n  x: {from: {concat: {axis: 1, of: [a, zz]}}}\nwrite: {hdf5: true}\n", in);

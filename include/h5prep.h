@@ -145,7 +145,11 @@ typedef struct h5prep_transform_config {
     char *const *inputs;         //!< replace the `files` of the recipe's first input (NULL).
     size_t ninputs;              //!< entries in inputs (0).
     int overwrite;               //!< replace an existing output directory once the new one is complete (0).
+    size_t stage_mem;            //!< outputs wait between the two passes in memory when they fit in this many bytes,
+                                 //!< else in a file in the output directory (H5PREP_STAGE_MEM_AUTO: half the free memory).
 } h5prep_transform_config;
+
+#define H5PREP_STAGE_MEM_AUTO ((size_t)-1)
 
 h5prep_transform_config h5prep_transform_config_default(void);
 
@@ -154,6 +158,7 @@ typedef struct h5prep_transform_report {
     char out_dir[4096];
     char backend[16];
     char notice[256];            /* one line when AUTO fell back to the CPU, else "" */
+    int staged_in_memory;        /* where the outputs waited between the passes */
     uint64_t samples;
     uint64_t split_rows[8];
     char split_names[8][32];

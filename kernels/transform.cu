@@ -41,7 +41,7 @@ H5P_GLOBAL void finish(const h5p_finish_args a)
 {
     unsigned long long total = a.rows * a.elems, stride = (unsigned long long)gridDim.x * blockDim.x;
     for (unsigned long long k = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
-        unsigned long long f = (k % a.elems) % a.features;
+        unsigned long long f = (k % a.elems) / a.inner % a.features;
         double x = a.in_f64 ? ((const double *)a.in)[k] : (double)((const float *)a.in)[k];
         double y = (x - a.shift[f]) / a.div[f];
         switch (a.out_dtype) {
@@ -54,30 +54,32 @@ H5P_GLOBAL void finish(const h5p_finish_args a)
 }
 H5P_ENTRY(finish, h5p_finish_args)
 
-/* Enough blocks to cover the work, at most 65535 (the loops stride over the rest). */
-static int grid_for(unsigned long long total)
+/* Enough blocks to cover the work, at most max_blocks (the loops stride over the rest). */
+static int grid_for(unsigned long long total, unsigned int max_blocks)
 {
     unsigned long long g = (total + TX_BLOCK - 1) / TX_BLOCK;
-    return g > 65535ULL ? 65535 : (int)g;
+    return g > max_blocks ? (int)max_blocks : (int)g;
 }
 
 H5P_HOST_API cudaError_t h5p_launch_gather(const h5p_gather_args *a, cudaStream_t stream)
 {
-    if (!a->vars || !a->vidx || !a->sidx || !a->order || !a->out || a->elems == 0)
+    if (!a->vars || !a->vidx || !a->sidx || !a->order || !a->out || a->elems == 0 || a->max_blocks == 0 ||
+        a->max_blocks > 65535)
         return cudaErrorInvalidValue;
     if (a->rows == 0)
         return cudaSuccess;
-    H5P_LAUNCH(gather, grid_for(a->rows * a->elems), TX_BLOCK, 0, stream, *a);
+    H5P_LAUNCH(gather, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
     return cudaGetLastError();
 }
 
 H5P_HOST_API cudaError_t h5p_launch_finish(const h5p_finish_args *a, cudaStream_t stream)
 {
-    if (!a->in || !a->out || !a->shift || !a->div || a->elems == 0 || a->features == 0 || a->elems % a->features != 0 ||
+    if (!a->in || !a->out || !a->shift || !a->div || a->elems == 0 || a->features == 0 || a->inner == 0 ||
+        a->elems % (a->features * a->inner) != 0 || a->max_blocks == 0 || a->max_blocks > 65535 ||
         a->out_dtype < H5P_OUT_F32 || a->out_dtype > H5P_OUT_BF16)
         return cudaErrorInvalidValue;
     if (a->rows == 0)
         return cudaSuccess;
-    H5P_LAUNCH(finish, grid_for(a->rows * a->elems), TX_BLOCK, 0, stream, *a);
+    H5P_LAUNCH(finish, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
     return cudaGetLastError();
 }

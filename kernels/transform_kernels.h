@@ -34,16 +34,19 @@ typedef struct h5p_gather_args {
     unsigned long long rows, elems;
     int out_f64;
     void *out;                  /* (rows, elems) */
+    unsigned int max_blocks;    /* grid limit: enough blocks to fill the device, the loop strides */
 } h5p_gather_args;
 
-/* out[i, j] = cast((in[i, j] - shift[f]) / div[f]), f = j % features; out_dtype: h5p_out_dtype. */
+/* out[i, j] = cast((in[i, j] - shift[f]) / div[f]), f = (j / inner) % features; out_dtype:
+ * h5p_out_dtype. */
 typedef struct h5p_finish_args {
     const void *in;             /* (rows, elems) float32, or float64 when in_f64 */
     int in_f64;
     void *out;                  /* (rows, elems) of out_dtype */
     int out_dtype;
     const double *shift, *div;  /* (features,) */
-    unsigned long long rows, elems, features;
+    unsigned long long rows, elems, features, inner;
+    unsigned int max_blocks;
 } h5p_finish_args;
 
 cudaError_t h5p_launch_gather(const h5p_gather_args *a, cudaStream_t stream);

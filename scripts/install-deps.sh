@@ -8,7 +8,9 @@ packages=(
   libhdf5-dev hdf5-tools             # HDF5 (reads netCDF-4 too); h5dump/h5ls for inspection
   libjansson-dev                     # JSON documents (h5prep-stats/1) read and written
   libdeflate-dev                     # fast inflate for decoding compressed chunks in parallel
+  libyaml-dev                        # YAML recipes of `h5prep transform`
   libcriterion-dev                   # the test runner
+  python3-numpy python3-h5py         # the 3dcorrection generator; tests read outputs back as numpy does
 )
 
 missing=()

@@ -114,6 +114,8 @@ static const char *usage_transform =
     "      --device N        CUDA device ordinal. Default 0.\n"
     "      --threads N       compute threads. Default: every core.\n"
     "      --slots N         ring slots the reader may fill ahead of compute. Default 2.\n"
+    "      --stage-mem SIZE  outputs wait between the passes in memory up to SIZE (e.g. 8G), else in\n"
+    "                        a file in the output directory. Default: half the free memory.\n"
     "\n"
     "Example (the ECMWF 3D-correction dataset, on generated input):\n"
     "  python3 scripts/gen_3dcorrection.py --rows 20000 -o 3dcorrection.h5\n"
@@ -346,7 +348,7 @@ static void on_sigint(int sig)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_INPUT, OPT_OVERWRITE };
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -456,16 +458,17 @@ static void print_report(const h5prep_transform_report *r)
     printf("%s: %" PRIu64 " samples", r->out_dir, r->samples);
     for (int k = 0; k < r->nsplits; k++)
         printf("%s %s %" PRIu64, k ? "," : " ->", r->split_names[k], r->split_rows[k]);
-    printf("\nread %.3f GB, wrote %.3f GB in %.2f s (%.2f GB/s read) on the %s backend\n", (double)r->bytes_read / 1e9,
-           (double)r->bytes_written / 1e9, r->seconds, r->seconds > 0 ? (double)r->bytes_read / 1e9 / r->seconds : 0.0,
-           r->backend);
+    printf("\nread %.3f GB, wrote %.3f GB in %.2f s (%.2f GB/s read) on the %s backend, staged %s\n",
+           (double)r->bytes_read / 1e9, (double)r->bytes_written / 1e9, r->seconds,
+           r->seconds > 0 ? (double)r->bytes_read / 1e9 / r->seconds : 0.0, r->backend,
+           r->staged_in_memory ? "in memory" : "on disk");
 }
 
 static int cmd_transform(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
-        {"overwrite", no_argument, 0, OPT_OVERWRITE}, ENGINE_OPTIONS,
+        {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
     char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -479,6 +482,12 @@ static int cmd_transform(int argc, char **argv)
         case 'i': inputs[c.ninputs++] = optarg; break;
         case 'o': c.out_dir = optarg; break;
         case OPT_OVERWRITE: c.overwrite = 1; break;
+        case OPT_STAGE_MEM:
+            if (strcmp(optarg, "0") == 0)
+                c.stage_mem = 0;
+            else if (parse_size(optarg, &c.stage_mem))
+                rc = usage_error("transform", "--stage-mem %s: expected a size such as 0, 512M or 8G", optarg);
+            break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
         default:

@@ -402,15 +402,28 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     po->elems = a.elems;
     po->var = a.var, po->src = a.src, po->value = a.value;
     po->scratch_f64 = needs_f64(p, &a);
-    if (spec->keep_last > po->rank && po->rank > 0) {
+    int full = po->rank + 1, kf = spec->keep_first, kc = spec->keep_count;
+    if (kf == H5PREP_KEEP_DEFAULT) /* the last axis; one statistic for an (N,) output */
+        kf = full - 1, kc = full > 1;
+    kf = kf < 0 ? kf + full : kf;
+    if (kc > 0 && (kf < 1 || kf + kc > full)) {
         char s[256];
         fmt_shape(s, sizeof s, p->n, po->rank, po->shape);
-        return h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: output '%s' of shape %s: normalize keep_last %d is more than its %d per-sample axes",
-                        p->recipe->path, spec->line, spec->col, spec->name, s, spec->keep_last, po->rank);
+        h5p_fail(H5PREP_ERR_AXES, "%s:%d:%d: output '%s' has shape %s, so normalize.keep_axes from %d (%d axes) is out of range (valid: 1..%d)",
+                 p->recipe->path, spec->line, spec->col, spec->name, s, spec->keep_first, kc, full - 1);
+        return h5p_hint(H5PREP_ERR_AXES, "axis 0 holds the samples, which are always reduced; 'none' gives one statistic");
     }
-    po->features = 1;
-    for (int d = po->rank - spec->keep_last; d < po->rank && d >= 0; d++)
-        po->features *= po->shape[d];
+    po->keep_first = kc > 0 ? kf : 0;
+    po->keep_count = kc;
+    po->features = po->inner = 1;
+    for (int d = 0; d < po->rank; d++) {
+        if (kc > 0 && d + 1 >= kf && d + 1 < kf + kc)
+            po->features *= po->shape[d];
+        else if (kc > 0 && d + 1 >= kf + kc)
+            po->inner *= po->shape[d];
+    }
+    if (kc == 0)
+        po->inner = 1;
     return H5PREP_OK;
 }
 

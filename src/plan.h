@@ -30,8 +30,9 @@ typedef struct h5p_plan_output {
     int32_t *var;            /* (elems,) */
     uint32_t *src;           /* (elems,) */
     double *value;           /* (elems,) constants, used where var < 0 */
-    uint64_t features;       /* statistics per feature: the last keep_last axes; feature of
-                                element j is j % features */
+    int keep_first, keep_count; /* kept axes, resolved, counted with the sample axis as 0 */
+    uint64_t features, inner;   /* a sample is [outer][features][inner]: element j belongs to
+                                   feature (j / inner) % features */
     int scratch_f64;         /* staged between the passes as float64, else float32 (exact when
                                 every source is float32 without scaling and constants fit) */
 } h5p_plan_output;

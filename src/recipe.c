@@ -622,9 +622,40 @@ static h5prep_status parse_expr(const ctx *c, const yaml_node_t *n, int depth, h
 static const char *const NORM_NAMES[] = {"none", "zscore", "minmax", NULL};
 static const char *const DTYPE_NAMES[] = {"float32", "float64", "float16", "bfloat16", NULL};
 
+/* keep_axes: none, one axis, or a list of consecutive axes (increasing). */
+static h5prep_status read_keep_axes(const ctx *c, const yaml_node_t *n, const char *what, h5p_output *o)
+{
+    if (is_plain(n) && !strcmp(text(n), "none")) {
+        o->keep_first = 0;
+        o->keep_count = 0;
+        return H5PREP_OK;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        FORWARD_IF_ERROR(read_axis(c, n, what, &o->keep_first));
+        o->keep_count = 1;
+        return H5PREP_OK;
+    }
+    int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start), prev = 0;
+    if (count == 0)
+        return fail_at(c, n, "%s: expected axes such as [1] or [-2, -1], or none; found an empty list", what);
+    for (int i = 0; i < count; i++) {
+        const yaml_node_t *item = node_of(c, n->data.sequence.items.start[i]);
+        int a = 0;
+        FORWARD_IF_ERROR(read_axis(c, item, what, &a));
+        if (i > 0 && a != prev + 1)
+            return fail_at(c, item, "%s: kept axes must be consecutive and increasing ([1, 2] or [-2, -1]), found %d after %d",
+                           what, a, prev);
+        if (i == 0)
+            o->keep_first = a;
+        prev = a;
+    }
+    o->keep_count = count;
+    return H5PREP_OK;
+}
+
 static h5prep_status parse_normalize(const ctx *c, const yaml_node_t *n, const char *oname, h5p_output *o)
 {
-    static const char *const keys[] = {"method", "keep_last", "stats", NULL};
+    static const char *const keys[] = {"method", "keep_axes", "stats", NULL};
     char what[160];
     int k;
     if (n->type != YAML_MAPPING_NODE) {
@@ -635,14 +666,14 @@ static h5prep_status parse_normalize(const ctx *c, const yaml_node_t *n, const c
     }
     snprintf(what, sizeof what, "outputs.%s.normalize", oname);
     FORWARD_IF_ERROR(check_keys(c, n, what, keys));
-    const yaml_node_t *m = get(c, n, "method"), *kl = get(c, n, "keep_last"), *st = get(c, n, "stats");
+    const yaml_node_t *m = get(c, n, "method"), *ka = get(c, n, "keep_axes"), *st = get(c, n, "stats");
     FORWARD_IF_ERROR(need(c, m, n, what, "method"));
     snprintf(what, sizeof what, "outputs.%s.normalize.method", oname);
     FORWARD_IF_ERROR(read_enum(c, m, what, NORM_NAMES, &k));
     o->norm = (h5p_norm_kind)k;
-    if (kl) {
-        snprintf(what, sizeof what, "outputs.%s.normalize.keep_last", oname);
-        FORWARD_IF_ERROR(read_int(c, kl, what, 1, H5PREP_MAX_RANK - 1, &o->keep_last));
+    if (ka) {
+        snprintf(what, sizeof what, "outputs.%s.normalize.keep_axes", oname);
+        FORWARD_IF_ERROR(read_keep_axes(c, ka, what, o));
     }
     if (st) {
         snprintf(what, sizeof what, "outputs.%s.normalize.stats", oname);
@@ -657,7 +688,8 @@ static h5prep_status parse_output(const ctx *c, const yaml_node_t *key, const ya
     char where[160];
     o->line = (int)key->start_mark.line + 1;
     o->col = (int)key->start_mark.column + 1;
-    o->keep_last = 1;
+    o->keep_first = H5PREP_KEEP_DEFAULT;
+    o->keep_count = 1;
     FORWARD_IF_ERROR(check_name(c, key, "outputs"));
     if (!(o->name = h5p_strdup(text(key))))
         return nomem(c);

@@ -50,8 +50,11 @@ typedef struct h5p_output {
     int line, col;
     h5p_expr *expr;          /* `from:` */
     h5p_norm_kind norm;      /* `normalize:` (none) */
-    int keep_last;           /* normalize per feature over the last keep_last axes (1); counted
-                                among the per-sample axes, so never the sample axis */
+    int keep_first;          /* `keep_axes`: statistics per feature over keep_count consecutive axes
+                                from keep_first (counted with the sample axis as 0, negative from the
+                                end, never the sample axis); keep_count 0: one statistic for the whole
+                                output. Default [-1] (H5PREP_KEEP_DEFAULT: 'none' for an (N,) output) */
+    int keep_count;
     char *stats_path;        /* `normalize: {stats: FILE}`: factors from an h5prep-stats/1 file
                                 (variable "/<name>"); NULL: computed in this run */
     h5p_out_dtype dtype;     /* `cast:` (float32) */

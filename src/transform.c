@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ h5prep_transform_config h5prep_transform_config_default(void)
     h5prep_transform_config c;
     memset(&c, 0, sizeof c);
     c.engine = h5prep_stats_config_default();
+    c.stage_mem = H5PREP_STAGE_MEM_AUTO;
     return c;
 }
 
@@ -202,7 +204,10 @@ typedef struct run {
     h5p_tx *tx;
     h5p_pool *decode;
     char *dir, *tmpdir;
-    int *scratch;                 /* (nouts,) staged rows, by split then output order */
+    unsigned char **staged;       /* (nouts,) mapped staging file of each output: rows by split, in
+                                     output order within a split */
+    size_t *staged_len;
+    int staged_in_memory;
     uint64_t split_base[H5P_MAX_SPLITS];
     h5p_sink *sink;
     /* pass 1 */
@@ -367,22 +372,8 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot, void *in, void 
     return H5PREP_OK;
 }
 
-static h5prep_status pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *what)
-{
-    const unsigned char *b = buf;
-    while (len > 0) {
-        ssize_t w = pwrite(fd, b, len, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot write the staged rows: %s", what, w < 0 ? strerror(errno) : "no space");
-        b += w, len -= (size_t)w, off += (uint64_t)w;
-    }
-    return H5PREP_OK;
-}
-
-/* Writer thread: each gathered row goes to its place in its split (rows of a slab that are
- * neighbours there too are written together). */
+/* Writer thread: each gathered row goes to its place in its split, in the mapped staging file
+ * (rows of a slab that are neighbours there too are copied together). */
 static h5prep_status write1(void *ctx, uint64_t job, int slot, const void *out)
 {
     run *r = ctx;
@@ -402,7 +393,7 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot, const void *out)
                     break;
                 run_len++;
             }
-            FORWARD_IF_ERROR(pwrite_all(r->scratch[o], blk + i * rb, run_len * rb, dst * rb, r->tmpdir));
+            memcpy(r->staged[o] + dst * rb, blk + i * rb, run_len * rb);
             i += run_len;
         }
     }
@@ -469,17 +460,7 @@ static h5prep_status read2(void *ctx, uint64_t job, void *in)
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
     size_t rb = h5p_tx_row_bytes(&r->plan, jb->o);
-    size_t len = jb->rows * rb;
-    uint64_t off = (r->split_base[jb->split] + jb->row0) * rb;
-    unsigned char *b = in;
-    while (len > 0) {
-        ssize_t got = pread(r->scratch[jb->o], b, len, (off_t)off);
-        if (got < 0 && errno == EINTR)
-            continue;
-        RETURN_ERROR_IF(got <= 0, H5PREP_ERR_INTERNAL, "%s: cannot read the staged rows back: %s", r->tmpdir,
-                        got < 0 ? strerror(errno) : "unexpected end of file");
-        b += got, len -= (size_t)got, off += (uint64_t)got;
-    }
+    memcpy(in, r->staged[jb->o] + (r->split_base[jb->split] + jb->row0) * rb, jb->rows * rb);
     return H5PREP_OK;
 }
 
@@ -499,7 +480,8 @@ static h5prep_status write2(void *ctx, uint64_t job, int slot, const void *out)
     const pass2_job *jb = &r->jobs2[job];
     FORWARD_IF_ERROR(r->ops->wait(r->tx, slot));
     const h5p_plan_output *po = &r->plan.outs[jb->o];
-    r->bytes_written += jb->rows * po->elems * h5p_out_dtype_size(po->spec->dtype);
+    const h5p_write_spec *w = &r->recipe->write;
+    r->bytes_written += jb->rows * po->elems * h5p_out_dtype_size(po->spec->dtype) * (uint64_t)(!!w->hdf5 + !!w->npy);
     return h5p_sink_write(r->sink, (int)jb->o, jb->split, jb->rows, out);
 }
 
@@ -572,23 +554,60 @@ static h5prep_status make_tmpdir(run *r)
     return H5PREP_OK;
 }
 
-static h5prep_status open_scratch(run *r)
+/* Where output o's rows wait between the passes: anonymous memory when every output together
+ * fits the staging budget, else a file in the temporary directory, reserved in full up front (a
+ * full disk is an error here, not a fault in a copy) and unlinked at once. */
+static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
 {
-    const h5p_plan *p = &r->plan;
-    r->scratch = h5p_malloc(p->nouts * sizeof *r->scratch);
-    RETURN_ERROR_IF(!r->scratch, H5PREP_ERR_NOMEM, "out of memory");
-    for (size_t o = 0; o < p->nouts; o++)
-        r->scratch[o] = -1;
-    for (size_t o = 0; o < p->nouts; o++) {
+    void *m = MAP_FAILED;
+    int err = 0;
+    if (in_memory) {
+        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        err = errno;
+    } else {
         char name[64];
         snprintf(name, sizeof name, ".staged-%zu", o);
         char *path = path_join(r->tmpdir, name);
         RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
-        r->scratch[o] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int err = errno;
-        unlink(path); /* the data lives until the descriptor is closed, and never looks like an output */
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        err = errno;
+        unlink(path);
         free(path);
-        RETURN_ERROR_IF(r->scratch[o] < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->tmpdir, strerror(err));
+        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->tmpdir, strerror(err));
+        err = posix_fallocate(fd, 0, (off_t)len);
+        if (!err) {
+            m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            err = errno;
+        }
+        close(fd);
+    }
+    if (m == MAP_FAILED) {
+        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->tmpdir,
+                 (double)len / 1e9, r->plan.outs[o].spec->name, in_memory ? "in memory" : "on disk", strerror(err));
+        return h5p_hint(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s",
+                        in_memory ? "lower --stage-mem to stage on disk" : "the output directory's file system needs room for the outputs twice while the run lasts");
+    }
+    r->staged[o] = m;
+    r->staged_len[o] = len;
+    return H5PREP_OK;
+}
+
+static h5prep_status open_staging(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    r->staged = h5p_calloc(p->nouts, sizeof *r->staged);
+    r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
+    RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
+    size_t total = p->n * out_row_bytes(p), budget = r->cfg->stage_mem;
+    if (budget == H5PREP_STAGE_MEM_AUTO) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
+    }
+    r->staged_in_memory = total <= budget;
+    for (size_t o = 0; o < p->nouts; o++) {
+        size_t len = p->n * h5p_tx_row_bytes(p, o);
+        if (len > 0)
+            FORWARD_IF_ERROR(stage_output(r, o, len, r->staged_in_memory));
     }
     return H5PREP_OK;
 }
@@ -637,8 +656,8 @@ static h5prep_status load_factors(run *r, size_t o)
             st = h5p_fail(H5PREP_ERR_STATE, "%s: has no variable '%s' for output '%s' (%s:%d:%d)", spec->stats_path, name,
                           spec->name, r->recipe->path, spec->line, spec->col);
         else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
-            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (its last %d axes)",
-                          spec->stats_path, name, h5p_var_features(v), spec->name, po->features, spec->keep_last);
+            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
+                          spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
         if (st == H5PREP_OK)
             memcpy(r->moments[o], v->result, po->features * sizeof *v->result);
         h5prep_stats_destroy(s);
@@ -668,8 +687,8 @@ static h5prep_status write_stats(run *r)
         v->rank = po->rank + 1;
         v->dims[0] = rows;
         memcpy(v->dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
-        v->keep_count = po->rank > 0 ? po->spec->keep_last : 0;
-        v->keep_first = v->rank - v->keep_count;
+        v->keep_first = po->keep_first;
+        v->keep_count = po->keep_count;
         v->result = h5p_malloc(po->features * sizeof *v->result);
         if (!v->result)
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
@@ -756,7 +775,7 @@ static h5prep_status run_passes(run *r)
     FORWARD_IF_ERROR(open_tx(r, in_bytes, out_bytes));
     FORWARD_IF_ERROR(make_tmpdir(r));
     FORWARD_IF_ERROR(make_split(r));
-    FORWARD_IF_ERROR(open_scratch(r));
+    FORWARD_IF_ERROR(open_staging(r));
 
     h5prep_status st = H5PREP_OK;
     void *in[64] = {0}, *out[64] = {0};
@@ -821,9 +840,9 @@ static void run_free(run *r)
         r->ops->destroy(r->tx);
     h5p_pool_destroy(r->decode);
     h5p_sink_free(r->sink);
-    for (size_t o = 0; r->scratch && o < p->nouts; o++)
-        if (r->scratch[o] >= 0)
-            close(r->scratch[o]);
+    for (size_t o = 0; r->staged && o < p->nouts; o++)
+        if (r->staged[o])
+            munmap(r->staged[o], r->staged_len[o]);
     if (r->tmpdir)
         remove_tree(r->tmpdir);
     for (int k = 0; r->slot_dec && k < r->nslots; k++)
@@ -838,7 +857,7 @@ static void run_free(run *r)
     }
     free(r->moments), free(r->shift), free(r->div);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
-    free(r->jobs1), free(r->jobs2), free(r->scratch), free(r->tmpdir);
+    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->tmpdir);
     h5p_split_free(&r->split);
     h5p_plan_free(&r->plan);
     h5p_recipe_free(r->recipe);
@@ -856,6 +875,7 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
         rep->split_rows[k] = r->split.count[k];
         snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->recipe->split.names[k]);
     }
+    rep->staged_in_memory = r->staged_in_memory;
     rep->bytes_read = r->bytes_read;
     rep->bytes_written = r->bytes_written;
     rep->seconds = h5p_now() - r->t0;
@@ -893,11 +913,8 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
         r.bytes_total = r.plan.n * (in_row_bytes(&r.plan) + out_row_bytes(&r.plan));
         st = run_passes(&r);
     }
-    if (st == H5PREP_OK) {
-        for (size_t o = 0; o < r.plan.nouts; o++) /* the staged rows go before the rename */
-            close(r.scratch[o]), r.scratch[o] = -1;
+    if (st == H5PREP_OK)
         st = publish(&r);
-    }
     if (st == H5PREP_OK && rep)
         fill_report(&r, rep);
     run_free(&r);

@@ -16,6 +16,7 @@ enum { LANES = 8, TILE_ROWS = 16 };
 
 typedef struct lane_buf {
     double *tile;    /* (TILE_ROWS, elems) gathered rows of one output */
+    double *cols;    /* the same values as (values per feature, features), when inner > 1 */
     double *scratch; /* 6 * features, for h5p_cpu_block_stats */
 } lane_buf;
 
@@ -23,6 +24,7 @@ struct h5p_tx {
     const h5p_plan *plan;
     h5p_pool *pool;
     uint32_t **vidx, **sidx; /* (nouts,) (elems,): source = base[vidx][sidx]; vidx == nvars: constants */
+    uint32_t **fidx;         /* (nouts,) (elems,): the feature of each element */
     h5p_acc *acc;            /* (LANES * nouts,) */
     lane_buf *buf;           /* (LANES,) */
     double *decoded[H5P_TX_MAX_VARS]; /* (rows, elems) of each variable */
@@ -45,14 +47,16 @@ static void cpu_destroy(h5p_tx *t)
             free(t->vidx[o]);
         if (t->sidx)
             free(t->sidx[o]);
+        if (t->fidx)
+            free(t->fidx[o]);
     }
     for (size_t i = 0; t->acc && i < LANES * p->nouts; i++)
         h5p_acc_free(&t->acc[i]);
     for (int l = 0; t->buf && l < LANES; l++)
-        free(t->buf[l].tile), free(t->buf[l].scratch);
+        free(t->buf[l].tile), free(t->buf[l].cols), free(t->buf[l].scratch);
     for (size_t v = 0; v < p->nvars; v++)
         free(t->decoded[v]);
-    free(t->vidx), free(t->sidx), free(t->acc), free(t->buf);
+    free(t->vidx), free(t->sidx), free(t->fidx), free(t->acc), free(t->buf);
     free(t);
 }
 
@@ -67,9 +71,10 @@ static h5prep_status cpu_create(h5p_tx **out, const h5p_plan *p, const h5prep_st
     t->pool = h5p_pool_create(nt);
     t->vidx = h5p_calloc(p->nouts, sizeof *t->vidx);
     t->sidx = h5p_calloc(p->nouts, sizeof *t->sidx);
+    t->fidx = h5p_calloc(p->nouts, sizeof *t->fidx);
     t->acc = h5p_calloc(LANES * p->nouts, sizeof *t->acc);
     t->buf = h5p_calloc(LANES, sizeof *t->buf);
-    int ok = t->pool && t->vidx && t->sidx && t->acc && t->buf;
+    int ok = t->pool && t->vidx && t->sidx && t->fidx && t->acc && t->buf;
     uint64_t max_elems = 1, max_features = 1;
     for (size_t o = 0; ok && o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
@@ -77,18 +82,21 @@ static h5prep_status cpu_create(h5p_tx **out, const h5p_plan *p, const h5prep_st
         max_features = po->features > max_features ? po->features : max_features;
         t->vidx[o] = h5p_malloc(po->elems * sizeof **t->vidx);
         t->sidx[o] = h5p_malloc(po->elems * sizeof **t->sidx);
-        ok = t->vidx[o] && t->sidx[o];
+        t->fidx[o] = h5p_malloc(po->elems * sizeof **t->fidx);
+        ok = t->vidx[o] && t->sidx[o] && t->fidx[o];
         for (uint64_t j = 0; ok && j < po->elems; j++) {
             t->vidx[o][j] = po->var[j] < 0 ? (uint32_t)p->nvars : (uint32_t)po->var[j];
             t->sidx[o][j] = po->var[j] < 0 ? (uint32_t)j : po->src[j];
+            t->fidx[o][j] = (uint32_t)(j / po->inner % po->features);
         }
         for (int l = 0; ok && l < LANES; l++)
             ok = h5p_acc_init(&t->acc[(size_t)l * p->nouts + o], po->features) == 0;
     }
     for (int l = 0; ok && l < LANES; l++) {
         t->buf[l].tile = h5p_malloc(TILE_ROWS * max_elems * sizeof *t->buf[l].tile);
+        t->buf[l].cols = h5p_malloc(TILE_ROWS * max_elems * sizeof *t->buf[l].cols);
         t->buf[l].scratch = h5p_malloc(6 * max_features * sizeof *t->buf[l].scratch);
-        ok = t->buf[l].tile && t->buf[l].scratch;
+        ok = t->buf[l].tile && t->buf[l].cols && t->buf[l].scratch;
     }
     if (!ok) {
         cpu_destroy(t);
@@ -137,6 +145,24 @@ static void decode_job(void *arg, int tid, int nt)
     }
 }
 
+/* Statistics of the first `rows` rows of the lane's tile of output o: a sample is
+ * [outer][features][inner]; the block kernel wants (values, features), so inner > 1 is transposed. */
+static void tile_stats(h5p_tx *t, int lane, size_t o, uint64_t rows)
+{
+    const h5p_plan_output *po = &t->plan->outs[o];
+    uint64_t F = po->features, I = po->inner, outer = rows * po->elems / (F * I);
+    const double *x = t->buf[lane].tile;
+    if (I > 1) {
+        double *c = t->buf[lane].cols;
+        for (uint64_t u = 0; u < outer; u++)
+            for (uint64_t f = 0; f < F; f++)
+                for (uint64_t i = 0; i < I; i++)
+                    c[(u * I + i) * F + f] = x[(u * F + f) * I + i];
+        x = c;
+    }
+    h5p_cpu_block_stats(x, outer * I, F, t->buf[lane].scratch, &t->acc[(size_t)lane * t->plan->nouts + o], 0);
+}
+
 /* Output rows [r0, r1) of output o in tiles: gather, statistics of the rows below n_stat, staging. */
 static void gather_rows(h5p_tx *t, int lane, size_t o, uint64_t r0, uint64_t r1)
 {
@@ -160,8 +186,7 @@ static void gather_rows(h5p_tx *t, int lane, size_t o, uint64_t r0, uint64_t r1)
         }
         uint64_t stat_end = s->n_stat < c1 ? s->n_stat : c1;
         if (stat_end > c0)
-            h5p_cpu_block_stats(tile, (stat_end - c0) * E / po->features, po->features, t->buf[lane].scratch,
-                                &t->acc[(size_t)lane * p->nouts + o], 0);
+            tile_stats(t, lane, o, stat_end - c0);
         uint64_t n = (c1 - c0) * E;
         if (po->scratch_f64) {
             memcpy((double *)dst + c0 * E, tile, n * sizeof *tile);
@@ -207,13 +232,13 @@ static h5prep_status cpu_gather(h5p_tx *t, int slot, const h5p_tx_slab *s, void 
     return H5PREP_OK;
 }
 
-/* out = cast((x - shift[f]) / div[f]) over rows [lo, hi); the same arithmetic as the kernel. */
+/* out = cast((x - shift[f]) / div[f]), f = fi[j], over rows [lo, hi); the kernel's arithmetic. */
 #define FINISH_LOOP(IN_T, OUT_T, CAST)                                                              \
     for (uint64_t i = lo; i < hi; i++) {                                                           \
         const IN_T *x = (const IN_T *)f->in + i * E;                                               \
         OUT_T *y = (OUT_T *)t->out + i * E;                                                        \
-        for (uint64_t j = 0, k = 0; j < E; j++, k = k + 1 == F ? 0 : k + 1)                         \
-            y[j] = CAST(((double)x[j] - f->shift[k]) / f->div[k]);                                 \
+        for (uint64_t j = 0; j < E; j++)                                                           \
+            y[j] = CAST(((double)x[j] - f->shift[fi[j]]) / f->div[fi[j]]);                         \
     }
 #define CAST_F32(v) ((float)(v))
 #define CAST_F64(v) (v)
@@ -223,7 +248,8 @@ static void finish_job(void *arg, int tid, int nt)
     h5p_tx *t = arg;
     const h5p_tx_finish *f = t->fin;
     const h5p_plan_output *po = &t->plan->outs[f->output];
-    uint64_t E = po->elems, F = po->features, lo, hi;
+    const uint32_t *fi = t->fidx[f->output];
+    uint64_t E = po->elems, lo, hi;
     share(f->rows, tid, nt, &lo, &hi);
     int f64 = po->scratch_f64;
     switch (po->spec->dtype) {

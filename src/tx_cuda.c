@@ -213,9 +213,10 @@ static h5prep_status cuda_keys(h5p_tx *t, uint64_t seed, uint64_t n, uint32_t *k
 static h5prep_status block_stats(h5p_tx *t, int k, size_t o, const void *block, uint64_t n_stat)
 {
     const h5p_plan_output *po = &t->plan->outs[o];
-    unsigned long long F = po->features, m = t->target_threads / F, threads = F * (m > 0 ? m : 1);
-    RETURN_ERROR_IF(threads > (1ULL << 26), H5PREP_ERR_BACKEND, "cuda backend: output '%s' has more features (%llu) than it keeps states for",
-                    po->spec->name, F);
+    unsigned long long F = po->features, period = F * po->inner, m = t->target_threads / period,
+                       threads = period * (m > 0 ? m : 1);
+    RETURN_ERROR_IF(threads > (1ULL << 26), H5PREP_ERR_BACKEND, "cuda backend: output '%s' has more features x positions (%llu) than it keeps states for",
+                    po->spec->name, period);
     if (threads > t->part_cap) { /* every slot's partial states, sized by the widest output */
         for (int j = 0; j < t->nslots; j++) {
             CUDA_TRY(cudaStreamSynchronize(t->stream[j]));
@@ -230,7 +231,7 @@ static h5prep_status block_stats(h5p_tx *t, int k, size_t o, const void *block, 
     a.dtype = po->scratch_f64 ? H5P_F64 : H5P_F32;
     a.count = n_stat * po->elems;
     a.features = F;
-    a.inner = 1;
+    a.inner = po->inner;
     a.threads = threads;
     a.dec.scale = 1.0, a.dec.offset = 0.0, a.dec.vmin = -INFINITY, a.dec.vmax = INFINITY;
     a.part = t->part[k];
@@ -239,11 +240,18 @@ static h5prep_status block_stats(h5p_tx *t, int k, size_t o, const void *block, 
     memset(&mg, 0, sizeof mg);
     mg.part = t->part[k];
     mg.features = F;
-    mg.inner = 1;
+    mg.inner = po->inner;
     mg.threads = threads;
     mg.acc = t->outs[o].acc[k];
     CUDA_TRY(h5p_launch_stats_merge(&mg, t->stream[k]));
     return H5PREP_OK;
+}
+
+/* Grid-stride kernels get 2048 threads per SM in blocks of 256: a full device, no more. */
+static unsigned int max_blocks(const h5p_tx *t)
+{
+    unsigned long long b = t->target_threads / 256;
+    return b < 1 ? 1 : b > 65535 ? 65535 : (unsigned int)b;
 }
 
 static h5prep_status cuda_gather(h5p_tx *t, int k, const h5p_tx_slab *s, void *out)
@@ -277,6 +285,7 @@ static h5prep_status cuda_gather(h5p_tx *t, int k, const h5p_tx_slab *s, void *o
         a.elems = po->elems;
         a.out_f64 = po->scratch_f64;
         a.out = (unsigned char *)t->d_out[k] + boff;
+        a.max_blocks = max_blocks(t);
         CUDA_TRY(h5p_launch_gather(&a, t->stream[k]));
         if (s->n_stat > 0)
             FORWARD_IF_ERROR(block_stats(t, k, o, a.out, s->n_stat));
@@ -311,6 +320,8 @@ static h5prep_status cuda_finish(h5p_tx *t, int k, const h5p_tx_finish *f, void 
     a.rows = f->rows;
     a.elems = po->elems;
     a.features = po->features;
+    a.inner = po->inner;
+    a.max_blocks = max_blocks(t);
     CUDA_TRY(h5p_launch_finish(&a, t->stream[k]));
     CUDA_TRY(cudaMemcpyAsync(out, t->d_out[k], f->rows * out_row, cudaMemcpyDeviceToHost, t->stream[k]));
     CUDA_TRY(cudaEventRecord(t->done[k], t->stream[k]));

@@ -95,7 +95,7 @@ Test(recipe, shipped_3dcorrection)
     for (int i = 0; i < 5; i++) {
         cr_assert_str_eq(r->outputs[i].name, outs[i]);
         cr_assert_eq(r->outputs[i].norm, H5P_NORM_ZSCORE);
-        cr_assert_eq(r->outputs[i].keep_last, 1);
+        cr_assert(r->outputs[i].keep_first == H5PREP_KEEP_DEFAULT && r->outputs[i].keep_count == 1);
         cr_assert_null(r->outputs[i].stats_path);
         cr_assert_eq(r->outputs[i].dtype, H5P_OUT_F32);
     }
@@ -305,15 +305,15 @@ Test(recipe, output_options)
     h5p_recipe *r = load_ok(HEAD "outputs:\n"
                                  "  p: {from: a}\n"
                                  "  q: {from: a, normalize: minmax, cast: float64}\n"
-                                 "  r: {from: a, normalize: {method: zscore, keep_last: 2, stats: s.h5}, cast: float16}\n"
+                                 "  r: {from: a, normalize: {method: zscore, keep_axes: [-2, -1], stats: s.h5}, cast: float16}\n"
                                  "  s: {from: a, normalize: {method: none}, cast: bfloat16}\n" TAIL);
     cr_assert_eq(r->outputs[0].norm, H5P_NORM_NONE);
     cr_assert_eq(r->outputs[0].dtype, H5P_OUT_F32);
-    cr_assert_eq(r->outputs[0].keep_last, 1);
+    cr_assert_eq(r->outputs[0].keep_first, H5PREP_KEEP_DEFAULT);
     cr_assert_eq(r->outputs[1].norm, H5P_NORM_MINMAX);
     cr_assert_eq(r->outputs[1].dtype, H5P_OUT_F64);
     cr_assert_eq(r->outputs[2].norm, H5P_NORM_ZSCORE);
-    cr_assert_eq(r->outputs[2].keep_last, 2);
+    cr_assert(r->outputs[2].keep_first == -2 && r->outputs[2].keep_count == 2);
     cr_assert_str_eq(r->outputs[2].stats_path, "s.h5");
     cr_assert_eq(r->outputs[2].dtype, H5P_OUT_F16);
     cr_assert_eq(r->outputs[3].norm, H5P_NORM_NONE);
@@ -425,7 +425,7 @@ Test(recipe, unknown_keys)
     FAILS(WITH_EXPR("{pad: {of: a, axis: 1, bfore: 2}}"), "6:34", "unknown key 'bfore'",
           "of, axis, before, after, mode, value");
     FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep: 2}}}\n" TAIL, "4:52", "unknown key 'keep'",
-          "method, keep_last, stats");
+          "method, keep_axes, stats");
     FAILS(WITH_EXPR("a") "split: {fractions: {train: 1}, sead: 4}\n", "8:32", "unknown key 'sead'",
           "fractions, seed, group_by, shuffle, normalize_with");
     FAILS(WITH_EXPR("a") "split: {fractions: {all: 1}, group_by: {row: 4}}\n", "8:41", "unknown key 'row'", "rows");
@@ -450,7 +450,7 @@ Test(recipe, missing_keys)
     FAILS(WITH_EXPR("{pad: a}"), "6:12", "pad", "missing required key 'axis'");
     FAILS(WITH_EXPR("{pad: {axis: 1, before: 2}}"), "6:17", "pad", "missing required key 'of'");
     FAILS(WITH_EXPR("{flatten: }"), "6:12", "flatten", "missing its operand");
-    FAILS(HEAD "outputs: {o: {from: a, normalize: {keep_last: 2}}}\n" TAIL, "4:35", "missing required key 'method'");
+    FAILS(HEAD "outputs: {o: {from: a, normalize: {keep_axes: [2]}}}\n" TAIL, "4:35", "missing required key 'method'");
     FAILS(WITH_EXPR("a") "split: {seed: 1}\n", "8:8", "missing required key 'fractions'");
 }
 
@@ -510,8 +510,10 @@ Test(recipe, wrong_scalar_types)
     FAILS("inputs: {files: a.h5, variables: {a: grp/a}}\noutputs: {o: {from: a}}\n" TAIL, "1:38", "must start with '/'");
     FAILS("inputs: {files: a.h5, variables: a}\noutputs: {o: {from: a}}\n" TAIL, "1:34", "inputs.variables");
     FAILS(HEAD "outputs: {o: {from: a, normalize: zcore}}\n" TAIL, "4:35", "outputs.o.normalize", "none, zscore, minmax");
-    FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep_last: 0}}}\n" TAIL, "4:63",
-          "outputs.o.normalize.keep_last");
+    FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep_axes: 0}}}\n" TAIL, "4:63",
+          "outputs.o.normalize.keep_axes");
+    FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep_axes: [1, 3]}}}\n" TAIL, "4:67",
+          "kept axes must be consecutive");
     FAILS(HEAD "outputs: {o: {from: a, cast: int8}}\n" TAIL, "4:30", "outputs.o.cast",
           "float32, float64, float16, bfloat16");
     FAILS(HEAD "outputs: {o/x: {from: a}}\n" TAIL, "4:11", "'o/x' is not a valid name");

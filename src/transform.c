@@ -857,7 +857,7 @@ static void run_free(run *r)
     }
     free(r->moments), free(r->shift), free(r->div);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
-    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->tmpdir);
+    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->tmpdir), free(r->dir);
     h5p_split_free(&r->split);
     h5p_plan_free(&r->plan);
     h5p_recipe_free(r->recipe);
@@ -893,10 +893,15 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
     r.nslots = (r.cfg->engine.slots > 0 ? r.cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
     h5prep_status st = h5p_recipe_load(recipe_path, &r.recipe);
     if (st == H5PREP_OK) {
-        r.dir = (char *)(r.cfg->out_dir ? r.cfg->out_dir : r.recipe->write.dir);
-        if (!r.dir) {
+        const char *dir = r.cfg->out_dir ? r.cfg->out_dir : r.recipe->write.dir;
+        if (!dir) {
             h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
             st = h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
+        } else if (!(r.dir = h5p_strdup(dir))) {
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+        } else { /* "out/" names the directory "out", whose temporary sibling is "out.tmp-PID" */
+            for (size_t len = strlen(r.dir); len > 1 && r.dir[len - 1] == '/'; len--)
+                r.dir[len - 1] = 0;
         }
     }
     if (st == H5PREP_OK && r.nslots > 64)

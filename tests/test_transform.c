@@ -170,7 +170,9 @@ Test(transform, every_op_matches_its_definition)
 {
     const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
     write_text(recipe, ops_recipe(make_input(), ""));
-    int rc = run_cli(H5PREP_CLI, recipe, out, "cpu");
+    char slash[4096]; /* "out/" is the directory "out" */
+    snprintf(slash, sizeof slash, "%s/", out);
+    int rc = run_cli(H5PREP_CLI, recipe, slash, "cpu");
     cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
     check_ops(out);
 }
@@ -551,3 +553,52 @@ static void run_3dcorrection(const char *binary, const char *backend, int rows)
 
 Test(transform, recipe_3dcorrection_cpu) { run_3dcorrection(H5PREP_CLI, "cpu", 1500); }
 Test(transform, recipe_3dcorrection_cuda_simt) { run_3dcorrection(H5PREP_CLI_SIMT, "cuda", 250); }
+
+/* The shipped point-cloud recipe: columns 0..2 and 3..4 of (N, 5) as inputs and targets, z-scored,
+ * blocks of 4096 points kept in one split. Un-normalizing with stats.json gives the points back. */
+Test(transform, pointcloud_recipe)
+{
+    enum { P = 10000 };
+    static float pts[P * 5];
+    uint64_t seed = 9, dims[] = {P, 5};
+    for (int i = 0; i < P * 5; i++)
+        pts[i] = (float)(tu_normal(&seed) * (1 + i % 5) + 100 * (i % 5));
+    const char *in = tu_path("points.h5"), *out = tu_path("pc");
+    tu_write(in, "points", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, pts, 0);
+    const char *args[] = {"transform", H5PREP_SOURCE_DIR "/data/recipes/pointcloud.yaml", "-i", in, "--out", out, "--quiet", NULL};
+    int rc = tu_cli(args);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
+    char path[4096];
+    snprintf(path, sizeof path, "%s/split.json", out);
+    json_error_t err;
+    json_t *split = json_load_file(path, 0, &err), *stats;
+    snprintf(path, sizeof path, "%s/stats.json", out);
+    stats = json_load_file(path, 0, &err);
+    cr_assert(split && stats, "%s", err.text);
+    static int which[P];
+    const char *names[] = {"train", "val", "test"};
+    for (int k = 0; k < 3; k++) {
+        json_t *ind = json_object_get(json_object_get(json_object_get(split, "splits"), names[k]), "indices");
+        snprintf(path, sizeof path, "%s/%s.h5", out, names[k]);
+        size_t ni, nt;
+        double *a = read_all(path, "inputs", &ni), *b = read_all(path, "targets", &nt);
+        cr_assert(ni == 3 * json_array_size(ind) && nt == 2 * json_array_size(ind));
+        for (size_t r = 0; r < json_array_size(ind); r++) {
+            int s = (int)json_integer_value(json_array_get(ind, r));
+            which[s] = k;
+            for (int c = 0; c < 5; c++) {
+                json_t *v = json_object_get(json_object_get(stats, "variables"), c < 3 ? "/inputs" : "/targets");
+                int f = c < 3 ? c : c - 3;
+                double mean = json_real_value(json_array_get(json_object_get(v, "mean"), (size_t)f));
+                double sd = json_real_value(json_array_get(json_object_get(v, "std"), (size_t)f));
+                double got = (c < 3 ? a[r * 3 + (size_t)f] : b[r * 2 + (size_t)f]) * sd + mean;
+                tu_close(got, pts[s * 5 + c], 1e-4, 1e-6, "un-normalized point", (uint64_t)c);
+            }
+        }
+        free(a), free(b);
+    }
+    for (int s = 0; s < P; s++)
+        cr_assert_eq(which[s], which[s / 4096 * 4096], "point %d left its block of 4096", s);
+    json_decref(split);
+    json_decref(stats);
+}

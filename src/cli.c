@@ -113,6 +113,7 @@ static const char *usage_transform =
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
     "      --threads N       compute threads. Default: every core.\n"
+    "      --mem SIZE        memory of all ring slots, input and output, e.g. 256M. Default 512M.\n"
     "      --slots N         ring slots the reader may fill ahead of compute. Default 2.\n"
     "      --stage-mem SIZE  outputs wait between the passes in memory up to SIZE (e.g. 8G), else in\n"
     "                        a file in the output directory. Default: half the free memory.\n"
@@ -360,7 +361,8 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
         if (parse_size(arg, &c->mem_bytes))
             return usage_error(cmd, "--mem %s: expected a size such as 256M or 2G", arg);
         return 0;
-    case OPT_SLOTS: return int_option(cmd, "--slots", arg, 2, 63, &c->slots);
+    case OPT_SLOTS: /* the CUDA backend's 64 streams; a transform keeps one slot more */
+        return int_option(cmd, "--slots", arg, 2, strcmp(cmd, "transform") ? 64 : 63, &c->slots);
     case OPT_THREADS: return int_option(cmd, "--threads", arg, 1, 1024, &c->threads);
     case OPT_DEVICE: return int_option(cmd, "--device", arg, 0, 1023, &c->device);
     case OPT_BACKEND:

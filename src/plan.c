@@ -28,14 +28,23 @@ static void node_free(node *a)
     memset(a, 0, sizeof *a);
 }
 
+static const char *op_name(h5p_op_kind k)
+{
+    static const char *names[] = {"variable", "broadcast", "pad", "concat", "stack", "reshape", "flatten", "slice"};
+    return names[k];
+}
+
 static h5prep_status node_alloc(node *a, const h5p_recipe *r, const h5p_expr *e)
 {
     uint64_t n = 1;
-    for (int d = 0; d < a->rank; d++)
-        n *= a->shape[d];
-    if (n > UINT32_MAX) {
-        h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: one sample of this op's result has %" PRIu64 " elements; at most %u are supported",
-                 r->path, e->line, e->col, n, UINT32_MAX);
+    int over = 0;
+    for (int d = 0; d < a->rank; d++) {
+        over |= a->shape[d] > UINT32_MAX || (a->shape[d] && n > UINT32_MAX / a->shape[d]);
+        n = over ? n : n * a->shape[d];
+    }
+    if (over) {
+        h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: %s: one sample of the result would have more than %u elements", r->path, e->line,
+                 e->col, op_name(e->kind), UINT32_MAX);
         return h5p_hint(H5PREP_ERR_SHAPE, "split the output into several smaller outputs");
     }
     a->elems = n;
@@ -60,12 +69,6 @@ static void fmt_shape(char *dst, size_t cap, uint64_t n, int rank, const uint64_
     full[0] = n;
     memcpy(full + 1, shape, (size_t)rank * sizeof *shape);
     h5p_format_shape(dst, cap, rank + 1, full);
-}
-
-static const char *op_name(h5p_op_kind k)
-{
-    static const char *names[] = {"variable", "broadcast", "pad", "concat", "stack", "reshape", "flatten", "slice"};
-    return names[k];
 }
 
 /* The per-sample axis of `axis` (counted on the whole array of rank `full_rank`, sample axis 0). */
@@ -138,6 +141,9 @@ static h5prep_status eval_pad(h5p_plan *p, const h5p_expr *e, const node *c, nod
     out->rank = c->rank;
     memcpy(out->shape, c->shape, sizeof out->shape);
     uint64_t L = c->shape[ax];
+    RETURN_ERROR_IF(e->before > UINT32_MAX || e->after > UINT32_MAX, H5PREP_ERR_SHAPE,
+                    "%s:%d:%d: pad: before %" PRIu64 " and after %" PRIu64 ": at most %u elements each", p->recipe->path,
+                    e->line, e->col, e->before, e->after, UINT32_MAX);
     out->shape[ax] = e->before + L + e->after;
     FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
     uint64_t outer, inner, j = 0;
@@ -245,7 +251,7 @@ static h5prep_status eval_slice(h5p_plan *p, const h5p_expr *e, const node *c, n
     stop = stop < 0 ? stop + L : stop;
     start = start < 0 ? 0 : start > L ? L : start;
     stop = stop < 0 ? 0 : stop > L ? L : stop;
-    int64_t count = stop > start ? (stop - start + e->step - 1) / e->step : 0;
+    int64_t count = stop > start ? (stop - start - 1) / e->step + 1 : 0;
     if (count == 0) {
         char a[256];
         fmt_shape(a, sizeof a, p->n, c->rank, c->shape);

@@ -158,7 +158,7 @@ static h5prep_status ring_run(const ring_fns *fn, void *ctx, uint64_t njobs, int
             if (!ring_wait(&g, &g.read_done, j))
                 break;
             if (h5p_interrupted()) {
-                ring_fail(&g, h5p_fail(H5PREP_ERR_INTERRUPTED, "interrupted"));
+                ring_fail(&g, h5p_fail(H5PREP_ERR_INTERRUPTED, "interrupted: the run stopped before its outputs were complete and wrote nothing"));
                 break;
             }
             int k = (int)(j % (uint64_t)nslots);
@@ -245,13 +245,22 @@ static size_t out_row_bytes(const h5p_plan *p)
     return b;
 }
 
+/* Bytes of one slot's buffers (in and out together) under --mem. */
+static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (size_t)r->nslots; }
+
 /* Slabs of at most slab_rows samples that never cross a file of any variable, so that each
  * variable's rows in a slab share one file's CF decoding. */
 static h5prep_status plan_pass1(run *r)
 {
     const h5p_plan *p = &r->plan;
-    size_t rb = in_row_bytes(p);
-    uint64_t rows = SLAB_TARGET / (rb ? rb : 1);
+    size_t in = in_row_bytes(p), out = out_row_bytes(p), widest = in > out ? in : out;
+    uint64_t rows = SLAB_TARGET / widest, budget = slot_budget(r) / (in + out);
+    if (budget == 0) {
+        h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", in + out,
+                 r->nslots);
+        return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV((in + out) * (size_t)r->nslots, 1024));
+    }
+    rows = rows < budget ? rows : budget;
     const h5p_part *first = &p->vars[0].var.parts[0];
     if (!p->vars[0].per_file && first->chunk_rows > 0 && rows > first->chunk_rows)
         rows = rows / first->chunk_rows * first->chunk_rows; /* whole chunks decode in parallel */
@@ -400,12 +409,12 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot, const void *out)
     return H5PREP_OK;
 }
 
-/* Per-feature shift and divisor of output o from its statistics. */
-static void norm_factors(run *r, size_t o)
+/* Per-feature shift and divisor of output o from statistics ms (features,). */
+static void norm_factors(run *r, size_t o, const h5p_moments *ms)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
     for (uint64_t f = 0; f < po->features; f++) {
-        const h5p_moments *m = &r->moments[o][f];
+        const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
         if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0) {
             double sd = sqrt(m->m2 / (double)m->n);
@@ -422,11 +431,14 @@ static void norm_factors(run *r, size_t o)
 }
 
 /* Rows of output o per pass-2 block, and the bytes of its larger buffer (staged or cast). */
-static uint64_t pass2_rows(const h5p_plan *p, size_t o, size_t *bytes)
+static uint64_t pass2_rows(const run *r, size_t o, size_t *bytes)
 {
+    const h5p_plan *p = &r->plan;
     size_t out_row = p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype), rb = h5p_tx_row_bytes(p, o);
+    uint64_t budget = slot_budget(r) / (rb + out_row);
     rb = out_row > rb ? out_row : rb;
-    uint64_t rows = SLAB_TARGET / rb ? SLAB_TARGET / rb : 1;
+    uint64_t rows = SLAB_TARGET / rb < budget ? SLAB_TARGET / rb : budget;
+    rows = rows ? rows : 1;
     *bytes = rows * rb;
     return rows;
 }
@@ -440,7 +452,7 @@ static h5prep_status plan_pass2(run *r)
     for (int k = 0; k < r->split.nsplits; k++)
         for (size_t o = 0; o < p->nouts; o++) {
             size_t bytes;
-            uint64_t block = pass2_rows(p, o, &bytes);
+            uint64_t block = pass2_rows(r, o, &bytes);
             for (uint64_t s = 0; s < r->split.count[k]; s += block) {
                 if (n == cap) {
                     pass2_job *nj = realloc(r->jobs2, 2 * cap * sizeof *nj);
@@ -533,6 +545,20 @@ static char *path_join(const char *dir, const char *name)
     return s;
 }
 
+/* Whether --overwrite may replace dir: an empty directory, or one a transform wrote. */
+static int replaceable(const char *dir)
+{
+    char *index = path_join(dir, "index.json");
+    json_t *doc = index ? json_load_file(index, 0, NULL) : NULL;
+    const char *format = json_string_value(json_object_get(doc, "format"));
+    int ok = format && strcmp(format, "h5prep-dataset/1") == 0;
+    json_decref(doc);
+    free(index);
+    if (!ok && rmdir(dir) == 0) /* empty: nothing to lose, and it will be created again */
+        ok = 1;
+    return ok;
+}
+
 /* The output directory must not exist (or --overwrite); the run writes "<dir>.tmp-<pid>". */
 static h5prep_status make_tmpdir(run *r)
 {
@@ -540,6 +566,11 @@ static h5prep_status make_tmpdir(run *r)
     if (stat(r->dir, &sb) == 0 && !r->cfg->overwrite) {
         h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory exists", r->dir);
         return h5p_hint(H5PREP_ERR_OUTPUT, "choose another one with --out, or replace it with --overwrite");
+    }
+    if (stat(r->dir, &sb) == 0 && !replaceable(r->dir)) {
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: not the output of an h5prep transform (no index.json of format h5prep-dataset/1); --overwrite replaces only those",
+                 r->dir);
+        return h5p_hint(H5PREP_ERR_OUTPUT, "remove it yourself, or choose another --out");
     }
     size_t len = strlen(r->dir) + 32;
     r->tmpdir = h5p_malloc(len);
@@ -618,7 +649,7 @@ static h5prep_status make_split(run *r)
     const h5p_split_spec *sp = &r->recipe->split;
     uint64_t units = p->group_of ? p->ngroups : p->n;
     uint32_t *key = h5p_malloc(units * sizeof *key);
-    RETURN_ERROR_IF(!key, H5PREP_ERR_NOMEM, "out of memory for the keys of %" PRIu64 " samples", units);
+    RETURN_ERROR_IF(!key, H5PREP_ERR_NOMEM, "%s: out of memory for the split keys of %" PRIu64 " samples", r->recipe->path, units);
     h5prep_status st = r->ops->keys(r->tx, sp->seed, units, key);
     if (st == H5PREP_OK)
         st = h5p_split_make(sp, p->n, p->group_of, p->ngroups, key, &r->split);
@@ -659,11 +690,11 @@ static h5prep_status load_factors(run *r, size_t o)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
         if (st == H5PREP_OK)
-            memcpy(r->moments[o], v->result, po->features * sizeof *v->result);
+            norm_factors(r, o, v->result);
         h5prep_stats_destroy(s);
-        FORWARD_IF_ERROR(st);
+        return st;
     }
-    norm_factors(r, o);
+    norm_factors(r, o, r->moments[o]);
     return H5PREP_OK;
 }
 
@@ -735,6 +766,11 @@ static h5prep_status publish(run *r)
     char *old = NULL;
     struct stat sb;
     if (stat(r->dir, &sb) == 0) {
+        if (!r->cfg->overwrite) { /* it appeared while this run lasted */
+            h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory was created by someone else during the run; the finished output was removed",
+                     r->dir);
+            return h5p_hint(H5PREP_ERR_OUTPUT, "run again with another --out, or with --overwrite");
+        }
         size_t len = strlen(r->dir) + 32;
         old = h5p_malloc(len);
         RETURN_ERROR_IF(!old, H5PREP_ERR_NOMEM, "out of memory");
@@ -767,7 +803,7 @@ static h5prep_status run_passes(run *r)
     size_t block_max = 0;
     for (size_t o = 0; o < p->nouts; o++) {
         size_t b;
-        pass2_rows(p, o, &b);
+        pass2_rows(r, o, &b);
         block_max = b > block_max ? b : block_max;
     }
     in_bytes = in_bytes > block_max ? in_bytes : block_max;
@@ -822,6 +858,7 @@ static h5prep_status run_passes(run *r)
     if (st == H5PREP_OK)
         st = close_sink(r);
     for (int k = 0; k < r->nslots; k++) {
+        r->ops->wait(r->tx, k); /* nothing may still copy into a buffer freed here (after an error) */
         if (in[k])
             r->ops->free_host(r->tx, in[k]);
         if (out[k])

@@ -152,6 +152,7 @@ static h5prep_status cuda_setup(h5p_tx *t, const h5prep_stats_config *cfg)
     }
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(upload_output(t, o));
+    CUDA_TRY(cudaDeviceSynchronize()); /* the maps have landed before any stream reads them */
     return H5PREP_OK;
 }
 
@@ -168,7 +169,7 @@ static h5prep_status cuda_create(h5p_tx **out, const h5p_plan *p, const h5prep_s
     size_t row_in = 0;
     for (size_t v = 0; v < p->nvars; v++)
         row_in += p->vars[v].row_bytes;
-    t->max_rows = in_bytes / (row_in ? row_in : 1) + 1;
+    t->max_rows = in_bytes / (row_in ? row_in : 1) + 1; /* pass 1 slabs fill at most in_bytes */
     t->outs = h5p_calloc(p->nouts, sizeof *t->outs);
     h5prep_status st = t->outs ? cuda_setup(t, cfg) : h5p_fail(H5PREP_ERR_NOMEM, "cuda transform: out of memory");
     if (st != H5PREP_OK) {
@@ -303,9 +304,10 @@ static h5prep_status cuda_finish(h5p_tx *t, int k, const h5p_tx_finish *f, void 
     if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
         CUDA_TRY(cudaMemcpy(d->shift, f->shift, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaMemcpy(d->div, f->div, po->features * sizeof(double), cudaMemcpyHostToDevice));
+        CUDA_TRY(cudaDeviceSynchronize()); /* a copy from pageable memory may return before it lands */
         d->shift_src = f->shift;
     }
-    size_t in_row = po->elems * (po->scratch_f64 ? 8 : 4), out_row = po->elems * h5p_out_dtype_size(po->spec->dtype);
+    size_t in_row = h5p_tx_row_bytes(t->plan, f->output), out_row = po->elems * h5p_out_dtype_size(po->spec->dtype);
     RETURN_ERROR_IF(f->rows * in_row > t->in_bytes || f->rows * out_row > t->out_bytes, H5PREP_ERR_INTERNAL,
                     "cuda transform: block of %llu rows does not fit a slot", (unsigned long long)f->rows);
     CUDA_TRY(cudaMemcpyAsync(t->d_in[k], f->in, f->rows * in_row, cudaMemcpyHostToDevice, t->stream[k]));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { N = 37 }; /* samples: not a multiple of anything */
 
@@ -461,6 +462,14 @@ Test(transform, existing_output_is_kept_unless_overwrite)
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
     check_ops(out);
     cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.old"), "the replaced directory is removed");
+    /* --overwrite replaces only what a transform wrote */
+    const char *mine = tu_path("mine");
+    cr_assert_eq(mkdir(mine, 0777), 0);
+    write_text(tu_path("mine/notes.txt"), "precious");
+    const char *again[] = {"transform", recipe, "--out", mine, "--quiet", "--overwrite", NULL};
+    cr_assert_eq(tu_cli(again), 12, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "not the output of an h5prep transform"), "%s", tu_stderr());
+    cr_assert(tu_exists(tu_path("mine/notes.txt")), "--overwrite removed a directory it did not write");
 }
 
 /* An interrupted run returns its own status and leaves nothing. */
@@ -536,7 +545,7 @@ Test(transform, radar_recipe_on_the_real_sweep)
 /* The 3dcorrection recipe on generated input, checked by an independent numpy rebuild of the
  * notebook's arrays (tests/check_transform.py), on the CPU and on CUDA through the harness (fewer
  * rows there: the harness starts an OS thread per CUDA thread). */
-static void run_3dcorrection(const char *binary, const char *backend, int rows)
+static void run_3dcorrection(const char *binary, const char *backend, int rows, const char *mem)
 {
     const char *in = tu_path("3dc.h5"), *out = tu_path("3dc");
     char cmd[8192];
@@ -544,15 +553,16 @@ static void run_3dcorrection(const char *binary, const char *backend, int rows)
              H5PREP_SOURCE_DIR, rows, in);
     cr_assert_eq(system(cmd), 0, "the generator failed: %s", cmd);
     const char *args[] = {"transform", H5PREP_SOURCE_DIR "/data/recipes/3dcorrection.yaml", "-i", in, "--out", out, "--quiet",
-                          "--backend", backend, NULL};
+                          "--backend", backend, "--mem", mem, NULL};
     int rc = tu_cli_with(binary, args);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
     snprintf(cmd, sizeof cmd, "python3 %s/tests/check_transform.py --input %s --out %s", H5PREP_SOURCE_DIR, in, out);
     cr_assert_eq(system(cmd), 0, "check_transform.py found a mismatch (its message is above)");
 }
 
-Test(transform, recipe_3dcorrection_cpu) { run_3dcorrection(H5PREP_CLI, "cpu", 1500); }
-Test(transform, recipe_3dcorrection_cuda_simt) { run_3dcorrection(H5PREP_CLI_SIMT, "cuda", 250); }
+/* --mem 2M: slabs of a few rows, so that slabs, lanes and pass-2 blocks end everywhere */
+Test(transform, recipe_3dcorrection_cpu) { run_3dcorrection(H5PREP_CLI, "cpu", 1500, "2M"); }
+Test(transform, recipe_3dcorrection_cuda_simt) { run_3dcorrection(H5PREP_CLI_SIMT, "cuda", 250, "512M"); }
 
 /* The shipped point-cloud recipe: columns 0..2 and 3..4 of (N, 5) as inputs and targets, z-scored,
  * blocks of 4096 points kept in one split. Un-normalizing with stats.json gives the points back. */
@@ -601,4 +611,29 @@ Test(transform, pointcloud_recipe)
         cr_assert_eq(which[s], which[s / 4096 * 4096], "point %d left its block of 4096", s);
     json_decref(split);
     json_decref(stats);
+}
+
+/* A widening recipe (a scalar per sample broadcast to 100 x 100) sizes its slots by its output,
+ * and an op that would overflow a sample's element count is a shape error, not a crash. */
+Test(transform, wide_outputs_and_huge_shapes)
+{
+    char in[1024], t[4096];
+    snprintf(in, sizeof in, "%s", make_input());
+    const char *recipe = tu_path("w.yaml"), *out = tu_path("w");
+    snprintf(t, sizeof t,
+             "inputs: {files: %s, variables: [c]}\noutputs:\n  w: {from: {broadcast: {of: {broadcast: {of: c, axis: 1, size: 100}}, axis: 1, size: 100}}}\n"
+             "write: {hdf5: true}\n", in);
+    write_text(recipe, t);
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--mem", "1M", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", out);
+    size_t cnt;
+    double *x = read_all(file, "w", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 10000);
+    free(x);
+    snprintf(t, sizeof t,
+             "inputs: {files: %s, variables: [c]}\noutputs:\n  w: {from: {broadcast: {of: c, axis: 1, size: 9223372036854775809}}}\n"
+             "write: {hdf5: true}\n", in);
+    expect_failure(t, 9, "more than 4294967295 elements");
 }

@@ -637,3 +637,45 @@ Test(transform, wide_outputs_and_huge_shapes)
              "write: {hdf5: true}\n", in);
     expect_failure(t, 9, "more than 4294967295 elements");
 }
+
+/* normalize: {stats: FILE} takes the factors of another run's stats.json; a file without the
+ * output's variable, or with another feature count, is an error (exit 15). */
+Test(transform, factors_from_a_statistics_file)
+{
+    char in[1024], t[8192], first_stats[1024];
+    snprintf(in, sizeof in, "%s", make_input());
+    const char *recipe = tu_path("n.yaml"), *first = tu_path("first"), *second = tu_path("second");
+    write_text(recipe, norm_recipe(in, 7, "none"));
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, first, "cpu"), 0, "%s", tu_stderr());
+    snprintf(first_stats, sizeof first_stats, "%s/stats.json", first);
+    snprintf(t, sizeof t,
+             "inputs: {files: %s, variables: [a]}\noutputs:\n  za: {from: a, normalize: {method: zscore, stats: %s}, cast: float64}\n"
+             "split: {fractions: {all: 1.0}, shuffle: false}\nwrite: {hdf5: true}\n", in, first_stats);
+    write_text(recipe, t);
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, second, "cpu"), 0, "%s", tu_stderr());
+    json_error_t err;
+    json_t *doc = json_load_file(first_stats, 0, &err);
+    cr_assert_not_null(doc, "%s", err.text);
+    json_t *v = json_object_get(json_object_get(doc, "variables"), "/za");
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", second);
+    size_t cnt;
+    double *x = read_all(file, "za", &cnt);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 4; k++) {
+                double mean = json_real_value(json_array_get(json_object_get(v, "mean"), (size_t)k));
+                double sd = json_real_value(json_array_get(json_object_get(v, "std"), (size_t)k));
+                tu_close(x[(n * 3 + i) * 4 + k], (A(n, i, k) - mean) / sd, 1e-12, 1e-12, "za with the file's factors", (uint64_t)k);
+            }
+    free(x);
+    json_decref(doc);
+    snprintf(t, sizeof t,
+             "inputs: {files: %s, variables: [a]}\noutputs:\n  zz: {from: a, normalize: {method: zscore, stats: %s}}\n"
+             "write: {hdf5: true}\n", in, first_stats);
+    expect_failure(t, 15, "has no variable '/zz'");
+    snprintf(t, sizeof t,
+             "inputs: {files: %s, variables: [a]}\noutputs:\n  za: {from: a, normalize: {method: zscore, stats: %s, keep_axes: [1]}}\n"
+             "write: {hdf5: true}\n", in, first_stats);
+    expect_failure(t, 15, "4 features, but output 'za' normalizes 3");
+}

@@ -108,6 +108,30 @@ Test(split, own_keys_equal_curand_host_bit_for_bit)
         }
     cr_expect_str_eq(h5p_keygen_name(H5P_KEYS_BEST), "cuRAND host API");
 }
+
+/* The CUDA backend's keys: the philox_keys kernel's body with cuRAND's device API, run on the
+ * host (tests/curand_devapi.cu), against the host API; n spans several rounds of the 65536
+ * subsequences. */
+void h5p_test_device_api_keys(unsigned long long seed, unsigned long long n, unsigned int *keys);
+Test(split, curand_device_api_keys_equal_host_api)
+{
+    static const uint64_t seeds[] = {0, 42, UINT64_MAX};
+    static const uint64_t ns[] = {1, 5, 262147, 600001};
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++)
+        for (size_t j = 0; j < sizeof ns / sizeof *ns; j++) {
+            uint64_t n = ns[j];
+            uint32_t *host = keys_of(seeds[s], n, H5P_KEYS_CURAND_HOST), *dev = malloc((n + 1) * sizeof *dev);
+            cr_assert_not_null(dev);
+            dev[n] = 0xdeadbeef;
+            h5p_test_device_api_keys(seeds[s], n, dev);
+            cr_assert_eq(dev[n], 0xdeadbeef, "the device API path wrote past %llu keys", (unsigned long long)n);
+            for (uint64_t i = 0; i < n; i++)
+                if (dev[i] != host[i])
+                    cr_assert_fail("seed %llu n %llu key %llu: device API 0x%08x, host API 0x%08x", (unsigned long long)seeds[s],
+                                   (unsigned long long)n, (unsigned long long)i, dev[i], host[i]);
+            free(host), free(dev);
+        }
+}
 #else
 Test(split, curand_host_keys_need_curand)
 {

@@ -34,7 +34,9 @@ Protocol. Each contender runs once (the warm-up, which also reads the input into
 the dask and numpy outputs are compared with the reference (h5prep's, else numpy's): stats.json
 mean/std within 1e-9 relative, every dataset of val.h5 and /y and /edge of train.h5 within
 float32 tolerance (rtol 1e-6, atol 1e-6, NaN in the same places); a disagreement stops the bench.
-Then --repeat rounds run every contender in turn; the tables give the median and the spread.
+Then --repeat rounds run every contender in turn, each after an os.sync() (not timed) so that
+no run pays for writing back the previous one's outputs; the clock starts after the previous
+output directory is removed; the tables give the median and the spread.
 Bytes = bytes of the input file's 8 variables = N * 18,720; GB/s = bytes / median s / 1e9. The page
 cache is not dropped: the share of the input resident in it (mincore) is reported before the
 warm-ups and before the timed rounds. The h5prep binary is copied to WORKDIR/bin first.
@@ -234,8 +236,8 @@ def dask_outputs(f):
 
 
 def run_dask(inp, split_path, out):
-    t0 = time.perf_counter()
     fresh_dir(out, split_path)
+    t0 = time.perf_counter()
     idx = load_split(split_path)
     train = np.sort(idx["train"])
     with h5py.File(inp, "r") as f, warnings.catch_warnings():
@@ -293,8 +295,8 @@ def numpy_stats(t):
 
 
 def run_numpy(inp, split_path, out):
-    t0 = time.perf_counter()
     fresh_dir(out, split_path)
+    t0 = time.perf_counter()
     idx = load_split(split_path)
     train = np.sort(idx["train"])
     with h5py.File(inp, "r") as f:
@@ -427,7 +429,8 @@ def write_markdown(path, rows, info, extra, args):
           "`× X` = X's median s / this median s. Outputs: 5 tensors × 3 splits in HDF5 and npy shards, "
           "plus split.json, stats.json, index.json.", "",
           f"Page cache not dropped: input resident {extra['resident_start']} before the warm-ups, "
-          f"{extra['resident_timed']} before the timed rounds (warm).", "",
+          f"{extra['resident_timed']} before the timed rounds (warm). Each timed run starts after an "
+          "os.sync() (not timed), so that none pays for writing back the previous run's outputs.", "",
           "| contender | median s | spread s | input GB/s | " + " | ".join(f"× {p}" for p in peers) + " |",
           "|---|---|---|---|" + "---|" * len(peers)]
     for r in rows:
@@ -477,6 +480,7 @@ def main():
     times = {name: [] for name in runs}
     for _ in range(args.repeat):
         for name, run in runs.items():
+            os.sync()  # the previous run's dirty pages are on disk before this one starts (not timed)
             times[name].append(run())
     results = summarize({c: times[c] for c in CONTENDERS if c in times}, nbytes)
     for r in results:

@@ -26,7 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SLAB_TARGET = 8u << 20 }; /* input bytes per pass-1 slab, staged bytes per pass-2 block */
+enum { SLAB_TARGET = 8u << 20 }; /* bytes of a slab: the wider of its input and output rows, or of a
+                                  pass-2 block's staged and cast rows */
 
 h5prep_transform_config h5prep_transform_config_default(void)
 {

@@ -1,5 +1,5 @@
-/* h5prep.h: the public API of libh5prep, streaming normalization statistics over HDF5/netCDF-4.
- * Plain C; no HDF5 or CUDA types. The `h5prep` CLI is written against this header alone. */
+/* h5prep.h: the public API of libh5prep: streaming normalization statistics and model-ready tensors
+ * from HDF5/netCDF-4. Plain C, no HDF5 or CUDA types; the `h5prep` CLI uses this header alone. */
 #ifndef H5PREP_H
 #define H5PREP_H
 
@@ -42,7 +42,8 @@ const char *h5prep_status_str(h5prep_status s);
  * expected and what was found, and may end with a line "hint: ...". Empty when none failed. */
 const char *h5prep_last_error(void);
 
-/* Asks a running h5prep_stats_run() to stop at the next slab (async-signal-safe). */
+/* Asks a running h5prep_stats_run() or h5prep_transform() to stop at the next slab
+ * (async-signal-safe). */
 void h5prep_interrupt(void);
 
 typedef enum h5prep_backend {

@@ -17,7 +17,7 @@
 enum { EXIT_INTERRUPTED = 130 };
 
 static const char *usage_main =
-    "h5prep " H5PREP_VERSION ": streaming normalization statistics for HDF5 and netCDF-4 training data\n"
+    "h5prep " H5PREP_VERSION ": normalization statistics and model-ready tensors from HDF5 and netCDF-4 data\n"
     "\n"
     "Usage:\n"
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
@@ -32,6 +32,7 @@ static const char *usage_main =
     "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 -o norm/T.json    # per-level mean/std\n"
     "  h5prep stats 'era5/*.nc:/t' --keep-axes 1 -o norm/t.h5         # many files, one dataset\n"
     "  h5prep merge part-*.json -o all.json\n"
+    "  h5prep transform data/recipes/radar.yaml -o radar                # sweeps -> (S, 3, 360, 492), split\n"
     "\n"
     "Run 'h5prep help stats' for the options of a command. Exit status: 0 on success, 2 for a usage\n"
     "error, 3..15 for the errors listed in README.md, 130 when interrupted.\n";

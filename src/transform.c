@@ -667,17 +667,27 @@ static h5prep_status make_split(run *r)
     return st;
 }
 
-/* Statistics of output o: this run's (pass 1) or a file's. */
-static h5prep_status load_factors(run *r, size_t o)
+static int factors_from_file(const h5p_output *spec) { return spec->norm != H5P_NORM_NONE && spec->stats_path; }
+
+/* Before any data is read: room for every output's statistics and factors, and the factors of
+ * the outputs normalized with a statistics file (normalize: {stats: FILE}), read and checked. */
+static h5prep_status load_given_factors(run *r)
 {
-    const h5p_plan_output *po = &r->plan.outs[o];
-    const h5p_output *spec = po->spec;
-    r->moments[o] = h5p_calloc(po->features, sizeof **r->moments);
-    r->shift[o] = h5p_malloc(po->features * sizeof **r->shift);
-    r->div[o] = h5p_malloc(po->features * sizeof **r->div);
-    RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory");
-    FORWARD_IF_ERROR(r->ops->stats(r->tx, o, r->moments[o]));
-    if (spec->norm != H5P_NORM_NONE && spec->stats_path) {
+    const h5p_plan *p = &r->plan;
+    r->moments = h5p_calloc(p->nouts, sizeof *r->moments);
+    r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
+    r->div = h5p_calloc(p->nouts, sizeof *r->div);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        const h5p_output *spec = po->spec;
+        r->moments[o] = h5p_calloc(po->features, sizeof **r->moments);
+        r->shift[o] = h5p_malloc(po->features * sizeof **r->shift);
+        r->div[o] = h5p_malloc(po->features * sizeof **r->div);
+        RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
+                        spec->name);
+        if (!factors_from_file(spec))
+            continue;
         h5prep_stats *s = h5prep_stats_create(NULL);
         RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
         h5prep_status st = h5prep_stats_load(s, spec->stats_path);
@@ -685,17 +695,27 @@ static h5prep_status load_factors(run *r, size_t o)
         snprintf(name, sizeof name, "/%s", spec->name);
         h5p_var *v = st == H5PREP_OK ? h5p_stats_find(s, name) : NULL;
         if (st == H5PREP_OK && !v)
-            st = h5p_fail(H5PREP_ERR_STATE, "%s: has no variable '%s' for output '%s' (%s:%d:%d)", spec->stats_path, name,
-                          spec->name, r->recipe->path, spec->line, spec->col);
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: has no variable '%s' for output '%s'", spec->stats_path, name, spec->name);
         else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
         if (st == H5PREP_OK)
             norm_factors(r, o, v->result);
+        else
+            h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
+                     spec->line, spec->col);
         h5prep_stats_destroy(s);
-        return st;
+        FORWARD_IF_ERROR(st);
     }
-    norm_factors(r, o, r->moments[o]);
+    return H5PREP_OK;
+}
+
+/* After pass 1: output o's statistics, and its factors unless a file gave them. */
+static h5prep_status run_factors(run *r, size_t o)
+{
+    FORWARD_IF_ERROR(r->ops->stats(r->tx, o, r->moments[o]));
+    if (!factors_from_file(r->plan.outs[o].spec))
+        norm_factors(r, o, r->moments[o]);
     return H5PREP_OK;
 }
 
@@ -799,6 +819,7 @@ static h5prep_status publish(run *r)
 static h5prep_status run_passes(run *r)
 {
     const h5p_plan *p = &r->plan;
+    FORWARD_IF_ERROR(load_given_factors(r));
     FORWARD_IF_ERROR(plan_pass1(r));
     size_t in_bytes = r->slab_rows * in_row_bytes(p), out_bytes = r->slab_rows * out_row_bytes(p);
     size_t block_max = 0;
@@ -841,13 +862,8 @@ static h5prep_status run_passes(run *r)
         if (r->reader_part[v] != SIZE_MAX)
             h5p_reader_close(&r->readers[v]);
 
-    r->moments = h5p_calloc(p->nouts, sizeof *r->moments);
-    r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
-    r->div = h5p_calloc(p->nouts, sizeof *r->div);
-    if (st == H5PREP_OK && (!r->moments || !r->shift || !r->div))
-        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     for (size_t o = 0; o < p->nouts && st == H5PREP_OK; o++)
-        st = load_factors(r, o);
+        st = run_factors(r, o);
     if (st == H5PREP_OK)
         st = write_stats(r);
     if (st == H5PREP_OK)

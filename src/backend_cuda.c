@@ -2,8 +2,7 @@
  * slab is copied to the device in its stored type and reduced there (kernels/stats.cu). Built
  * against the CUDA runtime, or against the SIMT harness for h5prep-simt and the tests. */
 #include "backend.h"
-#include "internal.h"
-#include "stats_kernels.h"
+#include "cuda_common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +22,6 @@ struct h5p_backend {
     unsigned long long acc_cap, n_features;
 };
 
-/* Every CUDA error becomes a status naming the call and CUDA's message. */
-#define CUDA_TRY(call)                                                                             \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess)                                                                     \
-            return h5p_fail(H5PREP_ERR_BACKEND, "cuda: %s failed: %s (%s)", #call, cudaGetErrorName(e_), \
-                            cudaGetErrorString(e_));                                               \
-    } while (0)
-
-static h5prep_status states_alloc(h5p_dev_states *s, unsigned long long n)
-{
-    double *p = NULL;
-    CUDA_TRY(cudaMalloc((void **)&p, 6 * (n ? n : 1) * sizeof(double)));
-    s->n = p, s->missing = p + n, s->mean = p + 2 * n, s->m2 = p + 3 * n, s->min = p + 4 * n, s->max = p + 5 * n;
-    return H5PREP_OK;
-}
-
-static void states_free(h5p_dev_states *s)
-{
-    if (s->n)
-        cudaFree(s->n);
-    memset(s, 0, sizeof *s);
-}
-
 static void cuda_destroy(h5p_backend *be)
 {
     if (!be)
@@ -54,8 +29,8 @@ static void cuda_destroy(h5p_backend *be)
     for (int k = 0; k < be->nslots; k++) {
         if (be->stream[k])
             cudaStreamSynchronize(be->stream[k]);
-        states_free(&be->part[k]);
-        states_free(&be->acc[k]);
+        h5p_cuda_states_free(&be->part[k]);
+        h5p_cuda_states_free(&be->acc[k]);
         if (be->raw[k])
             cudaFree(be->raw[k]);
         if (be->copied[k])
@@ -68,26 +43,15 @@ static void cuda_destroy(h5p_backend *be)
 
 static h5prep_status cuda_create(h5p_backend **out, const h5prep_stats_config *cfg)
 {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-        cudaGetLastError(); /* clear it */
-        h5p_fail(H5PREP_ERR_BACKEND, "no CUDA device answers (%s)",
-                 e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
-        return h5p_hint(H5PREP_ERR_BACKEND, "run on a GPU node, or use --backend cpu (or auto), which gives the same statistics");
-    }
-    RETURN_ERROR_IF(cfg->device < 0 || cfg->device >= count, H5PREP_ERR_BACKEND,
-                    "--device %d: there are %d CUDA devices (0..%d)", cfg->device, count, count - 1);
     RETURN_ERROR_IF(cfg->slots > MAX_SLOTS, H5PREP_ERR_USAGE, "--slots %d: the CUDA backend takes at most %d",
                     cfg->slots, MAX_SLOTS);
-    CUDA_TRY(cudaSetDevice(cfg->device));
-    struct cudaDeviceProp prop;
-    CUDA_TRY(cudaGetDeviceProperties(&prop, cfg->device));
+    unsigned long long target_threads;
+    FORWARD_IF_ERROR(h5p_cuda_open(cfg->device, "statistics", &target_threads));
     h5p_backend *be = calloc(1, sizeof *be);
     RETURN_ERROR_IF(!be, H5PREP_ERR_NOMEM, "cuda backend: out of memory");
     be->device = cfg->device;
     be->nslots = cfg->slots > 0 ? cfg->slots : 2;
-    be->target_threads = (unsigned long long)(prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1) * 2048ULL;
+    be->target_threads = target_threads;
     for (int k = 0; k < be->nslots; k++) {
         cudaError_t es = cudaStreamCreateWithFlags(&be->stream[k], cudaStreamNonBlocking);
         if (es == cudaSuccess)
@@ -105,8 +69,7 @@ static h5prep_status cuda_create(h5p_backend **out, const h5prep_stats_config *c
 static void *cuda_alloc_host(h5p_backend *be, size_t bytes)
 {
     (void)be;
-    void *p = NULL;
-    return cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault) == cudaSuccess ? p : NULL;
+    return h5p_cuda_host_alloc(bytes);
 }
 
 static void cuda_free_host(h5p_backend *be, void *p)
@@ -127,8 +90,8 @@ static h5prep_status cuda_begin_var(h5p_backend *be, uint64_t n_features, size_t
             CUDA_TRY(cudaMalloc(&be->raw[k], slab_bytes));
         }
         if (n_features > be->acc_cap) {
-            states_free(&be->acc[k]);
-            FORWARD_IF_ERROR(states_alloc(&be->acc[k], n_features));
+            h5p_cuda_states_free(&be->acc[k]);
+            FORWARD_IF_ERROR(h5p_cuda_states_alloc(&be->acc[k], n_features));
         }
         CUDA_TRY(h5p_launch_states_reset(be->acc[k], n_features, be->stream[k]));
     }
@@ -158,8 +121,8 @@ static h5prep_status cuda_stats_slab(h5p_backend *be, int k, const h5p_slab *s)
     if (threads > be->part_cap) { /* the first slabs size these; later ones reuse them */
         for (int j = 0; j < be->nslots; j++) {
             CUDA_TRY(cudaStreamSynchronize(be->stream[j]));
-            states_free(&be->part[j]);
-            FORWARD_IF_ERROR(states_alloc(&be->part[j], threads));
+            h5p_cuda_states_free(&be->part[j]);
+            FORWARD_IF_ERROR(h5p_cuda_states_alloc(&be->part[j], threads));
         }
         be->part_cap = threads;
     }
@@ -197,29 +160,8 @@ static h5prep_status cuda_slot_wait(h5p_backend *be, int k)
 
 static h5prep_status cuda_end_var(h5p_backend *be, h5p_moments *out)
 {
-    uint64_t nf = be->n_features, cap = be->acc_cap; /* fields are cap apart on the device */
-    double *host = malloc(6 * (cap ? cap : 1) * sizeof *host);
-    RETURN_ERROR_IF(!host, H5PREP_ERR_NOMEM, "cuda backend: no memory for %llu states", (unsigned long long)nf);
-    for (uint64_t f = 0; f < nf; f++)
-        out[f] = h5p_moments_empty();
-    h5prep_status st = H5PREP_OK;
-    for (int k = 0; k < be->nslots && st == H5PREP_OK; k++) {
-        cudaError_t e = cudaStreamSynchronize(be->stream[k]);
-        if (e == cudaSuccess)
-            e = cudaMemcpy(host, be->acc[k].n, 6 * cap * sizeof *host, cudaMemcpyDeviceToHost);
-        if (e != cudaSuccess) {
-            st = h5p_fail(H5PREP_ERR_BACKEND, "cuda: reading the statistics back failed: %s (%s)", cudaGetErrorName(e),
-                          cudaGetErrorString(e));
-            break;
-        }
-        for (uint64_t f = 0; f < nf; f++) { /* slots in order: the result does not depend on timing */
-            h5p_moments m = {(int64_t)host[f], (int64_t)host[cap + f], host[2 * cap + f], host[3 * cap + f],
-                             host[4 * cap + f], host[5 * cap + f]};
-            h5p_moments_merge(&out[f], &m);
-        }
-    }
-    free(host);
-    return st;
+    /* fields are acc_cap apart on the device */
+    return h5p_cuda_states_read(be->acc, be->stream, be->nslots, be->acc_cap, be->n_features, out);
 }
 
 const h5p_backend_ops h5p_backend_cuda = {

@@ -59,6 +59,9 @@ void h5p_tmpfile_abort(h5p_tmpfile *t);           /* unlink; frees the names */
 
 /* The innermost message on the HDF5 error stack, for "(HDF5: ...)" suffixes; "" when none. */
 const char *h5p_hdf5_reason(void);
+/* Writes a scalar UTF-8 string attribute on an HDF5 object (hid_t); negative on failure. */
+int h5p_put_string_attr(int64_t obj, const char *name, const char *value);
+
 /* Turns off HDF5's own printing of errors for the calling thread. */
 void h5p_hdf5_init(void);
 

@@ -159,21 +159,6 @@ static herr_t hdf5_types(h5p_out_dtype t, hid_t *ftype, hid_t *mtype)
     return 0;
 }
 
-static herr_t put_string_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e;
-}
-
 /* write(2) until done or failed; errno tells why. */
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
@@ -296,7 +281,7 @@ static h5prep_status create_dataset(h5p_sink *s, output *o, int k)
             e = H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
         if (e >= 0) {
             o->st[k].dset = H5Dcreate2(s->file[k], o->name, o->ftype, sp, H5P_DEFAULT, dcpl, dapl);
-            e = o->st[k].dset < 0 ? -1 : put_string_attr(o->st[k].dset, "h5prep_dtype", type_name(o->t));
+            e = o->st[k].dset < 0 ? -1 : h5p_put_string_attr(o->st[k].dset, "h5prep_dtype", type_name(o->t));
         }
         if (e >= 0)
             e = o->st[k].fspace = H5Dget_space(o->st[k].dset);

@@ -162,21 +162,6 @@ static h5prep_status write_json(const h5prep_stats *s, const char *tmp, const ch
     return H5PREP_OK;
 }
 
-static herr_t put_string_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e;
-}
-
 static herr_t put_i64_attr(hid_t obj, const char *name, const uint64_t *vals, int n)
 {
     int64_t buf[H5PREP_MAX_RANK];
@@ -222,7 +207,7 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
         keep[a] = (uint64_t)(v->keep_first + a);
     const uint64_t *fshape = v->dims + v->keep_first;
     int frank = v->keep_count;
-    herr_t e = put_string_attr(g, "name", v->name);
+    herr_t e = h5p_put_string_attr(g, "name", v->name);
     e |= put_i64_attr(g, "shape", v->dims, v->rank);
     e |= put_i64_attr(g, "keep_axes", keep, v->keep_count);
     e |= put_i64_attr(g, "feature_shape", fshape, frank);
@@ -279,9 +264,9 @@ static h5prep_status write_h5(const h5prep_stats *s, const char *tmp, const char
     char *ptext = json_dumps(prov, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(prov);
     herr_t e = ptext ? 0 : -1;
-    e |= put_string_attr(f, "format", H5PREP_STATS_FORMAT);
+    e |= h5p_put_string_attr(f, "format", H5PREP_STATS_FORMAT);
     if (ptext)
-        e |= put_string_attr(f, "provenance", ptext);
+        e |= h5p_put_string_attr(f, "provenance", ptext);
     free(ptext);
     for (size_t i = 0; i < s->nvars && e >= 0; i++)
         if (s->vars[i].result)

@@ -230,7 +230,7 @@ typedef struct run {
     char backend_name[16], notice[256];
 } run;
 
-static size_t in_row_bytes(const h5p_plan *p)
+size_t h5p_tx_in_row_bytes(const h5p_plan *p)
 {
     size_t b = 0;
     for (size_t v = 0; v < p->nvars; v++)
@@ -254,7 +254,7 @@ static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (siz
 static h5prep_status plan_pass1(run *r)
 {
     const h5p_plan *p = &r->plan;
-    size_t in = in_row_bytes(p), out = out_row_bytes(p), widest = in > out ? in : out;
+    size_t in = h5p_tx_in_row_bytes(p), out = out_row_bytes(p), widest = in > out ? in : out;
     uint64_t rows = SLAB_TARGET / widest, budget = slot_budget(r) / (in + out);
     if (budget == 0) {
         h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", in + out,
@@ -377,8 +377,8 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot, void *in, void 
             ord[a++] = (uint32_t)i;
     s.order = ord;
     FORWARD_IF_ERROR(r->ops->gather(r->tx, slot, &s, out));
-    r->bytes_read += jb->rows * in_row_bytes(p);
-    report_progress(r, jb->rows, jb->rows * in_row_bytes(p));
+    r->bytes_read += jb->rows * h5p_tx_in_row_bytes(p);
+    report_progress(r, jb->rows, jb->rows * h5p_tx_in_row_bytes(p));
     return H5PREP_OK;
 }
 
@@ -821,7 +821,7 @@ static h5prep_status run_passes(run *r)
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
     FORWARD_IF_ERROR(plan_pass1(r));
-    size_t in_bytes = r->slab_rows * in_row_bytes(p), out_bytes = r->slab_rows * out_row_bytes(p);
+    size_t in_bytes = r->slab_rows * h5p_tx_in_row_bytes(p), out_bytes = r->slab_rows * out_row_bytes(p);
     size_t block_max = 0;
     for (size_t o = 0; o < p->nouts; o++) {
         size_t b;
@@ -969,7 +969,7 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
         int threads = h5p_thread_count(&r.cfg->engine);
         r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
         r.rows_total = r.plan.n * (1 + r.plan.nouts);
-        r.bytes_total = r.plan.n * (in_row_bytes(&r.plan) + out_row_bytes(&r.plan));
+        r.bytes_total = r.plan.n * (h5p_tx_in_row_bytes(&r.plan) + out_row_bytes(&r.plan));
         st = run_passes(&r);
     }
     if (st == H5PREP_OK)

@@ -28,6 +28,8 @@ typedef struct h5p_tx_finish {
     const double *shift, *div;               /* (features,) */
 } h5p_tx_finish;
 
+/* Bytes of one sample of every variable as staged (a pass-1 slab holds rows of them). */
+size_t h5p_tx_in_row_bytes(const h5p_plan *p);
 /* Bytes of one staged row of output o, and where output o starts in a gathered block of `rows`. */
 size_t h5p_tx_row_bytes(const h5p_plan *p, size_t o);
 size_t h5p_tx_block_offset(const h5p_plan *p, size_t o, uint64_t rows);

@@ -3,9 +3,8 @@
  * out buffer. Built against the CUDA runtime, or against the SIMT harness for the tests. */
 #include "tx.h"
 
-#include "internal.h"
+#include "cuda_common.h"
 #include "philox_kernels.h"
-#include "stats_kernels.h"
 #include "transform_kernels.h"
 
 #include <stdlib.h>
@@ -37,29 +36,6 @@ struct h5p_tx {
     dev_output *outs;                 /* (nouts,) */
 };
 
-#define CUDA_TRY(call)                                                                             \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess)                                                                     \
-            return h5p_fail(H5PREP_ERR_BACKEND, "cuda: %s failed: %s (%s)", #call, cudaGetErrorName(e_), \
-                            cudaGetErrorString(e_));                                               \
-    } while (0)
-
-static void states_free(h5p_dev_states *s)
-{
-    if (s->n)
-        cudaFree(s->n);
-    memset(s, 0, sizeof *s);
-}
-
-static h5prep_status states_alloc(h5p_dev_states *s, unsigned long long n)
-{
-    double *p = NULL;
-    CUDA_TRY(cudaMalloc((void **)&p, 6 * (n ? n : 1) * sizeof(double)));
-    s->n = p, s->missing = p + n, s->mean = p + 2 * n, s->m2 = p + 3 * n, s->min = p + 4 * n, s->max = p + 5 * n;
-    return H5PREP_OK;
-}
-
 static void cuda_destroy(h5p_tx *t)
 {
     if (!t)
@@ -73,7 +49,7 @@ static void cuda_destroy(h5p_tx *t)
         cudaFree(t->d_vars[k]);
         if (t->h_vars[k])
             cudaFreeHost(t->h_vars[k]);
-        states_free(&t->part[k]);
+        h5p_cuda_states_free(&t->part[k]);
         if (t->done[k])
             cudaEventDestroy(t->done[k]);
         if (t->stream[k])
@@ -83,7 +59,7 @@ static void cuda_destroy(h5p_tx *t)
         dev_output *d = &t->outs[o];
         cudaFree(d->vidx), cudaFree(d->sidx), cudaFree(d->constants), cudaFree(d->shift), cudaFree(d->div);
         for (int k = 0; k < t->nslots; k++)
-            states_free(&d->acc[k]);
+            h5p_cuda_states_free(&d->acc[k]);
     }
     free(t->outs);
     free(t);
@@ -118,7 +94,7 @@ static h5prep_status upload_output(h5p_tx *t, size_t o)
     free(vidx);
     free(sidx);
     for (int k = 0; st == H5PREP_OK && k < t->nslots; k++) {
-        st = states_alloc(&d->acc[k], po->features);
+        st = h5p_cuda_states_alloc(&d->acc[k], po->features);
         if (st == H5PREP_OK && h5p_launch_states_reset(d->acc[k], po->features, t->stream[k]) != cudaSuccess)
             st = h5p_fail(H5PREP_ERR_BACKEND, "cuda: resetting the statistics of output '%s' failed", po->spec->name);
     }
@@ -127,19 +103,7 @@ static h5prep_status upload_output(h5p_tx *t, size_t o)
 
 static h5prep_status cuda_setup(h5p_tx *t, const h5prep_stats_config *cfg)
 {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-        cudaGetLastError(); /* clear it */
-        h5p_fail(H5PREP_ERR_BACKEND, "no CUDA device answers (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
-        return h5p_hint(H5PREP_ERR_BACKEND, "run on a GPU node, or use --backend cpu (or auto), which gives the same outputs");
-    }
-    RETURN_ERROR_IF(cfg->device < 0 || cfg->device >= count, H5PREP_ERR_BACKEND,
-                    "--device %d: there are %d CUDA devices (0..%d)", cfg->device, count, count - 1);
-    CUDA_TRY(cudaSetDevice(cfg->device));
-    struct cudaDeviceProp prop;
-    CUDA_TRY(cudaGetDeviceProperties(&prop, cfg->device));
-    t->target_threads = (unsigned long long)(prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1) * 2048ULL;
+    FORWARD_IF_ERROR(h5p_cuda_open(cfg->device, "outputs", &t->target_threads));
     const h5p_plan *p = t->plan;
     for (int k = 0; k < t->nslots; k++) {
         CUDA_TRY(cudaStreamCreateWithFlags(&t->stream[k], cudaStreamNonBlocking));
@@ -166,9 +130,7 @@ static h5prep_status cuda_create(h5p_tx **out, const h5p_plan *p, const h5prep_s
     t->nslots = nslots;
     t->in_bytes = in_bytes ? in_bytes : 1;
     t->out_bytes = out_bytes ? out_bytes : 1;
-    size_t row_in = 0;
-    for (size_t v = 0; v < p->nvars; v++)
-        row_in += p->vars[v].row_bytes;
+    size_t row_in = h5p_tx_in_row_bytes(p);
     t->max_rows = in_bytes / (row_in ? row_in : 1) + 1; /* pass 1 slabs fill at most in_bytes */
     t->outs = h5p_calloc(p->nouts, sizeof *t->outs);
     h5prep_status st = t->outs ? cuda_setup(t, cfg) : h5p_fail(H5PREP_ERR_NOMEM, "cuda transform: out of memory");
@@ -183,8 +145,7 @@ static h5prep_status cuda_create(h5p_tx **out, const h5p_plan *p, const h5prep_s
 static void *cuda_alloc_host(h5p_tx *t, size_t bytes)
 {
     (void)t;
-    void *p = NULL;
-    return cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault) == cudaSuccess ? p : NULL;
+    return h5p_cuda_host_alloc(bytes);
 }
 
 static void cuda_free_host(h5p_tx *t, void *p)
@@ -221,8 +182,8 @@ static h5prep_status block_stats(h5p_tx *t, int k, size_t o, const void *block, 
     if (threads > t->part_cap) { /* every slot's partial states, sized by the widest output */
         for (int j = 0; j < t->nslots; j++) {
             CUDA_TRY(cudaStreamSynchronize(t->stream[j]));
-            states_free(&t->part[j]);
-            FORWARD_IF_ERROR(states_alloc(&t->part[j], threads));
+            h5p_cuda_states_free(&t->part[j]);
+            FORWARD_IF_ERROR(h5p_cuda_states_alloc(&t->part[j], threads));
         }
         t->part_cap = threads;
     }
@@ -340,24 +301,7 @@ static h5prep_status cuda_wait(h5p_tx *t, int k)
 static h5prep_status cuda_stats(h5p_tx *t, size_t o, h5p_moments *out)
 {
     uint64_t F = t->plan->outs[o].features;
-    double *host = h5p_malloc(6 * F * sizeof *host);
-    RETURN_ERROR_IF(!host, H5PREP_ERR_NOMEM, "cuda transform: out of memory");
-    for (uint64_t f = 0; f < F; f++)
-        out[f] = h5p_moments_empty();
-    cudaError_t e = cudaSuccess;
-    for (int k = 0; k < t->nslots && e == cudaSuccess; k++) {
-        e = cudaStreamSynchronize(t->stream[k]);
-        if (e == cudaSuccess)
-            e = cudaMemcpy(host, t->outs[o].acc[k].n, 6 * F * sizeof *host, cudaMemcpyDeviceToHost);
-        for (uint64_t f = 0; e == cudaSuccess && f < F; f++) {
-            h5p_moments m = {(int64_t)host[f], (int64_t)host[F + f], host[2 * F + f], host[3 * F + f], host[4 * F + f],
-                             host[5 * F + f]};
-            h5p_moments_merge(&out[f], &m);
-        }
-    }
-    free(host);
-    RETURN_ERROR_IF(e != cudaSuccess, H5PREP_ERR_BACKEND, "cuda: reading the statistics back failed: %s", cudaGetErrorString(e));
-    return H5PREP_OK;
+    return h5p_cuda_states_read(t->outs[o].acc, t->stream, t->nslots, F, F, out);
 }
 
 const h5p_tx_ops h5p_tx_cuda = {

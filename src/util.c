@@ -135,6 +135,21 @@ static herr_t walk_first(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
+int h5p_put_string_attr(int64_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e;
+}
+
 const char *h5p_hdf5_reason(void)
 {
     g_h5reason[0] = 0;

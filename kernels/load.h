@@ -4,8 +4,8 @@
 #define H5PREP_KERNELS_LOAD_H
 
 #include "cuda_compat.h"
-#include "decode.h"
-#include "source.h"
+#include "common/decode.h"
+#include "common/dtype.h"
 
 /* Value i of the slab decoded to float64, NaN when missing (the CPU backend's rules). */
 #define LOAD_AS(T)                                                                                 \

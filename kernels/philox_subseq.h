@@ -5,7 +5,7 @@
 #define H5PREP_PHILOX_SUBSEQ_H
 
 #include "cuda_compat.h"
-#include "philox.h"
+#include "common/philox.h"
 
 #if defined(__CUDACC__)
 #include <curand_kernel.h>

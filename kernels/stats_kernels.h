@@ -10,8 +10,8 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "decode.h"
-#include "source.h"
+#include "common/decode.h"
+#include "common/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {

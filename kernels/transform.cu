@@ -2,9 +2,9 @@
  * concat, stack, reshape and slice are all one such map, see src/plan.h) and the normalize+cast.
  * The CPU backend (src/tx_cpu.c) is their reference; copies agree bit for bit. */
 #include "cuda_compat.h"
-#include "half.h"
+#include "common/half.h"
 #include "load.h"
-#include "recipe.h"
+#include "common/dtype.h"
 #include "transform_kernels.h"
 
 #if defined(__CUDACC__)

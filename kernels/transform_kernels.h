@@ -9,7 +9,7 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "decode.h"
+#include "common/decode.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -48,7 +48,8 @@ for case in data/nc4uvt.nc:/T@2M,16M data/MLL2217907250U.003.nc:/reflectivity@64
 done
 # transforms: the three-stage ring (reader, backend, writer) on the real radar sweep and on a
 # generated 3dcorrection input (compressed chunks), with 1 and 3 threads and both staging areas
-python3 scripts/gen_3dcorrection.py --rows 600 --chunk-rows 64 --gzip 1 -o "$out/3dc.h5" >/dev/null
+PY=$(bash scripts/python.sh)
+"$PY" scripts/gen_3dcorrection.py --rows 600 --chunk-rows 64 --gzip 1 -o "$out/3dc.h5" >/dev/null
 for threads in 1 3; do
   for stage in 0 1G; do
     ./build-tsan/h5prep transform data/recipes/3dcorrection.yaml -i "$out/3dc.h5" -o "$out/t" --overwrite \
@@ -58,7 +59,7 @@ for threads in 1 3; do
     runs=$((runs + 2))
   done
 done
-python3 scripts/gen_3dcorrection.py --rows 120 -o "$out/3dc-small.h5" >/dev/null
+"$PY" scripts/gen_3dcorrection.py --rows 120 -o "$out/3dc-small.h5" >/dev/null
 SIMT_SCHEDULE=parallel ./build-tsan/h5prep-simt transform data/recipes/3dcorrection.yaml -i "$out/3dc-small.h5" \
   -o "$out/g" --quiet --backend cuda --slots 3
 runs=$((runs + 1))

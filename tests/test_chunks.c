@@ -1,8 +1,8 @@
 /* test_chunks.c: parallel decoding of compressed chunks is bit-identical to H5Dread, for every
  * filter combination h5prep decodes, element sizes 1..8, ranks 1..3 and chunks cut by the edges;
  * other filters and never-written chunks fall back to H5Dread. */
-#include "pool.h"
-#include "source.h"
+#include "common/pool.h"
+#include "input/source.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>

@@ -1,7 +1,7 @@
 /* test_moments.c: the statistics kernel and the Chan merge against the float64 reference:
  * sizes that break kernels, every merge order, and numerically hostile values. */
-#include "backend.h"
-#include "moments.h"
+#include "backends/backend.h"
+#include "common/moments.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>

@@ -2,7 +2,7 @@
  * parameters and defaults, the split and write sections, and one message per kind of error. */
 #include "testutil.h"
 
-#include "recipe.h"
+#include "plan/recipe.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>

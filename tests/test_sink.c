@@ -1,7 +1,7 @@
 /* test_sink.c: float16/bfloat16 rounding against every pattern of both formats, and the sink's
  * files read back independently: HDF5 through its C API, .npy by parsing the header, the index. */
-#include "half.h"
-#include "sink.h"
+#include "common/half.h"
+#include "output/sink.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>

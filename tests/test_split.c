@@ -1,7 +1,7 @@
 /* test_split.c: the split's keys (Philox4x32-10 against Random123's known answers and against
  * cuRAND's host generator), its partition and rounding rules, groups, and the manifest. */
-#include "philox.h"
-#include "split.h"
+#include "common/philox.h"
+#include "plan/split.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>

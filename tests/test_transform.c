@@ -549,14 +549,14 @@ static void run_3dcorrection(const char *binary, const char *backend, int rows, 
 {
     const char *in = tu_path("3dc.h5"), *out = tu_path("3dc");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "python3 %s/scripts/gen_3dcorrection.py --rows %d --seed 3 --chunk-rows 100 --gzip 1 -o %s >/dev/null",
+    snprintf(cmd, sizeof cmd, "%s %s/scripts/gen_3dcorrection.py --rows %d --seed 3 --chunk-rows 100 --gzip 1 -o %s >/dev/null", H5PREP_PYTHON,
              H5PREP_SOURCE_DIR, rows, in);
     cr_assert_eq(system(cmd), 0, "the generator failed: %s", cmd);
     const char *args[] = {"transform", H5PREP_SOURCE_DIR "/data/recipes/3dcorrection.yaml", "-i", in, "--out", out, "--quiet",
                           "--backend", backend, "--mem", mem, NULL};
     int rc = tu_cli_with(binary, args);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
-    snprintf(cmd, sizeof cmd, "python3 %s/tests/check_transform.py --input %s --out %s", H5PREP_SOURCE_DIR, in, out);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/check_transform.py --input %s --out %s", H5PREP_PYTHON, H5PREP_SOURCE_DIR, in, out);
     cr_assert_eq(system(cmd), 0, "check_transform.py found a mismatch (its message is above)");
 }
 

@@ -1,0 +1,412 @@
+/* backend_cpu.c: the CPU backend, the reference for every other one: decode stored values to
+ * float64 in cache-sized blocks, then a corrected two-pass per column, merged by Chan's rule. */
+#include "backends/backend.h"
+
+#include "common/internal.h"
+#include "common/pool.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The hot loops are compiled for AVX-512, AVX2 and baseline x86-64, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+enum {
+    BLOCK_ELEMS = 65536, /* float64 values decoded per block: 512 KiB, stays in L2 */
+    FOLD_BELOW = 64,    /* rows narrower than this are folded into whole vectors of columns */
+    TILE = 512          /* wider rows are cut into tiles of columns whose accumulators stay in L1 */
+};
+
+/* ---- decoding: stored type -> float64, missing -> NaN ---------------------------------- */
+
+#define DECODE_LOOP(T, HAS_FILL)                                                                   \
+    for (size_t i = 0; i < n; i++) {                                                               \
+        T v = s[i];                                                                                \
+        dst[i] = h5p_decode_value((double)v, HAS_FILL && (v == f0 || v == f1 || v == f2 || v == f3), &dd); \
+    }
+
+/* Without fill values, packing or a valid range only NaN/Inf are missing. */
+#define PLAIN_LOOP(T)                                                                              \
+    for (size_t i = 0; i < n; i++) {                                                               \
+        double x = (double)s[i];                                                                   \
+        dst[i] = fabs(x) <= DBL_MAX ? x : NAN;                                                     \
+    }
+
+#define DEFINE_DECODE(T, NAME)                                                                     \
+    HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
+    {                                                                                              \
+        const T *s = src;                                                                          \
+        if (h5p_decode_is_plain(d)) {                                                              \
+            PLAIN_LOOP(T)                                                                          \
+            return;                                                                                \
+        }                                                                                          \
+        const h5p_decode dd = *d; /* a local copy: no aliasing with dst */                         \
+        T fill[H5P_MAX_FILLS];                                                                     \
+        for (int k = 0; k < H5P_MAX_FILLS; k++)                                                    \
+            fill[k] = (T)d->fill[k < d->nfill ? k : 0];                                            \
+        const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];                            \
+        if (d->nfill > 0) {                                                                        \
+            DECODE_LOOP(T, 1)                                                                      \
+        } else {                                                                                   \
+            DECODE_LOOP(T, 0)                                                                      \
+        }                                                                                          \
+    }
+
+DEFINE_DECODE(int8_t, i8)
+DEFINE_DECODE(uint8_t, u8)
+DEFINE_DECODE(int16_t, i16)
+DEFINE_DECODE(uint16_t, u16)
+DEFINE_DECODE(int32_t, i32)
+DEFINE_DECODE(uint32_t, u32)
+DEFINE_DECODE(int64_t, i64)
+DEFINE_DECODE(uint64_t, u64)
+DEFINE_DECODE(float, f32)
+DEFINE_DECODE(double, f64)
+
+void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst)
+{
+    typedef void (*decode_fn)(const void *, const h5p_decode *, size_t, double *);
+    static const decode_fn fns[] = {decode_i8,  decode_u8,  decode_i16, decode_u16, decode_i32,
+                                    decode_u32, decode_i64, decode_u64, decode_f32, decode_f64};
+    fns[t](src, dec, n, dst);
+}
+
+/* ---- statistics of a decoded block ------------------------------------------------------ */
+
+int h5p_acc_init(h5p_acc *a, size_t F)
+{
+    double *p = malloc(6 * (F ? F : 1) * sizeof *p);
+    a->n = p;
+    if (!p)
+        return -1;
+    a->missing = p + F, a->mean = p + 2 * F, a->m2 = p + 3 * F, a->min = p + 4 * F, a->max = p + 5 * F;
+    h5p_acc_reset(a, F);
+    return 0;
+}
+
+void h5p_acc_free(h5p_acc *a)
+{
+    free(a->n);
+    a->n = NULL;
+}
+
+void h5p_acc_reset(h5p_acc *a, size_t F)
+{
+    for (size_t f = 0; f < F; f++) {
+        a->n[f] = a->missing[f] = a->mean[f] = a->m2[f] = 0.0;
+        a->min[f] = INFINITY;
+        a->max[f] = -INFINITY;
+    }
+}
+
+h5p_moments h5p_acc_get(const h5p_acc *a, size_t f)
+{
+    h5p_moments m = {(int64_t)a->n[f], (int64_t)a->missing[f], a->mean[f], a->m2[f], a->min[f], a->max[f]};
+    return m;
+}
+
+static void acc_merge_one(const h5p_acc *a, size_t f, const h5p_moments *b)
+{
+    h5p_moments m = h5p_acc_get(a, f);
+    h5p_moments_merge(&m, b);
+    a->n[f] = (double)m.n, a->missing[f] = (double)m.missing, a->mean[f] = m.mean, a->m2[f] = m.m2;
+    a->min[f] = m.min, a->max[f] = m.max;
+}
+
+/* x: (rows, F) float64 with NaN for missing; merges the block's columns into acc[base..base+F).
+ * scratch: 6*F doubles. Pass 1: count, sum, min, max per column; pass 2: deviations from the
+ * column mean while the block is in cache (corrected two-pass); then Chan's merge, written
+ * branch-free over arrays so that it vectorizes too. No division per value. */
+HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, double *restrict scratch,
+                             const h5p_acc *acc, size_t base)
+{
+    double *restrict cnt = scratch, *restrict mu = cnt + F, *restrict mn = mu + F, *restrict mx = mn + F,
+                     *restrict d1 = mx + F, *restrict d2 = d1 + F;
+    for (size_t f = 0; f < F; f++) {
+        cnt[f] = mu[f] = d1[f] = d2[f] = 0.0;
+        mn[f] = INFINITY;
+        mx[f] = -INFINITY;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const double *restrict row = x + r * F;
+        for (size_t f = 0; f < F; f++) {
+            double v = row[f];
+            int ok = v == v;
+            cnt[f] += ok ? 1.0 : 0.0;
+            mu[f] += ok ? v : 0.0;
+            mn[f] = v < mn[f] ? v : mn[f];
+            mx[f] = v > mx[f] ? v : mx[f];
+        }
+    }
+    for (size_t f = 0; f < F; f++)
+        mu[f] = cnt[f] > 0 ? mu[f] / cnt[f] : 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        const double *restrict row = x + r * F;
+        for (size_t f = 0; f < F; f++) {
+            double d = row[f] - mu[f];
+            int ok = d == d;
+            d1[f] += ok ? d : 0.0;
+            d2[f] += ok ? d * d : 0.0;
+        }
+    }
+    double *restrict n = acc->n + base, *restrict miss = acc->missing + base, *restrict mean = acc->mean + base,
+                     *restrict m2 = acc->m2 + base, *restrict lo = acc->min + base, *restrict hi = acc->max + base;
+    for (size_t f = 0; f < F; f++) {
+        double nb = cnt[f];
+        double inv = nb > 0 ? 1.0 / nb : 0.0;
+        double mb = mu[f] + d1[f] * inv;
+        double m2b = d2[f] - d1[f] * d1[f] * inv;
+        m2b = m2b > 0 ? m2b : 0.0;
+        h5p_merge_into(&n[f], &mean[f], &m2[f], nb, mb, m2b);
+        miss[f] += (double)rows - nb;
+        lo[f] = mn[f] < lo[f] ? mn[f] : lo[f];
+        hi[f] = mx[f] > hi[f] ? mx[f] : hi[f];
+    }
+}
+
+/* ---- the backend --------------------------------------------------------------------------- */
+
+typedef struct cpu_thread {
+    double *buf;         /* decoded block */
+    double *scratch;     /* 6 * columns */
+    h5p_acc fold;        /* (columns,) states of a folded block */
+    size_t cap_buf, cap_cols;
+    int failed;
+} cpu_thread;
+
+/* Work is split into `nlanes` lanes, each with its own accumulators: a slab gives lane u the
+ * u-th of nlanes equal ranges of its rows (or lines), threads take lanes as they come free, and
+ * the lanes are merged in order at the end. The result is thus the same for any thread count
+ * and any timing, while a thread the reader preempts does not hold the others up. */
+enum { LANES = 8, LANE_BUDGET = 256u << 20 /* bytes of accumulators for all lanes */ };
+
+struct h5p_backend {
+    h5p_pool *pool;
+    int nt;
+    cpu_thread *th;
+    uint64_t n_features;
+    int nlanes;
+    h5p_acc lane[LANES];
+    const h5p_slab *slab; /* the slab of the current job */
+    atomic_int next_lane;
+};
+
+static int ensure(cpu_thread *t, size_t buf_elems, size_t cols)
+{
+    if (buf_elems > t->cap_buf) {
+        free(t->buf);
+        t->buf = malloc(buf_elems * sizeof *t->buf);
+        t->cap_buf = t->buf ? buf_elems : 0;
+    }
+    if (cols > t->cap_cols) {
+        free(t->scratch);
+        h5p_acc_free(&t->fold);
+        t->scratch = malloc(6 * cols * sizeof *t->scratch);
+        t->cap_cols = t->scratch && h5p_acc_init(&t->fold, cols) == 0 ? cols : 0;
+    }
+    return t->cap_buf >= buf_elems && t->cap_cols >= cols;
+}
+
+/* Rows wider than TILE: per block of rows, each tile of columns is decoded (a strided read of
+ * the rows' segments) and reduced while its accumulators are in L1. */
+static void accumulate_tiles(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
+                             size_t rows, size_t F, size_t base)
+{
+    size_t block_rows = BLOCK_ELEMS / TILE, esize = h5p_dtype_size(s->dtype);
+    if (!ensure(t, BLOCK_ELEMS, TILE)) {
+        t->failed = 1;
+        return;
+    }
+    for (size_t r = 0; r < rows; r += block_rows) {
+        size_t n = rows - r < block_rows ? rows - r : block_rows;
+        for (size_t c = 0; c < F; c += TILE) {
+            size_t w = F - c < TILE ? F - c : TILE;
+            for (size_t i = 0; i < n; i++)
+                h5p_cpu_decode(src + ((r + i) * F + c) * esize, s->dtype, s->dec, w, t->buf + i * w);
+            h5p_cpu_block_stats(t->buf, n, w, t->scratch, acc, base + c);
+        }
+    }
+}
+
+/* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F). Rows narrower
+ * than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is feature j % F),
+ * k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at least 16. */
+static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
+                            size_t rows, size_t F, size_t base)
+{
+    if (F > TILE) {
+        accumulate_tiles(t, acc, s, src, rows, F, base);
+        return;
+    }
+    size_t k = 1;
+    while (F < FOLD_BELOW && ((k * F) % 8 != 0 || k * F < 16))
+        k++;
+    size_t W = k * F;
+    size_t block_rows = BLOCK_ELEMS / W * k;
+    if (!ensure(t, block_rows * F, W)) {
+        t->failed = 1;
+        return;
+    }
+    size_t esize = h5p_dtype_size(s->dtype);
+    for (size_t r = 0; r < rows; r += block_rows) {
+        size_t n = rows - r < block_rows ? rows - r : block_rows;
+        h5p_cpu_decode(src + r * F * esize, s->dtype, s->dec, n * F, t->buf);
+        if (k == 1) {
+            h5p_cpu_block_stats(t->buf, n, F, t->scratch, acc, base);
+            continue;
+        }
+        size_t wide = n / k, rest = n - wide * k;
+        if (wide) {
+            h5p_acc_reset(&t->fold, W);
+            h5p_cpu_block_stats(t->buf, wide, W, t->scratch, &t->fold, 0);
+            for (size_t j = 0; j < W; j++) {
+                h5p_moments m = h5p_acc_get(&t->fold, j);
+                acc_merge_one(acc, base + j % F, &m);
+            }
+        }
+        if (rest)
+            h5p_cpu_block_stats(t->buf + wide * W, rest, F, t->scratch, acc, base);
+    }
+}
+
+/* Lane u of the slab: the u-th share of its rows (channels-last) or of its lines. */
+static void lane_work(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, uint64_t u, uint64_t L)
+{
+    const unsigned char *base = s->data;
+    size_t esize = h5p_dtype_size(s->dtype);
+    uint64_t outer = s->outer, F = s->features, inner = s->inner;
+    if (inner == 1) {
+        uint64_t r0 = outer * u / L, r1 = outer * (u + 1) / L;
+        if (r1 > r0)
+            accumulate_rows(t, acc, s, base + r0 * F * esize, r1 - r0, F, s->feature_base);
+        return;
+    }
+    /* [outer][F][inner]: every (o, f) is a line of `inner` values of feature f. With enough
+     * lines, lanes split the lines; otherwise they split every line. */
+    uint64_t lines = outer * F;
+    int split_lines = lines >= 4 * L;
+    uint64_t l0 = split_lines ? lines * u / L : 0, l1 = split_lines ? lines * (u + 1) / L : lines;
+    uint64_t i0 = split_lines ? 0 : inner * u / L, i1 = split_lines ? inner : inner * (u + 1) / L;
+    for (uint64_t l = l0; l < l1 && i1 > i0; l++)
+        accumulate_rows(t, acc, s, base + (l * inner + i0) * esize, i1 - i0, 1, s->feature_base + l % F);
+}
+
+static void slab_job(void *arg, int tid, int nt)
+{
+    (void)nt;
+    h5p_backend *be = arg;
+    int u;
+    while ((u = atomic_fetch_add(&be->next_lane, 1)) < be->nlanes)
+        lane_work(&be->th[tid], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
+}
+
+static h5prep_status cpu_create(h5p_backend **out, const h5prep_stats_config *cfg)
+{
+    int nt = h5p_thread_count(cfg);
+    h5p_backend *be = calloc(1, sizeof *be);
+    RETURN_ERROR_IF(!be, H5PREP_ERR_NOMEM, "cpu backend: out of memory");
+    be->nt = nt;
+    be->th = calloc((size_t)nt, sizeof *be->th);
+    be->pool = h5p_pool_create(nt);
+    if (!be->th || !be->pool) {
+        h5p_pool_destroy(be->pool);
+        free(be->th);
+        free(be);
+        return h5p_fail(H5PREP_ERR_NOMEM, "cpu backend: cannot start %d compute threads", nt);
+    }
+    *out = be;
+    return H5PREP_OK;
+}
+
+static void cpu_destroy(h5p_backend *be)
+{
+    if (!be)
+        return;
+    h5p_pool_destroy(be->pool);
+    for (int u = 0; u < LANES; u++)
+        h5p_acc_free(&be->lane[u]);
+    for (int t = 0; t < be->nt; t++) {
+        h5p_acc_free(&be->th[t].fold);
+        free(be->th[t].buf);
+        free(be->th[t].scratch);
+    }
+    free(be->th);
+    free(be);
+}
+
+static void *cpu_alloc_host(h5p_backend *be, size_t bytes)
+{
+    (void)be;
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
+}
+
+static void cpu_free_host(h5p_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static h5prep_status cpu_begin_var(h5p_backend *be, uint64_t n_features, size_t slab_bytes)
+{
+    (void)slab_bytes;
+    be->n_features = n_features;
+    uint64_t per_lane = n_features * 6 * sizeof(double);
+    be->nlanes = per_lane * LANES <= LANE_BUDGET ? LANES : (int)(LANE_BUDGET / per_lane) > 1 ? (int)(LANE_BUDGET / per_lane) : 1;
+    for (int u = 0; u < LANES; u++) {
+        h5p_acc_free(&be->lane[u]);
+        RETURN_ERROR_IF(u < be->nlanes && h5p_acc_init(&be->lane[u], n_features) != 0, H5PREP_ERR_NOMEM,
+                        "cpu backend: no memory for %llu feature states", (unsigned long long)n_features);
+    }
+    return H5PREP_OK;
+}
+
+static h5prep_status cpu_stats_slab(h5p_backend *be, int slot, const h5p_slab *slab)
+{
+    (void)slot;
+    be->slab = slab;
+    atomic_store(&be->next_lane, 0);
+    h5p_pool_run(be->pool, slab_job, be);
+    for (int t = 0; t < be->nt; t++)
+        RETURN_ERROR_IF(be->th[t].failed, H5PREP_ERR_NOMEM, "cpu backend: no memory for a block buffer");
+    return H5PREP_OK;
+}
+
+static h5prep_status cpu_slot_wait(h5p_backend *be, int slot)
+{
+    (void)be;
+    (void)slot;
+    return H5PREP_OK; /* stats_slab is synchronous */
+}
+
+static h5prep_status cpu_end_var(h5p_backend *be, h5p_moments *out)
+{
+    for (uint64_t f = 0; f < be->n_features; f++) {
+        out[f] = h5p_moments_empty();
+        for (int u = 0; u < be->nlanes; u++) {
+            h5p_moments m = h5p_acc_get(&be->lane[u], f);
+            h5p_moments_merge(&out[f], &m);
+        }
+    }
+    return H5PREP_OK;
+}
+
+const h5p_backend_ops h5p_backend_cpu = {
+    .name = "cpu",
+    .zero_copy = 1,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .alloc_host = cpu_alloc_host,
+    .free_host = cpu_free_host,
+    .begin_var = cpu_begin_var,
+    .stats_slab = cpu_stats_slab,
+    .slot_wait = cpu_slot_wait,
+    .end_var = cpu_end_var,
+};

@@ -1,0 +1,170 @@
+/* util.c: per-thread error messages, the interrupt flag, temporary outputs, HDF5 error text.
+ * Everything here is used by all the other library sources. */
+#include "common/internal.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static _Thread_local char g_msg[2048];
+static volatile sig_atomic_t g_interrupt;
+
+const char *h5prep_last_error(void) { return g_msg; }
+void h5p_clear_error(void) { g_msg[0] = 0; }
+void h5p_error_save(char *dst, size_t cap) { snprintf(dst, cap, "%s", g_msg); }
+void h5p_error_restore(const char *msg) { snprintf(g_msg, sizeof g_msg, "%s", msg); }
+
+h5prep_status h5p_fail(h5prep_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...)
+{
+    size_t len = strlen(g_msg);
+    if (len + 8 >= sizeof g_msg)
+        return st;
+    memcpy(g_msg + len, "\nhint: ", 8);
+    len += 7;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg + len, sizeof g_msg - len, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+int h5p_thread_count(const h5prep_stats_config *cfg)
+{
+    long n = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void h5prep_interrupt(void) { g_interrupt = 1; }
+int h5p_interrupted(void) { return g_interrupt != 0; }
+
+const char *h5prep_status_str(h5prep_status s)
+{
+    switch (s) {
+    case H5PREP_OK: return "success";
+    case H5PREP_ERR_INTERNAL: return "internal error";
+    case H5PREP_ERR_USAGE: return "invalid usage";
+    case H5PREP_ERR_FILE_NOT_FOUND: return "file not found";
+    case H5PREP_ERR_NOT_HDF5: return "not an HDF5 file";
+    case H5PREP_ERR_CORRUPT: return "damaged or truncated HDF5 file";
+    case H5PREP_ERR_NO_DATASET: return "dataset not found";
+    case H5PREP_ERR_NOT_DATASET: return "not a dataset";
+    case H5PREP_ERR_DTYPE: return "unsupported data type";
+    case H5PREP_ERR_SHAPE: return "shape mismatch";
+    case H5PREP_ERR_EMPTY: return "empty dataset";
+    case H5PREP_ERR_AXES: return "invalid axes";
+    case H5PREP_ERR_OUTPUT: return "cannot write output";
+    case H5PREP_ERR_NOMEM: return "out of memory";
+    case H5PREP_ERR_BACKEND: return "backend unavailable";
+    case H5PREP_ERR_STATE: return "invalid statistics file";
+    case H5PREP_ERR_INTERRUPTED: return "interrupted";
+    }
+    return "unknown status";
+}
+
+void *h5p_malloc(size_t n) { return malloc(n ? n : 1); }
+void *h5p_calloc(size_t count, size_t size) { return calloc(count ? count : 1, size ? size : 1); }
+char *h5p_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void tmpfile_free(h5p_tmpfile *t)
+{
+    free(t->final_path);
+    free(t->tmp_path);
+    t->final_path = t->tmp_path = NULL;
+}
+
+h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path)
+{
+    size_t n = strlen(path) + 32;
+    t->final_path = h5p_strdup(path);
+    t->tmp_path = malloc(n);
+    if (!t->final_path || !t->tmp_path) {
+        tmpfile_free(t);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(t->tmp_path, n, "%s.tmp-%ld", path, (long)getpid());
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t)
+{
+    if (rename(t->tmp_path, t->final_path) != 0) {
+        int e = errno;
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot rename the finished output into place: %s",
+                 t->final_path, strerror(e));
+        h5p_tmpfile_abort(t);
+        return H5PREP_ERR_OUTPUT;
+    }
+    tmpfile_free(t);
+    return H5PREP_OK;
+}
+
+void h5p_tmpfile_abort(h5p_tmpfile *t)
+{
+    if (t->tmp_path)
+        unlink(t->tmp_path);
+    tmpfile_free(t);
+}
+
+static _Thread_local char g_h5reason[512];
+
+static herr_t walk_first(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)data;
+    if (n == 0 && e->desc)
+        snprintf(g_h5reason, sizeof g_h5reason, "%s", e->desc);
+    return 0;
+}
+
+int h5p_put_string_attr(int64_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e;
+}
+
+const char *h5p_hdf5_reason(void)
+{
+    g_h5reason[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_first, NULL);
+    return g_h5reason;
+}
+
+/* HDF5 keeps one error stack per thread in a thread-safe build: each thread that calls HDF5
+ * turns the automatic printing off for itself. */
+static _Thread_local int g_h5init;
+void h5p_hdf5_init(void)
+{
+    if (!g_h5init) {
+        H5open();
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        g_h5init = 1;
+    }
+}

@@ -1,0 +1,981 @@
+/* transform.c: `h5prep transform`: a recipe run in two passes over a ring of slots. Pass 1 reads
+ * the inputs once, gathers every output and takes the statistics of the normalizing split, and
+ * stages rows (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "h5prep.h"
+
+#include "common/internal.h"
+#include "engine/ring.h"
+#include "plan/plan.h"
+#include "output/sink.h"
+#include "plan/split.h"
+#include "output/state.h"
+#include "backends/transform_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { SLAB_TARGET = 8u << 20 }; /* bytes of a slab: the wider of its input and output rows, or of a
+                                  pass-2 block's staged and cast rows */
+
+h5prep_transform_config h5prep_transform_config_default(void)
+{
+    h5prep_transform_config c;
+    memset(&c, 0, sizeof c);
+    c.engine = h5prep_stats_config_default();
+    c.stage_mem = H5PREP_STAGE_MEM_AUTO;
+    return c;
+}
+
+size_t h5p_tx_row_bytes(const h5p_plan *p, size_t o)
+{
+    return p->outs[o].elems * (p->outs[o].scratch_f64 ? 8 : 4);
+}
+
+size_t h5p_tx_block_offset(const h5p_plan *p, size_t o, uint64_t rows)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < o; k++)
+        off += rows * h5p_tx_row_bytes(p, k);
+    return off;
+}
+
+/* ---- a ring of slots: reader thread -> compute (caller) -> writer thread ---- */
+
+/* Job j runs in slot j % nslots: read(j) fills its in buffer, compute(j) starts the backend on
+ * it, write(j) waits for the backend and drains its out buffer. A slot is refilled only after
+ * its previous job was written. */
+typedef struct ring_fns {
+    h5prep_status (*read)(void *ctx, uint64_t job, void *in);
+    h5prep_status (*compute)(void *ctx, uint64_t job, int slot, void *in, void *out);
+    h5prep_status (*write)(void *ctx, uint64_t job, int slot, const void *out);
+} ring_fns;
+
+typedef struct ring {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const ring_fns *fn;
+    void *ctx;
+    uint64_t njobs;
+    int nslots;
+    void **in, **out;
+    uint64_t read_done, computed, written; /* jobs completed by each stage */
+    int stop;
+    h5prep_status st;
+    char msg[2048];
+} ring;
+
+static void ring_fail(ring *g, h5prep_status st)
+{
+    pthread_mutex_lock(&g->mu);
+    if (!g->stop) {
+        g->stop = 1;
+        g->st = st;
+        h5p_error_save(g->msg, sizeof g->msg);
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits until *counter > need (or a stop); returns 0 on a stop. */
+static int ring_wait(ring *g, const uint64_t *counter, uint64_t need)
+{
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop && *counter <= need)
+        pthread_cond_wait(&g->cv, &g->mu);
+    int ok = !g->stop;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
+}
+
+static void ring_advance(ring *g, uint64_t *counter)
+{
+    pthread_mutex_lock(&g->mu);
+    (*counter)++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void *ring_reader(void *arg)
+{
+    ring *g = arg;
+    h5p_hdf5_init();
+    for (uint64_t j = 0; j < g->njobs; j++) {
+        if (j >= (uint64_t)g->nslots && !ring_wait(g, &g->written, j - (uint64_t)g->nslots))
+            break;
+        h5prep_status st = g->fn->read(g->ctx, j, g->in[j % (uint64_t)g->nslots]);
+        if (st != H5PREP_OK) {
+            ring_fail(g, st);
+            break;
+        }
+        ring_advance(g, &g->read_done);
+    }
+    return NULL;
+}
+
+static void *ring_writer(void *arg)
+{
+    ring *g = arg;
+    h5p_hdf5_init();
+    for (uint64_t j = 0; j < g->njobs; j++) {
+        if (!ring_wait(g, &g->computed, j))
+            break;
+        int k = (int)(j % (uint64_t)g->nslots);
+        h5prep_status st = g->fn->write(g->ctx, j, k, g->out[k]);
+        if (st != H5PREP_OK) {
+            ring_fail(g, st);
+            break;
+        }
+        ring_advance(g, &g->written);
+    }
+    return NULL;
+}
+
+static h5prep_status ring_run(const ring_fns *fn, void *ctx, uint64_t njobs, int nslots, void **in, void **out)
+{
+    ring g;
+    memset(&g, 0, sizeof g);
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    g.fn = fn, g.ctx = ctx, g.njobs = njobs, g.nslots = nslots, g.in = in, g.out = out;
+    pthread_t rt, wt;
+    int have_r = pthread_create(&rt, NULL, ring_reader, &g) == 0;
+    int have_w = have_r && pthread_create(&wt, NULL, ring_writer, &g) == 0;
+    if (!have_w) {
+        ring_fail(&g, h5p_fail(H5PREP_ERR_INTERNAL, "cannot start the reader and writer threads"));
+    } else {
+        for (uint64_t j = 0; j < njobs; j++) {
+            if (!ring_wait(&g, &g.read_done, j))
+                break;
+            if (h5p_interrupted()) {
+                ring_fail(&g, h5p_fail(H5PREP_ERR_INTERRUPTED, "interrupted: the run stopped before its outputs were complete and wrote nothing"));
+                break;
+            }
+            int k = (int)(j % (uint64_t)nslots);
+            h5prep_status st = fn->compute(ctx, j, k, in[k], out[k]);
+            if (st != H5PREP_OK) {
+                ring_fail(&g, st);
+                break;
+            }
+            ring_advance(&g, &g.computed);
+        }
+    }
+    if (have_r)
+        pthread_join(rt, NULL);
+    if (have_w)
+        pthread_join(wt, NULL);
+    h5prep_status st = g.stop ? g.st : H5PREP_OK;
+    if (st != H5PREP_OK)
+        h5p_error_restore(g.msg);
+    pthread_cond_destroy(&g.cv);
+    pthread_mutex_destroy(&g.mu);
+    return st;
+}
+
+/* ---- the run ---- */
+
+typedef struct pass1_job {
+    uint64_t r0, rows;
+} pass1_job;
+
+typedef struct pass2_job {
+    size_t o;
+    int split;
+    uint64_t row0, rows; /* rows of the split */
+} pass2_job;
+
+typedef struct run {
+    const h5prep_transform_config *cfg;
+    h5p_recipe *recipe;
+    h5p_plan plan;
+    h5p_split split;
+    int stats_split;              /* -1: every row counts */
+    const h5p_tx_ops *ops;
+    h5p_tx *tx;
+    h5p_pool *decode;
+    char *dir, *tmpdir;
+    unsigned char **staged;       /* (nouts,) mapped staging file of each output: rows by split, in
+                                     output order within a split */
+    size_t *staged_len;
+    int staged_in_memory;
+    uint64_t split_base[H5P_MAX_SPLITS];
+    h5p_sink *sink;
+    /* pass 1 */
+    pass1_job *jobs1;
+    uint64_t njobs1, slab_rows;
+    h5p_reader *readers;          /* (nvars,) the reader thread's open dataset of each variable */
+    size_t *reader_part;          /* (nvars,) part open in readers[v], SIZE_MAX when none */
+    uint32_t **order;             /* (nslots,) row order of the slab in each slot */
+    h5p_decode **slot_dec;        /* (nslots,) (nvars,) CF decoding of each variable's slab */
+    /* pass 2 */
+    pass2_job *jobs2;
+    uint64_t njobs2;
+    double **shift, **div;        /* (nouts,) (features,) */
+    h5p_moments **moments;        /* (nouts,) statistics of each output */
+    int nslots;
+    uint64_t bytes_read, bytes_written;
+    uint64_t rows_done, rows_total, bytes_done, bytes_total; /* progress over both passes */
+    double t0;
+    char backend_name[16], notice[256];
+} run;
+
+size_t h5p_tx_in_row_bytes(const h5p_plan *p)
+{
+    size_t b = 0;
+    for (size_t v = 0; v < p->nvars; v++)
+        b += p->vars[v].row_bytes;
+    return b;
+}
+
+static size_t out_row_bytes(const h5p_plan *p)
+{
+    size_t b = 0;
+    for (size_t o = 0; o < p->nouts; o++)
+        b += h5p_tx_row_bytes(p, o);
+    return b;
+}
+
+/* Bytes of one slot's buffers (in and out together) under --mem. */
+static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (size_t)r->nslots; }
+
+/* Slabs of at most slab_rows samples that never cross a file of any variable, so that each
+ * variable's rows in a slab share one file's CF decoding. */
+static h5prep_status plan_pass1(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    size_t in = h5p_tx_in_row_bytes(p), out = out_row_bytes(p), widest = in > out ? in : out;
+    uint64_t rows = SLAB_TARGET / widest, budget = slot_budget(r) / (in + out);
+    if (budget == 0) {
+        h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", in + out,
+                 r->nslots);
+        return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV((in + out) * (size_t)r->nslots, 1024));
+    }
+    rows = rows < budget ? rows : budget;
+    const h5p_part *first = &p->vars[0].var.parts[0];
+    if (!p->vars[0].per_file && first->chunk_rows > 0 && rows > first->chunk_rows)
+        rows = rows / first->chunk_rows * first->chunk_rows; /* whole chunks decode in parallel */
+    r->slab_rows = rows ? rows : 1;
+    uint64_t cap = 16, n = 0;
+    r->jobs1 = h5p_malloc(cap * sizeof *r->jobs1);
+    RETURN_ERROR_IF(!r->jobs1, H5PREP_ERR_NOMEM, "out of memory");
+    for (uint64_t s = 0; s < p->n;) {
+        uint64_t end = s + r->slab_rows < p->n ? s + r->slab_rows : p->n;
+        for (size_t v = 0; v < p->nvars; v++) {
+            const h5p_plan_var *pv = &p->vars[v];
+            if (pv->per_file) {
+                end = s + 1;
+                continue;
+            }
+            for (size_t k = 0; k < pv->var.nparts; k++) {
+                uint64_t b = pv->var.parts[k].row0 + pv->var.parts[k].rows;
+                if (b > s && b < end)
+                    end = b;
+            }
+        }
+        if (n == cap) {
+            pass1_job *nj = realloc(r->jobs1, 2 * cap * sizeof *nj);
+            RETURN_ERROR_IF(!nj, H5PREP_ERR_NOMEM, "out of memory");
+            r->jobs1 = nj, cap *= 2;
+        }
+        r->jobs1[n++] = (pass1_job){s, end - s};
+        s = end;
+    }
+    r->njobs1 = n;
+    return H5PREP_OK;
+}
+
+static size_t var_offset(const h5p_plan *p, size_t v, uint64_t rows)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < v; k++)
+        off += rows * p->vars[k].row_bytes;
+    return off;
+}
+
+/* Reader thread: samples [r0, r0+rows) of every variable into `in`, one variable after another. */
+static h5prep_status read1(void *ctx, uint64_t job, void *in)
+{
+    run *r = ctx;
+    const h5p_plan *p = &r->plan;
+    const pass1_job *jb = &r->jobs1[job];
+    int slot = (int)(job % (uint64_t)r->nslots);
+    for (size_t v = 0; v < p->nvars; v++) {
+        const h5p_plan_var *pv = &p->vars[v];
+        size_t k = 0;
+        uint64_t local = 0, nrows = jb->rows;
+        if (pv->per_file) {
+            k = (size_t)jb->r0;
+            nrows = pv->var.parts[k].rows;
+        } else {
+            while (pv->var.parts[k].row0 + pv->var.parts[k].rows <= jb->r0)
+                k++;
+            local = jb->r0 - pv->var.parts[k].row0;
+        }
+        if (r->reader_part[v] != k) {
+            if (r->reader_part[v] != SIZE_MAX)
+                h5p_reader_close(&r->readers[v]);
+            r->reader_part[v] = SIZE_MAX;
+            FORWARD_IF_ERROR(h5p_reader_open(&r->readers[v], &pv->var, &pv->var.parts[k], 0));
+            r->reader_part[v] = k;
+        }
+        unsigned char *dst = (unsigned char *)in + var_offset(p, v, r->slab_rows);
+        FORWARD_IF_ERROR(h5p_reader_read(&r->readers[v], r->decode, local, nrows, dst));
+        r->slot_dec[slot][v] = pv->var.parts[k].dec;
+    }
+    return H5PREP_OK;
+}
+
+static int counts_for_stats(const run *r, uint64_t sample)
+{
+    return r->stats_split < 0 || r->split.which[sample] == (uint8_t)r->stats_split;
+}
+
+/* One bar over both passes: input bytes of pass 1, then staged bytes of pass 2. */
+static void report_progress(run *r, uint64_t rows, uint64_t bytes)
+{
+    r->rows_done += rows;
+    r->bytes_done += bytes;
+    const h5prep_stats_config *e = &r->cfg->engine;
+    if (!e->progress)
+        return;
+    h5prep_progress pr = {r->rows_done, r->rows_total, r->bytes_done, r->bytes_total, h5p_now() - r->t0};
+    e->progress(&pr, e->progress_user);
+}
+
+static h5prep_status compute1(void *ctx, uint64_t job, int slot, void *in, void *out)
+{
+    run *r = ctx;
+    const h5p_plan *p = &r->plan;
+    const pass1_job *jb = &r->jobs1[job];
+    h5p_tx_slab s;
+    memset(&s, 0, sizeof s);
+    s.rows = jb->rows;
+    for (size_t v = 0; v < p->nvars; v++) {
+        s.data[v] = (const unsigned char *)in + var_offset(p, v, r->slab_rows);
+        s.dec[v] = &r->slot_dec[slot][v];
+    }
+    /* rows that count for statistics first, so that the backend reduces one contiguous block */
+    uint32_t *ord = r->order[slot];
+    uint64_t a = 0;
+    for (uint64_t i = 0; i < jb->rows; i++)
+        if (counts_for_stats(r, jb->r0 + i))
+            ord[a++] = (uint32_t)i;
+    s.n_stat = a;
+    for (uint64_t i = 0; i < jb->rows; i++)
+        if (!counts_for_stats(r, jb->r0 + i))
+            ord[a++] = (uint32_t)i;
+    s.order = ord;
+    FORWARD_IF_ERROR(r->ops->gather(r->tx, slot, &s, out));
+    r->bytes_read += jb->rows * h5p_tx_in_row_bytes(p);
+    report_progress(r, jb->rows, jb->rows * h5p_tx_in_row_bytes(p));
+    return H5PREP_OK;
+}
+
+/* Writer thread: each gathered row goes to its place in its split, in the mapped staging file
+ * (rows of a slab that are neighbours there too are copied together). */
+static h5prep_status write1(void *ctx, uint64_t job, int slot, const void *out)
+{
+    run *r = ctx;
+    const h5p_plan *p = &r->plan;
+    const pass1_job *jb = &r->jobs1[job];
+    FORWARD_IF_ERROR(r->ops->wait(r->tx, slot));
+    const uint32_t *ord = r->order[slot];
+    for (size_t o = 0; o < p->nouts; o++) {
+        size_t rb = h5p_tx_row_bytes(p, o);
+        const unsigned char *blk = (const unsigned char *)out + h5p_tx_block_offset(p, o, jb->rows);
+        for (uint64_t i = 0; i < jb->rows;) {
+            uint64_t smp = jb->r0 + ord[i];
+            uint64_t dst = r->split_base[r->split.which[smp]] + r->split.dest[smp], run_len = 1;
+            while (i + run_len < jb->rows) {
+                uint64_t nxt = jb->r0 + ord[i + run_len];
+                if (r->split_base[r->split.which[nxt]] + r->split.dest[nxt] != dst + run_len)
+                    break;
+                run_len++;
+            }
+            memcpy(r->staged[o] + dst * rb, blk + i * rb, run_len * rb);
+            i += run_len;
+        }
+    }
+    return H5PREP_OK;
+}
+
+/* Per-feature shift and divisor of output o from statistics ms (features,). */
+static void norm_factors(run *r, size_t o, const h5p_moments *ms)
+{
+    const h5p_plan_output *po = &r->plan.outs[o];
+    for (uint64_t f = 0; f < po->features; f++) {
+        const h5p_moments *m = &ms[f];
+        double shift = 0, div = 1;
+        if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0) {
+            double sd = sqrt(m->m2 / (double)m->n);
+            shift = m->mean;
+            div = sd > 0 && isfinite(sd) ? sd : 1;
+        } else if (po->spec->norm == H5P_NORM_MINMAX && m->n > 0) {
+            double range = m->max - m->min;
+            shift = m->min;
+            div = range > 0 && isfinite(range) ? range : 1;
+        }
+        r->shift[o][f] = shift;
+        r->div[o][f] = div;
+    }
+}
+
+/* Rows of output o per pass-2 block, and the bytes of its larger buffer (staged or cast). */
+static uint64_t pass2_rows(const run *r, size_t o, size_t *bytes)
+{
+    const h5p_plan *p = &r->plan;
+    size_t out_row = p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype), rb = h5p_tx_row_bytes(p, o);
+    uint64_t budget = slot_budget(r) / (rb + out_row);
+    rb = out_row > rb ? out_row : rb;
+    uint64_t rows = SLAB_TARGET / rb < budget ? SLAB_TARGET / rb : budget;
+    rows = rows ? rows : 1;
+    *bytes = rows * rb;
+    return rows;
+}
+
+static h5prep_status plan_pass2(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    uint64_t n = 0, cap = 16;
+    r->jobs2 = h5p_malloc(cap * sizeof *r->jobs2);
+    RETURN_ERROR_IF(!r->jobs2, H5PREP_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < r->split.nsplits; k++)
+        for (size_t o = 0; o < p->nouts; o++) {
+            size_t bytes;
+            uint64_t block = pass2_rows(r, o, &bytes);
+            for (uint64_t s = 0; s < r->split.count[k]; s += block) {
+                if (n == cap) {
+                    pass2_job *nj = realloc(r->jobs2, 2 * cap * sizeof *nj);
+                    RETURN_ERROR_IF(!nj, H5PREP_ERR_NOMEM, "out of memory");
+                    r->jobs2 = nj, cap *= 2;
+                }
+                uint64_t rows = r->split.count[k] - s < block ? r->split.count[k] - s : block;
+                r->jobs2[n++] = (pass2_job){o, k, s, rows};
+            }
+        }
+    r->njobs2 = n;
+    return H5PREP_OK;
+}
+
+static h5prep_status read2(void *ctx, uint64_t job, void *in)
+{
+    run *r = ctx;
+    const pass2_job *jb = &r->jobs2[job];
+    size_t rb = h5p_tx_row_bytes(&r->plan, jb->o);
+    memcpy(in, r->staged[jb->o] + (r->split_base[jb->split] + jb->row0) * rb, jb->rows * rb);
+    return H5PREP_OK;
+}
+
+static h5prep_status compute2(void *ctx, uint64_t job, int slot, void *in, void *out)
+{
+    run *r = ctx;
+    const pass2_job *jb = &r->jobs2[job];
+    h5p_tx_finish f = {jb->o, in, jb->rows, r->shift[jb->o], r->div[jb->o]};
+    FORWARD_IF_ERROR(r->ops->finish(r->tx, slot, &f, out));
+    report_progress(r, jb->rows, jb->rows * h5p_tx_row_bytes(&r->plan, jb->o));
+    return H5PREP_OK;
+}
+
+static h5prep_status write2(void *ctx, uint64_t job, int slot, const void *out)
+{
+    run *r = ctx;
+    const pass2_job *jb = &r->jobs2[job];
+    FORWARD_IF_ERROR(r->ops->wait(r->tx, slot));
+    const h5p_plan_output *po = &r->plan.outs[jb->o];
+    const h5p_write_spec *w = &r->recipe->write;
+    r->bytes_written += jb->rows * po->elems * h5p_out_dtype_size(po->spec->dtype) * (uint64_t)(!!w->hdf5 + !!w->npy);
+    return h5p_sink_write(r->sink, (int)jb->o, jb->split, jb->rows, out);
+}
+
+/* ---- setup and teardown ---- */
+
+static h5prep_status open_tx(run *r, size_t in_bytes, size_t out_bytes)
+{
+    const h5prep_stats_config *e = &r->cfg->engine;
+    r->ops = &h5p_tx_cpu;
+    if (e->backend != H5PREP_BACKEND_CPU) {
+#ifdef H5PREP_HAVE_CUDA
+        h5prep_status st = h5p_tx_cuda.create(&r->tx, &r->plan, e, r->nslots, in_bytes, out_bytes);
+        if (st == H5PREP_OK) {
+            r->ops = &h5p_tx_cuda;
+            snprintf(r->backend_name, sizeof r->backend_name, "%s", r->ops->name);
+            return H5PREP_OK;
+        }
+        if (e->backend == H5PREP_BACKEND_CUDA)
+            return st;
+        const char *why = h5prep_last_error();
+        snprintf(r->notice, sizeof r->notice, "%.*s; running on the CPU", (int)strcspn(why, "\n"), why);
+        h5p_clear_error();
+#else
+        if (e->backend == H5PREP_BACKEND_CUDA) {
+            h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend (nvcc was not found when it was built)");
+            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same outputs");
+        }
+#endif
+    }
+    snprintf(r->backend_name, sizeof r->backend_name, "%s", r->ops->name);
+    return r->ops->create(&r->tx, &r->plan, e, r->nslots, in_bytes, out_bytes);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *s = h5p_malloc(len);
+    if (s)
+        snprintf(s, len, "%s/%s", dir, name);
+    return s;
+}
+
+/* Whether --overwrite may replace dir: an empty directory, or one a transform wrote. */
+static int replaceable(const char *dir)
+{
+    char *index = path_join(dir, "index.json");
+    json_t *doc = index ? json_load_file(index, 0, NULL) : NULL;
+    const char *format = json_string_value(json_object_get(doc, "format"));
+    int ok = format && strcmp(format, "h5prep-dataset/1") == 0;
+    json_decref(doc);
+    free(index);
+    if (!ok && rmdir(dir) == 0) /* empty: nothing to lose, and it will be created again */
+        ok = 1;
+    return ok;
+}
+
+/* The output directory must not exist (or --overwrite); the run writes "<dir>.tmp-<pid>". */
+static h5prep_status make_tmpdir(run *r)
+{
+    struct stat sb;
+    if (stat(r->dir, &sb) == 0 && !r->cfg->overwrite) {
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory exists", r->dir);
+        return h5p_hint(H5PREP_ERR_OUTPUT, "choose another one with --out, or replace it with --overwrite");
+    }
+    if (stat(r->dir, &sb) == 0 && !replaceable(r->dir)) {
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: not the output of an h5prep transform (no index.json of format h5prep-dataset/1); --overwrite replaces only those",
+                 r->dir);
+        return h5p_hint(H5PREP_ERR_OUTPUT, "remove it yourself, or choose another --out");
+    }
+    size_t len = strlen(r->dir) + 32;
+    r->tmpdir = h5p_malloc(len);
+    RETURN_ERROR_IF(!r->tmpdir, H5PREP_ERR_NOMEM, "out of memory");
+    snprintf(r->tmpdir, len, "%s.tmp-%ld", r->dir, (long)getpid());
+    if (mkdir(r->tmpdir, 0777) != 0) {
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output directory: %s", r->tmpdir, strerror(errno));
+        free(r->tmpdir);
+        r->tmpdir = NULL;
+        return h5p_hint(H5PREP_ERR_OUTPUT, "the parent directory must exist and be writable");
+    }
+    return H5PREP_OK;
+}
+
+/* Where output o's rows wait between the passes: anonymous memory when every output together
+ * fits the staging budget, else a file in the temporary directory, reserved in full up front (a
+ * full disk is an error here, not a fault in a copy) and unlinked at once. */
+static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
+{
+    void *m = MAP_FAILED;
+    int err = 0;
+    if (in_memory) {
+        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        err = errno;
+    } else {
+        char name[64];
+        snprintf(name, sizeof name, ".staged-%zu", o);
+        char *path = path_join(r->tmpdir, name);
+        RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        err = errno;
+        unlink(path);
+        free(path);
+        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->tmpdir, strerror(err));
+        err = posix_fallocate(fd, 0, (off_t)len);
+        if (!err) {
+            m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            err = errno;
+        }
+        close(fd);
+    }
+    if (m == MAP_FAILED) {
+        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->tmpdir,
+                 (double)len / 1e9, r->plan.outs[o].spec->name, in_memory ? "in memory" : "on disk", strerror(err));
+        return h5p_hint(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s",
+                        in_memory ? "lower --stage-mem to stage on disk" : "the output directory's file system needs room for the outputs twice while the run lasts");
+    }
+    r->staged[o] = m;
+    r->staged_len[o] = len;
+    return H5PREP_OK;
+}
+
+static h5prep_status open_staging(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    r->staged = h5p_calloc(p->nouts, sizeof *r->staged);
+    r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
+    RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
+    size_t total = p->n * out_row_bytes(p), budget = r->cfg->stage_mem;
+    if (budget == H5PREP_STAGE_MEM_AUTO) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
+    }
+    r->staged_in_memory = total <= budget;
+    for (size_t o = 0; o < p->nouts; o++) {
+        size_t len = p->n * h5p_tx_row_bytes(p, o);
+        if (len > 0)
+            FORWARD_IF_ERROR(stage_output(r, o, len, r->staged_in_memory));
+    }
+    return H5PREP_OK;
+}
+
+static h5prep_status make_split(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    const h5p_split_spec *sp = &r->recipe->split;
+    uint64_t units = p->group_of ? p->ngroups : p->n;
+    uint32_t *key = h5p_malloc(units * sizeof *key);
+    RETURN_ERROR_IF(!key, H5PREP_ERR_NOMEM, "%s: out of memory for the split keys of %" PRIu64 " samples", r->recipe->path, units);
+    h5prep_status st = r->ops->keys(r->tx, sp->seed, units, key);
+    if (st == H5PREP_OK)
+        st = h5p_split_make(sp, p->n, p->group_of, p->ngroups, key, &r->split);
+    free(key);
+    FORWARD_IF_ERROR(st);
+    uint64_t base = 0;
+    for (int k = 0; k < r->split.nsplits; k++)
+        r->split_base[k] = base, base += r->split.count[k];
+    r->stats_split = sp->stats_split;
+    char *path = path_join(r->tmpdir, "split.json");
+    RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
+    st = h5p_split_write_manifest(&r->split, sp, path);
+    free(path);
+    return st;
+}
+
+static int factors_from_file(const h5p_output *spec) { return spec->norm != H5P_NORM_NONE && spec->stats_path; }
+
+/* Before any data is read: room for every output's statistics and factors, and the factors of
+ * the outputs normalized with a statistics file (normalize: {stats: FILE}), read and checked. */
+static h5prep_status load_given_factors(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    r->moments = h5p_calloc(p->nouts, sizeof *r->moments);
+    r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
+    r->div = h5p_calloc(p->nouts, sizeof *r->div);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        const h5p_output *spec = po->spec;
+        r->moments[o] = h5p_calloc(po->features, sizeof **r->moments);
+        r->shift[o] = h5p_malloc(po->features * sizeof **r->shift);
+        r->div[o] = h5p_malloc(po->features * sizeof **r->div);
+        RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
+                        spec->name);
+        if (!factors_from_file(spec))
+            continue;
+        h5prep_stats *s = h5prep_stats_create(NULL);
+        RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
+        h5prep_status st = h5prep_stats_load(s, spec->stats_path);
+        char name[256];
+        snprintf(name, sizeof name, "/%s", spec->name);
+        h5p_var *v = st == H5PREP_OK ? h5p_stats_find(s, name) : NULL;
+        if (st == H5PREP_OK && !v)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: has no variable '%s' for output '%s'", spec->stats_path, name, spec->name);
+        else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
+                          spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
+        if (st == H5PREP_OK)
+            norm_factors(r, o, v->result);
+        else
+            h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
+                     spec->line, spec->col);
+        h5prep_stats_destroy(s);
+        FORWARD_IF_ERROR(st);
+    }
+    return H5PREP_OK;
+}
+
+/* After pass 1: output o's statistics, and its factors unless a file gave them. */
+static h5prep_status run_factors(run *r, size_t o)
+{
+    FORWARD_IF_ERROR(r->ops->stats(r->tx, o, r->moments[o]));
+    if (!factors_from_file(r->plan.outs[o].spec))
+        norm_factors(r, o, r->moments[o]);
+    return H5PREP_OK;
+}
+
+/* stats.json: every output's statistics (before normalization) as an h5prep-stats/1 document. */
+static h5prep_status write_stats(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    h5prep_stats *s = h5prep_stats_create(&r->cfg->engine);
+    RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = H5PREP_OK;
+    uint64_t rows = r->stats_split < 0 ? p->n : r->split.count[r->stats_split];
+    for (size_t o = 0; o < p->nouts && st == H5PREP_OK; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        char name[256];
+        snprintf(name, sizeof name, "/%s", po->spec->name);
+        h5p_var *v = h5p_stats_append(s, name);
+        if (!v) {
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        v->rank = po->rank + 1;
+        v->dims[0] = rows;
+        memcpy(v->dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
+        v->keep_first = po->keep_first;
+        v->keep_count = po->keep_count;
+        v->result = h5p_malloc(po->features * sizeof *v->result);
+        if (!v->result)
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+        else
+            memcpy(v->result, r->moments[o], po->features * sizeof *v->result);
+    }
+    if (st == H5PREP_OK) {
+        s->backend = r->backend_name;
+        h5p_stats_stamp(s);
+        char *path = path_join(r->tmpdir, "stats.json");
+        st = path ? h5prep_stats_write(s, path) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+        free(path);
+    }
+    h5prep_stats_destroy(s);
+    return st;
+}
+
+static h5prep_status open_sink(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->tmpdir, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
+                                   r->split.count));
+    for (size_t o = 0; o < p->nouts; o++)
+        FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
+                                             p->outs[o].spec->dtype));
+    return H5PREP_OK;
+}
+
+static h5prep_status close_sink(run *r)
+{
+    json_t *extra = json_pack("{s:s, s:s, s:s, s:s, s:I}", "stats", "stats.json", "split", "split.json", "recipe",
+                              r->recipe->path, "backend", r->backend_name, "samples", (json_int_t)r->plan.n);
+    char *text = extra ? json_dumps(extra, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(extra);
+    RETURN_ERROR_IF(!text, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = h5p_sink_close(r->sink, text);
+    free(text);
+    return st;
+}
+
+/* Moves the finished directory into place; with --overwrite the old one goes only afterwards. */
+static h5prep_status publish(run *r)
+{
+    char *old = NULL;
+    struct stat sb;
+    if (stat(r->dir, &sb) == 0) {
+        if (!r->cfg->overwrite) { /* it appeared while this run lasted */
+            h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory was created by someone else during the run; the finished output was removed",
+                     r->dir);
+            return h5p_hint(H5PREP_ERR_OUTPUT, "run again with another --out, or with --overwrite");
+        }
+        size_t len = strlen(r->dir) + 32;
+        old = h5p_malloc(len);
+        RETURN_ERROR_IF(!old, H5PREP_ERR_NOMEM, "out of memory");
+        snprintf(old, len, "%s.old-%ld", r->dir, (long)getpid());
+        if (rename(r->dir, old) != 0) {
+            free(old);
+            return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot move the existing directory aside: %s", r->dir, strerror(errno));
+        }
+    }
+    if (rename(r->tmpdir, r->dir) != 0) {
+        int err = errno;
+        if (old)
+            rename(old, r->dir);
+        free(old);
+        return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot rename the finished output into place: %s", r->dir, strerror(err));
+    }
+    if (old)
+        remove_tree(old);
+    free(old);
+    free(r->tmpdir);
+    r->tmpdir = NULL;
+    return H5PREP_OK;
+}
+
+static h5prep_status run_passes(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    FORWARD_IF_ERROR(load_given_factors(r));
+    FORWARD_IF_ERROR(plan_pass1(r));
+    size_t in_bytes = r->slab_rows * h5p_tx_in_row_bytes(p), out_bytes = r->slab_rows * out_row_bytes(p);
+    size_t block_max = 0;
+    for (size_t o = 0; o < p->nouts; o++) {
+        size_t b;
+        pass2_rows(r, o, &b);
+        block_max = b > block_max ? b : block_max;
+    }
+    in_bytes = in_bytes > block_max ? in_bytes : block_max;
+    out_bytes = out_bytes > block_max ? out_bytes : block_max;
+    FORWARD_IF_ERROR(open_tx(r, in_bytes, out_bytes));
+    FORWARD_IF_ERROR(make_tmpdir(r));
+    FORWARD_IF_ERROR(make_split(r));
+    FORWARD_IF_ERROR(open_staging(r));
+
+    h5prep_status st = H5PREP_OK;
+    void *in[64] = {0}, *out[64] = {0};
+    r->order = h5p_calloc((size_t)r->nslots, sizeof *r->order);
+    r->slot_dec = h5p_calloc((size_t)r->nslots, sizeof *r->slot_dec);
+    RETURN_ERROR_IF(!r->order || !r->slot_dec, H5PREP_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < r->nslots && st == H5PREP_OK; k++) {
+        in[k] = r->ops->alloc_host(r->tx, in_bytes);
+        out[k] = r->ops->alloc_host(r->tx, out_bytes);
+        r->order[k] = r->ops->alloc_host(r->tx, r->slab_rows * sizeof **r->order); /* copied to the device */
+        r->slot_dec[k] = h5p_calloc(p->nvars, sizeof **r->slot_dec);
+        if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k])
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, in_bytes, out_bytes);
+    }
+    r->readers = h5p_calloc(p->nvars, sizeof *r->readers);
+    r->reader_part = h5p_malloc(p->nvars * sizeof *r->reader_part);
+    if (st == H5PREP_OK && (!r->readers || !r->reader_part))
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t v = 0; st == H5PREP_OK && v < p->nvars; v++)
+        r->reader_part[v] = SIZE_MAX;
+
+    static const ring_fns pass1 = {read1, compute1, write1}, pass2 = {read2, compute2, write2};
+    if (st == H5PREP_OK)
+        st = ring_run(&pass1, r, r->njobs1, r->nslots, in, out);
+    for (size_t v = 0; r->reader_part && v < p->nvars; v++)
+        if (r->reader_part[v] != SIZE_MAX)
+            h5p_reader_close(&r->readers[v]);
+
+    for (size_t o = 0; o < p->nouts && st == H5PREP_OK; o++)
+        st = run_factors(r, o);
+    if (st == H5PREP_OK)
+        st = write_stats(r);
+    if (st == H5PREP_OK)
+        st = plan_pass2(r);
+    if (st == H5PREP_OK)
+        st = open_sink(r);
+    if (st == H5PREP_OK)
+        st = ring_run(&pass2, r, r->njobs2, r->nslots, in, out);
+    if (st == H5PREP_OK)
+        st = close_sink(r);
+    for (int k = 0; k < r->nslots; k++) {
+        r->ops->wait(r->tx, k); /* nothing may still copy into a buffer freed here (after an error) */
+        if (in[k])
+            r->ops->free_host(r->tx, in[k]);
+        if (out[k])
+            r->ops->free_host(r->tx, out[k]);
+        if (r->order[k])
+            r->ops->free_host(r->tx, r->order[k]);
+        r->order[k] = NULL;
+    }
+    return st;
+}
+
+static void run_free(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    if (r->tx)
+        r->ops->destroy(r->tx);
+    h5p_pool_destroy(r->decode);
+    h5p_sink_free(r->sink);
+    for (size_t o = 0; r->staged && o < p->nouts; o++)
+        if (r->staged[o])
+            munmap(r->staged[o], r->staged_len[o]);
+    if (r->tmpdir)
+        remove_tree(r->tmpdir);
+    for (int k = 0; r->slot_dec && k < r->nslots; k++)
+        free(r->slot_dec[k]);
+    for (size_t o = 0; o < p->nouts; o++) {
+        if (r->moments)
+            free(r->moments[o]);
+        if (r->shift)
+            free(r->shift[o]);
+        if (r->div)
+            free(r->div[o]);
+    }
+    free(r->moments), free(r->shift), free(r->div);
+    free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
+    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->tmpdir), free(r->dir);
+    h5p_split_free(&r->split);
+    h5p_plan_free(&r->plan);
+    h5p_recipe_free(r->recipe);
+}
+
+static void fill_report(const run *r, h5prep_transform_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    snprintf(rep->out_dir, sizeof rep->out_dir, "%s", r->dir);
+    snprintf(rep->backend, sizeof rep->backend, "%s", r->backend_name);
+    snprintf(rep->notice, sizeof rep->notice, "%s", r->notice);
+    rep->samples = r->plan.n;
+    rep->nsplits = r->split.nsplits;
+    for (int k = 0; k < r->split.nsplits && k < 8; k++) {
+        rep->split_rows[k] = r->split.count[k];
+        snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->recipe->split.names[k]);
+    }
+    rep->staged_in_memory = r->staged_in_memory;
+    rep->bytes_read = r->bytes_read;
+    rep->bytes_written = r->bytes_written;
+    rep->seconds = h5p_now() - r->t0;
+}
+
+h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep)
+{
+    h5p_clear_error();
+    h5p_hdf5_init();
+    h5prep_transform_config defaults = h5prep_transform_config_default();
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg ? cfg : &defaults;
+    r.t0 = h5p_now();
+    r.nslots = (r.cfg->engine.slots > 0 ? r.cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
+    h5prep_status st = h5p_recipe_load(recipe_path, &r.recipe);
+    if (st == H5PREP_OK) {
+        const char *dir = r.cfg->out_dir ? r.cfg->out_dir : r.recipe->write.dir;
+        if (!dir) {
+            h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
+            st = h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
+        } else if (!(r.dir = h5p_strdup(dir))) {
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+        } else { /* "out/" names the directory "out", whose temporary sibling is "out.tmp-PID" */
+            for (size_t len = strlen(r.dir); len > 1 && r.dir[len - 1] == '/'; len--)
+                r.dir[len - 1] = 0;
+        }
+    }
+    if (st == H5PREP_OK && r.nslots > 64)
+        st = h5p_fail(H5PREP_ERR_USAGE, "--slots %d: at most 63", r.cfg->engine.slots);
+    if (st == H5PREP_OK)
+        st = h5p_plan_build(r.recipe, r.cfg->inputs, r.cfg->ninputs, r.cfg->engine.raw, &r.plan);
+    if (st == H5PREP_OK && r.plan.nvars > H5P_TX_MAX_VARS)
+        st = h5p_fail(H5PREP_ERR_USAGE, "%s: the outputs use %zu variables; at most %d are supported", recipe_path,
+                      r.plan.nvars, H5P_TX_MAX_VARS);
+    if (st == H5PREP_OK) {
+        int threads = h5p_thread_count(&r.cfg->engine);
+        r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
+        r.rows_total = r.plan.n * (1 + r.plan.nouts);
+        r.bytes_total = r.plan.n * (h5p_tx_in_row_bytes(&r.plan) + out_row_bytes(&r.plan));
+        st = run_passes(&r);
+    }
+    if (st == H5PREP_OK)
+        st = publish(&r);
+    if (st == H5PREP_OK && rep)
+        fill_report(&r, rep);
+    run_free(&r);
+    return st;
+}

@@ -1,0 +1,285 @@
+/* chunks.c: reads the chunks of a slab raw (H5Dread_chunk, in the reader thread: HDF5 is one
+ * lock) and decodes them on a pool: inflate with libdeflate, undo the shuffle, copy into place. */
+#include "input/chunks.h"
+
+#include "common/internal.h"
+
+#include <hdf5.h>
+#include <libdeflate.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_THREADS = 256 };
+
+typedef struct raw_chunk {
+    hsize_t offset[H5S_MAX_RANK]; /* element coordinates of the chunk's first element */
+    size_t pos, size;             /* in the arena */
+    uint32_t mask;                /* filters skipped for this chunk (bit i: filter i) */
+} raw_chunk;
+
+struct h5p_chunks {
+    hid_t dset;
+    int rank;
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+    size_t esize, chunk_bytes;
+    int shuffle_idx, deflate_idx; /* position in the filter pipeline, -1 when absent */
+    char filters[64];
+    raw_chunk *list;
+    size_t nlist, cap_list;
+    unsigned char *arena;
+    size_t arena_cap;
+    /* per pool thread: decompressor and two chunk-sized buffers */
+    struct libdeflate_decompressor *dec[MAX_THREADS];
+    unsigned char *tmp[MAX_THREADS][2];
+    /* the job of one slab */
+    unsigned char *dst;
+    uint64_t row0;
+    atomic_size_t next;
+    atomic_int failed;
+};
+
+h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t esize, int big_endian,
+                            char *why, size_t why_cap)
+{
+    hid_t d = (hid_t)dset;
+    hid_t dcpl = H5Dget_create_plist(d);
+    h5p_chunks *c = NULL;
+    why[0] = 0;
+    if (H5Pget_layout(dcpl) != H5D_CHUNKED) {
+        snprintf(why, why_cap, "not chunked");
+        goto out;
+    }
+    int nf = H5Pget_nfilters(dcpl);
+    if (nf <= 0) {
+        snprintf(why, why_cap, "no filters: H5Dread copies the chunks as they are");
+        goto out;
+    }
+    if (big_endian) {
+        snprintf(why, why_cap, "big-endian data is converted by H5Dread");
+        goto out;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(why, why_cap, "out of memory");
+        goto out;
+    }
+    c->shuffle_idx = c->deflate_idx = -1;
+    for (int i = 0; i < nf; i++) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        char name[64];
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name, NULL);
+        if (id == H5Z_FILTER_SHUFFLE && c->shuffle_idx < 0 && c->deflate_idx < 0) {
+            c->shuffle_idx = i;
+        } else if (id == H5Z_FILTER_DEFLATE && c->deflate_idx < 0) {
+            c->deflate_idx = i;
+        } else {
+            snprintf(why, why_cap, "filter %s (id %d) is decoded by H5Dread", name, (int)id);
+            free(c);
+            c = NULL;
+            goto out;
+        }
+    }
+    snprintf(c->filters, sizeof c->filters, "%s%s%s", c->shuffle_idx >= 0 ? "shuffle" : "",
+             c->shuffle_idx >= 0 && c->deflate_idx >= 0 ? "+" : "", c->deflate_idx >= 0 ? "deflate" : "");
+    c->dset = d;
+    c->rank = rank;
+    c->esize = esize;
+    H5Pget_chunk(dcpl, rank, c->chunk);
+    c->chunk_bytes = esize;
+    for (int a = 0; a < rank; a++) {
+        c->dims[a] = dims[a];
+        c->chunk_bytes *= c->chunk[a];
+    }
+out:
+    H5Pclose(dcpl);
+    return c;
+}
+
+void h5p_chunks_close(h5p_chunks *c)
+{
+    if (!c)
+        return;
+    for (int t = 0; t < MAX_THREADS; t++) {
+        if (c->dec[t])
+            libdeflate_free_decompressor(c->dec[t]);
+        free(c->tmp[t][0]);
+        free(c->tmp[t][1]);
+    }
+    free(c->list);
+    free(c->arena);
+    free(c);
+}
+
+const char *h5p_chunks_filters(const h5p_chunks *c) { return c->filters; }
+
+int h5p_chunks_aligned(const h5p_chunks *c, uint64_t row, uint64_t n)
+{
+    return row % c->chunk[0] == 0 && ((row + n) % c->chunk[0] == 0 || row + n == c->dims[0]);
+}
+
+/* Fetches every chunk that intersects rows [row, row+n) into the arena. */
+static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *path, const char *name,
+                           int *unstored)
+{
+    hsize_t grid[H5S_MAX_RANK], idx[H5S_MAX_RANK] = {0};
+    size_t total = 1;
+    grid[0] = CEIL_DIV(n, c->chunk[0]);
+    for (int a = 1; a < c->rank; a++)
+        grid[a] = CEIL_DIV(c->dims[a], c->chunk[a]);
+    for (int a = 0; a < c->rank; a++)
+        total *= grid[a];
+    if (total > c->cap_list) {
+        raw_chunk *l = realloc(c->list, total * sizeof *l);
+        RETURN_ERROR_IF(!l, H5PREP_ERR_NOMEM, "%s:%s: out of memory for the chunk list", path, name);
+        c->list = l;
+        c->cap_list = total;
+    }
+    size_t used = 0;
+    for (size_t k = 0; k < total; k++) {
+        raw_chunk *rc = &c->list[k];
+        for (int a = 0; a < c->rank; a++)
+            rc->offset[a] = (a == 0 ? row : 0) + idx[a] * c->chunk[a];
+        hsize_t bytes = 0;
+        if (H5Dget_chunk_storage_size(c->dset, rc->offset, &bytes) < 0 || bytes == 0) {
+            *unstored = 1; /* never written: H5Dread supplies the fill value */
+            return H5PREP_OK;
+        }
+        if (used + bytes > c->arena_cap) {
+            size_t cap = (used + bytes) * 2;
+            unsigned char *ar = realloc(c->arena, cap);
+            RETURN_ERROR_IF(!ar, H5PREP_ERR_NOMEM, "%s:%s: out of memory for raw chunks", path, name);
+            c->arena = ar;
+            c->arena_cap = cap;
+        }
+        RETURN_ERROR_IF(H5Dread_chunk(c->dset, H5P_DEFAULT, rc->offset, &rc->mask, c->arena + used) < 0,
+                        H5PREP_ERR_CORRUPT, "%s:%s: reading the chunk at row %llu failed (HDF5: %s)", path, name,
+                        (unsigned long long)rc->offset[0], h5p_hdf5_reason());
+        rc->pos = used;
+        rc->size = bytes;
+        used += bytes;
+        for (int a = c->rank - 1; a >= 0 && ++idx[a] == grid[a]; a--) /* next chunk, C order */
+            idx[a] = 0;
+    }
+    c->nlist = total;
+    return H5PREP_OK;
+}
+
+/* Undoes HDF5's shuffle: the chunk holds byte 0 of every element, then byte 1, ... */
+static void unshuffle(const unsigned char *src, unsigned char *dst, size_t bytes, size_t esize)
+{
+    size_t n = bytes / esize;
+    for (size_t b = 0; b < esize; b++) {
+        const unsigned char *s = src + b * n;
+        for (size_t i = 0; i < n; i++)
+            dst[i * esize + b] = s[i];
+    }
+    memcpy(dst + n * esize, src + n * esize, bytes - n * esize); /* leftover bytes stay in place */
+}
+
+/* Copies the part of a decoded chunk (full chunk extent, C order) that lies inside the dataset
+ * into the slab (rows from row0, full extent of the other axes). */
+static void place(const h5p_chunks *c, const raw_chunk *rc, const unsigned char *chunk, unsigned char *dst,
+                  uint64_t row0, uint64_t slab_rows)
+{
+    int r = c->rank;
+    hsize_t ext[H5S_MAX_RANK] = {0}, cstride[H5S_MAX_RANK] = {0}, dstride[H5S_MAX_RANK] = {0};
+    for (int a = 0; a < r; a++) {
+        hsize_t limit = a == 0 ? row0 + slab_rows : c->dims[a];
+        ext[a] = rc->offset[a] + c->chunk[a] <= limit ? c->chunk[a] : limit - rc->offset[a];
+    }
+    cstride[r - 1] = dstride[r - 1] = c->esize;
+    for (int a = r - 2; a >= 0; a--) {
+        cstride[a] = cstride[a + 1] * c->chunk[a + 1];
+        dstride[a] = dstride[a + 1] * c->dims[a + 1];
+    }
+    size_t run = ext[r - 1] * c->esize;
+    size_t base = (rc->offset[0] - row0) * dstride[0];
+    for (int a = 1; a < r; a++)
+        base += rc->offset[a] * dstride[a];
+    hsize_t idx[H5S_MAX_RANK] = {0};
+    for (;;) {
+        size_t so = 0, d = base;
+        for (int a = 0; a < r - 1; a++) {
+            so += idx[a] * cstride[a];
+            d += idx[a] * dstride[a];
+        }
+        memcpy(dst + d, chunk + so, run);
+        int a = r - 2;
+        for (; a >= 0 && ++idx[a] == ext[a]; a--)
+            idx[a] = 0;
+        if (a < 0)
+            break;
+    }
+}
+
+typedef struct decode_job {
+    h5p_chunks *c;
+    uint64_t slab_rows;
+} decode_job;
+
+static void decode_chunks(void *arg, int tid, int nt)
+{
+    (void)nt;
+    decode_job *j = arg;
+    h5p_chunks *c = j->c;
+    if (tid >= MAX_THREADS) /* more threads than slots: they sit this job out */
+        return;
+    if (!c->dec[tid])
+        c->dec[tid] = libdeflate_alloc_decompressor();
+    for (int k = 0; k < 2; k++)
+        if (!c->tmp[tid][k])
+            c->tmp[tid][k] = malloc(c->chunk_bytes);
+    if (!c->dec[tid] || !c->tmp[tid][0] || !c->tmp[tid][1]) {
+        atomic_store(&c->failed, 1);
+        return;
+    }
+    size_t k;
+    while ((k = atomic_fetch_add(&c->next, 1)) < c->nlist && !atomic_load(&c->failed)) {
+        const raw_chunk *rc = &c->list[k];
+        const unsigned char *p = c->arena + rc->pos;
+        size_t bytes = rc->size;
+        unsigned char *out = c->tmp[tid][0], *spare = c->tmp[tid][1];
+        if (c->deflate_idx >= 0 && !(rc->mask & (1u << c->deflate_idx))) {
+            size_t got = 0;
+            if (libdeflate_zlib_decompress(c->dec[tid], p, bytes, out, c->chunk_bytes, &got) != LIBDEFLATE_SUCCESS ||
+                got != c->chunk_bytes) {
+                atomic_store(&c->failed, 2);
+                return;
+            }
+            p = out, out = spare, spare = (unsigned char *)p;
+            bytes = got;
+        }
+        if (bytes != c->chunk_bytes) {
+            atomic_store(&c->failed, 2);
+            return;
+        }
+        if (c->shuffle_idx >= 0 && !(rc->mask & (1u << c->shuffle_idx)) && c->esize > 1) {
+            unshuffle(p, out, bytes, c->esize);
+            p = out;
+        }
+        place(c, rc, p, c->dst, c->row0, j->slab_rows);
+    }
+}
+
+h5prep_status h5p_chunks_read(h5p_chunks *c, h5p_pool *pool, uint64_t row, uint64_t n, void *dst,
+                              const char *path, const char *name, int *unstored)
+{
+    *unstored = 0;
+    FORWARD_IF_ERROR(fetch(c, row, n, path, name, unstored));
+    if (*unstored)
+        return H5PREP_OK;
+    c->dst = dst;
+    c->row0 = row;
+    atomic_store(&c->next, 0);
+    atomic_store(&c->failed, 0);
+    decode_job j = {c, n};
+    h5p_pool_run(pool, decode_chunks, &j);
+    int failed = atomic_load(&c->failed);
+    RETURN_ERROR_IF(failed == 1, H5PREP_ERR_NOMEM, "%s:%s: out of memory for chunk buffers", path, name);
+    RETURN_ERROR_IF(failed == 2, H5PREP_ERR_CORRUPT, "%s:%s: a chunk in rows %llu..%llu does not inflate to %zu bytes",
+                    path, name, (unsigned long long)row, (unsigned long long)(row + n - 1), c->chunk_bytes);
+    return H5PREP_OK;
+}

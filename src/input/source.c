@@ -1,0 +1,464 @@
+/* source.c: opens and checks HDF5/netCDF-4 datasets, reads their CF attributes and slabs of rows.
+ * Used by stats.c when inputs are added and by the pipeline's reader thread during a run. */
+#include "input/source.h"
+
+#include "input/chunks.h"
+#include "common/internal.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t h5p_var_features(const h5p_var *v)
+{
+    uint64_t f = 1;
+    for (int a = v->keep_first; a < v->keep_first + v->keep_count; a++)
+        f *= v->dims[a];
+    return f;
+}
+
+uint64_t h5p_var_row_elems(const h5p_var *v)
+{
+    uint64_t n = 1;
+    for (int a = 1; a < v->rank; a++)
+        n *= v->dims[a];
+    return n;
+}
+
+size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p)
+{
+    return (size_t)h5p_var_row_elems(v) * h5p_dtype_size(p->dtype);
+}
+
+static const char *class_name(H5T_class_t c)
+{
+    switch (c) {
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_REFERENCE: return "reference";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_TIME: return "time";
+    default: return "non-numeric";
+    }
+}
+
+/* Maps a stored numeric type to the staging type; -1 when unsupported. */
+static int dtype_of(hid_t t, int *big_endian)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    *big_endian = H5Tget_order(t) == H5T_ORDER_BE;
+    if (c == H5T_FLOAT)
+        return size == 4 ? H5P_F32 : size == 8 ? H5P_F64 : -1;
+    if (c != H5T_INTEGER)
+        return -1;
+    int sign = H5Tget_sign(t) == H5T_SGN_2;
+    switch (size) {
+    case 1: return sign ? H5P_I8 : H5P_U8;
+    case 2: return sign ? H5P_I16 : H5P_U16;
+    case 4: return sign ? H5P_I32 : H5P_U32;
+    case 8: return sign ? H5P_I64 : H5P_U64;
+    default: return -1;
+    }
+}
+
+static hid_t mem_type_of(h5p_dtype t)
+{
+    switch (t) {
+    case H5P_I8: return H5T_NATIVE_INT8;
+    case H5P_U8: return H5T_NATIVE_UINT8;
+    case H5P_I16: return H5T_NATIVE_INT16;
+    case H5P_U16: return H5T_NATIVE_UINT16;
+    case H5P_I32: return H5T_NATIVE_INT32;
+    case H5P_U32: return H5T_NATIVE_UINT32;
+    case H5P_I64: return H5T_NATIVE_INT64;
+    case H5P_U64: return H5T_NATIVE_UINT64;
+    case H5P_F32: return H5T_NATIVE_FLOAT;
+    case H5P_F64: return H5T_NATIVE_DOUBLE;
+    }
+    return H5T_NATIVE_DOUBLE;
+}
+
+/* Reads up to `cap` values of a numeric attribute as float64; returns how many (0 if absent or
+ * not numeric). */
+static int attr_doubles(hid_t obj, const char *name, double *out, int cap)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return 0;
+    int n = 0;
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    H5T_class_t c = H5Tget_class(t);
+    hssize_t npts = H5Sget_simple_extent_npoints(sp);
+    if ((c == H5T_INTEGER || c == H5T_FLOAT) && npts >= 1 && npts <= 64) {
+        double buf[64];
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) >= 0) {
+            n = (int)npts < cap ? (int)npts : cap;
+            memcpy(out, buf, (size_t)n * sizeof *out);
+        }
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Aclose(a);
+    return n;
+}
+
+/* Whether x is a value of type t (so that a fill value compares exactly in the stored type). */
+static int representable(double x, h5p_dtype t)
+{
+    if (t == H5P_F64)
+        return 1;
+    if (t == H5P_F32)
+        return isnan(x) || (double)(float)x == x;
+    if (x != floor(x))
+        return 0;
+    switch (t) {
+    case H5P_I8: return x >= -128 && x <= 127;
+    case H5P_U8: return x >= 0 && x <= 255;
+    case H5P_I16: return x >= -32768 && x <= 32767;
+    case H5P_U16: return x >= 0 && x <= 65535;
+    case H5P_I32: return x >= -2147483648.0 && x <= 2147483647.0;
+    case H5P_U32: return x >= 0 && x <= 4294967295.0;
+    case H5P_I64: return x >= -9223372036854775808.0 && x < 9223372036854775808.0;
+    case H5P_U64: return x >= 0 && x < 18446744073709551616.0;
+    default: return 0;
+    }
+}
+
+static void read_decode(hid_t d, h5p_dtype t, int raw, h5p_decode *dec)
+{
+    memset(dec, 0, sizeof *dec);
+    dec->scale = 1.0;
+    dec->offset = 0.0;
+    dec->vmin = -INFINITY;
+    dec->vmax = INFINITY;
+    if (raw)
+        return;
+    static const char *fills[] = {"_FillValue", "missing_value", "MissingValue"};
+    for (size_t k = 0; k < sizeof fills / sizeof *fills; k++) {
+        double v[H5P_MAX_FILLS];
+        int n = attr_doubles(d, fills[k], v, H5P_MAX_FILLS);
+        for (int i = 0; i < n && dec->nfill < H5P_MAX_FILLS; i++)
+            if (representable(v[i], t) && !isnan(v[i]))
+                dec->fill[dec->nfill++] = v[i];
+    }
+    double x[2];
+    if (attr_doubles(d, "scale_factor", x, 1) == 1)
+        dec->scale = x[0];
+    if (attr_doubles(d, "add_offset", x, 1) == 1)
+        dec->offset = x[0];
+    if (attr_doubles(d, "valid_range", x, 2) == 2) {
+        dec->vmin = x[0];
+        dec->vmax = x[1];
+    }
+    if (attr_doubles(d, "valid_min", x, 1) == 1)
+        dec->vmin = x[0];
+    if (attr_doubles(d, "valid_max", x, 1) == 1)
+        dec->vmax = x[0];
+}
+
+static int starts_with_bytes(const char *path, const char *magic, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char buf[16] = {0};
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    return got == n && memcmp(buf, magic, n) == 0;
+}
+
+/* Opens a file for reading, with a status and message for each way it can fail. */
+static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *st)
+{
+    h5p_hdf5_init();
+    if (stat(path, st) != 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: no such file", path);
+        return h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: cannot access the file: %s", path, strerror(e));
+    }
+    RETURN_ERROR_IF(S_ISDIR(st->st_mode), H5PREP_ERR_FILE_NOT_FOUND, "%s: is a directory, not a file",
+                    path);
+    /* Open first: the usual case costs one open; only a failure is classified. */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+        *out = f;
+        return H5PREP_OK;
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", h5p_hdf5_reason());
+    if (H5Fis_hdf5(path) <= 0) {
+        if (starts_with_bytes(path, "CDF", 3)) {
+            h5p_fail(H5PREP_ERR_NOT_HDF5, "%s: is a netCDF-3 classic file, not netCDF-4/HDF5", path);
+            return h5p_hint(H5PREP_ERR_NOT_HDF5, "convert it with 'nccopy -k nc4 %s out.nc'", path);
+        }
+        h5p_fail(H5PREP_ERR_NOT_HDF5, "%s: not an HDF5 or netCDF-4 file (no HDF5 signature)", path);
+        return h5p_hint(H5PREP_ERR_NOT_HDF5, "check the path; 'h5prep info FILE' lists what a file holds");
+    }
+    return h5p_fail(H5PREP_ERR_CORRUPT, "%s: HDF5 cannot open the file (truncated or damaged?)%s%s%s", path,
+                    *why ? " (HDF5: " : "", why, *why ? ")" : "");
+}
+
+/* Opens dataset `name` in file `f`, telling a missing path from a group. */
+static h5prep_status open_dataset(hid_t f, const char *path, const char *name, hid_t *out)
+{
+    /* Walk the path so that a missing intermediate group is reported, not an HDF5 failure. */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", name);
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c == '/' || c == 0) {
+            *p = 0;
+            htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
+            if (ex <= 0) {
+                h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path,
+                         name, buf);
+                return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
+            }
+            *p = c;
+            if (c == 0)
+                break;
+        }
+    }
+    H5O_info_t info;
+    RETURN_ERROR_IF(H5Oget_info_by_name(f, name, &info, H5P_DEFAULT) < 0, H5PREP_ERR_CORRUPT,
+                    "%s:%s: cannot read the object header (HDF5: %s)", path, name, h5p_hdf5_reason());
+    if (info.type != H5O_TYPE_DATASET) {
+        h5p_fail(H5PREP_ERR_NOT_DATASET, "%s:%s: is a %s, not a dataset", path, name,
+                 info.type == H5O_TYPE_GROUP ? "group" : "named datatype");
+        return h5p_hint(H5PREP_ERR_NOT_DATASET, "list the datasets with 'h5prep info %s'", path);
+    }
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    RETURN_ERROR_IF(d < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot open the dataset (HDF5: %s)", path, name,
+                    h5p_hdf5_reason());
+    *out = d;
+    return H5PREP_OK;
+}
+
+static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *name, int raw,
+                                h5p_part *part, int *rank, uint64_t dims[H5PREP_MAX_RANK])
+{
+    (void)f;
+    hid_t t = H5Dget_type(d);
+    RETURN_ERROR_IF(t < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot read the datatype", path, name);
+    int be = 0;
+    int dt = dtype_of(t, &be);
+    H5T_class_t cls = H5Tget_class(t);
+    size_t tsize = H5Tget_size(t);
+    H5Tclose(t);
+    if (dt < 0) {
+        if (cls == H5T_FLOAT)
+            return h5p_fail(H5PREP_ERR_DTYPE, "%s:%s: %zu-byte floats are not supported (float32 and float64 are)",
+                            path, name, tsize);
+        return h5p_fail(H5PREP_ERR_DTYPE, "%s:%s: dataset holds %s values; h5prep needs integers or floats",
+                        path, name, class_name(cls));
+    }
+    hid_t sp = H5Dget_space(d);
+    int r = H5Sget_simple_extent_ndims(sp);
+    hsize_t hd[H5S_MAX_RANK];
+    if (r > 0)
+        H5Sget_simple_extent_dims(sp, hd, NULL);
+    H5Sclose(sp);
+    RETURN_ERROR_IF(r < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot read the dataspace", path, name);
+    RETURN_ERROR_IF(r == 0, H5PREP_ERR_EMPTY, "%s:%s: is a scalar; h5prep reduces over axes, so it needs rank >= 1",
+                    path, name);
+    RETURN_ERROR_IF(r > H5PREP_MAX_RANK, H5PREP_ERR_SHAPE, "%s:%s: rank %d is above the supported %d", path,
+                    name, r, H5PREP_MAX_RANK);
+    char shape[512];
+    size_t len = 0;
+    int zero = 0;
+    for (int a = 0; a < r; a++) {
+        dims[a] = hd[a];
+        zero |= hd[a] == 0;
+        len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%llu", a ? ", " : "(",
+                                (unsigned long long)hd[a]);
+        if (len >= sizeof shape)
+            len = sizeof shape - 1;
+    }
+    snprintf(shape + len, sizeof shape - len, "%s)", r == 1 ? "," : "");
+    RETURN_ERROR_IF(zero, H5PREP_ERR_EMPTY, "%s:%s: has a zero-length dimension: shape %s", path, name, shape);
+    *rank = r;
+
+    part->dtype = (h5p_dtype)dt;
+    part->big_endian = be;
+    part->rows = dims[0];
+    part->row0 = 0;
+    part->chunk_rows = 0;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl >= 0) {
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+            hsize_t cd[H5S_MAX_RANK];
+            if (H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) == r) {
+                part->chunk_rows = cd[0];
+                part->row_chunks = 1;
+                for (int a = 1; a < r; a++)
+                    part->row_chunks *= CEIL_DIV(dims[a], cd[a]);
+            }
+            part->filtered = H5Pget_nfilters(dcpl) > 0;
+        }
+        H5Pclose(dcpl);
+    }
+    read_decode(d, part->dtype, raw, &part->dec);
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_file_open(const char *path, int64_t *file)
+{
+    struct stat st;
+    hid_t f = -1;
+    FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
+    *file = f;
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part, int *rank,
+                             uint64_t dims[H5PREP_MAX_RANK])
+{
+    struct stat st;
+    hid_t f = -1, d = -1;
+    FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
+    h5prep_status s = open_dataset(f, path, dset, &d);
+    if (s == H5PREP_OK) {
+        s = probe_open(f, d, path, dset, raw, part, rank, dims);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    part->size = (int64_t)st.st_size;
+    part->mtime = (int64_t)st.st_mtime;
+    return s;
+}
+
+enum { MAP_MIN_BYTES = 64u << 20 }; /* smaller datasets are read; mapping them gains nothing */
+
+/* Maps the data of a contiguous, unfiltered, native-order dataset in a plain (sec2) file. */
+static void try_map(h5p_reader *r, hid_t f, hid_t d, const char *path)
+{
+    size_t want = (size_t)r->part->rows * r->row_bytes;
+    if (r->part->big_endian || want < MAP_MIN_BYTES)
+        return;
+    hid_t dcpl = H5Dget_create_plist(d), fapl = H5Fget_access_plist(f);
+    int plain = H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0 &&
+                H5Pget_driver(fapl) == H5FD_SEC2;
+    H5Pclose(dcpl);
+    H5Pclose(fapl);
+    haddr_t off = H5Dget_offset(d);
+    if (!plain || off == HADDR_UNDEF || H5Dget_storage_size(d) != want)
+        return;
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), start = (size_t)off / page * page;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= off + want) {
+        void *m = mmap(NULL, (size_t)off + want - start, PROT_READ, MAP_SHARED, fd, (off_t)start);
+        if (m != MAP_FAILED) {
+            r->map = m;
+            r->map_len = (size_t)off + want - start;
+            r->mapped = (const unsigned char *)m + (off - start);
+        }
+    }
+    close(fd);
+}
+
+const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n)
+{
+    const unsigned char *p = r->mapped + row * r->row_bytes;
+    size_t len = (size_t)n * r->row_bytes, page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p / page * page;
+    /* fault the pages in here, in the reader thread, rather than in the compute threads */
+    if (madvise((void *)a, len + ((uintptr_t)p - a), MADV_POPULATE_READ) != 0) {
+        volatile unsigned char sink = 0;
+        for (size_t i = 0; i < len; i += page)
+            sink ^= p[i];
+        (void)sink;
+    }
+    return p;
+}
+
+h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map)
+{
+    struct stat st;
+    hid_t f = -1, d = -1;
+    memset(r, 0, sizeof *r);
+    FORWARD_IF_ERROR(open_file_stat(part->path, &f, &st));
+    h5prep_status s = open_dataset(f, part->path, v->name, &d);
+    if (s != H5PREP_OK) {
+        H5Fclose(f);
+        return s;
+    }
+    r->file = f;
+    r->dset = d;
+    r->mem_type = mem_type_of(part->dtype);
+    r->part = part;
+    r->dset_name = v->name;
+    r->rank = v->rank;
+    memcpy(r->dims, v->dims, sizeof r->dims);
+    r->dims[0] = part->rows;
+    r->row_bytes = h5p_part_row_bytes(v, part);
+    if (allow_map)
+        try_map(r, f, d, part->path);
+    char why[96];
+    if (r->map) {
+        snprintf(r->how, sizeof r->how, "viewed in place (contiguous, mapped)");
+    } else if ((r->chunks = h5p_chunks_open(d, r->rank, r->dims, h5p_dtype_size(part->dtype), part->big_endian,
+                                            why, sizeof why))) {
+        snprintf(r->how, sizeof r->how, "raw chunks decoded in parallel (%s)", h5p_chunks_filters(r->chunks));
+    } else {
+        snprintf(r->how, sizeof r->how, "H5Dread (%s)", why);
+    }
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst)
+{
+    if (decode && r->chunks && h5p_chunks_aligned(r->chunks, row, n)) {
+        int unstored = 0;
+        FORWARD_IF_ERROR(h5p_chunks_read(r->chunks, decode, row, n, dst, r->part->path, r->dset_name, &unstored));
+        if (!unstored)
+            return H5PREP_OK;
+    }
+    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    for (int a = 0; a < r->rank; a++)
+        count[a] = r->dims[a];
+    start[0] = row;
+    count[0] = n;
+    hid_t fs = H5Dget_space(r->dset);
+    hid_t ms = H5Screate_simple(r->rank, count, NULL);
+    herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    if (e >= 0)
+        e = H5Dread(r->dset, r->mem_type, ms, fs, H5P_DEFAULT, dst);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s:%s: reading rows %llu..%llu failed (HDF5: %s)",
+                    r->part->path, r->dset_name, (unsigned long long)row,
+                    (unsigned long long)(row + n - 1), h5p_hdf5_reason());
+    return H5PREP_OK;
+}
+
+void h5p_reader_close(h5p_reader *r)
+{
+    if (r->map)
+        munmap(r->map, r->map_len);
+    r->map = NULL;
+    h5p_chunks_close(r->chunks);
+    r->chunks = NULL;
+    if (r->dset > 0)
+        H5Dclose(r->dset);
+    if (r->file > 0)
+        H5Fclose(r->file);
+    r->dset = r->file = 0;
+}

@@ -1,0 +1,81 @@
+/* source.h: HDF5 inputs: opening and checking files, CF attributes, reading slabs of rows.
+ * The pipeline's reader thread calls h5p_part_read; everything else runs before a run starts. */
+#ifndef H5PREP_SOURCE_H
+#define H5PREP_SOURCE_H
+
+#include "h5prep.h"
+#include "input/chunks.h"
+#include "common/decode.h"
+#include "common/dtype.h"
+#include "common/moments.h"
+#include "common/pool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* One file's share of a logical dataset. */
+typedef struct h5p_part {
+    char *path;
+    uint64_t rows, row0;   /* rows along axis 0 here; global index of the first */
+    uint64_t chunk_rows;   /* chunk extent along axis 0, 0 when not chunked */
+    uint64_t row_chunks;   /* chunks side by side in one chunk-row (the other axes) */
+    int filtered;          /* chunks pass through filters (compression) */
+    h5p_dtype dtype;
+    int big_endian;        /* as stored; slabs are converted to native order by HDF5 */
+    h5p_decode dec;
+    int64_t size, mtime;   /* for provenance */
+} h5p_part;
+
+/* A logical dataset: the same path in one or more files, concatenated along axis 0. */
+typedef struct h5p_var {
+    char *name;
+    int rank;
+    uint64_t dims[H5PREP_MAX_RANK]; /* dims[0] summed over parts */
+    int keep_first, keep_count;
+    h5p_part *parts;
+    size_t nparts;
+    h5p_moments *result;            /* n_features states, filled by a run or a load */
+    char how[160];                  /* how the first file was read, for --verbose */
+} h5p_var;
+
+uint64_t h5p_var_features(const h5p_var *v);
+uint64_t h5p_var_row_elems(const h5p_var *v);
+/* Bytes of one row along axis 0 of part p of v, as staged. */
+size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p);
+
+/* Opens `path`:`dset`, checks that it is a numeric dataset of rank >= 1 with no zero-length
+ * dimension, and fills `part` (row0 = 0) plus the rank and dims. */
+h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part,
+                             int *rank, uint64_t dims[H5PREP_MAX_RANK]);
+
+/* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
+h5prep_status h5p_file_open(const char *path, int64_t *file);
+
+/* An open dataset for reading slabs. */
+typedef struct h5p_reader {
+    int64_t file, dset; /* hid_t */
+    int64_t mem_type;
+    const h5p_part *part;
+    const char *dset_name;
+    int rank;
+    uint64_t dims[H5PREP_MAX_RANK];
+    size_t row_bytes;
+    void *map;          /* the file mapped read-only, when the dataset can be viewed in place */
+    size_t map_len;
+    const unsigned char *mapped; /* first byte of the dataset's data inside map */
+    h5p_chunks *chunks;          /* parallel chunk decoding, when the filters allow it */
+    char how[160];               /* how the data is read, for --verbose */
+} h5p_reader;
+
+/* Opens the part's dataset. With allow_map, a large contiguous dataset stored unfiltered in
+ * native byte order is mapped so that h5p_reader_view can hand out its rows without a copy. */
+h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map);
+/* Reads rows [row, row+n) of the part (local indices) into dst, in native order. Compressed
+ * chunks are decoded on `decode` when it is given and the slab is chunk-aligned. */
+h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst);
+/* Rows [row, row+n) in place (mapped readers only), paged in before it returns. */
+const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n);
+void h5p_reader_close(h5p_reader *r);
+
+#endif

@@ -1,0 +1,36 @@
+/* sink.h: the files a transform writes into its output directory: one HDF5 file per split
+ * and/or .npy shards, plus index.json. The caller gives rows in order; the engine writes the
+ * whole directory under a temporary name and renames it when complete. */
+#ifndef H5PREP_SINK_H
+#define H5PREP_SINK_H
+
+#include "h5prep.h"
+#include "plan/recipe.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct h5p_sink h5p_sink;
+
+/* Opens the sink on an existing, empty directory `dir`. Splits have names and row counts
+ * (a split may have 0 rows: its files hold (0, ...) arrays). */
+h5prep_status h5p_sink_open(h5p_sink **out, const char *dir, const h5p_write_spec *w, int nsplits,
+                            char *const *split_names, const uint64_t *split_rows);
+
+/* Declares output o (in call order from 0): per-sample rank and shape (not counting axis 0) and
+ * the stored type. All outputs are declared before the first write. */
+h5prep_status h5p_sink_add_output(h5p_sink *s, const char *name, int rank, const uint64_t *shape,
+                                  h5p_out_dtype t);
+
+/* Appends n rows of output o to split k: n * prod(shape) values of the output's type, native
+ * order. Rows of one (o, k) arrive in order; calls for different (o, k) may interleave. */
+h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *data);
+
+/* Checks that every (o, k) got all its rows, closes every file, and writes <dir>/index.json
+ * ("h5prep-dataset/1": per split its rows, HDF5 file, and per output its shape, dtype and
+ * shards; plus `extra`, a JSON object text merged at the top level, may be NULL). */
+h5prep_status h5p_sink_close(h5p_sink *s, const char *extra);
+/* Frees; files already written stay (the engine removes its temporary directory). */
+void h5p_sink_free(h5p_sink *s);
+
+#endif

@@ -1,0 +1,660 @@
+/* state_io.c: the h5prep-stats/1 document: built once as JSON, written as .json or .h5 (same
+ * content), and read back from either for `h5prep merge`. Layout documented in README.md. */
+#include "common/internal.h"
+#include "output/state.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* ---- building the document ----------------------------------------------------------- */
+
+static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *u64_array(const uint64_t *a, int n, uint64_t offset)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_integer((json_int_t)(a[i] + offset)));
+    return arr;
+}
+
+static json_t *input_json(const h5p_var *v, const h5p_part *p)
+{
+    char mtime[32];
+    time_t t = (time_t)p->mtime;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "path", p->path, "dataset", v->name, "rows",
+                     (json_int_t)p->rows, "dtype", h5p_dtype_name(p->dtype), "byte_order",
+                     p->big_endian ? "big" : "little", "size", (json_int_t)p->size, "mtime", mtime);
+}
+
+static json_t *provenance_json(const h5prep_stats *s)
+{
+    json_t *inputs = json_array();
+    for (size_t i = 0; i < s->nvars; i++)
+        for (size_t k = 0; k < s->vars[i].nparts; k++)
+            json_array_append_new(inputs, input_json(&s->vars[i], &s->vars[i].parts[k]));
+    if (s->merged_inputs)
+        json_array_extend(inputs, s->merged_inputs);
+    json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "tool", "h5prep " H5PREP_VERSION, "created",
+                          s->created, "backend", s->backend ? s->backend : "none", "ddof", s->cfg.ddof,
+                          "cf_decoding", !s->cfg.raw, "inputs", inputs);
+    if (s->merged_from)
+        json_object_set(p, "merged_from", s->merged_from);
+    return p;
+}
+
+static json_t *var_json(const h5p_var *v, int ddof)
+{
+    uint64_t nf = h5p_var_features(v);
+    json_t *count = json_array(), *missing = json_array(), *mean = json_array(), *std = json_array(),
+           *var = json_array(), *mn = json_array(), *mx = json_array(), *m2 = json_array(),
+           *flags = json_array();
+    for (uint64_t f = 0; f < nf; f++) {
+        const h5p_moments *m = &v->result[f];
+        double vr = h5prep_moments_variance(m, ddof);
+        int empty = m->n == 0;
+        json_array_append_new(count, json_integer(m->n));
+        json_array_append_new(missing, json_integer(m->missing));
+        json_array_append_new(mean, empty ? json_null() : real_or_null(m->mean));
+        json_array_append_new(var, real_or_null(vr));
+        json_array_append_new(std, real_or_null(sqrt(vr)));
+        json_array_append_new(mn, empty ? json_null() : real_or_null(m->min));
+        json_array_append_new(mx, empty ? json_null() : real_or_null(m->max));
+        json_array_append_new(m2, json_real(m->m2));
+        json_array_append_new(flags, json_integer(h5prep_moments_flags(m, ddof)));
+    }
+    json_t *keep = json_array();
+    for (int a = 0; a < v->keep_count; a++)
+        json_array_append_new(keep, json_integer(v->keep_first + a));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "shape",
+                     u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
+                     u64_array(v->dims + v->keep_first, v->keep_count, 0), "count", count, "missing",
+                     missing, "mean", mean, "std", std, "var", var, "min", mn, "max", mx, "m2", m2,
+                     "flags", flags);
+}
+
+static json_t *document(const h5prep_stats *s)
+{
+    json_t *vars = json_object();
+    for (size_t i = 0; i < s->nvars; i++)
+        if (s->vars[i].result)
+            json_object_set_new(vars, s->vars[i].name, var_json(&s->vars[i], s->cfg.ddof));
+    return json_pack("{s:s, s:o, s:o}", "format", H5PREP_STATS_FORMAT, "provenance", provenance_json(s),
+                     "variables", vars);
+}
+
+enum { DUMP_FLAGS = JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17) };
+
+/* Puts arrays of scalars on one line ([1, 2, 3]) in jansson's indented text, in place: the
+ * objects stay indented for people, the long per-feature arrays stay short for files. */
+static void collapse_scalar_arrays(char *t)
+{
+    char *w = t;
+    int in_str = 0, depth_flat = 0; /* depth_flat: inside an array holding no array or object */
+    for (char *r = t; *r; r++) {
+        char c = *r;
+        if (in_str) {
+            *w++ = c;
+            if (c == '\\' && r[1])
+                *w++ = *++r;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' && !depth_flat) {
+            char *q = r + 1; /* does this array hold only scalars? */
+            int qs = 0;
+            for (; *q && (qs || (*q != ']' && *q != '[' && *q != '{')); q++)
+                if (*q == '"' && q[-1] != '\\')
+                    qs = !qs;
+            depth_flat = *q == ']';
+        } else if (c == ']' && depth_flat) {
+            depth_flat = 0;
+        } else if (depth_flat && (c == '\n' || c == ' ')) {
+            if (c == ' ' && w > t && w[-1] == ',')
+                *w++ = ' ';
+            continue;
+        }
+        *w++ = c;
+    }
+    *w = 0;
+}
+
+char *h5prep_stats_json(const h5prep_stats *s)
+{
+    json_t *doc = document(s);
+    char *text = doc ? json_dumps(doc, DUMP_FLAGS) : NULL;
+    json_decref(doc);
+    if (text)
+        collapse_scalar_arrays(text);
+    return text;
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+static h5prep_status write_json(const h5prep_stats *s, const char *tmp, const char *path)
+{
+    char *text = h5prep_stats_json(s);
+    RETURN_ERROR_IF(!text, H5PREP_ERR_NOMEM, "%s: out of memory while building the document", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        int e = errno;
+        free(text);
+        return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output: %s", path, strerror(e));
+    }
+    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+    bad |= fclose(f) != 0;
+    free(text);
+    RETURN_ERROR_IF(bad, H5PREP_ERR_OUTPUT, "%s: writing the output failed: %s", path, strerror(errno));
+    return H5PREP_OK;
+}
+
+static herr_t put_i64_attr(hid_t obj, const char *name, const uint64_t *vals, int n)
+{
+    int64_t buf[H5PREP_MAX_RANK];
+    for (int i = 0; i < n; i++)
+        buf[i] = (int64_t)vals[i];
+    hsize_t dim = (hsize_t)n;
+    hid_t sp = n > 0 ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_NULL);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : n > 0 ? H5Awrite(a, H5T_NATIVE_INT64, buf) : 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return e;
+}
+
+static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank,
+                          const uint64_t *shape, const void *data)
+{
+    hsize_t d[H5PREP_MAX_RANK];
+    for (int a = 0; a < rank; a++)
+        d[a] = shape[a];
+    hid_t sp = rank > 0 ? H5Screate_simple(rank, d, NULL) : H5Screate(H5S_SCALAR);
+    hid_t ds = H5Dcreate2(g, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = ds < 0 ? -1 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Sclose(sp);
+    return e;
+}
+
+static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
+{
+    char gname[1100];
+    snprintf(gname, sizeof gname, "/variables%s", v->name);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f, gname, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0)
+        return -1;
+    uint64_t keep[H5PREP_MAX_RANK];
+    for (int a = 0; a < v->keep_count; a++)
+        keep[a] = (uint64_t)(v->keep_first + a);
+    const uint64_t *fshape = v->dims + v->keep_first;
+    int frank = v->keep_count;
+    herr_t e = h5p_put_string_attr(g, "name", v->name);
+    e |= put_i64_attr(g, "shape", v->dims, v->rank);
+    e |= put_i64_attr(g, "keep_axes", keep, v->keep_count);
+    e |= put_i64_attr(g, "feature_shape", fshape, frank);
+
+    uint64_t nf = h5p_var_features(v);
+    int64_t *ic = malloc(2 * nf * sizeof *ic);
+    double *dv = malloc(7 * nf * sizeof *dv);
+    uint8_t *fl = malloc(nf ? nf : 1);
+    if (!ic || !dv || !fl) {
+        e = -1;
+    } else {
+        int64_t *cnt = ic, *mis = ic + nf;
+        double *mean = dv, *sd = dv + nf, *var = dv + 2 * nf, *mn = dv + 3 * nf, *mx = dv + 4 * nf,
+               *m2 = dv + 5 * nf;
+        for (uint64_t i = 0; i < nf; i++) {
+            const h5p_moments *m = &v->result[i];
+            int empty = m->n == 0;
+            cnt[i] = m->n;
+            mis[i] = m->missing;
+            mean[i] = empty ? NAN : m->mean;
+            var[i] = h5prep_moments_variance(m, ddof);
+            sd[i] = sqrt(var[i]);
+            mn[i] = empty ? NAN : m->min;
+            mx[i] = empty ? NAN : m->max;
+            m2[i] = m->m2;
+            fl[i] = (uint8_t)h5prep_moments_flags(m, ddof);
+        }
+        e |= put_dataset(g, "count", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, cnt);
+        e |= put_dataset(g, "missing", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, mis);
+        e |= put_dataset(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, mean);
+        e |= put_dataset(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, sd);
+        e |= put_dataset(g, "var", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, var);
+        e |= put_dataset(g, "min", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, mn);
+        e |= put_dataset(g, "max", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, mx);
+        e |= put_dataset(g, "m2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, m2);
+        e |= put_dataset(g, "flags", H5T_STD_U8LE, H5T_NATIVE_UINT8, frank, fshape, fl);
+    }
+    free(ic);
+    free(dv);
+    free(fl);
+    H5Gclose(g);
+    return e;
+}
+
+static h5prep_status write_h5(const h5prep_stats *s, const char *tmp, const char *path)
+{
+    h5p_hdf5_init();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        int e = errno;
+        return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output: %s", path, strerror(e));
+    }
+    json_t *prov = provenance_json(s);
+    char *ptext = json_dumps(prov, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(prov);
+    herr_t e = ptext ? 0 : -1;
+    e |= h5p_put_string_attr(f, "format", H5PREP_STATS_FORMAT);
+    if (ptext)
+        e |= h5p_put_string_attr(f, "provenance", ptext);
+    free(ptext);
+    for (size_t i = 0; i < s->nvars && e >= 0; i++)
+        if (s->vars[i].result)
+            e |= write_h5_var(f, &s->vars[i], s->cfg.ddof);
+    e |= H5Fclose(f);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s: writing the HDF5 output failed (HDF5: %s)", path, h5p_hdf5_reason());
+    return H5PREP_OK;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), m = strlen(ext);
+    return n > m && strcasecmp(path + n - m, ext) == 0;
+}
+
+static int is_h5_path(const char *path)
+{
+    return has_ext(path, ".h5") || has_ext(path, ".hdf5") || has_ext(path, ".hdf") || has_ext(path, ".nc");
+}
+
+/* Whether path names an existing file that is one of the run's inputs. */
+static const char *input_named(const h5prep_stats *s, const char *path)
+{
+    struct stat out, in;
+    if (stat(path, &out) != 0)
+        return NULL;
+    for (size_t i = 0; i < s->nvars; i++)
+        for (size_t k = 0; k < s->vars[i].nparts; k++)
+            if (stat(s->vars[i].parts[k].path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+                return s->vars[i].parts[k].path;
+    return NULL;
+}
+
+h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
+{
+    h5p_clear_error();
+    int h5 = is_h5_path(path);
+    if (!h5 && !has_ext(path, ".json")) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: unknown output format", path);
+        return h5p_hint(H5PREP_ERR_USAGE, "name the output *.json or *.h5");
+    }
+    const char *input = input_named(s, path);
+    RETURN_ERROR_IF(input, H5PREP_ERR_OUTPUT, "%s: is the input %s; h5prep does not overwrite its inputs", path, input);
+    h5p_tmpfile t;
+    FORWARD_IF_ERROR(h5p_tmpfile_begin(&t, path));
+    h5prep_status st = h5 ? write_h5(s, t.tmp_path, path) : write_json(s, t.tmp_path, path);
+    if (st != H5PREP_OK) {
+        h5p_tmpfile_abort(&t);
+        return st;
+    }
+    return h5p_tmpfile_commit(&t);
+}
+
+/* ---- loading (for merges) ------------------------------------------------------------- */
+
+/* A variable's arrays as read from either format, before conversion to states. */
+typedef struct loaded_arrays {
+    int64_t *count, *missing;
+    double *mean, *m2, *min, *max;
+} loaded_arrays;
+
+static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char *path)
+{
+    uint64_t nf = h5p_var_features(v);
+    v->result = malloc((nf ? nf : 1) * sizeof *v->result);
+    RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    for (uint64_t f = 0; f < nf; f++) {
+        h5p_moments m = h5p_moments_empty();
+        m.missing = a->missing[f];
+        RETURN_ERROR_IF(a->count[f] < 0 || a->missing[f] < 0, H5PREP_ERR_STATE,
+                        "%s: variable %s: negative count at feature %llu", path, v->name, (unsigned long long)f);
+        if (a->count[f] > 0) {
+            m.n = a->count[f];
+            m.mean = a->mean[f];
+            m.m2 = a->m2[f];
+            m.min = a->min[f];
+            m.max = a->max[f];
+            RETURN_ERROR_IF(!isfinite(m.mean) || !isfinite(m.m2) || m.m2 < 0, H5PREP_ERR_STATE,
+                            "%s: variable %s: feature %llu has count %lld but no valid mean/m2", path, v->name,
+                            (unsigned long long)f, (long long)m.n);
+        }
+        v->result[f] = m;
+    }
+    return H5PREP_OK;
+}
+
+static int json_u64s(json_t *arr, uint64_t *out, int cap, uint64_t min_value)
+{
+    if (!json_is_array(arr) || json_array_size(arr) > (size_t)cap)
+        return -1;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *x = json_array_get(arr, i);
+        if (!json_is_integer(x) || json_integer_value(x) < (json_int_t)min_value)
+            return -1;
+        out[i] = (uint64_t)json_integer_value(x);
+    }
+    return (int)json_array_size(arr);
+}
+
+/* Reads array `key` of n numbers into ints or doubles (null -> NaN). */
+static int json_numbers(json_t *obj, const char *key, uint64_t n, int64_t *ints, double *reals)
+{
+    json_t *arr = json_object_get(obj, key);
+    if (!json_is_array(arr) || json_array_size(arr) != n)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(arr, i);
+        if (ints) {
+            if (!json_is_integer(x))
+                return -1;
+            ints[i] = json_integer_value(x);
+        } else if (json_is_null(x)) {
+            reals[i] = NAN;
+        } else if (json_is_number(x)) {
+            reals[i] = json_number_value(x);
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static h5prep_status alloc_arrays(loaded_arrays *a, uint64_t nf, const char *path)
+{
+    size_t n = nf ? nf : 1;
+    a->count = malloc(2 * n * sizeof *a->count);
+    a->mean = malloc(4 * n * sizeof *a->mean);
+    RETURN_ERROR_IF(!a->count || !a->mean, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    a->missing = a->count + n;
+    a->m2 = a->mean + n;
+    a->min = a->mean + 2 * n;
+    a->max = a->mean + 3 * n;
+    return H5PREP_OK;
+}
+
+static void free_arrays(loaded_arrays *a)
+{
+    free(a->count);
+    free(a->mean);
+}
+
+/* Checks the axes of a loaded variable and derives keep_first/keep_count. */
+static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, const uint64_t *fshape,
+                                int frank, const char *path)
+{
+    int ok = v->rank >= 1 && nkeep == frank;
+    for (int a = 0; ok && a < nkeep; a++)
+        ok = keep[a] == keep[0] + (uint64_t)a && keep[a] < (uint64_t)v->rank && fshape[a] == v->dims[keep[a]];
+    RETURN_ERROR_IF(!ok, H5PREP_ERR_STATE, "%s: variable %s: shape, keep_axes and feature_shape disagree", path, v->name);
+    v->keep_first = nkeep ? (int)keep[0] : 0;
+    v->keep_count = nkeep;
+    return H5PREP_OK;
+}
+
+static h5prep_status load_json_var(const char *name, json_t *jv, const char *path, h5p_var *v)
+{
+    uint64_t keep[H5PREP_MAX_RANK], fshape[H5PREP_MAX_RANK];
+    v->name = h5p_strdup(name);
+    RETURN_ERROR_IF(!v->name, H5PREP_ERR_NOMEM, "out of memory");
+    v->rank = json_u64s(json_object_get(jv, "shape"), v->dims, H5PREP_MAX_RANK, 0);
+    int nkeep = json_u64s(json_object_get(jv, "keep_axes"), keep, H5PREP_MAX_RANK, 0);
+    int frank = json_u64s(json_object_get(jv, "feature_shape"), fshape, H5PREP_MAX_RANK, 0);
+    RETURN_ERROR_IF(v->rank < 0 || nkeep < 0 || frank < 0, H5PREP_ERR_STATE,
+                    "%s: variable %s: shape, keep_axes or feature_shape is not a list of integers", path, name);
+    FORWARD_IF_ERROR(check_axes(v, keep, nkeep, fshape, frank, path));
+    uint64_t nf = h5p_var_features(v);
+    loaded_arrays a = {0};
+    h5prep_status st = alloc_arrays(&a, nf, path);
+    if (st == H5PREP_OK) {
+        int bad = json_numbers(jv, "count", nf, a.count, NULL) | json_numbers(jv, "missing", nf, a.missing, NULL) |
+                  json_numbers(jv, "mean", nf, NULL, a.mean) | json_numbers(jv, "m2", nf, NULL, a.m2) |
+                  json_numbers(jv, "min", nf, NULL, a.min) | json_numbers(jv, "max", nf, NULL, a.max);
+        st = bad ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: count, missing, mean, m2, min and max must be lists of %llu numbers",
+                            path, name, (unsigned long long)nf)
+                 : fill_states(v, &a, path);
+    }
+    free_arrays(&a);
+    return st;
+}
+
+static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
+{
+    if (!s->merged_from)
+        s->merged_from = json_array();
+    if (!s->merged_inputs)
+        s->merged_inputs = json_array();
+    json_array_append_new(s->merged_from, json_string(path));
+    json_t *in = json_object_get(prov, "inputs");
+    if (json_is_array(in))
+        json_array_extend(s->merged_inputs, in);
+}
+
+static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *path)
+{
+    json_t *cf = json_object_get(prov, "cf_decoding");
+    RETURN_ERROR_IF(!json_is_boolean(cf), H5PREP_ERR_STATE, "%s: provenance.cf_decoding is missing", path);
+    int raw = !json_is_true(cf);
+    if (s->merged_from && json_array_size(s->merged_from) > 0 && raw != s->cfg.raw)
+        return h5p_fail(H5PREP_ERR_STATE, "%s: was computed with CF decoding %s, the files before it with it %s; such statistics do not mix",
+                        path, raw ? "off" : "on", raw ? "on" : "off");
+    s->cfg.raw = raw;
+    return H5PREP_OK;
+}
+
+static h5prep_status load_json(h5prep_stats *s, const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
+    h5prep_status st = H5PREP_OK;
+    json_t *fmt = json_object_get(doc, "format"), *vars = json_object_get(doc, "variables");
+    json_t *prov = json_object_get(doc, "provenance");
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), H5PREP_STATS_FORMAT) != 0 || !json_is_object(vars)) {
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: not an %s document (\"format\" and \"variables\" are missing or wrong)",
+                      path, H5PREP_STATS_FORMAT);
+    } else {
+        st = check_decoding(s, prov, path);
+    }
+    const char *name;
+    json_t *jv;
+    json_object_foreach(vars, name, jv)
+    {
+        if (st != H5PREP_OK)
+            break;
+        h5p_var v;
+        memset(&v, 0, sizeof v);
+        st = load_json_var(name, jv, path, &v);
+        if (st == H5PREP_OK)
+            st = h5p_stats_merge_var(s, &v, path);
+        else
+            h5p_var_free(&v);
+    }
+    if (st == H5PREP_OK)
+        remember_merge(s, path, prov);
+    json_decref(doc);
+    return st;
+}
+
+static char *get_string_attr(hid_t obj, const char *name)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    char *out = NULL;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        char *v = NULL;
+        if (H5Aread(a, mt, &v) >= 0 && v) {
+            out = h5p_strdup(v);
+            H5free_memory(v);
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return out;
+}
+
+static int get_i64_attr(hid_t obj, const char *name, uint64_t *out, int cap)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = H5Aget_space(a);
+    hssize_t n = H5Sget_select_npoints(sp);
+    int r = -1;
+    int64_t buf[H5PREP_MAX_RANK];
+    if (H5Sget_simple_extent_type(sp) == H5S_NULL)
+        r = 0;
+    else if (n >= 0 && n <= cap && H5Aread(a, H5T_NATIVE_INT64, buf) >= 0)
+        r = (int)n;
+    for (int i = 0; i < r; i++)
+        out[i] = buf[i] < 0 ? UINT64_MAX : (uint64_t)buf[i];
+    H5Sclose(sp);
+    H5Aclose(a);
+    return r;
+}
+
+static int get_dataset(hid_t g, const char *name, hid_t mtype, uint64_t n, void *out)
+{
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return -1;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    int r = H5Sget_simple_extent_npoints(sp) == (hssize_t)n && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 ? 0 : -1;
+    H5Sclose(sp);
+    H5Dclose(d);
+    return r;
+}
+
+typedef struct h5_load {
+    h5prep_stats *s;
+    const char *path;
+    h5prep_status st;
+} h5_load;
+
+static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *info, void *arg)
+{
+    h5_load *L = arg;
+    if (info->type != H5O_TYPE_GROUP)
+        return 0;
+    hid_t g = H5Gopen2(root, gpath, H5P_DEFAULT);
+    char *name = g >= 0 ? get_string_attr(g, "name") : NULL;
+    if (!name) {
+        if (g >= 0)
+            H5Gclose(g);
+        return 0; /* an intermediate group */
+    }
+    h5p_var v;
+    memset(&v, 0, sizeof v);
+    v.name = name;
+    uint64_t keep[H5PREP_MAX_RANK], fshape[H5PREP_MAX_RANK];
+    v.rank = get_i64_attr(g, "shape", v.dims, H5PREP_MAX_RANK);
+    int nkeep = get_i64_attr(g, "keep_axes", keep, H5PREP_MAX_RANK);
+    int frank = get_i64_attr(g, "feature_shape", fshape, H5PREP_MAX_RANK);
+    h5prep_status st = v.rank < 0 || nkeep < 0 || frank < 0
+                           ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: shape, keep_axes or feature_shape attribute missing", L->path, name)
+                           : check_axes(&v, keep, nkeep, fshape, frank, L->path);
+    loaded_arrays a = {0};
+    uint64_t nf = h5p_var_features(&v);
+    if (st == H5PREP_OK)
+        st = alloc_arrays(&a, nf, L->path);
+    if (st == H5PREP_OK) {
+        int bad = get_dataset(g, "count", H5T_NATIVE_INT64, nf, a.count) |
+                  get_dataset(g, "missing", H5T_NATIVE_INT64, nf, a.missing) |
+                  get_dataset(g, "mean", H5T_NATIVE_DOUBLE, nf, a.mean) | get_dataset(g, "m2", H5T_NATIVE_DOUBLE, nf, a.m2) |
+                  get_dataset(g, "min", H5T_NATIVE_DOUBLE, nf, a.min) | get_dataset(g, "max", H5T_NATIVE_DOUBLE, nf, a.max);
+        st = bad ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: datasets count, missing, mean, m2, min and max must hold %llu values",
+                            L->path, name, (unsigned long long)nf)
+                 : fill_states(&v, &a, L->path);
+    }
+    free_arrays(&a);
+    H5Gclose(g);
+    if (st == H5PREP_OK)
+        st = h5p_stats_merge_var(L->s, &v, L->path);
+    else
+        h5p_var_free(&v);
+    L->st = st;
+    return st == H5PREP_OK ? 0 : 1;
+}
+
+static h5prep_status load_h5(h5prep_stats *s, const char *path)
+{
+    h5p_hdf5_init();
+    RETURN_ERROR_IF(H5Fis_hdf5(path) <= 0, H5PREP_ERR_STATE, "%s: not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    RETURN_ERROR_IF(f < 0, H5PREP_ERR_STATE, "%s: cannot open (HDF5: %s)", path, h5p_hdf5_reason());
+    char *fmt = get_string_attr(f, "format"), *ptext = get_string_attr(f, "provenance");
+    json_t *prov = ptext ? json_loads(ptext, 0, NULL) : NULL;
+    h5prep_status st = H5PREP_OK;
+    if (!fmt || strcmp(fmt, H5PREP_STATS_FORMAT) != 0 || !prov || H5Lexists(f, "variables", H5P_DEFAULT) <= 0)
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: not an %s file (attributes format/provenance or group /variables missing)",
+                      path, H5PREP_STATS_FORMAT);
+    else
+        st = check_decoding(s, prov, path);
+    if (st == H5PREP_OK) {
+        h5_load L = {s, path, H5PREP_OK};
+        hid_t g = H5Gopen2(f, "variables", H5P_DEFAULT);
+        H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, load_h5_group, &L);
+        H5Gclose(g);
+        st = L.st;
+    }
+    if (st == H5PREP_OK)
+        remember_merge(s, path, prov);
+    json_decref(prov);
+    free(fmt);
+    free(ptext);
+    H5Fclose(f);
+    return st;
+}
+
+h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path)
+{
+    h5p_clear_error();
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return h5p_fail(e == ENOENT ? H5PREP_ERR_FILE_NOT_FOUND : H5PREP_ERR_STATE, "%s: cannot open: %s", path,
+                        strerror(e));
+    }
+    fclose(f);
+    h5prep_status st = is_h5_path(path) ? load_h5(s, path) : load_json(s, path);
+    if (st == H5PREP_OK) {
+        h5p_stats_stamp(s);
+        s->backend = "merge";
+    }
+    return st;
+}

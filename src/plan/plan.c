@@ -1,0 +1,518 @@
+/* plan.c: resolves a recipe against its files before any data is read. Each op becomes an index
+ * map over one sample's elements, so that a whole output is one gather from its inputs. */
+#include "plan/plan.h"
+
+#include "common/internal.h"
+#include "output/state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A value of one sample as an index map: element j comes from (var[j], src[j]) or is value[j]. */
+typedef struct node {
+    int rank;
+    uint64_t shape[H5PREP_MAX_RANK];
+    uint64_t elems;
+    int32_t *var;
+    uint32_t *src;
+    double *value;
+} node;
+
+static void node_free(node *a)
+{
+    free(a->var);
+    free(a->src);
+    free(a->value);
+    memset(a, 0, sizeof *a);
+}
+
+static const char *op_name(h5p_op_kind k)
+{
+    static const char *names[] = {"variable", "broadcast", "pad", "concat", "stack", "reshape", "flatten", "slice"};
+    return names[k];
+}
+
+static h5prep_status node_alloc(node *a, const h5p_recipe *r, const h5p_expr *e)
+{
+    uint64_t n = 1;
+    int over = 0;
+    for (int d = 0; d < a->rank; d++) {
+        over |= a->shape[d] > UINT32_MAX || (a->shape[d] && n > UINT32_MAX / a->shape[d]);
+        n = over ? n : n * a->shape[d];
+    }
+    if (over) {
+        h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: %s: one sample of the result would have more than %u elements", r->path, e->line,
+                 e->col, op_name(e->kind), UINT32_MAX);
+        return h5p_hint(H5PREP_ERR_SHAPE, "split the output into several smaller outputs");
+    }
+    a->elems = n;
+    a->var = h5p_malloc(n * sizeof *a->var);
+    a->src = h5p_malloc(n * sizeof *a->src);
+    a->value = h5p_calloc(n, sizeof *a->value);
+    RETURN_ERROR_IF(!a->var || !a->src || !a->value, H5PREP_ERR_NOMEM, "%s: out of memory for the map of an output", r->path);
+    return H5PREP_OK;
+}
+
+static void copy_elem(node *dst, uint64_t j, const node *from, uint64_t i)
+{
+    dst->var[j] = from->var[i];
+    dst->src[j] = from->src[i];
+    dst->value[j] = from->value[i];
+}
+
+/* "(N, 138, 20)": the sample count then a per-sample shape. */
+static void fmt_shape(char *dst, size_t cap, uint64_t n, int rank, const uint64_t *shape)
+{
+    uint64_t full[H5PREP_MAX_RANK];
+    full[0] = n;
+    memcpy(full + 1, shape, (size_t)rank * sizeof *shape);
+    h5p_format_shape(dst, cap, rank + 1, full);
+}
+
+/* The per-sample axis of `axis` (counted on the whole array of rank `full_rank`, sample axis 0). */
+static h5prep_status sample_axis(const h5p_plan *p, const h5p_expr *e, int full_rank, int *out)
+{
+    int a = e->axis < 0 ? e->axis + full_rank : e->axis;
+    if (a < 1 || a >= full_rank) {
+        h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: %s: axis %d is out of range for a result of rank %d (valid: 1..%d, or -%d..-1)",
+                 p->recipe->path, e->line, e->col, op_name(e->kind), e->axis, full_rank, full_rank - 1, full_rank - 1);
+        return h5p_hint(H5PREP_ERR_SHAPE, "axis 0 is the sample axis, which ops do not change");
+    }
+    *out = a - 1;
+    return H5PREP_OK;
+}
+
+/* Products of the per-sample extents before and after axis a. */
+static void split_at(const node *a, int axis, uint64_t *outer, uint64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int d = 0; d < axis; d++)
+        *outer *= a->shape[d];
+    for (int d = axis + 1; d < a->rank; d++)
+        *inner *= a->shape[d];
+}
+
+static h5prep_status eval(h5p_plan *p, const h5p_expr *e, node *out);
+
+static h5prep_status eval_var(h5p_plan *p, const h5p_expr *e, node *out)
+{
+    for (size_t v = 0; v < p->nvars; v++) {
+        if (strcmp(p->vars[v].name, e->name) != 0)
+            continue;
+        out->rank = p->vars[v].rank;
+        memcpy(out->shape, p->vars[v].shape, sizeof out->shape);
+        FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+        for (uint64_t j = 0; j < out->elems; j++)
+            out->var[j] = (int32_t)v, out->src[j] = (uint32_t)j;
+        return H5PREP_OK;
+    }
+    return h5p_fail(H5PREP_ERR_INTERNAL, "%s:%d:%d: variable '%s' was not opened", p->recipe->path, e->line, e->col, e->name);
+}
+
+static h5prep_status eval_broadcast(h5p_plan *p, const h5p_expr *e, const node *c, node *out)
+{
+    int ax;
+    FORWARD_IF_ERROR(sample_axis(p, e, c->rank + 2, &ax));
+    RETURN_ERROR_IF(c->rank + 2 > H5PREP_MAX_RANK, H5PREP_ERR_SHAPE, "%s:%d:%d: broadcast: the result would have more than %d axes",
+                    p->recipe->path, e->line, e->col, H5PREP_MAX_RANK);
+    out->rank = c->rank + 1;
+    for (int d = 0, s = 0; d < out->rank; d++)
+        out->shape[d] = d == ax ? e->size : c->shape[s++];
+    FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+    uint64_t outer = 1, inner = 1;
+    for (int d = 0; d < ax; d++)
+        outer *= c->shape[d];
+    for (int d = ax; d < c->rank; d++)
+        inner *= c->shape[d];
+    uint64_t j = 0;
+    for (uint64_t o = 0; o < outer; o++)
+        for (uint64_t k = 0; k < e->size; k++)
+            for (uint64_t i = 0; i < inner; i++)
+                copy_elem(out, j++, c, o * inner + i);
+    return H5PREP_OK;
+}
+
+static h5prep_status eval_pad(h5p_plan *p, const h5p_expr *e, const node *c, node *out)
+{
+    int ax;
+    FORWARD_IF_ERROR(sample_axis(p, e, c->rank + 1, &ax));
+    out->rank = c->rank;
+    memcpy(out->shape, c->shape, sizeof out->shape);
+    uint64_t L = c->shape[ax];
+    RETURN_ERROR_IF(e->before > UINT32_MAX || e->after > UINT32_MAX, H5PREP_ERR_SHAPE,
+                    "%s:%d:%d: pad: before %" PRIu64 " and after %" PRIu64 ": at most %u elements each", p->recipe->path,
+                    e->line, e->col, e->before, e->after, UINT32_MAX);
+    out->shape[ax] = e->before + L + e->after;
+    FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+    uint64_t outer, inner, j = 0;
+    split_at(c, ax, &outer, &inner);
+    for (uint64_t o = 0; o < outer; o++)
+        for (uint64_t l = 0; l < out->shape[ax]; l++)
+            for (uint64_t i = 0; i < inner; i++, j++) {
+                int64_t s = (int64_t)l - (int64_t)e->before;
+                if (s >= 0 && s < (int64_t)L) {
+                    copy_elem(out, j, c, (o * L + (uint64_t)s) * inner + i);
+                } else if (e->pad_edge) {
+                    uint64_t edge = s < 0 ? 0 : L - 1;
+                    copy_elem(out, j, c, (o * L + edge) * inner + i);
+                } else {
+                    out->var[j] = -1, out->src[j] = 0, out->value[j] = e->pad_value;
+                }
+            }
+    return H5PREP_OK;
+}
+
+/* concat (new_axis 0) or stack (new_axis 1) of the operands cs[0..n). */
+static h5prep_status eval_join(h5p_plan *p, const h5p_expr *e, const node *cs, size_t n, int new_axis, node *out)
+{
+    const node *c0 = &cs[0];
+    int ax;
+    FORWARD_IF_ERROR(sample_axis(p, e, c0->rank + 1 + new_axis, &ax));
+    RETURN_ERROR_IF(c0->rank + 1 + new_axis > H5PREP_MAX_RANK, H5PREP_ERR_SHAPE,
+                    "%s:%d:%d: stack: the result would have more than %d axes", p->recipe->path, e->line, e->col, H5PREP_MAX_RANK);
+    uint64_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        int same = cs[k].rank == c0->rank;
+        for (int d = 0; same && d < c0->rank; d++)
+            same = cs[k].shape[d] == c0->shape[d] || (!new_axis && d == ax);
+        if (!same) {
+            char a[256], b[256];
+            fmt_shape(a, sizeof a, p->n, c0->rank, c0->shape);
+            fmt_shape(b, sizeof b, p->n, cs[k].rank, cs[k].shape);
+            if (new_axis)
+                return h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: stack: operand %zu has shape %s but operand 1 has %s; stacked operands must have the same shape",
+                                p->recipe->path, e->line, e->col, k + 1, b, a);
+            return h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: concat on axis %d: operand %zu has shape %s but operand 1 has %s; they must agree on every other axis",
+                            p->recipe->path, e->line, e->col, ax + 1, k + 1, b, a);
+        }
+        total += new_axis ? 1 : cs[k].shape[ax];
+    }
+    out->rank = c0->rank + new_axis;
+    for (int d = 0, s = 0; d < out->rank; d++)
+        out->shape[d] = d == ax ? total : c0->shape[s++];
+    FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+    /* operand k fills, for every outer index, a block of (its extent on ax) * inner elements */
+    uint64_t outer = 1, inner = 1;
+    for (int d = 0; d < ax; d++)
+        outer *= c0->shape[d];
+    for (int d = ax + 1 - new_axis; d < c0->rank; d++)
+        inner *= c0->shape[d];
+    uint64_t j = 0;
+    for (uint64_t o = 0; o < outer; o++)
+        for (size_t k = 0; k < n; k++) {
+            uint64_t block = (new_axis ? 1 : cs[k].shape[ax]) * inner;
+            for (uint64_t i = 0; i < block; i++)
+                copy_elem(out, j++, &cs[k], o * block + i);
+        }
+    return H5PREP_OK;
+}
+
+static h5prep_status eval_reshape(h5p_plan *p, const h5p_expr *e, const node *c, node *out)
+{
+    if (e->kind == H5P_OP_FLATTEN) {
+        out->rank = 1;
+        out->shape[0] = c->elems;
+    } else {
+        uint64_t known = 1;
+        int infer = -1;
+        for (int d = 0; d < e->nshape; d++) {
+            if (e->shape[d] < 0)
+                infer = d;
+            else
+                known *= (uint64_t)e->shape[d];
+        }
+        out->rank = e->nshape;
+        for (int d = 0; d < e->nshape; d++)
+            out->shape[d] = d == infer ? (known ? c->elems / known : 0) : (uint64_t)e->shape[d];
+        uint64_t got = 1;
+        for (int d = 0; d < out->rank; d++)
+            got *= out->shape[d];
+        if (got != c->elems || (infer >= 0 && out->shape[infer] == 0)) {
+            char a[256];
+            fmt_shape(a, sizeof a, p->n, c->rank, c->shape);
+            return h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: reshape: a sample of shape %s has %" PRIu64 " elements, which the per-sample shape given does not hold",
+                            p->recipe->path, e->line, e->col, a, c->elems);
+        }
+    }
+    FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+    for (uint64_t j = 0; j < c->elems; j++)
+        copy_elem(out, j, c, j);
+    return H5PREP_OK;
+}
+
+static h5prep_status eval_slice(h5p_plan *p, const h5p_expr *e, const node *c, node *out)
+{
+    int ax;
+    FORWARD_IF_ERROR(sample_axis(p, e, c->rank + 1, &ax));
+    int64_t L = (int64_t)c->shape[ax];
+    int64_t start = e->start < 0 ? e->start + L : e->start, stop = e->stop == INT64_MAX ? L : e->stop;
+    stop = stop < 0 ? stop + L : stop;
+    start = start < 0 ? 0 : start > L ? L : start;
+    stop = stop < 0 ? 0 : stop > L ? L : stop;
+    int64_t count = stop > start ? (stop - start - 1) / e->step + 1 : 0;
+    if (count == 0) {
+        char a[256];
+        fmt_shape(a, sizeof a, p->n, c->rank, c->shape);
+        return h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: slice on axis %d of shape %s selects nothing", p->recipe->path, e->line,
+                        e->col, ax + 1, a);
+    }
+    out->rank = c->rank;
+    memcpy(out->shape, c->shape, sizeof out->shape);
+    out->shape[ax] = (uint64_t)count;
+    FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
+    uint64_t outer, inner, j = 0;
+    split_at(c, ax, &outer, &inner);
+    for (uint64_t o = 0; o < outer; o++)
+        for (int64_t l = 0; l < count; l++)
+            for (uint64_t i = 0; i < inner; i++)
+                copy_elem(out, j++, c, (o * (uint64_t)L + (uint64_t)(start + l * e->step)) * inner + i);
+    return H5PREP_OK;
+}
+
+static h5prep_status eval(h5p_plan *p, const h5p_expr *e, node *out)
+{
+    memset(out, 0, sizeof *out);
+    if (e->kind == H5P_OP_VAR)
+        return eval_var(p, e, out);
+    node *cs = h5p_calloc(e->nargs, sizeof *cs);
+    RETURN_ERROR_IF(!cs, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = H5PREP_OK;
+    for (size_t k = 0; k < e->nargs && st == H5PREP_OK; k++)
+        st = eval(p, e->args[k], &cs[k]);
+    if (st == H5PREP_OK) {
+        switch (e->kind) {
+        case H5P_OP_BROADCAST: st = eval_broadcast(p, e, &cs[0], out); break;
+        case H5P_OP_PAD: st = eval_pad(p, e, &cs[0], out); break;
+        case H5P_OP_CONCAT: st = eval_join(p, e, cs, e->nargs, 0, out); break;
+        case H5P_OP_STACK: st = eval_join(p, e, cs, e->nargs, 1, out); break;
+        case H5P_OP_RESHAPE:
+        case H5P_OP_FLATTEN: st = eval_reshape(p, e, &cs[0], out); break;
+        case H5P_OP_SLICE: st = eval_slice(p, e, &cs[0], out); break;
+        case H5P_OP_VAR: break;
+        }
+    }
+    for (size_t k = 0; k < e->nargs; k++)
+        node_free(&cs[k]);
+    free(cs);
+    if (st != H5PREP_OK)
+        node_free(out);
+    return st;
+}
+
+/* Whether any expression of the recipe reads variable `name`. */
+static int expr_uses(const h5p_expr *e, const char *name)
+{
+    if (e->kind == H5P_OP_VAR)
+        return strcmp(e->name, name) == 0;
+    for (size_t k = 0; k < e->nargs; k++)
+        if (expr_uses(e->args[k], name))
+            return 1;
+    return 0;
+}
+
+/* Opens input variable `name` (dataset `path`) in every file of the globs. */
+static h5prep_status open_var(const h5p_recipe *r, const h5p_input *in, char *const *files, size_t nfiles, const char *path,
+                              int raw, h5p_var *out)
+{
+    h5prep_stats_config cfg = h5prep_stats_config_default();
+    cfg.raw = raw;
+    h5prep_stats *s = h5prep_stats_create(&cfg);
+    RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = H5PREP_OK;
+    for (size_t f = 0; f < nfiles && st == H5PREP_OK; f++) {
+        size_t len = strlen(files[f]) + strlen(path) + 2;
+        char *arg = h5p_malloc(len);
+        if (!arg) {
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        snprintf(arg, len, "%s:%s", files[f], path);
+        st = h5prep_stats_add(s, arg);
+        free(arg);
+    }
+    if (st != H5PREP_OK && in->line > 0)
+        h5p_hint(st, "the input is declared at %s:%d:%d", r->path, in->line, in->col);
+    if (st == H5PREP_OK) {
+        *out = s->vars[0];
+        s->nvars = 0;
+    }
+    h5prep_stats_destroy(s);
+    return st;
+}
+
+static h5prep_status add_var(h5p_plan *p, const h5p_input *in, size_t i, char *const *files, size_t nfiles, int raw)
+{
+    h5p_plan_var *pv = &p->vars[p->nvars];
+    memset(pv, 0, sizeof *pv);
+    FORWARD_IF_ERROR(open_var(p->recipe, in, files, nfiles, in->paths[i], raw, &pv->var));
+    p->nvars++;
+    pv->name = in->names[i];
+    pv->per_file = in->per_file;
+    const h5p_var *v = &pv->var;
+    pv->dtype = v->parts[0].dtype;
+    for (size_t k = 1; k < v->nparts; k++)
+        RETURN_ERROR_IF(v->parts[k].dtype != pv->dtype, H5PREP_ERR_DTYPE, "%s:%s: stored as %s but as %s in %s; a variable must have one type in all its files",
+                        v->parts[k].path, v->name, h5p_dtype_name(v->parts[k].dtype), h5p_dtype_name(pv->dtype), v->parts[0].path);
+    if (pv->per_file) {
+        for (size_t k = 1; k < v->nparts; k++)
+            RETURN_ERROR_IF(v->parts[k].rows != v->parts[0].rows, H5PREP_ERR_SHAPE,
+                            "%s:%s: %" PRIu64 " rows but %" PRIu64 " in %s; with per_file each file is one sample, so all must have the same shape",
+                            v->parts[k].path, v->name, v->parts[k].rows, v->parts[0].rows, v->parts[0].path);
+        RETURN_ERROR_IF(v->rank + 1 > H5PREP_MAX_RANK, H5PREP_ERR_SHAPE, "%s:%s: rank %d is too large for per_file", v->parts[0].path, v->name, v->rank);
+        pv->rank = v->rank;
+        pv->shape[0] = v->parts[0].rows;
+        memcpy(pv->shape + 1, v->dims + 1, (size_t)(v->rank - 1) * sizeof *v->dims);
+    } else {
+        pv->rank = v->rank - 1;
+        memcpy(pv->shape, v->dims + 1, (size_t)pv->rank * sizeof *v->dims);
+    }
+    pv->elems = 1;
+    for (int d = 0; d < pv->rank; d++)
+        pv->elems *= pv->shape[d];
+    pv->row_bytes = pv->elems * h5p_dtype_size(pv->dtype);
+    return H5PREP_OK;
+}
+
+static uint64_t var_samples(const h5p_plan_var *v) { return v->per_file ? v->var.nparts : v->var.dims[0]; }
+
+/* float32 staging is exact when every value an output can hold is a float32. */
+static int needs_f64(const h5p_plan *p, const node *a)
+{
+    for (uint64_t j = 0; j < a->elems; j++) {
+        if (a->var[j] < 0) {
+            if ((double)(float)a->value[j] != a->value[j])
+                return 1;
+            continue;
+        }
+        const h5p_plan_var *v = &p->vars[a->var[j]];
+        int small = v->dtype == H5P_F32 || v->dtype == H5P_I8 || v->dtype == H5P_U8 || v->dtype == H5P_I16 || v->dtype == H5P_U16;
+        for (size_t k = 0; small && k < v->var.nparts; k++)
+            small = v->var.parts[k].dec.scale == 1.0 && v->var.parts[k].dec.offset == 0.0;
+        if (!small)
+            return 1;
+    }
+    return 0;
+}
+
+static h5prep_status build_output(h5p_plan *p, size_t o)
+{
+    const h5p_output *spec = &p->recipe->outputs[o];
+    h5p_plan_output *po = &p->outs[o];
+    node a;
+    FORWARD_IF_ERROR(eval(p, spec->expr, &a));
+    po->spec = spec;
+    po->rank = a.rank;
+    memcpy(po->shape, a.shape, sizeof po->shape);
+    po->elems = a.elems;
+    po->var = a.var, po->src = a.src, po->value = a.value;
+    po->scratch_f64 = needs_f64(p, &a);
+    int full = po->rank + 1, kf = spec->keep_first, kc = spec->keep_count;
+    if (kf == H5PREP_KEEP_DEFAULT) /* the last axis; one statistic for an (N,) output */
+        kf = full - 1, kc = full > 1;
+    kf = kf < 0 ? kf + full : kf;
+    if (kc > 0 && (kf < 1 || kf + kc > full)) {
+        char s[256];
+        fmt_shape(s, sizeof s, p->n, po->rank, po->shape);
+        h5p_fail(H5PREP_ERR_AXES, "%s:%d:%d: output '%s' has shape %s, so normalize.keep_axes from %d (%d axes) is out of range (valid: 1..%d)",
+                 p->recipe->path, spec->line, spec->col, spec->name, s, spec->keep_first, kc, full - 1);
+        return h5p_hint(H5PREP_ERR_AXES, "axis 0 holds the samples, which are always reduced; 'none' gives one statistic");
+    }
+    po->keep_first = kc > 0 ? kf : 0;
+    po->keep_count = kc;
+    po->features = po->inner = 1;
+    for (int d = 0; d < po->rank; d++) {
+        if (kc > 0 && d + 1 >= kf && d + 1 < kf + kc)
+            po->features *= po->shape[d];
+        else if (kc > 0 && d + 1 >= kf + kc)
+            po->inner *= po->shape[d];
+    }
+    if (kc == 0)
+        po->inner = 1;
+    return H5PREP_OK;
+}
+
+static h5prep_status build_groups(h5p_plan *p)
+{
+    const h5p_split_spec *sp = &p->recipe->split;
+    if (sp->group_by == H5P_GROUP_NONE)
+        return H5PREP_OK;
+    p->group_of = h5p_malloc(p->n * sizeof *p->group_of);
+    RETURN_ERROR_IF(!p->group_of, H5PREP_ERR_NOMEM, "out of memory for the groups of %" PRIu64 " samples", p->n);
+    if (sp->group_by == H5P_GROUP_ROWS) {
+        for (uint64_t i = 0; i < p->n; i++)
+            p->group_of[i] = i / sp->group_rows;
+        p->ngroups = p->n ? (p->n - 1) / sp->group_rows + 1 : 0;
+        return H5PREP_OK;
+    }
+    /* by file: the files of the first variable of the first input */
+    const h5p_plan_var *v = &p->vars[0];
+    uint64_t i = 0;
+    for (size_t k = 0; k < v->var.nparts; k++)
+        for (uint64_t r = 0; r < (v->per_file ? 1 : v->var.parts[k].rows); r++)
+            p->group_of[i++] = k;
+    p->ngroups = v->var.nparts;
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfiles, int raw, h5p_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->recipe = r;
+    size_t declared = 0;
+    for (size_t g = 0; g < r->ninputs; g++)
+        declared += r->inputs[g].nvars;
+    p->vars = h5p_calloc(declared, sizeof *p->vars);
+    p->outs = h5p_calloc(r->noutputs, sizeof *p->outs);
+    RETURN_ERROR_IF(!p->vars || !p->outs, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t g = 0; g < r->ninputs; g++) {
+        const h5p_input *in = &r->inputs[g];
+        char *const *f = g == 0 && files ? files : in->files;
+        size_t nf = g == 0 && files ? nfiles : in->nfiles;
+        for (size_t i = 0; i < in->nvars; i++) {
+            int used = 0;
+            for (size_t o = 0; o < r->noutputs && !used; o++)
+                used = expr_uses(r->outputs[o].expr, in->names[i]);
+            if (used)
+                FORWARD_IF_ERROR(add_var(p, in, i, f, nf, raw));
+        }
+    }
+    RETURN_ERROR_IF(p->nvars == 0, H5PREP_ERR_USAGE, "%s: the outputs use no input variable", r->path);
+    p->n = var_samples(&p->vars[0]);
+    for (size_t v = 1; v < p->nvars; v++) {
+        const h5p_plan_var *a = &p->vars[0], *b = &p->vars[v];
+        if (var_samples(b) != p->n) {
+            h5p_fail(H5PREP_ERR_SHAPE, "%s: variable '%s' (%s) has %" PRIu64 " samples but '%s' (%s) has %" PRIu64 "; every variable must have one value per sample",
+                     r->path, b->name, b->var.name, var_samples(b), a->name, a->var.name, p->n);
+            return h5p_hint(H5PREP_ERR_SHAPE, "samples run along axis 0 of every dataset (with per_file: one per file)");
+        }
+    }
+    for (size_t o = 0; o < r->noutputs; o++) {
+        p->nouts = o + 1; /* so that h5p_plan_free frees a half-built output too */
+        FORWARD_IF_ERROR(build_output(p, o));
+    }
+    return build_groups(p);
+}
+
+void h5p_plan_free(h5p_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t v = 0; v < p->nvars; v++)
+        h5p_var_free(&p->vars[v].var);
+    for (size_t o = 0; o < p->nouts; o++) {
+        free(p->outs[o].var);
+        free(p->outs[o].src);
+        free(p->outs[o].value);
+    }
+    free(p->vars);
+    free(p->outs);
+    free(p->group_of);
+    memset(p, 0, sizeof *p);
+}
+
+void h5p_plan_format_output(const h5p_plan *p, size_t o, char *dst, size_t cap)
+{
+    fmt_shape(dst, cap, p->n, p->outs[o].rank, p->outs[o].shape);
+}

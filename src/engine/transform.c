@@ -1,12 +1,12 @@
 /* transform.c: `h5prep transform`: a recipe run in two passes over a ring of slots. Pass 1 reads
  * the inputs once, gathers every output and takes the statistics of the normalizing split, and
  * stages rows (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "h5prep.h"
 
 #include "common/internal.h"
 #include "engine/ring.h"
 #include "plan/plan.h"
+#include "output/outdir.h"
 #include "output/sink.h"
 #include "plan/split.h"
 #include "output/state.h"
@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -204,13 +203,14 @@ typedef struct run {
     const h5p_tx_ops *ops;
     h5p_tx *tx;
     h5p_pool *decode;
-    char *dir, *tmpdir;
+    h5p_outdir out;               /* the output directory, written under a temporary name */
     unsigned char **staged;       /* (nouts,) mapped staging file of each output: rows by split, in
                                      output order within a split */
     size_t *staged_len;
     int staged_in_memory;
     uint64_t split_base[H5P_MAX_SPLITS];
     h5p_sink *sink;
+    char *dir;                    /* --out or write.dir */
     /* pass 1 */
     pass1_job *jobs1;
     uint64_t njobs1, slab_rows;
@@ -528,64 +528,6 @@ static h5prep_status open_tx(run *r, size_t in_bytes, size_t out_bytes)
     return r->ops->create(&r->tx, &r->plan, e, r->nslots, in_bytes, out_bytes);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *s = h5p_malloc(len);
-    if (s)
-        snprintf(s, len, "%s/%s", dir, name);
-    return s;
-}
-
-/* Whether --overwrite may replace dir: an empty directory, or one a transform wrote. */
-static int replaceable(const char *dir)
-{
-    char *index = path_join(dir, "index.json");
-    json_t *doc = index ? json_load_file(index, 0, NULL) : NULL;
-    const char *format = json_string_value(json_object_get(doc, "format"));
-    int ok = format && strcmp(format, "h5prep-dataset/1") == 0;
-    json_decref(doc);
-    free(index);
-    if (!ok && rmdir(dir) == 0) /* empty: nothing to lose, and it will be created again */
-        ok = 1;
-    return ok;
-}
-
-/* The output directory must not exist (or --overwrite); the run writes "<dir>.tmp-<pid>". */
-static h5prep_status make_tmpdir(run *r)
-{
-    struct stat sb;
-    if (stat(r->dir, &sb) == 0 && !r->cfg->overwrite) {
-        h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory exists", r->dir);
-        return h5p_hint(H5PREP_ERR_OUTPUT, "choose another one with --out, or replace it with --overwrite");
-    }
-    if (stat(r->dir, &sb) == 0 && !replaceable(r->dir)) {
-        h5p_fail(H5PREP_ERR_OUTPUT, "%s: not the output of an h5prep transform (no index.json of format h5prep-dataset/1); --overwrite replaces only those",
-                 r->dir);
-        return h5p_hint(H5PREP_ERR_OUTPUT, "remove it yourself, or choose another --out");
-    }
-    size_t len = strlen(r->dir) + 32;
-    r->tmpdir = h5p_malloc(len);
-    RETURN_ERROR_IF(!r->tmpdir, H5PREP_ERR_NOMEM, "out of memory");
-    snprintf(r->tmpdir, len, "%s.tmp-%ld", r->dir, (long)getpid());
-    if (mkdir(r->tmpdir, 0777) != 0) {
-        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output directory: %s", r->tmpdir, strerror(errno));
-        free(r->tmpdir);
-        r->tmpdir = NULL;
-        return h5p_hint(H5PREP_ERR_OUTPUT, "the parent directory must exist and be writable");
-    }
-    return H5PREP_OK;
-}
-
 /* Where output o's rows wait between the passes: anonymous memory when every output together
  * fits the staging budget, else a file in the temporary directory, reserved in full up front (a
  * full disk is an error here, not a fault in a copy) and unlinked at once. */
@@ -599,13 +541,13 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
     } else {
         char name[64];
         snprintf(name, sizeof name, ".staged-%zu", o);
-        char *path = path_join(r->tmpdir, name);
+        char *path = h5p_outdir_path(&r->out, name);
         RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         err = errno;
         unlink(path);
         free(path);
-        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->tmpdir, strerror(err));
+        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->out.tmp, strerror(err));
         err = posix_fallocate(fd, 0, (off_t)len);
         if (!err) {
             m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -614,7 +556,7 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
         close(fd);
     }
     if (m == MAP_FAILED) {
-        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->tmpdir,
+        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->out.tmp,
                  (double)len / 1e9, r->plan.outs[o].spec->name, in_memory ? "in memory" : "on disk", strerror(err));
         return h5p_hint(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s",
                         in_memory ? "lower --stage-mem to stage on disk" : "the output directory's file system needs room for the outputs twice while the run lasts");
@@ -660,7 +602,7 @@ static h5prep_status make_split(run *r)
     for (int k = 0; k < r->split.nsplits; k++)
         r->split_base[k] = base, base += r->split.count[k];
     r->stats_split = sp->stats_split;
-    char *path = path_join(r->tmpdir, "split.json");
+    char *path = h5p_outdir_path(&r->out, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
     st = h5p_split_write_manifest(&r->split, sp, path);
     free(path);
@@ -750,7 +692,7 @@ static h5prep_status write_stats(run *r)
     if (st == H5PREP_OK) {
         s->backend = r->backend_name;
         h5p_stats_stamp(s);
-        char *path = path_join(r->tmpdir, "stats.json");
+        char *path = h5p_outdir_path(&r->out, "stats.json");
         st = path ? h5prep_stats_write(s, path) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
         free(path);
     }
@@ -761,7 +703,7 @@ static h5prep_status write_stats(run *r)
 static h5prep_status open_sink(run *r)
 {
     const h5p_plan *p = &r->plan;
-    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->tmpdir, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
+    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->out.tmp, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
                                    r->split.count));
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
@@ -781,41 +723,6 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
-/* Moves the finished directory into place; with --overwrite the old one goes only afterwards. */
-static h5prep_status publish(run *r)
-{
-    char *old = NULL;
-    struct stat sb;
-    if (stat(r->dir, &sb) == 0) {
-        if (!r->cfg->overwrite) { /* it appeared while this run lasted */
-            h5p_fail(H5PREP_ERR_OUTPUT, "%s: the output directory was created by someone else during the run; the finished output was removed",
-                     r->dir);
-            return h5p_hint(H5PREP_ERR_OUTPUT, "run again with another --out, or with --overwrite");
-        }
-        size_t len = strlen(r->dir) + 32;
-        old = h5p_malloc(len);
-        RETURN_ERROR_IF(!old, H5PREP_ERR_NOMEM, "out of memory");
-        snprintf(old, len, "%s.old-%ld", r->dir, (long)getpid());
-        if (rename(r->dir, old) != 0) {
-            free(old);
-            return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot move the existing directory aside: %s", r->dir, strerror(errno));
-        }
-    }
-    if (rename(r->tmpdir, r->dir) != 0) {
-        int err = errno;
-        if (old)
-            rename(old, r->dir);
-        free(old);
-        return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot rename the finished output into place: %s", r->dir, strerror(err));
-    }
-    if (old)
-        remove_tree(old);
-    free(old);
-    free(r->tmpdir);
-    r->tmpdir = NULL;
-    return H5PREP_OK;
-}
-
 static h5prep_status run_passes(run *r)
 {
     const h5p_plan *p = &r->plan;
@@ -831,7 +738,7 @@ static h5prep_status run_passes(run *r)
     in_bytes = in_bytes > block_max ? in_bytes : block_max;
     out_bytes = out_bytes > block_max ? out_bytes : block_max;
     FORWARD_IF_ERROR(open_tx(r, in_bytes, out_bytes));
-    FORWARD_IF_ERROR(make_tmpdir(r));
+    FORWARD_IF_ERROR(h5p_outdir_begin(&r->out, r->dir, r->cfg->overwrite));
     FORWARD_IF_ERROR(make_split(r));
     FORWARD_IF_ERROR(open_staging(r));
 
@@ -897,8 +804,7 @@ static void run_free(run *r)
     for (size_t o = 0; r->staged && o < p->nouts; o++)
         if (r->staged[o])
             munmap(r->staged[o], r->staged_len[o]);
-    if (r->tmpdir)
-        remove_tree(r->tmpdir);
+    h5p_outdir_free(&r->out);
     for (int k = 0; r->slot_dec && k < r->nslots; k++)
         free(r->slot_dec[k]);
     for (size_t o = 0; o < p->nouts; o++) {
@@ -911,7 +817,7 @@ static void run_free(run *r)
     }
     free(r->moments), free(r->shift), free(r->div);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
-    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->tmpdir), free(r->dir);
+    free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
     h5p_split_free(&r->split);
     h5p_plan_free(&r->plan);
     h5p_recipe_free(r->recipe);
@@ -973,7 +879,7 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
         st = run_passes(&r);
     }
     if (st == H5PREP_OK)
-        st = publish(&r);
+        st = h5p_outdir_publish(&r.out);
     if (st == H5PREP_OK && rep)
         fill_report(&r, rep);
     run_free(&r);

@@ -10,9 +10,14 @@
 extern "C" {
 #endif
 
-#define H5PREP_VERSION "0.1.0"
 #define H5PREP_STATS_FORMAT "h5prep-stats/1"
 #define H5PREP_MAX_RANK 32
+#define H5PREP_MAX_SLOTS 63      /* h5prep_stats_config.slots at most (the transform's ring has one more) */
+#define H5PREP_MAX_SPLITS 8      /* splits of a transform */
+#define H5PREP_MAX_SPLIT_NAME 63 /* bytes of a split's name, without the terminating NUL */
+
+/* The library's version, "MAJOR.MINOR.PATCH" (the project version of CMakeLists.txt). */
+const char *h5prep_version(void);
 
 /* Statuses are stable; the CLI uses the value as its exit code. */
 typedef enum h5prep_status {
@@ -68,7 +73,7 @@ typedef struct h5prep_stats_config {
     int ddof;               //!< delta degrees of freedom for var and std (0).
     int raw;                //!< 1 turns CF decoding off: no fill values, packing or valid range (0).
     size_t mem_bytes;       //!< staging memory for all ring slots together (512 MiB).
-    int slots;              //!< ring slots: buffers the reader may fill ahead of compute (2).
+    int slots;              //!< ring slots: buffers the reader may fill ahead of compute, 1..H5PREP_MAX_SLOTS (2).
     int threads;            //!< compute threads; 0 uses every core (0).
     h5prep_backend backend; //!< backend (H5PREP_BACKEND_AUTO).
     int device;             //!< CUDA device ordinal (0).
@@ -161,8 +166,8 @@ typedef struct h5prep_transform_report {
     char notice[256];            /* one line when AUTO fell back to the CPU, else "" */
     int staged_in_memory;        /* where the outputs waited between the passes */
     uint64_t samples;
-    uint64_t split_rows[8];
-    char split_names[8][32];
+    uint64_t split_rows[H5PREP_MAX_SPLITS];
+    char split_names[H5PREP_MAX_SPLITS][H5PREP_MAX_SPLIT_NAME + 1];
     int nsplits;
     uint64_t bytes_read, bytes_written;
     double seconds;

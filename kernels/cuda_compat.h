@@ -17,6 +17,7 @@ extern __shared__ double h5p_dyn_smem[];
 #define H5P_ENTRY(kernel, Args)
 #define H5P_LAUNCH(kernel, grid, block, shmem, stream, args) kernel<<<(grid), (block), (shmem), (stream)>>>(args)
 #define H5P_RESTRICT __restrict__
+#define H5P_HOST_API extern "C" /* a launcher, called from the C host code */
 
 #else /* the SIMT harness */
 
@@ -31,6 +32,7 @@ extern __shared__ double h5p_dyn_smem[];
 #define H5P_LAUNCH(kernel, grid, block, shmem, stream, args)                                       \
     simt_launch(#kernel, (grid), (block), (shmem), (stream), kernel##_simt_entry, &(args), sizeof(args))
 #define H5P_RESTRICT restrict
+#define H5P_HOST_API
 
 #endif
 

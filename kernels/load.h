@@ -1,5 +1,5 @@
 /* load.h: one stored value read and CF-decoded on the device (or the SIMT harness), with the CPU
- * backend's rules (src/decode.h). Shared by the statistics and the transform kernels. */
+ * backend's rules (src/common/decode.h). Shared by the statistics and the transform kernels. */
 #ifndef H5PREP_KERNELS_LOAD_H
 #define H5PREP_KERNELS_LOAD_H
 

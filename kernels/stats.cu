@@ -3,13 +3,8 @@
  * Same source for nvcc and, through cuda_compat.h, for the SIMT harness used by the tests. */
 #include "cuda_compat.h"
 #include "load.h"
-#include "stats_kernels.h"
+#include "launch.h"
 
-#if defined(__CUDACC__)
-#define H5P_HOST_API extern "C"
-#else
-#define H5P_HOST_API
-#endif
 
 enum { RUN = 32 }; /* values per run: one pivot, then one merge into the thread's state */
 
@@ -117,7 +112,7 @@ H5P_GLOBAL void stats_merge(const h5p_merge_args a)
 H5P_ENTRY(stats_merge, h5p_merge_args)
 
 typedef struct reset_args {
-    h5p_dev_states s;
+    h5p_states s;
     unsigned long long n;
 } reset_args;
 
@@ -132,7 +127,6 @@ H5P_GLOBAL void states_reset(const reset_args a)
 }
 H5P_ENTRY(states_reset, reset_args)
 
-#define CEIL_DIV_ULL(a, b) (((a) + (b)-1) / (b))
 
 H5P_HOST_API cudaError_t h5p_launch_stats_partial(const h5p_stats_args *a, cudaStream_t stream)
 {
@@ -140,7 +134,7 @@ H5P_HOST_API cudaError_t h5p_launch_stats_partial(const h5p_stats_args *a, cudaS
     if (!a->data || a->count == 0 || a->dtype < H5P_I8 || a->dtype > H5P_F64 || period == 0 ||
         a->threads == 0 || a->threads % period != 0 || a->dec.nfill < 0 || a->dec.nfill > H5P_MAX_FILLS)
         return cudaErrorInvalidValue;
-    unsigned long long grid = CEIL_DIV_ULL(a->threads, (unsigned long long)H5P_STATS_BLOCK);
+    unsigned long long grid = CEIL_DIV(a->threads, (unsigned long long)H5P_STATS_BLOCK);
     if (grid > 0x7fffffffULL)
         return cudaErrorInvalidValue;
     H5P_LAUNCH(stats_partial, (int)grid, H5P_STATS_BLOCK, 0, stream, *a);
@@ -159,13 +153,13 @@ H5P_HOST_API cudaError_t h5p_launch_stats_merge(const h5p_merge_args *a, cudaStr
     return cudaGetLastError();
 }
 
-H5P_HOST_API cudaError_t h5p_launch_states_reset(h5p_dev_states s, unsigned long long n, cudaStream_t stream)
+H5P_HOST_API cudaError_t h5p_launch_states_reset(h5p_states s, unsigned long long n, cudaStream_t stream)
 {
     if (n == 0)
         return cudaSuccess;
     reset_args a;
     a.s = s;
     a.n = n;
-    H5P_LAUNCH(states_reset, (int)CEIL_DIV_ULL(n, 256ULL), 256, 0, stream, a);
+    H5P_LAUNCH(states_reset, (int)CEIL_DIV(n, 256ULL), 256, 0, stream, a);
     return cudaGetLastError();
 }

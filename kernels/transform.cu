@@ -1,17 +1,11 @@
 /* transform.cu: the transform kernels: a gather through an output's index map (broadcast, pad,
- * concat, stack, reshape and slice are all one such map, see src/plan.h) and the normalize+cast.
- * The CPU backend (src/tx_cpu.c) is their reference; copies agree bit for bit. */
+ * concat, stack, reshape and slice are all one such map, see src/plan/plan.h) and the normalize+cast.
+ * The CPU backend (src/backends/cpu/transform_cpu.c) is their reference; copies agree bit for bit. */
 #include "cuda_compat.h"
 #include "common/half.h"
 #include "load.h"
-#include "common/dtype.h"
-#include "transform_kernels.h"
+#include "launch.h"
 
-#if defined(__CUDACC__)
-#define H5P_HOST_API extern "C"
-#else
-#define H5P_HOST_API
-#endif
 
 enum { TX_BLOCK = 256 };
 

@@ -1,4 +1,4 @@
-/* cli.c: the `h5prep` command line (stats, transform, merge, info). Written against include/h5prep.h alone:
+/* h5prep.c: the `h5prep` command line (stats, transform, merge, info). Written against include/h5prep.h alone:
  * it parses options, draws the progress bar, and turns statuses into messages and exit codes. */
 #include "h5prep.h"
 
@@ -16,8 +16,8 @@
 
 enum { EXIT_INTERRUPTED = 130 };
 
-static const char *usage_main =
-    "h5prep " H5PREP_VERSION ": normalization statistics and model-ready tensors from HDF5 and netCDF-4 data\n"
+static const char *usage_main = /* after "h5prep VERSION" */
+    ": normalization statistics and model-ready tensors from HDF5 and netCDF-4 data\n"
     "\n"
     "Usage:\n"
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
@@ -362,8 +362,8 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
         if (parse_size(arg, &c->mem_bytes))
             return usage_error(cmd, "--mem %s: expected a size such as 256M or 2G", arg);
         return 0;
-    case OPT_SLOTS: /* the CUDA backend's 64 streams; a transform keeps one slot more */
-        return int_option(cmd, "--slots", arg, 2, strcmp(cmd, "transform") ? 64 : 63, &c->slots);
+    case OPT_SLOTS:
+        return int_option(cmd, "--slots", arg, 2, H5PREP_MAX_SLOTS, &c->slots);
     case OPT_THREADS: return int_option(cmd, "--threads", arg, 1, 1024, &c->threads);
     case OPT_DEVICE: return int_option(cmd, "--device", arg, 0, 1023, &c->device);
     case OPT_BACKEND:
@@ -603,6 +603,7 @@ static int cmd_info(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        fprintf(stderr, "h5prep %s", h5prep_version());
         fputs(usage_main, stderr);
         return H5PREP_ERR_USAGE;
     }
@@ -616,17 +617,20 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "transform") == 0)
         return cmd_transform(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("h5prep %s\n", H5PREP_VERSION);
+        printf("h5prep %s\n", h5prep_version());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         const char *topic = argc > 2 ? argv[2] : "";
-        fputs(strcmp(topic, "stats") == 0   ? usage_stats
-              : strcmp(topic, "merge") == 0 ? usage_merge
-              : strcmp(topic, "info") == 0  ? usage_info
-              : strcmp(topic, "transform") == 0 ? usage_transform
-                                            : usage_main,
-              stdout);
+        if (strcmp(topic, "stats") == 0 || strcmp(topic, "merge") == 0 || strcmp(topic, "info") == 0 ||
+            strcmp(topic, "transform") == 0)
+            fputs(strcmp(topic, "stats") == 0   ? usage_stats
+                  : strcmp(topic, "merge") == 0 ? usage_merge
+                  : strcmp(topic, "info") == 0  ? usage_info
+                                                : usage_transform,
+                  stdout);
+        else
+            printf("h5prep %s", h5prep_version()), fputs(usage_main, stdout);
         return 0;
     }
     fprintf(stderr, "h5prep: unknown command '%s'\nhint: the commands are stats, transform, merge and info; see 'h5prep help'\n", cmd);

@@ -187,7 +187,7 @@ Test(cli, help_teaches)
     cr_assert(strstr(tu_stdout(), "h5prep merge"), "%s", tu_stdout());
     const char *a3[] = {"--version", NULL};
     cr_assert_eq(tu_cli(a3), 0);
-    cr_assert(strstr(tu_stdout(), H5PREP_VERSION));
+    cr_assert(strstr(tu_stdout(), h5prep_version()));
 }
 
 Test(cli, stats_json_h5_and_merge_round_trip)

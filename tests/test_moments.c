@@ -1,6 +1,6 @@
 /* test_moments.c: the statistics kernel and the Chan merge against the float64 reference:
  * sizes that break kernels, every merge order, and numerically hostile values. */
-#include "backends/backend.h"
+#include "backends/cpu/cpu.h"
 #include "common/moments.h"
 #include "testutil.h"
 
@@ -44,14 +44,14 @@ Test(moments, any_split_any_order_matches_reference)
                     cuts[q] = cuts[q - 1];
                     cuts[q - 1] = t;
                 }
-            h5p_acc acc;
-            cr_assert_eq(h5p_acc_init(&acc, 1), 0);
+            h5p_states acc;
+            cr_assert_eq(h5p_states_init(&acc, 1), 0);
             for (int p = 0; p < np; p++) {
-                h5p_acc_reset(&acc, 1);
+                h5p_states_reset(&acc, 1);
                 h5p_cpu_block_stats(x + cuts[p], cuts[p + 1] - cuts[p], 1, scratch, &acc, 0);
-                parts[p] = h5p_acc_get(&acc, 0);
+                parts[p] = h5p_states_get(&acc, 0);
             }
-            h5p_acc_free(&acc);
+            h5p_states_free(&acc);
             for (int p = np - 1; p > 0; p--) { /* shuffle, then merge left to right */
                 int q = (int)(next(&seed) % (uint64_t)(p + 1));
                 h5prep_moments t = parts[p];
@@ -76,16 +76,16 @@ Test(moments, block_columns_with_missing_values)
         for (size_t i = 0; i < rows * F; i++)
             x[i] = i % 17 == 3 ? NAN : -5 + tu_normal(&seed);
         h5prep_moments *got = malloc(F * sizeof *got), *want = malloc(F * sizeof *want);
-        h5p_acc acc;
-        cr_assert_eq(h5p_acc_init(&acc, F), 0);
+        h5p_states acc;
+        cr_assert_eq(h5p_states_init(&acc, F), 0);
         /* two blocks of rows merged into the same accumulators */
         h5p_cpu_block_stats(x, rows / 3, F, scratch, &acc, 0);
         h5p_cpu_block_stats(x + rows / 3 * F, rows - rows / 3, F, scratch, &acc, 0);
         for (size_t f = 0; f < F; f++)
-            got[f] = h5p_acc_get(&acc, f);
+            got[f] = h5p_states_get(&acc, f);
         tu_reference(x, rows, F, 1, want);
         tu_compare(got, want, F, 1e-13);
-        h5p_acc_free(&acc);
+        h5p_states_free(&acc);
         free(x), free(scratch), free(got), free(want);
     }
 }

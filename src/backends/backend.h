@@ -1,17 +1,25 @@
-/* backend.h: the table of operations a compute backend provides to the pipeline.
- * The CPU backend is the reference; the CUDA backend fills the same table. */
+/* backend.h: the one table of operations a compute backend (cpu, cuda) gives the engine: host
+ * memory for ring slots, the statistics of slabs, and a transform's keys, gather and finish.
+ * The engine owns the ring and the plan; a backend computes on what it is handed and never calls
+ * back into the engine. backends/choose.h is the one place a backend is chosen. */
 #ifndef H5PREP_BACKEND_H
 #define H5PREP_BACKEND_H
 
 #include "h5prep.h"
+#include "common/decode.h"
+#include "common/dtype.h"
 #include "common/moments.h"
-#include "input/source.h"
+#include "plan/plan.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* A slab of staged rows viewed as [outer][features][inner]; `feature_base` is the index of its
- * first feature among the variable's features (non-zero only when axis 0 is kept). */
+/* Ring slots of one run: --slots, plus the slot a transform's writer holds. */
+enum { H5P_RING_SLOTS_MAX = H5PREP_MAX_SLOTS + 1 };
+
+/* Statistics input: a slab of staged rows viewed as [outer][features][inner]; `feature_base` is
+ * the index of its first feature among the variable's features (non-zero only when axis 0 is
+ * kept). */
 typedef struct h5p_slab {
     const void *data; /* (outer, features, inner) of dtype, native byte order */
     h5p_dtype dtype;
@@ -20,46 +28,61 @@ typedef struct h5p_slab {
     const h5p_decode *dec;
 } h5p_slab;
 
+/* Transform pass 1 input: `rows` samples of every plan variable, staged in slot buffers. */
+typedef struct h5p_tx_slab {
+    uint64_t rows;
+    const void *data[H5P_PLAN_MAX_VARS];      /* (rows, elems) of var v, stored type, native order */
+    const h5p_decode *dec[H5P_PLAN_MAX_VARS]; /* the CF decoding of the file the rows come from */
+    const uint32_t *order;                    /* (rows,) output row i is slab row order[i] */
+    uint64_t n_stat;                          /* output rows [0, n_stat) count for statistics */
+} h5p_tx_slab;
+
+/* Transform pass 2 input: `rows` staged rows of one output.
+ * out = cast((x - shift[f]) / div[f]), f = the plan's feature of element j. */
+typedef struct h5p_tx_finish {
+    size_t output;
+    const void *in;            /* (rows, elems) float32, or float64 when the output stages so */
+    uint64_t rows;
+    const double *shift, *div; /* (features,) */
+} h5p_tx_finish;
+
 typedef struct h5p_backend h5p_backend; /* a backend's own state */
 
 typedef struct h5p_backend_ops {
     const char *name;
-    int zero_copy; /* slabs may point into the mapped input file instead of staging buffers */
-    h5prep_status (*create)(h5p_backend **be, const h5prep_stats_config *cfg);
-    void (*destroy)(h5p_backend *be);
-    /* Staging memory for one ring slot (pinned for CUDA). */
+    int zero_copy; /* statistics slabs may point into a mapped input file instead of slot buffers */
+    /* A backend for a ring of nslots (1..H5P_RING_SLOTS_MAX) slots, on cfg->device or cfg->threads. */
+    h5prep_status (*create)(h5p_backend **be, const h5prep_stats_config *cfg, int nslots);
+    void (*destroy)(h5p_backend *be); /* accepts NULL */
+    /* Host memory for ring slots (pinned for CUDA); NULL when it cannot be had. */
     void *(*alloc_host)(h5p_backend *be, size_t bytes);
     void (*free_host)(h5p_backend *be, void *p);
-    /* Starts a variable of n_features; slabs hold at most slab_bytes. */
-    h5prep_status (*begin_var)(h5p_backend *be, uint64_t n_features, size_t slab_bytes);
+    /* Returns once the host buffers of `slot` may be refilled and its results read. */
+    h5prep_status (*wait)(h5p_backend *be, int slot);
+
+    /* Statistics, one variable at a time: n_features states, slabs of at most slab_bytes. */
+    h5prep_status (*stats_begin)(h5p_backend *be, uint64_t n_features, size_t slab_bytes);
     /* Accumulates the slab staged in `slot`; may return before the work is done. */
     h5prep_status (*stats_slab)(h5p_backend *be, int slot, const h5p_slab *slab);
-    /* Returns once the buffer of `slot` may be refilled. */
-    h5prep_status (*slot_wait)(h5p_backend *be, int slot);
-    /* Finishes the variable: merges every partial state into out (n_features). */
-    h5prep_status (*end_var)(h5p_backend *be, h5p_moments *out);
+    /* Merges every partial state into out (n_features), in an order that does not depend on timing. */
+    h5prep_status (*stats_end)(h5p_backend *be, h5p_moments *out);
+
+    /* Transform: slot buffers of in_bytes (inputs) and out_bytes (results). */
+    h5prep_status (*tx_begin)(h5p_backend *be, const h5p_plan *plan, size_t in_bytes, size_t out_bytes);
+    /* key[i], i < n, of the split (plan/split.h: the same on every backend). */
+    h5prep_status (*keys)(h5p_backend *be, uint64_t seed, uint64_t n, uint32_t *key);
+    /* Gathers slab s into out (outputs one after another at h5p_plan_block_offset) and accumulates
+     * the statistics of its first n_stat rows; may return before the work is done. */
+    h5prep_status (*gather)(h5p_backend *be, int slot, const h5p_tx_slab *s, void *out);
+    /* Normalizes and casts into out (the output's dtype); may return before the work is done. */
+    h5prep_status (*finish)(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out);
+    /* The statistics of output o's features over every gathered row that counted. */
+    h5prep_status (*tx_stats)(h5p_backend *be, size_t o, h5p_moments *out);
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;
 #ifdef H5PREP_HAVE_CUDA
 extern const h5p_backend_ops h5p_backend_cuda;
 #endif
-
-/* Per-feature accumulators of the CPU backend: one array per field (counts as exact float64
- * integers), so that merging a block into them vectorizes. */
-typedef struct h5p_acc {
-    double *n, *missing, *mean, *m2, *min, *max;
-} h5p_acc;
-int h5p_acc_init(h5p_acc *a, size_t F); /* allocates and resets; 0 on success */
-void h5p_acc_free(h5p_acc *a);
-void h5p_acc_reset(h5p_acc *a, size_t F);
-h5p_moments h5p_acc_get(const h5p_acc *a, size_t f);
-
-/* The CPU kernel on one block of decoded float64 values (x: rows x F, missing = NaN): merges the
- * block's per-column states into acc[base..base+F). scratch: 6*F doubles. Exposed for tests. */
-void h5p_cpu_block_stats(const double *x, size_t rows, size_t F, double *scratch, const h5p_acc *acc,
-                         size_t base);
-/* Decodes n stored values to float64, missing values as NaN. */
-void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst);
 
 #endif

@@ -4,6 +4,7 @@
 #define H5PREP_INTERNAL_H
 
 #include "h5prep.h"
+#include "common/hd.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,13 +37,14 @@ void h5p_error_restore(const char *msg);
             return st_;                                                                            \
     } while (0)
 
-#define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
-
 /* The compute threads of a config: cfg->threads, or every online core when it is 0. */
 int h5p_thread_count(const h5prep_stats_config *cfg);
 
 /* Interrupt flag set by h5prep_interrupt(). */
 int h5p_interrupted(void);
+
+/* "(a, b, c)"; "(n,)" for rank 1. */
+void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims);
 
 /* malloc/calloc that never return NULL for size 0. */
 void *h5p_malloc(size_t n);

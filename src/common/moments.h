@@ -4,18 +4,20 @@
 #define H5PREP_MOMENTS_H
 
 #include "h5prep.h"
+#include "common/hd.h"
 
 #include <math.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define H5PREP_HD __host__ __device__
-#else
-#define H5PREP_HD
-#endif
-
 /* One feature's state (the public h5prep_moments): n used, missing left out, mean, m2, min, max. */
 typedef h5prep_moments h5p_moments;
+
+/* Many features' states as arrays of float64, one array per field (counts as exact float64
+ * integers), so that merging blocks of them vectorizes on the CPU and coalesces on the device.
+ * The CPU backend's accumulators and the CUDA backend's device states are this type. */
+typedef struct h5p_states {
+    double *n, *missing, *mean, *m2, *min, *max;
+} h5p_states;
 
 static inline H5PREP_HD h5p_moments h5p_moments_empty(void)
 {

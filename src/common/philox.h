@@ -1,5 +1,5 @@
 /* philox.h: Philox4x32-10 (Salmon, Moraes, Dror and Shaw 2011, Random123's constants) and the
- * order in which cuRAND's host generator lays its blocks out, for src/split.c and the SIMT kernel. */
+ * order in which cuRAND's host generator lays its blocks out, for src/plan/split.c and the SIMT kernel. */
 #ifndef H5PREP_PHILOX_H
 #define H5PREP_PHILOX_H
 

@@ -1,5 +1,5 @@
 /* pool.h: a fork-join pool of compute threads; the caller takes part as thread 0.
- * The CPU backend runs each slab's kernel on it. */
+ * The CPU backend runs its kernels on it, and the reader its chunk decoding. */
 #ifndef H5PREP_POOL_H
 #define H5PREP_POOL_H
 

@@ -50,6 +50,8 @@ int h5p_thread_count(const h5prep_stats_config *cfg)
 void h5prep_interrupt(void) { g_interrupt = 1; }
 int h5p_interrupted(void) { return g_interrupt != 0; }
 
+const char *h5prep_version(void) { return H5PREP_VERSION_STRING; }
+
 const char *h5prep_status_str(h5prep_status s)
 {
     switch (s) {
@@ -167,4 +169,14 @@ void h5p_hdf5_init(void)
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         g_h5init = 1;
     }
+}
+
+void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims)
+{
+    size_t len = 0;
+    dst[0] = 0;
+    for (int a = 0; a < rank && len < cap; a++)
+        len += (size_t)snprintf(dst + len, cap - len, "%s%llu", a ? ", " : "(", (unsigned long long)dims[a]);
+    if (len < cap)
+        snprintf(dst + len, cap - len, "%s)", rank == 1 ? "," : rank == 0 ? "(" : "");
 }

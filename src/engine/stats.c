@@ -1,108 +1,15 @@
-/* stats.c: the public statistics API: inputs (FILE:DATASET with globs), the run over every
- * variable through the chosen backend, merging of loaded states, and read access to results. */
+/* stats.c: the statistics driver and its public API: inputs (FILE:DATASET with globs, through the
+ * input opener), the run of every variable through the one ring and the chosen backend, merging of
+ * loaded states, and read access to results. */
 #include "common/internal.h"
+#include "backends/choose.h"
 #include "engine/ring.h"
+#include "input/variable.h"
 #include "output/state.h"
 
-#include <glob.h>
-#include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-h5prep_stats_config h5prep_stats_config_default(void)
-{
-    h5prep_stats_config c;
-    memset(&c, 0, sizeof c);
-    c.keep_first = H5PREP_KEEP_DEFAULT;
-    c.keep_count = 1;
-    c.ddof = 0;
-    c.raw = 0;
-    c.mem_bytes = (size_t)512 << 20;
-    c.slots = 2;
-    c.threads = 0;
-    c.backend = H5PREP_BACKEND_AUTO;
-    c.device = 0;
-    return c;
-}
-
-h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg)
-{
-    h5prep_stats *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->cfg = cfg ? *cfg : h5prep_stats_config_default();
-    return s;
-}
-
-void h5p_var_free(h5p_var *v)
-{
-    for (size_t i = 0; i < v->nparts; i++)
-        free(v->parts[i].path);
-    free(v->parts);
-    free(v->result);
-    free(v->name);
-    memset(v, 0, sizeof *v);
-}
-
-void h5prep_stats_destroy(h5prep_stats *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->nvars; i++)
-        h5p_var_free(&s->vars[i]);
-    free(s->vars);
-    json_decref(s->merged_inputs);
-    json_decref(s->merged_from);
-    free(s);
-}
-
-void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims)
-{
-    size_t len = 0;
-    dst[0] = 0;
-    for (int a = 0; a < rank && len < cap; a++)
-        len += (size_t)snprintf(dst + len, cap - len, "%s%llu", a ? ", " : "(", (unsigned long long)dims[a]);
-    if (len < cap)
-        snprintf(dst + len, cap - len, "%s)", rank == 1 ? "," : rank == 0 ? "(" : "");
-}
-
-h5p_var *h5p_stats_find(h5prep_stats *s, const char *name)
-{
-    for (size_t i = 0; i < s->nvars; i++)
-        if (strcmp(s->vars[i].name, name) == 0)
-            return &s->vars[i];
-    return NULL;
-}
-
-h5p_var *h5p_stats_append(h5prep_stats *s, const char *name)
-{
-    if (s->nvars == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 4;
-        h5p_var *nv = realloc(s->vars, cap * sizeof *nv);
-        if (!nv)
-            return NULL;
-        s->vars = nv;
-        s->cap = cap;
-    }
-    h5p_var *v = &s->vars[s->nvars];
-    memset(v, 0, sizeof *v);
-    v->name = h5p_strdup(name);
-    if (!v->name)
-        return NULL;
-    s->nvars++;
-    return v;
-}
-
-void h5p_stats_stamp(h5prep_stats *s)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(s->created, sizeof s->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* Resolves the configured keep-axes against the rank of v. */
 static h5prep_status resolve_axes(const h5prep_stats_config *c, h5p_var *v, const char *path)
@@ -132,137 +39,222 @@ static h5prep_status resolve_axes(const h5prep_stats_config *c, h5p_var *v, cons
     return H5PREP_OK;
 }
 
-static h5prep_status add_part(h5prep_stats *s, h5p_var *v, const char *path)
+/* Where FILE:DATASET splits: at the first ":/" (an absolute dataset path, which may itself hold
+ * ':'), else at the last ':' (a relative path then holds none). NULL when there is no split. */
+static const char *dataset_colon(const char *arg)
 {
-    for (size_t i = 0; i < v->nparts; i++)
-        RETURN_ERROR_IF(strcmp(v->parts[i].path, path) == 0, H5PREP_ERR_USAGE,
-                        "%s:%s: given twice; each file of a dataset is read once", path, v->name);
-    h5p_part part;
-    memset(&part, 0, sizeof part);
-    int rank = 0;
-    uint64_t dims[H5PREP_MAX_RANK];
-    FORWARD_IF_ERROR(h5p_part_probe(path, v->name, s->cfg.raw, &part, &rank, dims));
-    if (v->nparts == 0) {
-        v->rank = rank;
-        memcpy(v->dims, dims, sizeof dims);
-        v->dims[0] = 0;
-        FORWARD_IF_ERROR(resolve_axes(&s->cfg, v, path));
-    } else {
-        int same = rank == v->rank;
-        for (int a = 1; same && a < rank; a++)
-            same = dims[a] == v->dims[a];
-        if (!same) {
-            char got[256], want[256];
-            uint64_t first[H5PREP_MAX_RANK];
-            memcpy(first, v->dims, sizeof first);
-            first[0] = v->parts[0].rows;
-            h5p_format_shape(got, sizeof got, rank, dims);
-            h5p_format_shape(want, sizeof want, v->rank, first);
-            h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: shape %s does not match %s in %s; files are joined along axis 0, so the other axes must agree",
-                     path, v->name, got, want, v->parts[0].path);
-            return h5p_hint(H5PREP_ERR_SHAPE, "give differently shaped files as separate runs");
-        }
-    }
-    h5p_part *np = realloc(v->parts, (v->nparts + 1) * sizeof *np);
-    part.path = np ? h5p_strdup(path) : NULL;
-    if (!np || !part.path) {
-        if (np)
-            v->parts = np;
-        return h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-    }
-    part.row0 = v->dims[0];
-    v->dims[0] += part.rows;
-    v->parts = np;
-    v->parts[v->nparts++] = part;
-    return H5PREP_OK;
+    const char *c = strstr(arg, ":/");
+    if (!c)
+        c = strrchr(arg, ':');
+    return c && c != arg && c[1] != 0 ? c : NULL;
 }
-
-/* The dataset path with one leading '/' and no empty components: "a//b/" becomes "/a/b". dst
- * holds strlen(src) + 2 bytes. */
-static void normalize_path(char *dst, const char *src)
-{
-    size_t len = 1;
-    dst[0] = '/';
-    for (; *src; src++)
-        if (*src != '/' || dst[len - 1] != '/')
-            dst[len++] = *src;
-    if (len > 1 && dst[len - 1] == '/')
-        len--;
-    dst[len] = 0;
-}
-
-static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
 {
     h5p_clear_error();
-    const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg || colon[1] == 0) {
+    const char *colon = dataset_colon(arg);
+    if (!colon) {
         h5p_fail(H5PREP_ERR_USAGE, "'%s': expected FILE:DATASET, e.g. data/nc4uvt.nc:/T", arg);
         return h5p_hint(H5PREP_ERR_USAGE, "list the datasets of a file with 'h5prep info FILE'");
     }
     size_t flen = (size_t)(colon - arg);
-    char *file = malloc(flen + 1), *name = malloc(strlen(colon) + 2);
-    RETURN_ERROR_IF(!file || !name, H5PREP_ERR_NOMEM, "out of memory");
-    memcpy(file, arg, flen);
-    file[flen] = 0;
-    normalize_path(name, colon + 1);
-
-    glob_t g;
-    memset(&g, 0, sizeof g);
-    h5prep_status st = H5PREP_OK;
-    int rc = glob(file, 0, NULL, &g);
-    if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
-        if (has_glob(file))
-            st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: the pattern matched no files", file);
-        else
-            st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: no such file", file);
-    } else if (rc != 0) {
-        st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: cannot expand the pattern", file);
-    }
+    char *file = h5p_malloc(flen + 1), *name = h5p_dataset_path(colon + 1);
+    h5prep_status st = file && name ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    h5p_var *v = st == H5PREP_OK ? h5p_stats_find(s, name) : NULL;
+    int created = v == NULL;
     if (st == H5PREP_OK) {
-        h5p_var *v = h5p_stats_find(s, name);
-        int created = v == NULL;
+        memcpy(file, arg, flen);
+        file[flen] = 0;
         if (created && !(v = h5p_stats_append(s, name)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; st == H5PREP_OK && i < g.gl_pathc; i++)
-            st = add_part(s, v, g.gl_pathv[i]);
-        if (st != H5PREP_OK && created) { /* leave s as it was */
-            h5p_var_free(v);
-            s->nvars--;
-        }
     }
-    globfree(&g);
+    if (st == H5PREP_OK)
+        st = h5p_var_add_files(v, file, s->cfg.raw);
+    if (st == H5PREP_OK && created)
+        st = resolve_axes(&s->cfg, v, v->parts[0].path);
+    if (st != H5PREP_OK && created && v) { /* leave s as it was */
+        h5p_var_free(v);
+        s->nvars--;
+    }
     free(file);
     free(name);
     return st;
 }
 
-/* CUDA for --backend cuda; for auto, CUDA when a device answers, else the CPU with a notice. */
-static h5prep_status open_backend(h5prep_stats *s, const h5p_backend_ops **ops, h5p_backend **be)
+/* ---- one variable through the ring: no writer; slabs of whole chunks, in slot buffers or
+ * viewed in place in a mapped file ---- */
+
+typedef struct stats_job {
+    size_t part;
+    uint64_t row, rows; /* local rows of the part */
+} stats_job;
+
+typedef struct stats_run {
+    h5p_var *v;
+    const h5p_backend_ops *ops;
+    h5p_backend *be;
+    h5p_pool *decode;
+    stats_job *jobs;
+    uint64_t njobs;
+    int nslots;
+    void *buf[H5P_RING_SLOTS_MAX];        /* slot staging buffers */
+    const void *data[H5P_RING_SLOTS_MAX]; /* what each slot's slab reads: buf, or rows of a mapped file */
+    h5p_reader rd;                        /* the reader thread's open part */
+    size_t rd_part;                       /* SIZE_MAX when none is open */
+    h5prep_progress *totals;
+    const h5prep_stats_config *cfg;
+    double t0;
+} stats_run;
+
+static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
 {
-    s->notice[0] = 0;
-    if (s->cfg.backend != H5PREP_BACKEND_CPU) {
-#ifdef H5PREP_HAVE_CUDA
-        h5prep_status st = h5p_backend_cuda.create(be, &s->cfg);
-        if (st == H5PREP_OK) {
-            *ops = &h5p_backend_cuda;
-            return H5PREP_OK;
+    stats_run *r = ctx;
+    const stats_job *jb = &r->jobs[job];
+    if (r->rd_part != jb->part) {
+        if (r->rd_part != SIZE_MAX) {
+            if (r->rd.map && !h5p_ring_drain(g, job)) /* slabs before may still point into the mapping */
+                return H5PREP_ERR_INTERRUPTED;        /* the ring stopped: its first failure is reported */
+            h5p_reader_close(&r->rd);
+            r->rd_part = SIZE_MAX;
         }
-        if (s->cfg.backend == H5PREP_BACKEND_CUDA)
-            return st;
-        const char *why = h5prep_last_error();
-        snprintf(s->notice, sizeof s->notice, "%.*s; running on the CPU", (int)strcspn(why, "\n"), why);
-        h5p_clear_error();
-#else
-        if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
-            h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend (nvcc was not found when it was built)");
-            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same statistics");
-        }
-#endif
+        FORWARD_IF_ERROR(h5p_reader_open(&r->rd, r->v, &r->v->parts[jb->part], r->ops->zero_copy));
+        r->rd_part = jb->part;
+        if (jb->part == 0)
+            snprintf(r->v->how, sizeof r->v->how, "%s", r->rd.how);
     }
-    *ops = &h5p_backend_cpu;
-    return h5p_backend_cpu.create(be, &s->cfg);
+    FORWARD_IF_ERROR(r->ops->wait(r->be, slot));
+    if (r->rd.map) {
+        r->data[slot] = h5p_reader_view(&r->rd, jb->row, jb->rows);
+        return H5PREP_OK;
+    }
+    FORWARD_IF_ERROR(h5p_reader_read(&r->rd, r->decode, jb->row, jb->rows, r->buf[slot]));
+    r->data[slot] = r->buf[slot];
+    return H5PREP_OK;
+}
+
+static uint64_t prod(const uint64_t *d, int a, int b)
+{
+    uint64_t n = 1;
+    for (int i = a; i < b; i++)
+        n *= d[i];
+    return n;
+}
+
+/* The [outer][features][inner] view of a job's rows. */
+static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *data)
+{
+    const h5p_part *p = &v->parts[jb->part];
+    h5p_slab sl = {.data = data, .dtype = p->dtype, .dec = &p->dec};
+    uint64_t n = jb->rows;
+    int kf = v->keep_first, kc = v->keep_count, r = v->rank;
+    if (kc == 0) {
+        sl.outer = n;
+        sl.features = 1;
+        sl.inner = prod(v->dims, 1, r);
+    } else if (kf == 0) {
+        uint64_t per_row = prod(v->dims, 1, kc);
+        sl.outer = 1;
+        sl.features = n * per_row;
+        sl.inner = prod(v->dims, kc, r);
+        sl.feature_base = (p->row0 + jb->row) * per_row;
+    } else {
+        sl.outer = n * prod(v->dims, 1, kf);
+        sl.features = prod(v->dims, kf, kf + kc);
+        sl.inner = prod(v->dims, kf + kc, r);
+    }
+    return sl;
+}
+
+static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
+{
+    stats_run *r = ctx;
+    const stats_job *jb = &r->jobs[job];
+    h5p_slab sl = slab_view(r->v, jb, r->data[slot]);
+    FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
+    h5prep_progress *t = r->totals;
+    t->rows_done += jb->rows;
+    t->bytes_done += jb->rows * h5p_part_row_bytes(r->v, &r->v->parts[jb->part]);
+    t->seconds = h5p_now() - r->t0;
+    if (r->cfg->progress)
+        r->cfg->progress(t, r->cfg->progress_user);
+    return H5PREP_OK;
+}
+
+/* The jobs of v: each part in slabs of whole chunks; *slot_bytes: the largest slab. */
+static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_bytes)
+{
+    const h5p_var *v = r->v;
+    *slot_bytes = 0;
+    uint64_t n = 0;
+    uint64_t *per = h5p_malloc(v->nparts * sizeof *per);
+    RETURN_ERROR_IF(!per, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < v->nparts; i++) {
+        const h5p_part *p = &v->parts[i];
+        size_t rb = h5p_part_row_bytes(v, p);
+        h5p_slab_rule rule = {rb, rb, slot_budget, p->chunk_rows, p->row_chunks, p->filtered,
+                              r->decode ? h5p_pool_size(r->decode) : 0, p->rows};
+        per[i] = h5p_slab_rows(&rule);
+        if (per[i] == 0) {
+            free(per);
+            h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: one row along axis 0 holds %zu bytes, more than a staging slot (%zu bytes)",
+                     p->path, v->name, rb, slot_budget);
+            return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem above %zu KiB (now %zu KiB for %d slots)",
+                            CEIL_DIV(rb * (size_t)r->nslots, 1024), r->cfg->mem_bytes >> 10, r->nslots);
+        }
+        size_t need = (size_t)per[i] * rb;
+        *slot_bytes = need > *slot_bytes ? need : *slot_bytes;
+        n += CEIL_DIV(p->rows, per[i]);
+    }
+    r->jobs = h5p_malloc(n * sizeof *r->jobs);
+    if (!r->jobs) {
+        free(per);
+        return h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %llu slabs", (unsigned long long)n);
+    }
+    for (size_t i = 0; i < v->nparts; i++)
+        for (uint64_t row = 0; row < v->parts[i].rows; row += per[i]) {
+            uint64_t left = v->parts[i].rows - row;
+            r->jobs[r->njobs++] = (stats_job){i, row, left < per[i] ? left : per[i]};
+        }
+    free(per);
+    return H5PREP_OK;
+}
+
+/* Streams v (all its parts) through the backend and stores the states in v->result. */
+static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops *ops, h5p_backend *be, h5p_pool *decode,
+                             h5prep_progress *totals, double t0)
+{
+    stats_run r;
+    memset(&r, 0, sizeof r);
+    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0;
+    r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
+    r.rd_part = SIZE_MAX;
+    size_t slot_bytes = 0;
+    h5prep_status st = plan_jobs(&r, s->cfg.mem_bytes / (size_t)r.nslots, &slot_bytes);
+    uint64_t nf = h5p_var_features(v);
+    for (int k = 0; k < r.nslots && st == H5PREP_OK; k++)
+        if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
+            st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
+    if (st == H5PREP_OK)
+        st = ops->stats_begin(be, nf, slot_bytes);
+    static const h5p_ring_fns fns = {stats_read, stats_compute, NULL};
+    if (st == H5PREP_OK)
+        st = h5p_ring_run(&fns, &r, r.njobs, r.nslots, v->name);
+    if (r.rd_part != SIZE_MAX)
+        h5p_reader_close(&r.rd);
+    if (st == H5PREP_OK) {
+        free(v->result);
+        v->result = h5p_malloc(nf * sizeof *v->result);
+        st = v->result ? ops->stats_end(be, v->result)
+                       : h5p_fail(H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name, (unsigned long long)nf);
+    }
+    for (int k = 0; k < r.nslots; k++) {
+        if (r.buf[k]) {
+            ops->wait(be, k); /* nothing may still copy from a buffer freed here (after an error) */
+            ops->free_host(be, r.buf[k]);
+        }
+    }
+    free(r.jobs);
+    return st;
 }
 
 h5prep_status h5prep_stats_run(h5prep_stats *s)
@@ -271,7 +263,8 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     RETURN_ERROR_IF(s->nvars == 0, H5PREP_ERR_USAGE, "no inputs: give at least one FILE:DATASET");
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
-    FORWARD_IF_ERROR(open_backend(s, &ops, &be));
+    int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
+    FORWARD_IF_ERROR(h5p_backend_open(&s->cfg, nslots, &ops, &be, s->notice, sizeof s->notice));
     int nt = h5p_thread_count(&s->cfg);
     h5p_pool *decode = h5p_pool_create(nt);
     if (!decode) {
@@ -289,93 +282,12 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
         for (size_t p = 0; p < v->nparts; p++)
             totals.bytes_total += v->parts[p].rows * h5p_part_row_bytes(v, &v->parts[p]);
     }
-    h5p_pipeline_opts o = {.mem_bytes = s->cfg.mem_bytes,
-                           .slots = s->cfg.slots,
-                           .decode = decode,
-                           .progress = s->cfg.progress,
-                           .progress_user = s->cfg.progress_user,
-                           .totals = &totals,
-                           .t0 = h5p_now()};
+    double t0 = h5p_now();
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
         if (s->vars[i].nparts > 0)
-            st = h5p_pipeline_stats(&s->vars[i], ops, be, &o);
+            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0);
     h5p_pool_destroy(decode);
     ops->destroy(be);
     return st;
-}
-
-const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend; }
-const char *h5prep_stats_backend_notice(const h5prep_stats *s) { return s->notice[0] ? s->notice : NULL; }
-
-h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path)
-{
-    h5p_var *v = h5p_stats_find(s, in->name);
-    if (!v) {
-        h5p_var *nv = h5p_stats_append(s, in->name);
-        if (!nv) {
-            h5p_var_free(in);
-            return h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        }
-        free(nv->name);
-        *nv = *in;
-        memset(in, 0, sizeof *in);
-        return H5PREP_OK;
-    }
-    h5prep_status st = H5PREP_OK;
-    int same = v->rank == in->rank && v->keep_first == in->keep_first && v->keep_count == in->keep_count;
-    for (int a = 1; same && a < v->rank; a++)
-        same = v->dims[a] == in->dims[a];
-    if (!same) {
-        char a[256], b[256];
-        h5p_format_shape(a, sizeof a, in->rank, in->dims);
-        h5p_format_shape(b, sizeof b, v->rank, v->dims);
-        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has shape %s keeping %d axes from axis %d, but the runs merged before have %s keeping %d from %d",
-                      path, in->name, a, in->keep_count, in->keep_first, b, v->keep_count, v->keep_first);
-    } else if (v->keep_count > 0 && v->keep_first == 0) {
-        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
-                      path, in->name);
-    } else {
-        uint64_t nf = h5p_var_features(v);
-        for (uint64_t f = 0; f < nf; f++)
-            h5p_moments_merge(&v->result[f], &in->result[f]);
-        v->dims[0] += in->dims[0];
-    }
-    h5p_var_free(in);
-    return st;
-}
-
-size_t h5prep_stats_nvars(const h5prep_stats *s) { return s->nvars; }
-
-h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view *out)
-{
-    RETURN_ERROR_IF(i >= s->nvars, H5PREP_ERR_USAGE, "variable index %zu out of range (%zu variables)", i, s->nvars);
-    const h5p_var *v = &s->vars[i];
-    RETURN_ERROR_IF(!v->result, H5PREP_ERR_USAGE, "%s: no statistics yet; call h5prep_stats_run first", v->name);
-    memset(out, 0, sizeof *out);
-    out->name = v->name;
-    out->rank = v->rank;
-    memcpy(out->shape, v->dims, sizeof out->shape);
-    out->keep_first = v->keep_first;
-    out->keep_count = v->keep_count;
-    out->feature_rank = v->keep_count;
-    for (int a = 0; a < v->keep_count; a++)
-        out->feature_shape[a] = v->dims[v->keep_first + a];
-    out->n_features = h5p_var_features(v);
-    out->moments = v->result;
-    out->read_path = v->how[0] ? v->how : NULL;
-    return H5PREP_OK;
-}
-
-double h5prep_moments_variance(const h5prep_moments *m, int ddof)
-{
-    return m->n > ddof ? m->m2 / (double)(m->n - ddof) : NAN;
-}
-
-unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof)
-{
-    if (m->n == 0)
-        return H5PREP_FLAG_EMPTY | H5PREP_FLAG_CONSTANT;
-    double var = h5prep_moments_variance(m, ddof);
-    return var > 0 ? 0u : (unsigned)H5PREP_FLAG_CONSTANT;
 }

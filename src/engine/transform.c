@@ -3,21 +3,20 @@
  * stages rows (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
 #include "h5prep.h"
 
+#include "backends/choose.h"
 #include "common/internal.h"
 #include "engine/ring.h"
-#include "plan/plan.h"
 #include "output/outdir.h"
 #include "output/sink.h"
-#include "plan/split.h"
 #include "output/state.h"
-#include "backends/transform_ops.h"
+#include "plan/plan.h"
+#include "plan/split.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { SLAB_TARGET = 8u << 20 }; /* bytes of a slab: the wider of its input and output rows, or of a
-                                  pass-2 block's staged and cast rows */
 
 h5prep_transform_config h5prep_transform_config_default(void)
 {
@@ -35,151 +32,6 @@ h5prep_transform_config h5prep_transform_config_default(void)
     c.engine = h5prep_stats_config_default();
     c.stage_mem = H5PREP_STAGE_MEM_AUTO;
     return c;
-}
-
-size_t h5p_tx_row_bytes(const h5p_plan *p, size_t o)
-{
-    return p->outs[o].elems * (p->outs[o].scratch_f64 ? 8 : 4);
-}
-
-size_t h5p_tx_block_offset(const h5p_plan *p, size_t o, uint64_t rows)
-{
-    size_t off = 0;
-    for (size_t k = 0; k < o; k++)
-        off += rows * h5p_tx_row_bytes(p, k);
-    return off;
-}
-
-/* ---- a ring of slots: reader thread -> compute (caller) -> writer thread ---- */
-
-/* Job j runs in slot j % nslots: read(j) fills its in buffer, compute(j) starts the backend on
- * it, write(j) waits for the backend and drains its out buffer. A slot is refilled only after
- * its previous job was written. */
-typedef struct ring_fns {
-    h5prep_status (*read)(void *ctx, uint64_t job, void *in);
-    h5prep_status (*compute)(void *ctx, uint64_t job, int slot, void *in, void *out);
-    h5prep_status (*write)(void *ctx, uint64_t job, int slot, const void *out);
-} ring_fns;
-
-typedef struct ring {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    const ring_fns *fn;
-    void *ctx;
-    uint64_t njobs;
-    int nslots;
-    void **in, **out;
-    uint64_t read_done, computed, written; /* jobs completed by each stage */
-    int stop;
-    h5prep_status st;
-    char msg[2048];
-} ring;
-
-static void ring_fail(ring *g, h5prep_status st)
-{
-    pthread_mutex_lock(&g->mu);
-    if (!g->stop) {
-        g->stop = 1;
-        g->st = st;
-        h5p_error_save(g->msg, sizeof g->msg);
-    }
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* Waits until *counter > need (or a stop); returns 0 on a stop. */
-static int ring_wait(ring *g, const uint64_t *counter, uint64_t need)
-{
-    pthread_mutex_lock(&g->mu);
-    while (!g->stop && *counter <= need)
-        pthread_cond_wait(&g->cv, &g->mu);
-    int ok = !g->stop;
-    pthread_mutex_unlock(&g->mu);
-    return ok;
-}
-
-static void ring_advance(ring *g, uint64_t *counter)
-{
-    pthread_mutex_lock(&g->mu);
-    (*counter)++;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void *ring_reader(void *arg)
-{
-    ring *g = arg;
-    h5p_hdf5_init();
-    for (uint64_t j = 0; j < g->njobs; j++) {
-        if (j >= (uint64_t)g->nslots && !ring_wait(g, &g->written, j - (uint64_t)g->nslots))
-            break;
-        h5prep_status st = g->fn->read(g->ctx, j, g->in[j % (uint64_t)g->nslots]);
-        if (st != H5PREP_OK) {
-            ring_fail(g, st);
-            break;
-        }
-        ring_advance(g, &g->read_done);
-    }
-    return NULL;
-}
-
-static void *ring_writer(void *arg)
-{
-    ring *g = arg;
-    h5p_hdf5_init();
-    for (uint64_t j = 0; j < g->njobs; j++) {
-        if (!ring_wait(g, &g->computed, j))
-            break;
-        int k = (int)(j % (uint64_t)g->nslots);
-        h5prep_status st = g->fn->write(g->ctx, j, k, g->out[k]);
-        if (st != H5PREP_OK) {
-            ring_fail(g, st);
-            break;
-        }
-        ring_advance(g, &g->written);
-    }
-    return NULL;
-}
-
-static h5prep_status ring_run(const ring_fns *fn, void *ctx, uint64_t njobs, int nslots, void **in, void **out)
-{
-    ring g;
-    memset(&g, 0, sizeof g);
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.cv, NULL);
-    g.fn = fn, g.ctx = ctx, g.njobs = njobs, g.nslots = nslots, g.in = in, g.out = out;
-    pthread_t rt, wt;
-    int have_r = pthread_create(&rt, NULL, ring_reader, &g) == 0;
-    int have_w = have_r && pthread_create(&wt, NULL, ring_writer, &g) == 0;
-    if (!have_w) {
-        ring_fail(&g, h5p_fail(H5PREP_ERR_INTERNAL, "cannot start the reader and writer threads"));
-    } else {
-        for (uint64_t j = 0; j < njobs; j++) {
-            if (!ring_wait(&g, &g.read_done, j))
-                break;
-            if (h5p_interrupted()) {
-                ring_fail(&g, h5p_fail(H5PREP_ERR_INTERRUPTED, "interrupted: the run stopped before its outputs were complete and wrote nothing"));
-                break;
-            }
-            int k = (int)(j % (uint64_t)nslots);
-            h5prep_status st = fn->compute(ctx, j, k, in[k], out[k]);
-            if (st != H5PREP_OK) {
-                ring_fail(&g, st);
-                break;
-            }
-            ring_advance(&g, &g.computed);
-        }
-    }
-    if (have_r)
-        pthread_join(rt, NULL);
-    if (have_w)
-        pthread_join(wt, NULL);
-    h5prep_status st = g.stop ? g.st : H5PREP_OK;
-    if (st != H5PREP_OK)
-        h5p_error_restore(g.msg);
-    pthread_cond_destroy(&g.cv);
-    pthread_mutex_destroy(&g.mu);
-    return st;
 }
 
 /* ---- the run ---- */
@@ -200,10 +52,11 @@ typedef struct run {
     h5p_plan plan;
     h5p_split split;
     int stats_split;              /* -1: every row counts */
-    const h5p_tx_ops *ops;
-    h5p_tx *tx;
+    const h5p_backend_ops *ops;
+    h5p_backend *be;
+    void *in[H5P_RING_SLOTS_MAX], *out[H5P_RING_SLOTS_MAX]; /* each slot's input and result buffers */
     h5p_pool *decode;
-    h5p_outdir out;               /* the output directory, written under a temporary name */
+    h5p_outdir outdir;             /* the output directory, written under a temporary name */
     unsigned char **staged;       /* (nouts,) mapped staging file of each output: rows by split, in
                                      output order within a split */
     size_t *staged_len;
@@ -230,22 +83,6 @@ typedef struct run {
     char backend_name[16], notice[256];
 } run;
 
-size_t h5p_tx_in_row_bytes(const h5p_plan *p)
-{
-    size_t b = 0;
-    for (size_t v = 0; v < p->nvars; v++)
-        b += p->vars[v].row_bytes;
-    return b;
-}
-
-static size_t out_row_bytes(const h5p_plan *p)
-{
-    size_t b = 0;
-    for (size_t o = 0; o < p->nouts; o++)
-        b += h5p_tx_row_bytes(p, o);
-    return b;
-}
-
 /* Bytes of one slot's buffers (in and out together) under --mem. */
 static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (size_t)r->nslots; }
 
@@ -254,17 +91,15 @@ static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (siz
 static h5prep_status plan_pass1(run *r)
 {
     const h5p_plan *p = &r->plan;
-    size_t in = h5p_tx_in_row_bytes(p), out = out_row_bytes(p), widest = in > out ? in : out;
-    uint64_t rows = SLAB_TARGET / widest, budget = slot_budget(r) / (in + out);
-    if (budget == 0) {
+    size_t in = h5p_plan_in_row_bytes(p), out = h5p_plan_out_row_bytes(p), widest = in > out ? in : out;
+    const h5p_part *first = &p->vars[0].var.parts[0];
+    h5p_slab_rule rule = {widest, in + out, slot_budget(r), p->vars[0].per_file ? 0 : first->chunk_rows, first->row_chunks, 0, 0, UINT64_MAX};
+    uint64_t rows = h5p_slab_rows(&rule); /* whole chunks decode in parallel */
+    if (rows == 0) {
         h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", in + out,
                  r->nslots);
         return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV((in + out) * (size_t)r->nslots, 1024));
     }
-    rows = rows < budget ? rows : budget;
-    const h5p_part *first = &p->vars[0].var.parts[0];
-    if (!p->vars[0].per_file && first->chunk_rows > 0 && rows > first->chunk_rows)
-        rows = rows / first->chunk_rows * first->chunk_rows; /* whole chunks decode in parallel */
     r->slab_rows = rows ? rows : 1;
     uint64_t cap = 16, n = 0;
     r->jobs1 = h5p_malloc(cap * sizeof *r->jobs1);
@@ -295,21 +130,14 @@ static h5prep_status plan_pass1(run *r)
     return H5PREP_OK;
 }
 
-static size_t var_offset(const h5p_plan *p, size_t v, uint64_t rows)
-{
-    size_t off = 0;
-    for (size_t k = 0; k < v; k++)
-        off += rows * p->vars[k].row_bytes;
-    return off;
-}
-
 /* Reader thread: samples [r0, r0+rows) of every variable into `in`, one variable after another. */
-static h5prep_status read1(void *ctx, uint64_t job, void *in)
+static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
 {
+    (void)g;
     run *r = ctx;
     const h5p_plan *p = &r->plan;
     const pass1_job *jb = &r->jobs1[job];
-    int slot = (int)(job % (uint64_t)r->nslots);
+    unsigned char *in = r->in[slot];
     for (size_t v = 0; v < p->nvars; v++) {
         const h5p_plan_var *pv = &p->vars[v];
         size_t k = 0;
@@ -329,7 +157,7 @@ static h5prep_status read1(void *ctx, uint64_t job, void *in)
             FORWARD_IF_ERROR(h5p_reader_open(&r->readers[v], &pv->var, &pv->var.parts[k], 0));
             r->reader_part[v] = k;
         }
-        unsigned char *dst = (unsigned char *)in + var_offset(p, v, r->slab_rows);
+        unsigned char *dst = in + h5p_plan_var_offset(p, v, r->slab_rows);
         FORWARD_IF_ERROR(h5p_reader_read(&r->readers[v], r->decode, local, nrows, dst));
         r->slot_dec[slot][v] = pv->var.parts[k].dec;
     }
@@ -353,16 +181,17 @@ static void report_progress(run *r, uint64_t rows, uint64_t bytes)
     e->progress(&pr, e->progress_user);
 }
 
-static h5prep_status compute1(void *ctx, uint64_t job, int slot, void *in, void *out)
+static h5prep_status compute1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
+    const unsigned char *in = r->in[slot];
     const h5p_plan *p = &r->plan;
     const pass1_job *jb = &r->jobs1[job];
     h5p_tx_slab s;
     memset(&s, 0, sizeof s);
     s.rows = jb->rows;
     for (size_t v = 0; v < p->nvars; v++) {
-        s.data[v] = (const unsigned char *)in + var_offset(p, v, r->slab_rows);
+        s.data[v] = in + h5p_plan_var_offset(p, v, r->slab_rows);
         s.dec[v] = &r->slot_dec[slot][v];
     }
     /* rows that count for statistics first, so that the backend reduces one contiguous block */
@@ -376,24 +205,25 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot, void *in, void 
         if (!counts_for_stats(r, jb->r0 + i))
             ord[a++] = (uint32_t)i;
     s.order = ord;
-    FORWARD_IF_ERROR(r->ops->gather(r->tx, slot, &s, out));
-    r->bytes_read += jb->rows * h5p_tx_in_row_bytes(p);
-    report_progress(r, jb->rows, jb->rows * h5p_tx_in_row_bytes(p));
+    FORWARD_IF_ERROR(r->ops->gather(r->be, slot, &s, r->out[slot]));
+    r->bytes_read += jb->rows * h5p_plan_in_row_bytes(p);
+    report_progress(r, jb->rows, jb->rows * h5p_plan_in_row_bytes(p));
     return H5PREP_OK;
 }
 
 /* Writer thread: each gathered row goes to its place in its split, in the mapped staging file
  * (rows of a slab that are neighbours there too are copied together). */
-static h5prep_status write1(void *ctx, uint64_t job, int slot, const void *out)
+static h5prep_status write1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
+    const unsigned char *out = r->out[slot];
     const h5p_plan *p = &r->plan;
     const pass1_job *jb = &r->jobs1[job];
-    FORWARD_IF_ERROR(r->ops->wait(r->tx, slot));
+    FORWARD_IF_ERROR(r->ops->wait(r->be, slot));
     const uint32_t *ord = r->order[slot];
     for (size_t o = 0; o < p->nouts; o++) {
-        size_t rb = h5p_tx_row_bytes(p, o);
-        const unsigned char *blk = (const unsigned char *)out + h5p_tx_block_offset(p, o, jb->rows);
+        size_t rb = h5p_plan_row_bytes(p, o);
+        const unsigned char *blk = out + h5p_plan_block_offset(p, o, jb->rows);
         for (uint64_t i = 0; i < jb->rows;) {
             uint64_t smp = jb->r0 + ord[i];
             uint64_t dst = r->split_base[r->split.which[smp]] + r->split.dest[smp], run_len = 1;
@@ -435,10 +265,10 @@ static void norm_factors(run *r, size_t o, const h5p_moments *ms)
 static uint64_t pass2_rows(const run *r, size_t o, size_t *bytes)
 {
     const h5p_plan *p = &r->plan;
-    size_t out_row = p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype), rb = h5p_tx_row_bytes(p, o);
-    uint64_t budget = slot_budget(r) / (rb + out_row);
-    rb = out_row > rb ? out_row : rb;
-    uint64_t rows = SLAB_TARGET / rb < budget ? SLAB_TARGET / rb : budget;
+    size_t out_row = p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype), rb = h5p_plan_row_bytes(p, o);
+    h5p_slab_rule rule = {out_row > rb ? out_row : rb, rb + out_row, slot_budget(r), 0, 0, 0, 0, UINT64_MAX};
+    rb = rule.row_bytes;
+    uint64_t rows = h5p_slab_rows(&rule);
     rows = rows ? rows : 1;
     *bytes = rows * rb;
     return rows;
@@ -468,64 +298,45 @@ static h5prep_status plan_pass2(run *r)
     return H5PREP_OK;
 }
 
-static h5prep_status read2(void *ctx, uint64_t job, void *in)
+static h5prep_status read2(void *ctx, h5p_ring *g, uint64_t job, int slot)
 {
+    (void)g;
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
-    size_t rb = h5p_tx_row_bytes(&r->plan, jb->o);
-    memcpy(in, r->staged[jb->o] + (r->split_base[jb->split] + jb->row0) * rb, jb->rows * rb);
+    size_t rb = h5p_plan_row_bytes(&r->plan, jb->o);
+    memcpy(r->in[slot], r->staged[jb->o] + (r->split_base[jb->split] + jb->row0) * rb, jb->rows * rb);
     return H5PREP_OK;
 }
 
-static h5prep_status compute2(void *ctx, uint64_t job, int slot, void *in, void *out)
+static h5prep_status compute2(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
-    h5p_tx_finish f = {jb->o, in, jb->rows, r->shift[jb->o], r->div[jb->o]};
-    FORWARD_IF_ERROR(r->ops->finish(r->tx, slot, &f, out));
-    report_progress(r, jb->rows, jb->rows * h5p_tx_row_bytes(&r->plan, jb->o));
+    h5p_tx_finish f = {jb->o, r->in[slot], jb->rows, r->shift[jb->o], r->div[jb->o]};
+    FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, r->out[slot]));
+    report_progress(r, jb->rows, jb->rows * h5p_plan_row_bytes(&r->plan, jb->o));
     return H5PREP_OK;
 }
 
-static h5prep_status write2(void *ctx, uint64_t job, int slot, const void *out)
+static h5prep_status write2(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
-    FORWARD_IF_ERROR(r->ops->wait(r->tx, slot));
+    FORWARD_IF_ERROR(r->ops->wait(r->be, slot));
     const h5p_plan_output *po = &r->plan.outs[jb->o];
     const h5p_write_spec *w = &r->recipe->write;
     r->bytes_written += jb->rows * po->elems * h5p_out_dtype_size(po->spec->dtype) * (uint64_t)(!!w->hdf5 + !!w->npy);
-    return h5p_sink_write(r->sink, (int)jb->o, jb->split, jb->rows, out);
+    return h5p_sink_write(r->sink, (int)jb->o, jb->split, jb->rows, r->out[slot]);
 }
 
 /* ---- setup and teardown ---- */
 
-static h5prep_status open_tx(run *r, size_t in_bytes, size_t out_bytes)
+/* The backend (the one chooser), ready for this plan's slots. */
+static h5prep_status open_backend(run *r, size_t in_bytes, size_t out_bytes)
 {
-    const h5prep_stats_config *e = &r->cfg->engine;
-    r->ops = &h5p_tx_cpu;
-    if (e->backend != H5PREP_BACKEND_CPU) {
-#ifdef H5PREP_HAVE_CUDA
-        h5prep_status st = h5p_tx_cuda.create(&r->tx, &r->plan, e, r->nslots, in_bytes, out_bytes);
-        if (st == H5PREP_OK) {
-            r->ops = &h5p_tx_cuda;
-            snprintf(r->backend_name, sizeof r->backend_name, "%s", r->ops->name);
-            return H5PREP_OK;
-        }
-        if (e->backend == H5PREP_BACKEND_CUDA)
-            return st;
-        const char *why = h5prep_last_error();
-        snprintf(r->notice, sizeof r->notice, "%.*s; running on the CPU", (int)strcspn(why, "\n"), why);
-        h5p_clear_error();
-#else
-        if (e->backend == H5PREP_BACKEND_CUDA) {
-            h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend (nvcc was not found when it was built)");
-            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same outputs");
-        }
-#endif
-    }
+    FORWARD_IF_ERROR(h5p_backend_open(&r->cfg->engine, r->nslots, &r->ops, &r->be, r->notice, sizeof r->notice));
     snprintf(r->backend_name, sizeof r->backend_name, "%s", r->ops->name);
-    return r->ops->create(&r->tx, &r->plan, e, r->nslots, in_bytes, out_bytes);
+    return r->ops->tx_begin(r->be, &r->plan, in_bytes, out_bytes);
 }
 
 /* Where output o's rows wait between the passes: anonymous memory when every output together
@@ -541,13 +352,13 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
     } else {
         char name[64];
         snprintf(name, sizeof name, ".staged-%zu", o);
-        char *path = h5p_outdir_path(&r->out, name);
+        char *path = h5p_outdir_path(&r->outdir, name);
         RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         err = errno;
         unlink(path);
         free(path);
-        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->out.tmp, strerror(err));
+        RETURN_ERROR_IF(fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create a staging file: %s", r->outdir.tmp, strerror(err));
         err = posix_fallocate(fd, 0, (off_t)len);
         if (!err) {
             m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -556,7 +367,7 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
         close(fd);
     }
     if (m == MAP_FAILED) {
-        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->out.tmp,
+        h5p_fail(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s: cannot stage %.2f GB for output '%s' %s: %s", r->outdir.tmp,
                  (double)len / 1e9, r->plan.outs[o].spec->name, in_memory ? "in memory" : "on disk", strerror(err));
         return h5p_hint(in_memory ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s",
                         in_memory ? "lower --stage-mem to stage on disk" : "the output directory's file system needs room for the outputs twice while the run lasts");
@@ -572,14 +383,14 @@ static h5prep_status open_staging(run *r)
     r->staged = h5p_calloc(p->nouts, sizeof *r->staged);
     r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
     RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
-    size_t total = p->n * out_row_bytes(p), budget = r->cfg->stage_mem;
+    size_t total = p->n * h5p_plan_out_row_bytes(p), budget = r->cfg->stage_mem;
     if (budget == H5PREP_STAGE_MEM_AUTO) {
         long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
     }
     r->staged_in_memory = total <= budget;
     for (size_t o = 0; o < p->nouts; o++) {
-        size_t len = p->n * h5p_tx_row_bytes(p, o);
+        size_t len = p->n * h5p_plan_row_bytes(p, o);
         if (len > 0)
             FORWARD_IF_ERROR(stage_output(r, o, len, r->staged_in_memory));
     }
@@ -593,7 +404,7 @@ static h5prep_status make_split(run *r)
     uint64_t units = p->group_of ? p->ngroups : p->n;
     uint32_t *key = h5p_malloc(units * sizeof *key);
     RETURN_ERROR_IF(!key, H5PREP_ERR_NOMEM, "%s: out of memory for the split keys of %" PRIu64 " samples", r->recipe->path, units);
-    h5prep_status st = r->ops->keys(r->tx, sp->seed, units, key);
+    h5prep_status st = r->ops->keys(r->be, sp->seed, units, key);
     if (st == H5PREP_OK)
         st = h5p_split_make(sp, p->n, p->group_of, p->ngroups, key, &r->split);
     free(key);
@@ -602,7 +413,7 @@ static h5prep_status make_split(run *r)
     for (int k = 0; k < r->split.nsplits; k++)
         r->split_base[k] = base, base += r->split.count[k];
     r->stats_split = sp->stats_split;
-    char *path = h5p_outdir_path(&r->out, "split.json");
+    char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
     st = h5p_split_write_manifest(&r->split, sp, path);
     free(path);
@@ -655,7 +466,7 @@ static h5prep_status load_given_factors(run *r)
 /* After pass 1: output o's statistics, and its factors unless a file gave them. */
 static h5prep_status run_factors(run *r, size_t o)
 {
-    FORWARD_IF_ERROR(r->ops->stats(r->tx, o, r->moments[o]));
+    FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
     if (!factors_from_file(r->plan.outs[o].spec))
         norm_factors(r, o, r->moments[o]);
     return H5PREP_OK;
@@ -673,26 +484,14 @@ static h5prep_status write_stats(run *r)
         const h5p_plan_output *po = &p->outs[o];
         char name[256];
         snprintf(name, sizeof name, "/%s", po->spec->name);
-        h5p_var *v = h5p_stats_append(s, name);
-        if (!v) {
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        v->rank = po->rank + 1;
-        v->dims[0] = rows;
-        memcpy(v->dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
-        v->keep_first = po->keep_first;
-        v->keep_count = po->keep_count;
-        v->result = h5p_malloc(po->features * sizeof *v->result);
-        if (!v->result)
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        else
-            memcpy(v->result, r->moments[o], po->features * sizeof *v->result);
+        uint64_t dims[H5PREP_MAX_RANK] = {rows};
+        memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
+        st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
     }
     if (st == H5PREP_OK) {
-        s->backend = r->backend_name;
+        h5p_stats_set_backend(s, r->backend_name);
         h5p_stats_stamp(s);
-        char *path = h5p_outdir_path(&r->out, "stats.json");
+        char *path = h5p_outdir_path(&r->outdir, "stats.json");
         st = path ? h5prep_stats_write(s, path) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
         free(path);
     }
@@ -703,7 +502,7 @@ static h5prep_status write_stats(run *r)
 static h5prep_status open_sink(run *r)
 {
     const h5p_plan *p = &r->plan;
-    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->out.tmp, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
+    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->outdir.tmp, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
                                    r->split.count));
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
@@ -728,7 +527,7 @@ static h5prep_status run_passes(run *r)
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
     FORWARD_IF_ERROR(plan_pass1(r));
-    size_t in_bytes = r->slab_rows * h5p_tx_in_row_bytes(p), out_bytes = r->slab_rows * out_row_bytes(p);
+    size_t in_bytes = r->slab_rows * h5p_plan_in_row_bytes(p), out_bytes = r->slab_rows * h5p_plan_out_row_bytes(p);
     size_t block_max = 0;
     for (size_t o = 0; o < p->nouts; o++) {
         size_t b;
@@ -737,20 +536,20 @@ static h5prep_status run_passes(run *r)
     }
     in_bytes = in_bytes > block_max ? in_bytes : block_max;
     out_bytes = out_bytes > block_max ? out_bytes : block_max;
-    FORWARD_IF_ERROR(open_tx(r, in_bytes, out_bytes));
-    FORWARD_IF_ERROR(h5p_outdir_begin(&r->out, r->dir, r->cfg->overwrite));
+    FORWARD_IF_ERROR(open_backend(r, in_bytes, out_bytes));
+    FORWARD_IF_ERROR(h5p_outdir_begin(&r->outdir, r->dir, r->cfg->overwrite));
     FORWARD_IF_ERROR(make_split(r));
     FORWARD_IF_ERROR(open_staging(r));
 
     h5prep_status st = H5PREP_OK;
-    void *in[64] = {0}, *out[64] = {0};
+    void **in = r->in, **out = r->out;
     r->order = h5p_calloc((size_t)r->nslots, sizeof *r->order);
     r->slot_dec = h5p_calloc((size_t)r->nslots, sizeof *r->slot_dec);
     RETURN_ERROR_IF(!r->order || !r->slot_dec, H5PREP_ERR_NOMEM, "out of memory");
     for (int k = 0; k < r->nslots && st == H5PREP_OK; k++) {
-        in[k] = r->ops->alloc_host(r->tx, in_bytes);
-        out[k] = r->ops->alloc_host(r->tx, out_bytes);
-        r->order[k] = r->ops->alloc_host(r->tx, r->slab_rows * sizeof **r->order); /* copied to the device */
+        in[k] = r->ops->alloc_host(r->be, in_bytes);
+        out[k] = r->ops->alloc_host(r->be, out_bytes);
+        r->order[k] = r->ops->alloc_host(r->be, r->slab_rows * sizeof **r->order); /* copied to the device */
         r->slot_dec[k] = h5p_calloc(p->nvars, sizeof **r->slot_dec);
         if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k])
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, in_bytes, out_bytes);
@@ -762,9 +561,9 @@ static h5prep_status run_passes(run *r)
     for (size_t v = 0; st == H5PREP_OK && v < p->nvars; v++)
         r->reader_part[v] = SIZE_MAX;
 
-    static const ring_fns pass1 = {read1, compute1, write1}, pass2 = {read2, compute2, write2};
+    static const h5p_ring_fns pass1 = {read1, compute1, write1}, pass2 = {read2, compute2, write2};
     if (st == H5PREP_OK)
-        st = ring_run(&pass1, r, r->njobs1, r->nslots, in, out);
+        st = h5p_ring_run(&pass1, r, r->njobs1, r->nslots, NULL);
     for (size_t v = 0; r->reader_part && v < p->nvars; v++)
         if (r->reader_part[v] != SIZE_MAX)
             h5p_reader_close(&r->readers[v]);
@@ -778,17 +577,17 @@ static h5prep_status run_passes(run *r)
     if (st == H5PREP_OK)
         st = open_sink(r);
     if (st == H5PREP_OK)
-        st = ring_run(&pass2, r, r->njobs2, r->nslots, in, out);
+        st = h5p_ring_run(&pass2, r, r->njobs2, r->nslots, NULL);
     if (st == H5PREP_OK)
         st = close_sink(r);
     for (int k = 0; k < r->nslots; k++) {
-        r->ops->wait(r->tx, k); /* nothing may still copy into a buffer freed here (after an error) */
+        r->ops->wait(r->be, k); /* nothing may still copy into a buffer freed here (after an error) */
         if (in[k])
-            r->ops->free_host(r->tx, in[k]);
+            r->ops->free_host(r->be, in[k]);
         if (out[k])
-            r->ops->free_host(r->tx, out[k]);
+            r->ops->free_host(r->be, out[k]);
         if (r->order[k])
-            r->ops->free_host(r->tx, r->order[k]);
+            r->ops->free_host(r->be, r->order[k]);
         r->order[k] = NULL;
     }
     return st;
@@ -797,14 +596,14 @@ static h5prep_status run_passes(run *r)
 static void run_free(run *r)
 {
     const h5p_plan *p = &r->plan;
-    if (r->tx)
-        r->ops->destroy(r->tx);
+    if (r->be)
+        r->ops->destroy(r->be);
     h5p_pool_destroy(r->decode);
     h5p_sink_free(r->sink);
     for (size_t o = 0; r->staged && o < p->nouts; o++)
         if (r->staged[o])
             munmap(r->staged[o], r->staged_len[o]);
-    h5p_outdir_free(&r->out);
+    h5p_outdir_free(&r->outdir);
     for (int k = 0; r->slot_dec && k < r->nslots; k++)
         free(r->slot_dec[k]);
     for (size_t o = 0; o < p->nouts; o++) {
@@ -831,7 +630,7 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
     snprintf(rep->notice, sizeof rep->notice, "%s", r->notice);
     rep->samples = r->plan.n;
     rep->nsplits = r->split.nsplits;
-    for (int k = 0; k < r->split.nsplits && k < 8; k++) {
+    for (int k = 0; k < r->split.nsplits; k++) {
         rep->split_rows[k] = r->split.count[k];
         snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->recipe->split.names[k]);
     }
@@ -864,22 +663,17 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
                 r.dir[len - 1] = 0;
         }
     }
-    if (st == H5PREP_OK && r.nslots > 64)
-        st = h5p_fail(H5PREP_ERR_USAGE, "--slots %d: at most 63", r.cfg->engine.slots);
     if (st == H5PREP_OK)
         st = h5p_plan_build(r.recipe, r.cfg->inputs, r.cfg->ninputs, r.cfg->engine.raw, &r.plan);
-    if (st == H5PREP_OK && r.plan.nvars > H5P_TX_MAX_VARS)
-        st = h5p_fail(H5PREP_ERR_USAGE, "%s: the outputs use %zu variables; at most %d are supported", recipe_path,
-                      r.plan.nvars, H5P_TX_MAX_VARS);
     if (st == H5PREP_OK) {
         int threads = h5p_thread_count(&r.cfg->engine);
         r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
         r.rows_total = r.plan.n * (1 + r.plan.nouts);
-        r.bytes_total = r.plan.n * (h5p_tx_in_row_bytes(&r.plan) + out_row_bytes(&r.plan));
+        r.bytes_total = r.plan.n * (h5p_plan_in_row_bytes(&r.plan) + h5p_plan_out_row_bytes(&r.plan));
         st = run_passes(&r);
     }
     if (st == H5PREP_OK)
-        st = h5p_outdir_publish(&r.out);
+        st = h5p_outdir_publish(&r.outdir);
     if (st == H5PREP_OK && rep)
         fill_report(&r, rep);
     run_free(&r);

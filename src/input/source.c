@@ -1,5 +1,5 @@
 /* source.c: opens and checks HDF5/netCDF-4 datasets, reads their CF attributes and slabs of rows.
- * Used by stats.c when inputs are added and by the pipeline's reader thread during a run. */
+ * Used by the input opener (variable.c) and by the ring's reader threads during a run. */
 #include "input/source.h"
 
 #include "input/chunks.h"

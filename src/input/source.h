@@ -1,5 +1,5 @@
 /* source.h: HDF5 inputs: opening and checking files, CF attributes, reading slabs of rows.
- * The pipeline's reader thread calls h5p_part_read; everything else runs before a run starts. */
+ * The ring's reader threads call h5p_reader_*; the rest runs before any data is read. */
 #ifndef H5PREP_SOURCE_H
 #define H5PREP_SOURCE_H
 

@@ -1,10 +1,12 @@
-/* stats_impl.h: the insides of h5prep_stats, shared by stats.c (inputs, runs, access) and
- * state_io.c (JSON and HDF5 documents, loading for merges). */
-#ifndef H5PREP_STATS_IMPL_H
-#define H5PREP_STATS_IMPL_H
+/* state.h: the insides of h5prep_stats, a set of variables and their per-feature states: what a
+ * run fills (engine/stats.c, engine/transform.c), a statistics file holds and a merge combines
+ * (output/state_io.c). */
+#ifndef H5PREP_STATE_H
+#define H5PREP_STATE_H
 
 #include "h5prep.h"
-#include "input/source.h"
+#include "common/moments.h"
+#include "input/variable.h"
 
 struct h5prep_stats {
     h5prep_stats_config cfg;
@@ -26,8 +28,11 @@ void h5p_stats_stamp(h5prep_stats *s); /* sets `created` to now */
 /* Merges the variables of a loaded document into s; `loaded` is consumed. */
 h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *loaded, const char *path);
 
-/* "(a, b, c)"; "(n,)" for rank 1. */
-void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims);
-void h5p_var_free(h5p_var *v);
+/* Appends variable `name` of shape dims (rank axes, dims[0] the rows reduced) keeping keep_count
+ * axes from keep_first, with its nf states m copied: how a transform records its outputs'. */
+h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, const uint64_t *dims, int keep_first,
+                                   int keep_count, const h5p_moments *m, uint64_t nf);
+/* The backend recorded as having computed the states (a static string). */
+void h5p_stats_set_backend(h5prep_stats *s, const char *name);
 
 #endif

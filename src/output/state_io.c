@@ -46,7 +46,9 @@ static json_t *provenance_json(const h5prep_stats *s)
             json_array_append_new(inputs, input_json(&s->vars[i], &s->vars[i].parts[k]));
     if (s->merged_inputs)
         json_array_extend(inputs, s->merged_inputs);
-    json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "tool", "h5prep " H5PREP_VERSION, "created",
+    char tool[64];
+    snprintf(tool, sizeof tool, "h5prep %s", h5prep_version());
+    json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "tool", tool, "created",
                           s->created, "backend", s->backend ? s->backend : "none", "ddof", s->cfg.ddof,
                           "cf_decoding", !s->cfg.raw, "inputs", inputs);
     if (s->merged_from)

@@ -3,7 +3,7 @@
 #include "plan/plan.h"
 
 #include "common/internal.h"
-#include "output/state.h"
+#include "input/variable.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -316,29 +316,14 @@ static int expr_uses(const h5p_expr *e, const char *name)
 static h5prep_status open_var(const h5p_recipe *r, const h5p_input *in, char *const *files, size_t nfiles, const char *path,
                               int raw, h5p_var *out)
 {
-    h5prep_stats_config cfg = h5prep_stats_config_default();
-    cfg.raw = raw;
-    h5prep_stats *s = h5prep_stats_create(&cfg);
-    RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
-    h5prep_status st = H5PREP_OK;
-    for (size_t f = 0; f < nfiles && st == H5PREP_OK; f++) {
-        size_t len = strlen(files[f]) + strlen(path) + 2;
-        char *arg = h5p_malloc(len);
-        if (!arg) {
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        snprintf(arg, len, "%s:%s", files[f], path);
-        st = h5prep_stats_add(s, arg);
-        free(arg);
+    h5prep_status st = h5p_var_init(out, path);
+    for (size_t f = 0; f < nfiles && st == H5PREP_OK; f++)
+        st = h5p_var_add_files(out, files[f], raw);
+    if (st != H5PREP_OK) {
+        h5p_var_free(out);
+        if (in->line > 0)
+            h5p_hint(st, "the input is declared at %s:%d:%d", r->path, in->line, in->col);
     }
-    if (st != H5PREP_OK && in->line > 0)
-        h5p_hint(st, "the input is declared at %s:%d:%d", r->path, in->line, in->col);
-    if (st == H5PREP_OK) {
-        *out = s->vars[0];
-        s->nvars = 0;
-    }
-    h5prep_stats_destroy(s);
     return st;
 }
 
@@ -396,6 +381,25 @@ static int needs_f64(const h5p_plan *p, const node *a)
     return 0;
 }
 
+/* The node's map (var = -1 for a constant) in the form the kernels read (plan.h); a is consumed. */
+static h5prep_status kernel_map(const h5p_plan *p, h5p_plan_output *po, node *a)
+{
+    po->value = a->value;
+    a->value = NULL;
+    po->vidx = h5p_malloc(po->elems * sizeof *po->vidx);
+    po->sidx = h5p_malloc(po->elems * sizeof *po->sidx);
+    po->fidx = h5p_malloc(po->elems * sizeof *po->fidx);
+    h5prep_status st = po->vidx && po->sidx && po->fidx
+                           ? H5PREP_OK
+                           : h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory for the map of output '%s'", p->recipe->path, po->spec->name);
+    for (uint64_t j = 0; st == H5PREP_OK && j < po->elems; j++) {
+        po->vidx[j] = a->var[j] < 0 ? (uint32_t)p->nvars : (uint32_t)a->var[j];
+        po->sidx[j] = a->var[j] < 0 ? (uint32_t)j : a->src[j];
+    }
+    node_free(a);
+    return st;
+}
+
 static h5prep_status build_output(h5p_plan *p, size_t o)
 {
     const h5p_output *spec = &p->recipe->outputs[o];
@@ -406,8 +410,8 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     po->rank = a.rank;
     memcpy(po->shape, a.shape, sizeof po->shape);
     po->elems = a.elems;
-    po->var = a.var, po->src = a.src, po->value = a.value;
     po->scratch_f64 = needs_f64(p, &a);
+    FORWARD_IF_ERROR(kernel_map(p, po, &a));
     int full = po->rank + 1, kf = spec->keep_first, kc = spec->keep_count;
     if (kf == H5PREP_KEEP_DEFAULT) /* the last axis; one statistic for an (N,) output */
         kf = full - 1, kc = full > 1;
@@ -430,6 +434,8 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     }
     if (kc == 0)
         po->inner = 1;
+    for (uint64_t j = 0; j < po->elems; j++)
+        po->fidx[j] = (uint32_t)(j / po->inner % po->features);
     return H5PREP_OK;
 }
 
@@ -479,6 +485,8 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
         }
     }
     RETURN_ERROR_IF(p->nvars == 0, H5PREP_ERR_USAGE, "%s: the outputs use no input variable", r->path);
+    RETURN_ERROR_IF(p->nvars > H5P_PLAN_MAX_VARS, H5PREP_ERR_USAGE, "%s: the outputs use %zu variables; at most %d are supported",
+                    r->path, p->nvars, H5P_PLAN_MAX_VARS);
     p->n = var_samples(&p->vars[0]);
     for (size_t v = 1; v < p->nvars; v++) {
         const h5p_plan_var *a = &p->vars[0], *b = &p->vars[v];
@@ -502,8 +510,9 @@ void h5p_plan_free(h5p_plan *p)
     for (size_t v = 0; v < p->nvars; v++)
         h5p_var_free(&p->vars[v].var);
     for (size_t o = 0; o < p->nouts; o++) {
-        free(p->outs[o].var);
-        free(p->outs[o].src);
+        free(p->outs[o].vidx);
+        free(p->outs[o].sidx);
+        free(p->outs[o].fidx);
         free(p->outs[o].value);
     }
     free(p->vars);
@@ -512,7 +521,33 @@ void h5p_plan_free(h5p_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-void h5p_plan_format_output(const h5p_plan *p, size_t o, char *dst, size_t cap)
+size_t h5p_plan_in_row_bytes(const h5p_plan *p)
 {
-    fmt_shape(dst, cap, p->n, p->outs[o].rank, p->outs[o].shape);
+    return h5p_plan_var_offset(p, p->nvars, 1);
+}
+
+size_t h5p_plan_var_offset(const h5p_plan *p, size_t v, uint64_t rows)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < v; k++)
+        off += rows * p->vars[k].row_bytes;
+    return off;
+}
+
+size_t h5p_plan_row_bytes(const h5p_plan *p, size_t o)
+{
+    return p->outs[o].elems * (p->outs[o].scratch_f64 ? 8 : 4);
+}
+
+size_t h5p_plan_out_row_bytes(const h5p_plan *p)
+{
+    return h5p_plan_block_offset(p, p->nouts, 1);
+}
+
+size_t h5p_plan_block_offset(const h5p_plan *p, size_t o, uint64_t rows)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < o; k++)
+        off += rows * h5p_plan_row_bytes(p, k);
+    return off;
 }

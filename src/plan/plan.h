@@ -7,7 +7,10 @@
 #include "plan/recipe.h"
 #include "input/source.h"
 
+#include <stddef.h>
 #include <stdint.h>
+
+enum { H5P_PLAN_MAX_VARS = 64 }; /* input variables one recipe's outputs may use */
 
 typedef struct h5p_plan_var {
     const char *name;        /* the recipe's name */
@@ -20,16 +23,18 @@ typedef struct h5p_plan_var {
     size_t row_bytes;        /* one sample as staged */
 } h5p_plan_var;
 
-/* Element j of a sample of an output copies element src[j] of variable var[j] of the same sample,
- * or is the constant value[j] when var[j] < 0. */
+/* The gather map of an output, in the form the backends' kernels read: element j of a sample
+ * copies element sidx[j] of variable vidx[j] of the same sample, or is the constant value[sidx[j]]
+ * when vidx[j] == nvars; it belongs to feature fidx[j] for statistics and normalization. */
 typedef struct h5p_plan_output {
     const h5p_output *spec;
     int rank;                /* per-sample rank and shape */
     uint64_t shape[H5PREP_MAX_RANK];
     uint64_t elems;
-    int32_t *var;            /* (elems,) */
-    uint32_t *src;           /* (elems,) */
-    double *value;           /* (elems,) constants, used where var < 0 */
+    uint32_t *vidx;          /* (elems,) variable, or nvars for a constant */
+    uint32_t *sidx;          /* (elems,) element of that variable's sample, or j for a constant */
+    uint32_t *fidx;          /* (elems,) feature: (j / inner) % features */
+    double *value;           /* (elems,) constants, used where vidx == nvars */
     int keep_first, keep_count; /* kept axes, resolved, counted with the sample axis as 0 */
     uint64_t features, inner;   /* a sample is [outer][features][inner]: element j belongs to
                                    feature (j / inner) % features */
@@ -54,7 +59,13 @@ typedef struct h5p_plan {
 h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfiles, int raw, h5p_plan *out);
 void h5p_plan_free(h5p_plan *p);
 
-/* "(N, 138, 20)" for output o. */
-void h5p_plan_format_output(const h5p_plan *p, size_t o, char *dst, size_t cap);
+/* The layout of ring slots, the same for every backend: a pass-1 slab holds `rows` samples of each
+ * variable one after another (h5p_plan_var_offset); its gathered results hold `rows` staged rows of
+ * each output one after another (h5p_plan_block_offset), as float32, or float64 when scratch_f64. */
+size_t h5p_plan_in_row_bytes(const h5p_plan *p);           /* one sample of every variable */
+size_t h5p_plan_var_offset(const h5p_plan *p, size_t v, uint64_t rows);
+size_t h5p_plan_row_bytes(const h5p_plan *p, size_t o);    /* one staged row of output o */
+size_t h5p_plan_out_row_bytes(const h5p_plan *p);          /* one staged row of every output */
+size_t h5p_plan_block_offset(const h5p_plan *p, size_t o, uint64_t rows);
 
 #endif

@@ -1,13 +1,12 @@
-/* backend_cpu.c: the CPU backend, the reference for every other one: decode stored values to
- * float64 in cache-sized blocks, then a corrected two-pass per column, merged by Chan's rule. */
-#include "backends/backend.h"
+/* stats_cpu.c: the CPU backend's statistics, the reference for every other backend: decode stored
+ * values to float64 in cache-sized blocks, then a corrected two-pass per column, merged by Chan's
+ * rule in a fixed lane order. Its decode and block kernels also serve transform_cpu.c. */
+#include "backends/cpu/cpu.h"
 
 #include "common/internal.h"
-#include "common/pool.h"
 
 #include <float.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,24 +79,24 @@ void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t 
 
 /* ---- statistics of a decoded block ------------------------------------------------------ */
 
-int h5p_acc_init(h5p_acc *a, size_t F)
+int h5p_states_init(h5p_states *a, size_t F)
 {
     double *p = malloc(6 * (F ? F : 1) * sizeof *p);
     a->n = p;
     if (!p)
         return -1;
     a->missing = p + F, a->mean = p + 2 * F, a->m2 = p + 3 * F, a->min = p + 4 * F, a->max = p + 5 * F;
-    h5p_acc_reset(a, F);
+    h5p_states_reset(a, F);
     return 0;
 }
 
-void h5p_acc_free(h5p_acc *a)
+void h5p_states_free(h5p_states *a)
 {
     free(a->n);
     a->n = NULL;
 }
 
-void h5p_acc_reset(h5p_acc *a, size_t F)
+void h5p_states_reset(h5p_states *a, size_t F)
 {
     for (size_t f = 0; f < F; f++) {
         a->n[f] = a->missing[f] = a->mean[f] = a->m2[f] = 0.0;
@@ -106,15 +105,15 @@ void h5p_acc_reset(h5p_acc *a, size_t F)
     }
 }
 
-h5p_moments h5p_acc_get(const h5p_acc *a, size_t f)
+h5p_moments h5p_states_get(const h5p_states *a, size_t f)
 {
     h5p_moments m = {(int64_t)a->n[f], (int64_t)a->missing[f], a->mean[f], a->m2[f], a->min[f], a->max[f]};
     return m;
 }
 
-static void acc_merge_one(const h5p_acc *a, size_t f, const h5p_moments *b)
+static void acc_merge_one(const h5p_states *a, size_t f, const h5p_moments *b)
 {
-    h5p_moments m = h5p_acc_get(a, f);
+    h5p_moments m = h5p_states_get(a, f);
     h5p_moments_merge(&m, b);
     a->n[f] = (double)m.n, a->missing[f] = (double)m.missing, a->mean[f] = m.mean, a->m2[f] = m.m2;
     a->min[f] = m.min, a->max[f] = m.max;
@@ -125,7 +124,7 @@ static void acc_merge_one(const h5p_acc *a, size_t f, const h5p_moments *b)
  * column mean while the block is in cache (corrected two-pass); then Chan's merge, written
  * branch-free over arrays so that it vectorizes too. No division per value. */
 HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, double *restrict scratch,
-                             const h5p_acc *acc, size_t base)
+                             const h5p_states *acc, size_t base)
 {
     double *restrict cnt = scratch, *restrict mu = cnt + F, *restrict mn = mu + F, *restrict mx = mn + F,
                      *restrict d1 = mx + F, *restrict d2 = d1 + F;
@@ -171,34 +170,11 @@ HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, do
     }
 }
 
-/* ---- the backend --------------------------------------------------------------------------- */
+/* ---- the statistics operations --------------------------------------------------------- */
 
-typedef struct cpu_thread {
-    double *buf;         /* decoded block */
-    double *scratch;     /* 6 * columns */
-    h5p_acc fold;        /* (columns,) states of a folded block */
-    size_t cap_buf, cap_cols;
-    int failed;
-} cpu_thread;
+enum { LANE_BUDGET = 256u << 20 /* bytes of accumulators for all lanes */ };
 
-/* Work is split into `nlanes` lanes, each with its own accumulators: a slab gives lane u the
- * u-th of nlanes equal ranges of its rows (or lines), threads take lanes as they come free, and
- * the lanes are merged in order at the end. The result is thus the same for any thread count
- * and any timing, while a thread the reader preempts does not hold the others up. */
-enum { LANES = 8, LANE_BUDGET = 256u << 20 /* bytes of accumulators for all lanes */ };
-
-struct h5p_backend {
-    h5p_pool *pool;
-    int nt;
-    cpu_thread *th;
-    uint64_t n_features;
-    int nlanes;
-    h5p_acc lane[LANES];
-    const h5p_slab *slab; /* the slab of the current job */
-    atomic_int next_lane;
-};
-
-static int ensure(cpu_thread *t, size_t buf_elems, size_t cols)
+static int ensure(h5p_cpu_thread *t, size_t buf_elems, size_t cols)
 {
     if (buf_elems > t->cap_buf) {
         free(t->buf);
@@ -207,16 +183,16 @@ static int ensure(cpu_thread *t, size_t buf_elems, size_t cols)
     }
     if (cols > t->cap_cols) {
         free(t->scratch);
-        h5p_acc_free(&t->fold);
+        h5p_states_free(&t->fold);
         t->scratch = malloc(6 * cols * sizeof *t->scratch);
-        t->cap_cols = t->scratch && h5p_acc_init(&t->fold, cols) == 0 ? cols : 0;
+        t->cap_cols = t->scratch && h5p_states_init(&t->fold, cols) == 0 ? cols : 0;
     }
     return t->cap_buf >= buf_elems && t->cap_cols >= cols;
 }
 
 /* Rows wider than TILE: per block of rows, each tile of columns is decoded (a strided read of
  * the rows' segments) and reduced while its accumulators are in L1. */
-static void accumulate_tiles(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
+static void accumulate_tiles(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
                              size_t rows, size_t F, size_t base)
 {
     size_t block_rows = BLOCK_ELEMS / TILE, esize = h5p_dtype_size(s->dtype);
@@ -238,7 +214,7 @@ static void accumulate_tiles(cpu_thread *t, const h5p_acc *acc, const h5p_slab *
 /* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F). Rows narrower
  * than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is feature j % F),
  * k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at least 16. */
-static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, const unsigned char *src,
+static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
                             size_t rows, size_t F, size_t base)
 {
     if (F > TILE) {
@@ -264,10 +240,10 @@ static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s
         }
         size_t wide = n / k, rest = n - wide * k;
         if (wide) {
-            h5p_acc_reset(&t->fold, W);
+            h5p_states_reset(&t->fold, W);
             h5p_cpu_block_stats(t->buf, wide, W, t->scratch, &t->fold, 0);
             for (size_t j = 0; j < W; j++) {
-                h5p_moments m = h5p_acc_get(&t->fold, j);
+                h5p_moments m = h5p_states_get(&t->fold, j);
                 acc_merge_one(acc, base + j % F, &m);
             }
         }
@@ -277,7 +253,7 @@ static void accumulate_rows(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s
 }
 
 /* Lane u of the slab: the u-th share of its rows (channels-last) or of its lines. */
-static void lane_work(cpu_thread *t, const h5p_acc *acc, const h5p_slab *s, uint64_t u, uint64_t L)
+static void lane_work(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, uint64_t u, uint64_t L)
 {
     const unsigned char *base = s->data;
     size_t esize = h5p_dtype_size(s->dtype);
@@ -307,68 +283,34 @@ static void slab_job(void *arg, int tid, int nt)
         lane_work(&be->th[tid], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
 }
 
-static h5prep_status cpu_create(h5p_backend **out, const h5prep_stats_config *cfg)
+void h5p_cpu_stats_free(h5p_backend *be)
 {
-    int nt = h5p_thread_count(cfg);
-    h5p_backend *be = calloc(1, sizeof *be);
-    RETURN_ERROR_IF(!be, H5PREP_ERR_NOMEM, "cpu backend: out of memory");
-    be->nt = nt;
-    be->th = calloc((size_t)nt, sizeof *be->th);
-    be->pool = h5p_pool_create(nt);
-    if (!be->th || !be->pool) {
-        h5p_pool_destroy(be->pool);
-        free(be->th);
-        free(be);
-        return h5p_fail(H5PREP_ERR_NOMEM, "cpu backend: cannot start %d compute threads", nt);
-    }
-    *out = be;
-    return H5PREP_OK;
-}
-
-static void cpu_destroy(h5p_backend *be)
-{
-    if (!be)
-        return;
-    h5p_pool_destroy(be->pool);
-    for (int u = 0; u < LANES; u++)
-        h5p_acc_free(&be->lane[u]);
-    for (int t = 0; t < be->nt; t++) {
-        h5p_acc_free(&be->th[t].fold);
+    for (int u = 0; u < H5P_CPU_LANES; u++)
+        h5p_states_free(&be->lane[u]);
+    for (int t = 0; be->th && t < be->nt; t++) {
+        h5p_states_free(&be->th[t].fold);
         free(be->th[t].buf);
         free(be->th[t].scratch);
     }
     free(be->th);
-    free(be);
+    be->th = NULL;
 }
 
-static void *cpu_alloc_host(h5p_backend *be, size_t bytes)
-{
-    (void)be;
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
-}
-
-static void cpu_free_host(h5p_backend *be, void *p)
-{
-    (void)be;
-    free(p);
-}
-
-static h5prep_status cpu_begin_var(h5p_backend *be, uint64_t n_features, size_t slab_bytes)
+h5prep_status h5p_cpu_stats_begin(h5p_backend *be, uint64_t n_features, size_t slab_bytes)
 {
     (void)slab_bytes;
     be->n_features = n_features;
     uint64_t per_lane = n_features * 6 * sizeof(double);
-    be->nlanes = per_lane * LANES <= LANE_BUDGET ? LANES : (int)(LANE_BUDGET / per_lane) > 1 ? (int)(LANE_BUDGET / per_lane) : 1;
-    for (int u = 0; u < LANES; u++) {
-        h5p_acc_free(&be->lane[u]);
-        RETURN_ERROR_IF(u < be->nlanes && h5p_acc_init(&be->lane[u], n_features) != 0, H5PREP_ERR_NOMEM,
+    be->nlanes = per_lane * H5P_CPU_LANES <= LANE_BUDGET ? H5P_CPU_LANES : (int)(LANE_BUDGET / per_lane) > 1 ? (int)(LANE_BUDGET / per_lane) : 1;
+    for (int u = 0; u < H5P_CPU_LANES; u++) {
+        h5p_states_free(&be->lane[u]);
+        RETURN_ERROR_IF(u < be->nlanes && h5p_states_init(&be->lane[u], n_features) != 0, H5PREP_ERR_NOMEM,
                         "cpu backend: no memory for %llu feature states", (unsigned long long)n_features);
     }
     return H5PREP_OK;
 }
 
-static h5prep_status cpu_stats_slab(h5p_backend *be, int slot, const h5p_slab *slab)
+h5prep_status h5p_cpu_stats_slab(h5p_backend *be, int slot, const h5p_slab *slab)
 {
     (void)slot;
     be->slab = slab;
@@ -379,34 +321,14 @@ static h5prep_status cpu_stats_slab(h5p_backend *be, int slot, const h5p_slab *s
     return H5PREP_OK;
 }
 
-static h5prep_status cpu_slot_wait(h5p_backend *be, int slot)
-{
-    (void)be;
-    (void)slot;
-    return H5PREP_OK; /* stats_slab is synchronous */
-}
-
-static h5prep_status cpu_end_var(h5p_backend *be, h5p_moments *out)
+h5prep_status h5p_cpu_stats_end(h5p_backend *be, h5p_moments *out)
 {
     for (uint64_t f = 0; f < be->n_features; f++) {
         out[f] = h5p_moments_empty();
         for (int u = 0; u < be->nlanes; u++) {
-            h5p_moments m = h5p_acc_get(&be->lane[u], f);
+            h5p_moments m = h5p_states_get(&be->lane[u], f);
             h5p_moments_merge(&out[f], &m);
         }
     }
     return H5PREP_OK;
 }
-
-const h5p_backend_ops h5p_backend_cpu = {
-    .name = "cpu",
-    .zero_copy = 1,
-    .create = cpu_create,
-    .destroy = cpu_destroy,
-    .alloc_host = cpu_alloc_host,
-    .free_host = cpu_free_host,
-    .begin_var = cpu_begin_var,
-    .stats_slab = cpu_stats_slab,
-    .slot_wait = cpu_slot_wait,
-    .end_var = cpu_end_var,
-};

@@ -1,18 +1,17 @@
-/* tx_cpu.c: the transform on the CPU, the reference for the CUDA kernels (kernels/transform.cu).
- * A slab is decoded to float64, gathered through each output's map in 8 fixed lanes whose
- * statistics merge in lane order (results do not depend on --threads), then staged. */
-#include "backends/transform_ops.h"
+/* transform_cpu.c: the CPU backend's transform, the reference for the CUDA kernels
+ * (kernels/transform.cu). A slab is decoded to float64, gathered through each output's map (the
+ * plan's vidx/sidx) in 8 fixed lanes whose statistics merge in lane order (results do not depend
+ * on --threads), then staged. */
+#include "backends/cpu/cpu.h"
 
-#include "backends/backend.h"
 #include "common/half.h"
 #include "common/internal.h"
 #include "plan/split.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { LANES = 8, TILE_ROWS = 16 };
+enum { LANES = H5P_CPU_LANES, TILE_ROWS = 16 };
 
 typedef struct lane_buf {
     double *tile;    /* (TILE_ROWS, elems) gathered rows of one output */
@@ -20,14 +19,12 @@ typedef struct lane_buf {
     double *scratch; /* 6 * features, for h5p_cpu_block_stats */
 } lane_buf;
 
-struct h5p_tx {
+struct h5p_cpu_tx {
     const h5p_plan *plan;
-    h5p_pool *pool;
-    uint32_t **vidx, **sidx; /* (nouts,) (elems,): source = base[vidx][sidx]; vidx == nvars: constants */
-    uint32_t **fidx;         /* (nouts,) (elems,): the feature of each element */
-    h5p_acc *acc;            /* (LANES * nouts,) */
+    h5p_pool *pool;          /* the backend's */
+    h5p_states *acc;         /* (LANES * nouts,) */
     lane_buf *buf;           /* (LANES,) */
-    double *decoded[H5P_TX_MAX_VARS]; /* (rows, elems) of each variable */
+    double *decoded[H5P_PLAN_MAX_VARS]; /* (rows, elems) of each variable */
     uint64_t decoded_rows;
     /* the job being run */
     const h5p_tx_slab *slab;
@@ -36,61 +33,42 @@ struct h5p_tx {
     atomic_int next;
 };
 
-static void cpu_destroy(h5p_tx *t)
+void h5p_cpu_tx_free(h5p_backend *be)
 {
+    h5p_cpu_tx *t = be->tx;
     if (!t)
         return;
     const h5p_plan *p = t->plan;
-    h5p_pool_destroy(t->pool);
-    for (size_t o = 0; o < p->nouts; o++) {
-        if (t->vidx)
-            free(t->vidx[o]);
-        if (t->sidx)
-            free(t->sidx[o]);
-        if (t->fidx)
-            free(t->fidx[o]);
-    }
     for (size_t i = 0; t->acc && i < LANES * p->nouts; i++)
-        h5p_acc_free(&t->acc[i]);
+        h5p_states_free(&t->acc[i]);
     for (int l = 0; t->buf && l < LANES; l++)
         free(t->buf[l].tile), free(t->buf[l].cols), free(t->buf[l].scratch);
     for (size_t v = 0; v < p->nvars; v++)
         free(t->decoded[v]);
-    free(t->vidx), free(t->sidx), free(t->fidx), free(t->acc), free(t->buf);
+    free(t->acc), free(t->buf);
     free(t);
+    be->tx = NULL;
 }
 
-static h5prep_status cpu_create(h5p_tx **out, const h5p_plan *p, const h5prep_stats_config *cfg, int nslots,
-                                size_t in_bytes, size_t out_bytes)
+h5prep_status h5p_cpu_tx_begin(h5p_backend *be, const h5p_plan *p, size_t in_bytes, size_t out_bytes)
 {
-    (void)nslots, (void)in_bytes, (void)out_bytes;
-    h5p_tx *t = calloc(1, sizeof *t);
+    (void)in_bytes, (void)out_bytes;
+    h5p_cpu_tx_free(be);
+    h5p_cpu_tx *t = calloc(1, sizeof *t);
     RETURN_ERROR_IF(!t, H5PREP_ERR_NOMEM, "cpu transform: out of memory");
+    be->tx = t;
     t->plan = p;
-    int nt = h5p_thread_count(cfg);
-    t->pool = h5p_pool_create(nt);
-    t->vidx = h5p_calloc(p->nouts, sizeof *t->vidx);
-    t->sidx = h5p_calloc(p->nouts, sizeof *t->sidx);
-    t->fidx = h5p_calloc(p->nouts, sizeof *t->fidx);
+    t->pool = be->pool;
     t->acc = h5p_calloc(LANES * p->nouts, sizeof *t->acc);
     t->buf = h5p_calloc(LANES, sizeof *t->buf);
-    int ok = t->pool && t->vidx && t->sidx && t->fidx && t->acc && t->buf;
+    int ok = t->acc && t->buf;
     uint64_t max_elems = 1, max_features = 1;
     for (size_t o = 0; ok && o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
         max_elems = po->elems > max_elems ? po->elems : max_elems;
         max_features = po->features > max_features ? po->features : max_features;
-        t->vidx[o] = h5p_malloc(po->elems * sizeof **t->vidx);
-        t->sidx[o] = h5p_malloc(po->elems * sizeof **t->sidx);
-        t->fidx[o] = h5p_malloc(po->elems * sizeof **t->fidx);
-        ok = t->vidx[o] && t->sidx[o] && t->fidx[o];
-        for (uint64_t j = 0; ok && j < po->elems; j++) {
-            t->vidx[o][j] = po->var[j] < 0 ? (uint32_t)p->nvars : (uint32_t)po->var[j];
-            t->sidx[o][j] = po->var[j] < 0 ? (uint32_t)j : po->src[j];
-            t->fidx[o][j] = (uint32_t)(j / po->inner % po->features);
-        }
         for (int l = 0; ok && l < LANES; l++)
-            ok = h5p_acc_init(&t->acc[(size_t)l * p->nouts + o], po->features) == 0;
+            ok = h5p_states_init(&t->acc[(size_t)l * p->nouts + o], po->features) == 0;
     }
     for (int l = 0; ok && l < LANES; l++) {
         t->buf[l].tile = h5p_malloc(TILE_ROWS * max_elems * sizeof *t->buf[l].tile);
@@ -98,29 +76,13 @@ static h5prep_status cpu_create(h5p_tx **out, const h5p_plan *p, const h5prep_st
         t->buf[l].scratch = h5p_malloc(6 * max_features * sizeof *t->buf[l].scratch);
         ok = t->buf[l].tile && t->buf[l].cols && t->buf[l].scratch;
     }
-    if (!ok) {
-        cpu_destroy(t);
-        return h5p_fail(H5PREP_ERR_NOMEM, "cpu transform: out of memory (or cannot start %d threads)", nt);
-    }
-    *out = t;
+    RETURN_ERROR_IF(!ok, H5PREP_ERR_NOMEM, "cpu transform: out of memory for the lanes' buffers and states");
     return H5PREP_OK;
 }
 
-static void *cpu_alloc_host(h5p_tx *t, size_t bytes)
+h5prep_status h5p_cpu_keys(h5p_backend *be, uint64_t seed, uint64_t n, uint32_t *key)
 {
-    (void)t;
-    return h5p_malloc(bytes);
-}
-
-static void cpu_free_host(h5p_tx *t, void *p)
-{
-    (void)t;
-    free(p);
-}
-
-static h5prep_status cpu_keys(h5p_tx *t, uint64_t seed, uint64_t n, uint32_t *key)
-{
-    (void)t;
+    (void)be;
     return h5p_split_keys(seed, n, H5P_KEYS_BEST, key);
 }
 
@@ -133,7 +95,7 @@ static void share(uint64_t n, int tid, int nt, uint64_t *lo, uint64_t *hi)
 
 static void decode_job(void *arg, int tid, int nt)
 {
-    h5p_tx *t = arg;
+    h5p_cpu_tx *t = arg;
     const h5p_tx_slab *s = t->slab;
     uint64_t lo, hi;
     share(s->rows, tid, nt, &lo, &hi);
@@ -147,7 +109,7 @@ static void decode_job(void *arg, int tid, int nt)
 
 /* Statistics of the first `rows` rows of the lane's tile of output o: a sample is
  * [outer][features][inner]; the block kernel wants (values, features), so inner > 1 is transposed. */
-static void tile_stats(h5p_tx *t, int lane, size_t o, uint64_t rows)
+static void tile_stats(h5p_cpu_tx *t, int lane, size_t o, uint64_t rows)
 {
     const h5p_plan_output *po = &t->plan->outs[o];
     uint64_t F = po->features, I = po->inner, outer = rows * po->elems / (F * I);
@@ -164,16 +126,16 @@ static void tile_stats(h5p_tx *t, int lane, size_t o, uint64_t rows)
 }
 
 /* Output rows [r0, r1) of output o in tiles: gather, statistics of the rows below n_stat, staging. */
-static void gather_rows(h5p_tx *t, int lane, size_t o, uint64_t r0, uint64_t r1)
+static void gather_rows(h5p_cpu_tx *t, int lane, size_t o, uint64_t r0, uint64_t r1)
 {
     const h5p_plan *p = t->plan;
     const h5p_plan_output *po = &p->outs[o];
     const h5p_tx_slab *s = t->slab;
-    const uint32_t *vidx = t->vidx[o], *sidx = t->sidx[o];
+    const uint32_t *vidx = po->vidx, *sidx = po->sidx;
     uint64_t E = po->elems;
     double *tile = t->buf[lane].tile;
-    unsigned char *dst = (unsigned char *)t->out + h5p_tx_block_offset(p, o, s->rows);
-    const double *base[H5P_TX_MAX_VARS + 1];
+    unsigned char *dst = (unsigned char *)t->out + h5p_plan_block_offset(p, o, s->rows);
+    const double *base[H5P_PLAN_MAX_VARS + 1];
     base[p->nvars] = po->value;
     for (uint64_t c0 = r0; c0 < r1; c0 += TILE_ROWS) {
         uint64_t c1 = c0 + TILE_ROWS < r1 ? c0 + TILE_ROWS : r1;
@@ -201,7 +163,7 @@ static void gather_rows(h5p_tx *t, int lane, size_t o, uint64_t r0, uint64_t r1)
 static void gather_job(void *arg, int tid, int nt)
 {
     (void)tid, (void)nt;
-    h5p_tx *t = arg;
+    h5p_cpu_tx *t = arg;
     int l;
     while ((l = atomic_fetch_add(&t->next, 1)) < LANES) {
         uint64_t lo, hi;
@@ -211,9 +173,10 @@ static void gather_job(void *arg, int tid, int nt)
     }
 }
 
-static h5prep_status cpu_gather(h5p_tx *t, int slot, const h5p_tx_slab *s, void *out)
+h5prep_status h5p_cpu_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, void *out)
 {
     (void)slot;
+    h5p_cpu_tx *t = be->tx;
     const h5p_plan *p = t->plan;
     if (s->rows > t->decoded_rows) {
         for (size_t v = 0; v < p->nvars; v++) {
@@ -245,10 +208,10 @@ static h5prep_status cpu_gather(h5p_tx *t, int slot, const h5p_tx_slab *s, void 
 
 static void finish_job(void *arg, int tid, int nt)
 {
-    h5p_tx *t = arg;
+    h5p_cpu_tx *t = arg;
     const h5p_tx_finish *f = t->fin;
     const h5p_plan_output *po = &t->plan->outs[f->output];
-    const uint32_t *fi = t->fidx[f->output];
+    const uint32_t *fi = po->fidx;
     uint64_t E = po->elems, lo, hi;
     share(f->rows, tid, nt, &lo, &hi);
     int f64 = po->scratch_f64;
@@ -268,43 +231,26 @@ static void finish_job(void *arg, int tid, int nt)
     }
 }
 
-static h5prep_status cpu_finish(h5p_tx *t, int slot, const h5p_tx_finish *f, void *out)
+h5prep_status h5p_cpu_finish(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out)
 {
     (void)slot;
+    h5p_cpu_tx *t = be->tx;
     t->fin = f;
     t->out = out;
     h5p_pool_run(t->pool, finish_job, t);
     return H5PREP_OK;
 }
 
-static h5prep_status cpu_wait(h5p_tx *t, int slot)
+h5prep_status h5p_cpu_tx_stats(h5p_backend *be, size_t o, h5p_moments *out)
 {
-    (void)t, (void)slot;
-    return H5PREP_OK;
-}
-
-static h5prep_status cpu_stats(h5p_tx *t, size_t o, h5p_moments *out)
-{
+    const h5p_cpu_tx *t = be->tx;
     const h5p_plan *p = t->plan;
     for (uint64_t f = 0; f < p->outs[o].features; f++) {
         out[f] = h5p_moments_empty();
         for (int l = 0; l < LANES; l++) {
-            h5p_moments m = h5p_acc_get(&t->acc[(size_t)l * p->nouts + o], f);
+            h5p_moments m = h5p_states_get(&t->acc[(size_t)l * p->nouts + o], f);
             h5p_moments_merge(&out[f], &m);
         }
     }
     return H5PREP_OK;
 }
-
-const h5p_tx_ops h5p_tx_cpu = {
-    .name = "cpu",
-    .create = cpu_create,
-    .destroy = cpu_destroy,
-    .alloc_host = cpu_alloc_host,
-    .free_host = cpu_free_host,
-    .keys = cpu_keys,
-    .gather = cpu_gather,
-    .finish = cpu_finish,
-    .wait = cpu_wait,
-    .stats = cpu_stats,
-};

@@ -1,0 +1,177 @@
+/* state.c: h5prep_stats as a set of variables and their per-feature states (output/state.h):
+ * creation, lookup, merging of loaded states, results set by a run, and read access. The engine
+ * fills it; output/state_io.c reads and writes it as statistics files. */
+#include "output/state.h"
+
+#include "common/internal.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+h5prep_stats_config h5prep_stats_config_default(void)
+{
+    h5prep_stats_config c;
+    memset(&c, 0, sizeof c);
+    c.keep_first = H5PREP_KEEP_DEFAULT;
+    c.keep_count = 1;
+    c.ddof = 0;
+    c.raw = 0;
+    c.mem_bytes = (size_t)512 << 20;
+    c.slots = 2;
+    c.threads = 0;
+    c.backend = H5PREP_BACKEND_AUTO;
+    c.device = 0;
+    return c;
+}
+
+h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg)
+{
+    h5prep_stats *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = cfg ? *cfg : h5prep_stats_config_default();
+    return s;
+}
+
+void h5prep_stats_destroy(h5prep_stats *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nvars; i++)
+        h5p_var_free(&s->vars[i]);
+    free(s->vars);
+    json_decref(s->merged_inputs);
+    json_decref(s->merged_from);
+    free(s);
+}
+
+h5p_var *h5p_stats_find(h5prep_stats *s, const char *name)
+{
+    for (size_t i = 0; i < s->nvars; i++)
+        if (strcmp(s->vars[i].name, name) == 0)
+            return &s->vars[i];
+    return NULL;
+}
+
+h5p_var *h5p_stats_append(h5prep_stats *s, const char *name)
+{
+    if (s->nvars == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 4;
+        h5p_var *nv = realloc(s->vars, cap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        s->vars = nv;
+        s->cap = cap;
+    }
+    h5p_var *v = &s->vars[s->nvars];
+    memset(v, 0, sizeof *v);
+    v->name = h5p_strdup(name);
+    if (!v->name)
+        return NULL;
+    s->nvars++;
+    return v;
+}
+
+void h5p_stats_stamp(h5prep_stats *s)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(s->created, sizeof s->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend; }
+const char *h5prep_stats_backend_notice(const h5prep_stats *s) { return s->notice[0] ? s->notice : NULL; }
+
+h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path)
+{
+    h5p_var *v = h5p_stats_find(s, in->name);
+    if (!v) {
+        h5p_var *nv = h5p_stats_append(s, in->name);
+        if (!nv) {
+            h5p_var_free(in);
+            return h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+        }
+        free(nv->name);
+        *nv = *in;
+        memset(in, 0, sizeof *in);
+        return H5PREP_OK;
+    }
+    h5prep_status st = H5PREP_OK;
+    int same = v->rank == in->rank && v->keep_first == in->keep_first && v->keep_count == in->keep_count;
+    for (int a = 1; same && a < v->rank; a++)
+        same = v->dims[a] == in->dims[a];
+    if (!same) {
+        char a[256], b[256];
+        h5p_format_shape(a, sizeof a, in->rank, in->dims);
+        h5p_format_shape(b, sizeof b, v->rank, v->dims);
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has shape %s keeping %d axes from axis %d, but the runs merged before have %s keeping %d from %d",
+                      path, in->name, a, in->keep_count, in->keep_first, b, v->keep_count, v->keep_first);
+    } else if (v->keep_count > 0 && v->keep_first == 0) {
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
+                      path, in->name);
+    } else {
+        uint64_t nf = h5p_var_features(v);
+        for (uint64_t f = 0; f < nf; f++)
+            h5p_moments_merge(&v->result[f], &in->result[f]);
+        v->dims[0] += in->dims[0];
+    }
+    h5p_var_free(in);
+    return st;
+}
+
+size_t h5prep_stats_nvars(const h5prep_stats *s) { return s->nvars; }
+
+h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view *out)
+{
+    RETURN_ERROR_IF(i >= s->nvars, H5PREP_ERR_USAGE, "variable index %zu out of range (%zu variables)", i, s->nvars);
+    const h5p_var *v = &s->vars[i];
+    RETURN_ERROR_IF(!v->result, H5PREP_ERR_USAGE, "%s: no statistics yet; run or load them first", v->name);
+    memset(out, 0, sizeof *out);
+    out->name = v->name;
+    out->rank = v->rank;
+    memcpy(out->shape, v->dims, sizeof out->shape);
+    out->keep_first = v->keep_first;
+    out->keep_count = v->keep_count;
+    out->feature_rank = v->keep_count;
+    for (int a = 0; a < v->keep_count; a++)
+        out->feature_shape[a] = v->dims[v->keep_first + a];
+    out->n_features = h5p_var_features(v);
+    out->moments = v->result;
+    out->read_path = v->how[0] ? v->how : NULL;
+    return H5PREP_OK;
+}
+
+double h5prep_moments_variance(const h5prep_moments *m, int ddof)
+{
+    return m->n > ddof ? m->m2 / (double)(m->n - ddof) : NAN;
+}
+
+unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof)
+{
+    if (m->n == 0)
+        return H5PREP_FLAG_EMPTY | H5PREP_FLAG_CONSTANT;
+    double var = h5prep_moments_variance(m, ddof);
+    return var > 0 ? 0u : (unsigned)H5PREP_FLAG_CONSTANT;
+}
+
+h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, const uint64_t *dims, int keep_first,
+                                   int keep_count, const h5p_moments *m, uint64_t nf)
+{
+    h5p_var *v = h5p_stats_append(s, name);
+    RETURN_ERROR_IF(!v, H5PREP_ERR_NOMEM, "out of memory");
+    v->rank = rank;
+    memcpy(v->dims, dims, (size_t)rank * sizeof *dims);
+    v->keep_first = keep_first;
+    v->keep_count = keep_count;
+    v->result = h5p_malloc(nf * sizeof *v->result);
+    RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "out of memory");
+    memcpy(v->result, m, nf * sizeof *m);
+    return H5PREP_OK;
+}
+
+void h5p_stats_set_backend(h5prep_stats *s, const char *name) { s->backend = name; }

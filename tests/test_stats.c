@@ -288,6 +288,36 @@ Test(files, a_glob_joins_files_along_axis_0)
     h5prep_stats_destroy(s);
 }
 
+/* A dataset whose name holds ':' (legal in HDF5) is read through FILE:/DATASET, the split being at
+ * the first ":/"; a file name with ':' works with a relative dataset path (split at the last ':'). */
+Test(files, dataset_and_file_names_with_colons)
+{
+    enum { N = 30, F = 3 };
+    double x[N * F];
+    uint64_t seed = 5;
+    for (int i = 0; i < N * F; i++)
+        x[i] = tu_normal(&seed) + i % F;
+    uint64_t dims[2] = {N, F};
+    const char *file = tu_path("t:colon.h5");
+    tu_write(file, "/g:1/x:y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 0);
+    tu_write(file, "/z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 0);
+    h5prep_moments want[F];
+    tu_reference(x, N, F, 1, want);
+    h5prep_stats_config c = h5prep_stats_config_default();
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s:/g:1/x:y", file);
+    snprintf(b, sizeof b, "%s:z", file);
+    const char *inputs[] = {a, b};
+    h5prep_stats *s = tu_run(&c, inputs, 2);
+    h5prep_var_view v = tu_view(s, 0);
+    cr_assert_str_eq(v.name, "/g:1/x:y");
+    tu_compare(v.moments, want, F, 1e-12);
+    v = tu_view(s, 1);
+    cr_assert_str_eq(v.name, "/z");
+    tu_compare(v.moments, want, F, 1e-12);
+    h5prep_stats_destroy(s);
+}
+
 /* Runs over two halves, saved as .json and .h5 and merged, equal a run over the whole. */
 Test(merge, halves_merge_to_the_whole)
 {

@@ -1,5 +1,6 @@
-/* backend.h: the one table of operations a compute backend (cpu, cuda) gives the engine: host
- * memory for ring slots, the statistics of slabs, and a transform's keys, gather and finish.
+/* backend.h: the backends stage (src/backends): the table of operations a backend (cpu, cuda)
+ * gives the engine: host memory for ring slots, the statistics of slabs, and a transform's keys,
+ * gather and finish.
  * The engine owns the ring and the plan; a backend computes on what it is handed and never calls
  * back into the engine. backends/choose.h is the one place a backend is chosen. */
 #ifndef H5PREP_BACKEND_H

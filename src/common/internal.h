@@ -1,4 +1,4 @@
-/* internal.h: error plumbing and small helpers shared by the library's sources.
+/* internal.h: the common stage (src/common), below every other: error plumbing and small helpers.
  * Errors travel up as h5prep_status; the message is kept per thread for h5prep_last_error(). */
 #ifndef H5PREP_INTERNAL_H
 #define H5PREP_INTERNAL_H

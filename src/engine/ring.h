@@ -1,7 +1,8 @@
-/* ring.h: the one ring of both commands: a reader thread fills slot j % nslots with job j, the
- * calling thread computes on it, and an optional writer thread drains its results. A slot is
- * refilled only after its previous job was written (or computed, without a writer): that rule is
- * the double buffer. Errors of any stage and interrupts stop all stages at the next job. */
+/* ring.h: the engine stage (src/engine) runs both commands on this one ring: a reader thread
+ * fills slot j % nslots with job j, the calling thread computes on it, and an optional writer
+ * thread drains its results. A slot is refilled only after its previous job was written (or
+ * computed, without a writer): that rule is the double buffer. Errors of any stage and interrupts
+ * stop all stages at the next job. */
 #ifndef H5PREP_RING_H
 #define H5PREP_RING_H
 

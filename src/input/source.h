@@ -1,4 +1,4 @@
-/* source.h: HDF5 inputs: opening and checking files, CF attributes, reading slabs of rows.
+/* source.h: the input stage (src/input): HDF5 files opened and checked, CF attributes, slabs read.
  * The ring's reader threads call h5p_reader_*; the rest runs before any data is read. */
 #ifndef H5PREP_SOURCE_H
 #define H5PREP_SOURCE_H

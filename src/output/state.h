@@ -1,6 +1,6 @@
-/* state.h: the insides of h5prep_stats, a set of variables and their per-feature states: what a
- * run fills (engine/stats.c, engine/transform.c), a statistics file holds and a merge combines
- * (output/state_io.c). */
+/* state.h: the output stage (src/output) holds and writes what runs produce; here the insides of
+ * h5prep_stats, a set of variables and their per-feature states: what a run fills (engine/stats.c,
+ * engine/transform.c), a statistics file holds and a merge combines (output/state_io.c). */
 #ifndef H5PREP_STATE_H
 #define H5PREP_STATE_H
 

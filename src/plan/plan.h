@@ -1,6 +1,7 @@
-/* plan.h: a recipe resolved against its files, before any data is read: every input variable
- * opened and checked, every output's shape known and each of its per-sample elements mapped to
- * the input element it copies (or a constant), which is all broadcast/pad/concat/... amount to. */
+/* plan.h: the plan stage (src/plan): a recipe resolved against its files before any data is read:
+ * every input variable opened and checked, every output's shape known and each of its per-sample
+ * elements mapped to the input element it copies (or a constant), which is all
+ * broadcast/pad/concat/... amount to. */
 #ifndef H5PREP_PLAN_H
 #define H5PREP_PLAN_H
 

@@ -318,6 +318,44 @@ Test(files, dataset_and_file_names_with_colons)
     h5prep_stats_destroy(s);
 }
 
+/* --mem is a promise: a compressed chunk larger than a ring slot is refused with the --mem to give
+ * (decoding it would need the whole chunk in memory), and read once --mem allows it. */
+Test(slabs, compressed_chunks_larger_than_a_slot_are_refused)
+{
+    enum { N = 16, W = 65536 };
+    const char *path = tu_path("bigchunk.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {N, W};
+    hid_t sp = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, dims); /* one 4 MiB chunk */
+    H5Pset_deflate(dcpl, 1);
+    hid_t d = H5Dcreate2(f, "/x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    float *x = calloc((size_t)N * W, sizeof *x);
+    for (size_t i = 0; i < (size_t)N * W; i++)
+        x[i] = (float)(i % 7);
+    cr_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    free(x);
+    H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp), H5Fclose(f);
+
+    h5prep_stats_config c = h5prep_stats_config_default();
+    c.keep_count = 0;
+    c.mem_bytes = (size_t)4 << 20; /* two slots of 2 MiB */
+    h5prep_stats *s = h5prep_stats_create(&c);
+    cr_assert_eq(h5prep_stats_add(s, tu_input(path, "/x")), H5PREP_OK, "%s", h5prep_last_error());
+    cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_NOMEM);
+    cr_assert(strstr(h5prep_last_error(), "a compressed chunk holds 4.0 MiB"), "%s", h5prep_last_error());
+    cr_assert(strstr(h5prep_last_error(), "give --mem 8M or more"), "%s", h5prep_last_error());
+    h5prep_stats_destroy(s);
+
+    c.mem_bytes = (size_t)8 << 20;
+    const char *inputs[] = {tu_input(path, "/x")};
+    s = tu_run(&c, inputs, 1);
+    h5prep_var_view v = tu_view(s, 0);
+    cr_assert_eq(v.moments[0].n, (int64_t)N * W);
+    cr_assert_eq(v.moments[0].max, 6.0);
+    h5prep_stats_destroy(s);
+}
+
 /* Runs over two halves, saved as .json and .h5 and merged, equal a run over the whole. */
 Test(merge, halves_merge_to_the_whole)
 {

@@ -36,6 +36,16 @@ uint64_t h5p_slab_rows(const h5p_slab_rule *r)
     return rows < r->max_rows ? rows : r->max_rows;
 }
 
+h5prep_status h5p_check_chunk_budget(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int nslots)
+{
+    if (!p->filtered || p->chunk_bytes <= slot_bytes)
+        return H5PREP_OK;
+    h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: a compressed chunk holds %.1f MiB, more than a ring slot (%.1f MiB of --mem for %d slots); reading it would exceed --mem",
+             p->path, v->name, (double)p->chunk_bytes / 1048576.0, (double)slot_bytes / 1048576.0, nslots);
+    return h5p_hint(H5PREP_ERR_NOMEM, "give --mem %lluM or more (or rewrite the file with smaller chunks)",
+                    (unsigned long long)CEIL_DIV(p->chunk_bytes * (uint64_t)nslots, 1048576));
+}
+
 /* Job j runs in slot j % nslots: read(j) fills it, compute(j) works on it, write(j) drains it. */
 struct h5p_ring {
     pthread_mutex_t mu;

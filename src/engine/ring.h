@@ -46,6 +46,11 @@ typedef struct h5p_slab_rule {
 } h5p_slab_rule;
 uint64_t h5p_slab_rows(const h5p_slab_rule *r);
 
+/* --mem is a promise: decoding a compressed chunk needs the whole chunk in memory, so a part whose
+ * chunks are filtered must have chunks no larger than a slot. H5PREP_ERR_NOMEM naming the
+ * --mem to give otherwise. */
+h5prep_status h5p_check_chunk_budget(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int nslots);
+
 double h5p_now(void);
 
 #endif

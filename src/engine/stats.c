@@ -191,6 +191,11 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
     for (size_t i = 0; i < v->nparts; i++) {
         const h5p_part *p = &v->parts[i];
         size_t rb = h5p_part_row_bytes(v, p);
+        h5prep_status st = h5p_check_chunk_budget(v, p, slot_budget, r->nslots);
+        if (st != H5PREP_OK) {
+            free(per);
+            return st;
+        }
         h5p_slab_rule rule = {rb, rb, slot_budget, p->chunk_rows, p->row_chunks, p->filtered,
                               r->decode ? h5p_pool_size(r->decode) : 0, p->rows};
         per[i] = h5p_slab_rows(&rule);

@@ -101,6 +101,9 @@ static h5prep_status plan_pass1(run *r)
         return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV((in + out) * (size_t)r->nslots, 1024));
     }
     r->slab_rows = rows ? rows : 1;
+    for (size_t v = 0; v < p->nvars; v++)
+        for (size_t k = 0; k < p->vars[v].var.nparts; k++)
+            FORWARD_IF_ERROR(h5p_check_chunk_budget(&p->vars[v].var, &p->vars[v].var.parts[k], slot_budget(r), r->nslots));
     uint64_t cap = 16, n = 0;
     r->jobs1 = h5p_malloc(cap * sizeof *r->jobs1);
     RETURN_ERROR_IF(!r->jobs1, H5PREP_ERR_NOMEM, "out of memory");

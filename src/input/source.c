@@ -305,6 +305,9 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
             if (H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) == r) {
                 part->chunk_rows = cd[0];
                 part->row_chunks = 1;
+                part->chunk_bytes = h5p_dtype_size(part->dtype);
+                for (int a = 0; a < r; a++)
+                    part->chunk_bytes *= cd[a];
                 for (int a = 1; a < r; a++)
                     part->row_chunks *= CEIL_DIV(dims[a], cd[a]);
             }

@@ -20,6 +20,7 @@ typedef struct h5p_part {
     uint64_t rows, row0;   /* rows along axis 0 here; global index of the first */
     uint64_t chunk_rows;   /* chunk extent along axis 0, 0 when not chunked */
     uint64_t row_chunks;   /* chunks side by side in one chunk-row (the other axes) */
+    uint64_t chunk_bytes;  /* one chunk, uncompressed, 0 when not chunked */
     int filtered;          /* chunks pass through filters (compression) */
     h5p_dtype dtype;
     int big_endian;        /* as stored; slabs are converted to native order by HDF5 */

@@ -679,3 +679,27 @@ Test(transform, factors_from_a_statistics_file)
              "write: {hdf5: true}\n", in, first_stats);
     expect_failure(t, 15, "4 features, but output 'za' normalizes 3");
 }
+
+/* A recipe without `split:` keeps the rows in input order (one split, "all"), so that outputs still
+ * line up with the inputs' times and coordinates. */
+Test(transform, no_split_keeps_input_order)
+{
+    const char *recipe = tu_path("nosplit.yaml"), *out = tu_path("nosplit");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "inputs:\n  - files: %s\n    variables: [a]\n"
+             "outputs:\n  x: {from: {flatten: a}, cast: float64}\n"
+             "write: {hdf5: {chunk_rows: 4}}\n",
+             make_input());
+    write_text(recipe, text);
+    cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", out);
+    size_t cnt;
+    double *x = read_all(file, "x", &cnt);
+    cr_assert_eq(cnt, (size_t)N * 12);
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < 12; j++)
+            same(x[n * 12 + j], A(n, j / 4, j % 4), "x", (size_t)(n * 12 + j));
+    free(x);
+}

@@ -874,7 +874,8 @@ static h5prep_status parse_root(const ctx *c, const yaml_node_t *root)
     r->split.shuffle = 1;
     if (sp) {
         FORWARD_IF_ERROR(parse_split(c, sp, &r->split));
-    } else {
+    } else { /* no split: one split of every row, in input order */
+        r->split.shuffle = 0;
         r->split.nsplits = 1;
         r->split.fractions[0] = 1;
         if (!(r->split.names[0] = h5p_strdup("all")))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +112,7 @@ static const char *usage_transform =
     "      --overwrite       replace DIR if it exists (only once the new one is complete).\n"
     "      --raw             no CF decoding (see 'h5prep help stats').\n"
     "  -q, --quiet           no progress bar and no summary.\n"
+    "  -v, --verbose         say which backend ran and why (e.g. no CUDA device: the CPU).\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -323,9 +325,41 @@ static void print_summary(const h5prep_stats *s, int ddof)
     }
 }
 
+/* Creates the folders above `path` that do not exist (as `mkdir -p` of its dirname); 0 or the
+ * output exit code after saying why. */
+static int make_parents(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return 0; /* too long to be a path here: let the write say what is wrong */
+    for (size_t len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
+        dir[len - 1] = 0; /* "out/" names the folder "out" */
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                fprintf(stderr, "h5prep: %s: cannot create the folder for %s: %s\n", dir, path, strerror(errno));
+                return H5PREP_ERR_OUTPUT;
+            }
+            *p = c;
+            if (c == 0)
+                break;
+        }
+    }
+    return 0;
+}
+
 static int emit(h5prep_stats *s, const char *out, int json, int ddof)
 {
     h5prep_status st;
+    int rc;
+    if (out && (rc = make_parents(out)) != 0)
+        return rc;
     if (out && (st = h5prep_stats_write(s, out)) != H5PREP_OK)
         return fail(st);
     if (json) {
@@ -443,7 +477,7 @@ static int cmd_stats(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
-        if (notice && !quiet)
+        if (notice && verbose) /* AUTO without a GPU is the ordinary case on a laptop */
             fprintf(stderr, "h5prep: %s\n", notice);
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {
             h5prep_var_view view;
@@ -473,15 +507,16 @@ static int cmd_transform(int argc, char **argv)
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
         {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM}, ENGINE_OPTIONS,
-        {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
     char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) {
         fprintf(stderr, "h5prep: out of memory\n");
         return H5PREP_ERR_NOMEM;
     }
-    int quiet = 0, opt, rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:qh", opts, NULL)) != -1) {
+    int quiet = 0, verbose = 0, opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'i': inputs[c.ninputs++] = optarg; break;
         case 'o': c.out_dir = optarg; break;
@@ -493,6 +528,7 @@ static int cmd_transform(int argc, char **argv)
                 rc = usage_error("transform", "--stage-mem %s: expected a size such as 0, 512M or 8G", optarg);
             break;
         case 'q': quiet = 1; break;
+        case 'v': verbose = 1; break;
         case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
         default:
             if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0) {
@@ -515,6 +551,10 @@ static int cmd_transform(int argc, char **argv)
         c.engine.progress_user = &ps;
     }
     h5prep_transform_report rep;
+    if (c.out_dir && (rc = make_parents(c.out_dir)) != 0) {
+        free(inputs);
+        return rc;
+    }
     signal(SIGINT, on_sigint);
     h5prep_status st = h5prep_transform(argv[optind], &c, &rep);
     signal(SIGINT, SIG_DFL);
@@ -522,7 +562,7 @@ static int cmd_transform(int argc, char **argv)
     free(inputs);
     if (st != H5PREP_OK)
         return fail(st);
-    if (rep.notice[0] && !quiet)
+    if (rep.notice[0] && verbose)
         fprintf(stderr, "h5prep: %s\n", rep.notice);
     if (!quiet)
         print_report(&rep);

@@ -127,10 +127,21 @@ Test(cli, invalid_keep_axes)
 
 Test(cli, unwritable_output)
 {
-    const char *args[] = {"stats", NC4 ":/T", "-o", "/nonexistent-dir/out.json", NULL};
+    /* a folder that cannot be: a path through a regular file */
+    const char *file = tu_path("plain-file");
+    write_text(file, "not a folder\n");
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/sub/out.json", file);
+    const char *args[] = {"stats", NC4 ":/T", "-o", bad, NULL};
     cr_assert_eq(tu_cli(args), 12, "%s", tu_stderr());
-    cr_assert(strstr(tu_stderr(), "/nonexistent-dir/out.json: cannot create the output: No such file or directory"),
+    cr_assert(strstr(tu_stderr(), "plain-file/sub: cannot create the folder for") && strstr(tu_stderr(), "Not a directory"),
               "%s", tu_stderr());
+    /* folders that do not exist yet are created, as `mkdir -p` would */
+    char deep[4096];
+    snprintf(deep, sizeof deep, "%s/new/sub/out.json", tu_dir());
+    const char *args5[] = {"stats", NC4 ":/T", "-o", deep, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args5), 0, "%s", tu_stderr());
+    cr_assert(tu_exists(deep));
     /* an input is never overwritten, even when its extension is an output format */
     const char *copy = tu_path("input.nc");
     copy_prefix(NC4, copy, 1u << 24);
@@ -168,12 +179,15 @@ Test(cli, usage_errors)
     cr_assert(strstr(tu_stderr(), "has no CUDA backend"), "%s", tu_stderr());
 #endif
     cr_assert(strstr(tu_stderr(), "--backend cpu"), "the hint names the way out: %s", tu_stderr());
-    /* auto falls back to the CPU with a one-line notice (none with --quiet) */
+    /* auto falls back to the CPU silently, and says so in one line with --verbose */
     const char *a7[] = {"stats", NC4 ":/T", "--json", NULL};
     cr_assert_eq(tu_cli(a7), 0, "%s", tu_stderr());
+    cr_assert(!strstr(tu_stderr(), "running on the CPU"), "%s", tu_stderr());
 #ifdef H5PREP_HAVE_CUDA
-    cr_assert(strstr(tu_stderr(), "; running on the CPU\n") && !strchr(strchr(tu_stderr(), '\n') + 1, '\n'),
-              "one line: %s", tu_stderr());
+    const char *a8[] = {"stats", NC4 ":/T", "--json", "--verbose", NULL};
+    cr_assert_eq(tu_cli(a8), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "; running on the CPU\n") && strstr(tu_stderr(), "h5prep: no CUDA device answers"),
+              "%s", tu_stderr());
 #endif
 }
 
@@ -213,6 +227,21 @@ Test(cli, stats_json_h5_and_merge_round_trip)
     json_t *prov = json_object_get(doc, "provenance");
     cr_assert_eq(json_array_size(json_object_get(prov, "merged_from")), 2);
     cr_assert_eq(json_array_size(json_object_get(prov, "inputs")), 3);
+    json_decref(doc);
+
+    /* the same statistics file twice (by another spelling too) would count it twice */
+    char again[4096];
+    snprintf(again, sizeof again, "%s/./t.json", tu_dir());
+    const char *a4[] = {"merge", j, h, again, "-o", tu_path("m2.json"), NULL};
+    cr_assert_eq(tu_cli(a4), 2, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "loaded already; a merge counts each statistics file once"), "%s", tu_stderr());
+    cr_assert(!tu_exists(tu_path("m2.json")));
+    /* a merge never writes over one of its inputs */
+    const char *a5[] = {"merge", j, h, "-o", j, NULL};
+    cr_assert_eq(tu_cli(a5), 12, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "does not overwrite its inputs"), "%s", tu_stderr());
+    doc = json_load_file(j, 0, &err);
+    cr_assert_not_null(doc, "the input is intact: %s", err.text);
     json_decref(doc);
 }
 

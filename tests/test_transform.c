@@ -446,7 +446,11 @@ Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
     snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: a}\nwrite: {hdf5: true}\n", in);
     const char *recipe = tu_path("bad.yaml");
     write_text(recipe, t);
-    const char *args[] = {"transform", recipe, "--out", "/nonexistent-dir/out", "--quiet", NULL};
+    const char *file = tu_path("plain-file");
+    write_text(file, "not a folder\n");
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/out", file);
+    const char *args[] = {"transform", recipe, "--out", bad, "--quiet", NULL};
     cr_assert_eq(tu_cli(args), 12, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "cannot create the output directory"), "%s", tu_stderr());
 }
@@ -560,8 +564,9 @@ static void run_3dcorrection(const char *binary, const char *backend, int rows, 
     cr_assert_eq(system(cmd), 0, "check_transform.py found a mismatch (its message is above)");
 }
 
-/* --mem 2M: slabs of a few rows, so that slabs, lanes and pass-2 blocks end everywhere */
-Test(transform, recipe_3dcorrection_cpu) { run_3dcorrection(H5PREP_CLI, "cpu", 1500, "2M"); }
+/* --mem 5M: slabs of a few rows, so that slabs, lanes and pass-2 blocks end everywhere (and a
+ * slot still holds one of the input's 1.4 MiB compressed chunks) */
+Test(transform, recipe_3dcorrection_cpu) { run_3dcorrection(H5PREP_CLI, "cpu", 1500, "5M"); }
 Test(transform, recipe_3dcorrection_cuda_simt) { run_3dcorrection(H5PREP_CLI_SIMT, "cuda", 250, "512M"); }
 
 /* The shipped point-cloud recipe: columns 0..2 and 3..4 of (N, 5) as inputs and targets, z-scored,

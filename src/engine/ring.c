@@ -38,7 +38,8 @@ uint64_t h5p_slab_rows(const h5p_slab_rule *r)
 
 h5prep_status h5p_check_chunk_budget(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int nslots)
 {
-    if (!p->filtered || p->chunk_bytes <= slot_bytes)
+    /* chunks within HDF5's own chunk cache (1 MiB a dataset) are decoded there */
+    if (!p->filtered || p->chunk_bytes <= slot_bytes || p->chunk_bytes <= H5P_CHUNK_CACHE)
         return H5PREP_OK;
     h5p_fail(H5PREP_ERR_NOMEM, "%s:%s: a compressed chunk holds %.1f MiB, more than a ring slot (%.1f MiB of --mem for %d slots); reading it would exceed --mem",
              p->path, v->name, (double)p->chunk_bytes / 1048576.0, (double)slot_bytes / 1048576.0, nslots);

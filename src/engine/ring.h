@@ -47,8 +47,9 @@ typedef struct h5p_slab_rule {
 uint64_t h5p_slab_rows(const h5p_slab_rule *r);
 
 /* --mem is a promise: decoding a compressed chunk needs the whole chunk in memory, so a part whose
- * chunks are filtered must have chunks no larger than a slot. H5PREP_ERR_NOMEM naming the
- * --mem to give otherwise. */
+ * chunks are filtered must have chunks no larger than a slot, or than HDF5's chunk cache (1 MiB
+ * a dataset, which is outside --mem). H5PREP_ERR_NOMEM naming the --mem to give otherwise. */
+enum { H5P_CHUNK_CACHE = 1u << 20 };
 h5prep_status h5p_check_chunk_budget(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int nslots);
 
 double h5p_now(void);

@@ -289,17 +289,32 @@ static int is_h5_path(const char *path)
     return has_ext(path, ".h5") || has_ext(path, ".hdf5") || has_ext(path, ".hdf") || has_ext(path, ".nc");
 }
 
-/* Whether path names an existing file that is one of the run's inputs. */
+/* Whether a and b name the same existing file (links and other spellings included). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The statistics file loaded into s that is the same file as path, or NULL. */
+static const char *loaded_named(const h5prep_stats *s, const char *path)
+{
+    for (size_t i = 0; s->merged_from && i < json_array_size(s->merged_from); i++) {
+        const char *p = json_string_value(json_array_get(s->merged_from, i));
+        if (p && same_file(p, path))
+            return p;
+    }
+    return NULL;
+}
+
+/* Whether path names an existing file that is one of the run's inputs or a merge's statistics files. */
 static const char *input_named(const h5prep_stats *s, const char *path)
 {
-    struct stat out, in;
-    if (stat(path, &out) != 0)
-        return NULL;
     for (size_t i = 0; i < s->nvars; i++)
         for (size_t k = 0; k < s->vars[i].nparts; k++)
-            if (stat(s->vars[i].parts[k].path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            if (same_file(s->vars[i].parts[k].path, path))
                 return s->vars[i].parts[k].path;
-    return NULL;
+    return loaded_named(s, path);
 }
 
 h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
@@ -653,6 +668,11 @@ h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path)
                         strerror(e));
     }
     fclose(f);
+    const char *twice = loaded_named(s, path);
+    if (twice) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: is %s, loaded already; a merge counts each statistics file once", path, twice);
+        return h5p_hint(H5PREP_ERR_USAGE, "give each part once (a glob and an explicit name may overlap)");
+    }
     h5prep_status st = is_h5_path(path) ? load_h5(s, path) : load_json(s, path);
     if (st == H5PREP_OK) {
         h5p_stats_stamp(s);

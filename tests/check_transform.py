@@ -9,7 +9,8 @@ What is checked, in order (the first failure is printed and the exit status is 1
                of range(n), counts = cumulative rounding of the fractions (boundaries
                floor(cum_fraction * n + 0.5), the last split takes the rest), seed/fractions as
                in the recipe
-  stats.json   per output /x /y /edge /x_flat /y_flat (features = last axis): count and missing
+  stats.json   per output /x /y /edge /x_flat /y_flat (features = every element of a sample: per
+               level and feature for x, y, edge, per column for x_flat, y_flat): count and missing
                exactly, min and max exactly, mean within 1e-9 (|mean| + std), var and std within
                1e-9 relative (+ 1e-12 |mean| absolute; exactly 0 for a constant feature),
                flags (1: variance 0 or undefined, 2: no value); all over the train rows, float64,
@@ -72,13 +73,14 @@ def build_outputs(d):
     """The recipe's outputs, as the notebook writes them (float64, whole arrays)."""
     n = len(d["sca_inputs"])
     levels = d["hl_inputs"].shape[1]
-    inter = np.pad(d["inter_inputs"], ((0, 0), (1, 1), (0, 0)), mode="edge")
+    inter = np.pad(d["inter_inputs"], ((0, 0), (1, 1), (0, 0)))  # zeros, as da.pad
     sca = np.broadcast_to(d["sca_inputs"][:, None, :], (n, levels, d["sca_inputs"].shape[1]))
     x = np.concatenate([d["hl_inputs"], inter, sca], axis=-1)
     y = np.stack([d["flux_dn_sw"], d["flux_up_sw"], d["flux_dn_lw"], d["flux_up_lw"]], axis=-1)
     x_flat = np.concatenate([d[v].reshape(n, -1) for v in
-                             ("sca_inputs", "col_inputs", "hl_inputs", "inter_inputs")], axis=1)
-    return {"x": x, "y": y, "edge": d["col_inputs"], "x_flat": x_flat, "y_flat": y.reshape(n, -1)}
+                             ("hl_inputs", "inter_inputs", "sca_inputs", "col_inputs")], axis=1)
+    y_flat = np.concatenate([d[v] for v in ("flux_dn_sw", "flux_up_sw", "flux_dn_lw", "flux_up_lw")], axis=1)
+    return {"x": x, "y": y, "edge": d["col_inputs"], "x_flat": x_flat, "y_flat": y_flat}
 
 
 def split_counts(n):
@@ -127,9 +129,9 @@ def check_split(path, n):
 
 
 def reference_stats(v):
-    """Per feature (last axis) over all other axes, float64, NaN left out."""
-    f = v.shape[-1]
-    r = v.reshape(-1, f)
+    """Per element of a sample (per level and feature, or per column) over the samples (axis 0),
+    float64, NaN left out: the recipe's keep_axes [1, 2] for 3-D outputs, the last axis for 2-D."""
+    r = v.reshape(v.shape[0], -1)
     ok = ~np.isnan(r)
     count = ok.sum(axis=0)
     safe = np.where(ok, r, 0.0)
@@ -140,7 +142,7 @@ def reference_stats(v):
     big, small = np.where(ok, r, -np.inf).max(axis=0), np.where(ok, r, np.inf).min(axis=0)
     none = count == 0
     flags = np.where(none, 3, np.where(var == 0, 1, 0))
-    return {"count": count, "missing": (~ok).sum(axis=0), "mean": np.where(none, np.nan, mean),
+    return {"shape": v.shape[1:], "count": count, "missing": (~ok).sum(axis=0), "mean": np.where(none, np.nan, mean),
             "var": np.where(none, np.nan, var), "std": np.where(none, np.nan, np.sqrt(var)),
             "min": np.where(none, np.nan, small), "max": np.where(none, np.nan, big),
             "m2": np.where(none, np.nan, m2), "flags": flags}
@@ -165,10 +167,10 @@ def check_stats(path, want):
         if got is None:
             fail(f"{path}: no variable {name!r}")
         nf = len(ref["count"])
-        if "feature_shape" in got and list(got["feature_shape"]) != [nf]:
-            fail(f"{path}: {name}: feature_shape {got['feature_shape']}, expected [{nf}]")
-        g = {k: as_array(got, k, name) for k in ref}
-        for k in ref:
+        if "feature_shape" in got and list(got["feature_shape"]) != list(ref["shape"]):
+            fail(f"{path}: {name}: feature_shape {got['feature_shape']}, expected {list(ref['shape'])}")
+        g = {k: as_array(got, k, name) for k in ref if k != "shape"}
+        for k in g:
             if len(g[k]) != nf:
                 fail(f"{path}: {name}: {k} has {len(g[k])} entries, expected {nf}")
         scale = np.abs(ref["mean"]) + np.nan_to_num(ref["std"])
@@ -189,8 +191,8 @@ def check_stats(path, want):
 
 
 def normalized(v, st):
-    mean = np.nan_to_num(st["mean"])  # a feature with no train value: nothing to subtract
-    div = np.where(st["flags"] == 0, st["std"], 1.0)
+    mean = np.nan_to_num(st["mean"]).reshape(v.shape[1:])  # a feature with no train value: nothing to subtract
+    div = np.where(st["flags"] == 0, st["std"], 1.0).reshape(v.shape[1:])
     return ((v - mean) / div).astype(np.float32)
 
 

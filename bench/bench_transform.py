@@ -16,7 +16,7 @@ attribute matches. Outputs go to WORKDIR/transform/<contender>/ and are replaced
 Contenders, each timed from nothing open to every output file written
     h5prep-cpu  build/h5prep transform RECIPE --input IN --out OUT -q --backend cpu (process wall)
     dask        da.from_array on the h5py datasets (64 MiB chunks of rows), x/y/edge/x_flat/y_flat
-                built with da.concatenate/da.pad(mode="edge")/da.broadcast_to/da.stack/reshape;
+                built with da.concatenate/da.pad (zeros)/da.broadcast_to/da.stack/reshape;
                 one dask.compute of count, nanmean, nanstd (float64), nanmin, nanmax over the train
                 rows; (v - mean) / std (divisor 1 where std is 0) cast to float32; per split
                 da.to_hdf5(<split>.h5, {"/x": norm[idx], ...}) with the rows in the manifest's
@@ -174,8 +174,8 @@ def finish_stats(count, missing, mean, var, vmin, vmax):
 def write_stats(path, stats, inp):
     def js(a):
         return [None if isinstance(v, float) and not np.isfinite(v) else v for v in a.tolist()]
-    variables = {f"/{k}": {"feature_shape": [len(s["count"])], "keep_axes": [-1],
-                           **{f: js(np.asarray(v)) for f, v in s.items()}} for k, s in stats.items()}
+    variables = {f"/{k}": {"feature_shape": list(np.shape(s["count"])),
+                           **{f: js(np.asarray(v).ravel()) for f, v in s.items()}} for k, s in stats.items()}
     doc = {"format": "h5prep-stats/1", "provenance": {"tool": "bench_transform.py", "ddof": 0,
                                                       "inputs": [{"path": str(inp)}]}, "variables": variables}
     Path(path).write_text(json.dumps(doc))
@@ -226,13 +226,14 @@ def dask_outputs(f):
     n = f["sca_inputs"].shape[0]
     rows = max(1, DASK_CHUNK_BYTES // (4 * int(np.prod(VARIABLES["col_inputs"]))))
     v = {k: da.from_array(f[k], chunks=(rows,) + VARIABLES[k]) for k in VARIABLES}
-    inter = da.pad(v["inter_inputs"], ((0, 0), (1, 1), (0, 0)), mode="edge")
+    inter = da.pad(v["inter_inputs"], ((0, 0), (1, 1), (0, 0)), mode="constant")  # zeros, as the notebook
     sca = da.broadcast_to(v["sca_inputs"][:, None, :], (n, 138, 17))
     x = da.concatenate([v["hl_inputs"], inter, sca], axis=-1)
     y = da.stack([v[k] for k in FLUXES], axis=-1)
-    x_flat = da.concatenate([v[k].reshape(n, -1) for k in ("sca_inputs", "col_inputs", "hl_inputs", "inter_inputs")],
+    x_flat = da.concatenate([v[k].reshape(n, -1) for k in ("hl_inputs", "inter_inputs", "sca_inputs", "col_inputs")],
                             axis=1)
-    return {"x": x, "y": y, "edge": v["col_inputs"], "x_flat": x_flat, "y_flat": y.reshape(n, -1)}
+    y_flat = da.concatenate([v[k] for k in FLUXES], axis=1)
+    return {"x": x, "y": y, "edge": v["col_inputs"], "x_flat": x_flat, "y_flat": y_flat}
 
 
 def run_dask(inp, split_path, out):
@@ -246,7 +247,7 @@ def run_dask(inp, split_path, out):
         lazy = {}
         for k, o in outs.items():
             t = o[train]
-            axes = tuple(range(o.ndim - 1))
+            axes = (0,)  # per level and feature (per column for the flat outputs), as the notebook
             lazy[k] = ((~da.isnan(t)).sum(axis=axes), da.isnan(t).sum(axis=axes),
                        da.nanmean(t, axis=axes, dtype=np.float64), da.nanvar(t, axis=axes, dtype=np.float64),
                        da.nanmin(t, axis=axes).astype(np.float64), da.nanmax(t, axis=axes).astype(np.float64))
@@ -274,24 +275,27 @@ def run_dask(inp, split_path, out):
 def numpy_outputs(f):
     d = {k: f[k][()] for k in VARIABLES}
     n = len(d["sca_inputs"])
-    inter = np.pad(d["inter_inputs"], ((0, 0), (1, 1), (0, 0)), mode="edge")
+    inter = np.pad(d["inter_inputs"], ((0, 0), (1, 1), (0, 0)), mode="constant")  # zeros, as the notebook
     sca = np.broadcast_to(d["sca_inputs"][:, None, :], (n, 138, 17))
     x = np.concatenate([d["hl_inputs"], inter, sca], axis=-1)
     y = np.stack([d[k] for k in FLUXES], axis=-1)
-    x_flat = np.concatenate([d[k].reshape(n, -1) for k in ("sca_inputs", "col_inputs", "hl_inputs", "inter_inputs")],
+    x_flat = np.concatenate([d[k].reshape(n, -1) for k in ("hl_inputs", "inter_inputs", "sca_inputs", "col_inputs")],
                             axis=1)
-    return {"x": x, "y": y, "edge": d["col_inputs"], "x_flat": x_flat, "y_flat": y.reshape(n, -1)}
+    y_flat = np.concatenate([d[k] for k in FLUXES], axis=1)
+    return {"x": x, "y": y, "edge": d["col_inputs"], "x_flat": x_flat, "y_flat": y_flat}
 
 
 def numpy_stats(t):
-    r = t.reshape(-1, t.shape[-1]).astype(np.float64)  # np.nanvar of float32 subtracts the mean in float32
+    """Over the samples (axis 0), per element of a sample, shaped like one sample."""
+    r = t.reshape(t.shape[0], -1).astype(np.float64)  # np.nanvar of float32 subtracts the mean in float32
     nan = np.isnan(r)
     missing = nan.sum(axis=0)
     count = len(r) - missing
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features: NaN statistics
-        return finish_stats(count, missing, np.nanmean(r, axis=0), np.nanvar(r, axis=0),
-                            np.nanmin(r, axis=0), np.nanmax(r, axis=0))
+        st = finish_stats(count, missing, np.nanmean(r, axis=0), np.nanvar(r, axis=0),
+                          np.nanmin(r, axis=0), np.nanmax(r, axis=0))
+    return {k: np.asarray(v).reshape(t.shape[1:]) for k, v in st.items()}
 
 
 def run_numpy(inp, split_path, out):

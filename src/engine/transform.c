@@ -417,14 +417,17 @@ static void norm_factors(run *r, size_t o, const h5p_moments *ms)
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
+        /* A constant feature is divided by 1 (it becomes 0). A std or range beyond DBL_MAX (m2 =
+           +inf: values more than about 1e154 apart) cannot divide: the feature's values become
+           NaN, as missing values are, rather than raw values presented as normalized ones. */
         if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0) {
             double sd = sqrt(m->m2 / (double)m->n);
             shift = m->mean;
-            div = sd > 0 && isfinite(sd) ? sd : 1;
+            div = isfinite(sd) ? sd > 0 ? sd : 1 : NAN;
         } else if (po->spec->norm == H5P_NORM_MINMAX && m->n > 0) {
             double range = m->max - m->min;
             shift = m->min;
-            div = range > 0 && isfinite(range) ? range : 1;
+            div = isfinite(range) ? range > 0 ? range : 1 : NAN;
         }
         r->shift[o][f] = shift;
         r->div[o][f] = div;

@@ -523,10 +523,10 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
         ok = keep[a] == keep[0] + (uint64_t)a && keep[a] < (uint64_t)v->rank && fshape[a] == v->dims[keep[a]];
     RETURN_ERROR_IF(!ok, H5PREP_ERR_STATE, "%s: variable %s: shape, keep_axes and feature_shape disagree", path, v->name);
     uint64_t nf = 1;
-    for (int a = 0; a < v->rank; a++)
-        RETURN_ERROR_IF(v->dims[a] == 0 || v->dims[a] > INT64_MAX, H5PREP_ERR_STATE,
-                        "%s: variable %s: shape has an axis of length %llu (1 .. 2^63 - 1 expected)", path, v->name,
-                        (unsigned long long)v->dims[a]);
+    for (int a = 0; a < v->rank; a++) /* rows may be 0 (a transform's empty split), no other axis */
+        RETURN_ERROR_IF((a > 0 && v->dims[a] == 0) || v->dims[a] > INT64_MAX, H5PREP_ERR_STATE,
+                        "%s: variable %s: shape has an axis of length %llu (%s .. 2^63 - 1 expected)", path, v->name,
+                        (unsigned long long)v->dims[a], a > 0 ? "1" : "0");
     for (int a = 0; a < nkeep; a++)
         RETURN_ERROR_IF(__builtin_mul_overflow(nf, fshape[a], &nf) || nf > SIZE_MAX / (6 * sizeof(double)),
                         H5PREP_ERR_STATE, "%s: variable %s: feature_shape gives more features than can be held", path,

@@ -10,15 +10,20 @@ enum { RUN = 32 }; /* values per run: one pivot, then one merge into the thread'
 
 /* in: a.count stored values; out: a.part[g] for g < a.threads. Thread g reads values g,
  * g + threads, ... (coalesced), all of one feature. Each run of RUN values is summed around a
- * pivot (the running mean, or the run's first value) and merged into the thread's state. */
+ * pivot (the running mean, or the run's first value) and merged into the thread's state. Once
+ * the thread has met a value beyond 2^480 (so that a deviation could overflow when squared,
+ * or a sum), its runs are summed again in units of 2^600 (exact: a power of two): no sum or
+ * square overflows unless m2 itself exceeds DBL_MAX, where it is +inf. */
 H5P_GLOBAL void stats_partial(const h5p_stats_args a)
 {
+    const double BIG = 0x1p480, UNIT = 0x1p-600, BACK = 0x1p600; /* UNIT * BACK = 1 */
     unsigned long long g = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (g >= a.threads)
         return;
     double n = 0, miss = 0, mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
     unsigned long long i = g;
     while (i < a.count) {
+        unsigned long long i0 = i;
         double pivot = n > 0 ? mean : NAN, c = 0, s1 = 0, s2 = 0;
         for (int r = 0; r < RUN && i < a.count; r++, i += a.threads) {
             double x = load_value(a.data, a.dtype, i, &a.dec);
@@ -35,8 +40,21 @@ H5P_GLOBAL void stats_partial(const h5p_stats_args a)
             }
         }
         if (c > 0) {
+            double back = 1.0;
+            if (-lo > BIG || hi > BIG) { /* rare: the run again, in units */
+                back = BACK;
+                double p = pivot * UNIT;
+                s1 = s2 = 0;
+                for (int r = 0; r < RUN && i0 < a.count; r++, i0 += a.threads) {
+                    double x = load_value(a.data, a.dtype, i0, &a.dec);
+                    double d = x * UNIT - p;
+                    s1 += x == x ? d : 0.0;
+                    s2 += x == x ? d * d : 0.0;
+                }
+                pivot = p;
+            }
             double rm2 = s2 - s1 * s1 / c;
-            h5p_merge_into(&n, &mean, &m2, c, pivot + s1 / c, rm2 > 0 ? rm2 : 0.0);
+            h5p_merge_into(&n, &mean, &m2, c, (pivot + s1 / c) * back, (rm2 > 0 ? rm2 : 0.0) * back * back);
         }
     }
     a.part.n[g] = n;

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,9 +14,19 @@
 
 #define DATA H5PREP_SOURCE_DIR "/data/"
 
+/* A JSON entry of the statistics: a number, or "inf" / "-inf" (non-finite values are written
+ * as strings); null is NaN. */
+static double entry(json_t *x)
+{
+    if (json_is_string(x))
+        return json_string_value(x)[0] == '-' ? -INFINITY : INFINITY;
+    return json_is_null(x) ? NAN : json_number_value(x);
+}
+
 /* Runs `stats input --json` with both backends and compares every variable feature by feature.
  * Tolerance: |cuda - cpu| <= 1e-12 * (|mean| + std) for the mean, <= 1e-10 * std for the std
- * (the GPU sums runs of 32 strided values around a pivot, the CPU two-passes cache blocks). */
+ * (the GPU sums runs of 32 strided values around a pivot, the CPU two-passes cache blocks); a
+ * std beyond DBL_MAX must be +inf on both, and the mean is then within 1e-12 of max(|min|, |max|). */
 static void compare_backends2(const char *input, const char *input2, const char *axes)
 {
     const char *cpu[] = {"stats", input, "--keep-axes", axes, "--backend", "cpu", "--json", "--quiet", input2, NULL};
@@ -52,8 +63,15 @@ static void compare_backends2(const char *input, const char *input2, const char 
                 cr_assert(json_is_null(mb), "%s %s[%zu]: mean null on cpu only", input, name, f);
                 continue;
             }
-            double m1 = json_number_value(ma), m2 = json_number_value(mb);
-            double s1 = json_number_value(sa), s2 = json_number_value(sb);
+            double m1 = entry(ma), m2 = entry(mb), s1 = entry(sa), s2 = entry(sb);
+            double lo = entry(json_array_get(json_object_get(va, "min"), f));
+            double hi = entry(json_array_get(json_object_get(va, "max"), f));
+            cr_assert(isfinite(m1) && isfinite(m2), "%s %s[%zu]: means %g and %g", input, name, f, m1, m2);
+            if (isinf(s1) || isinf(s2)) {
+                cr_assert(s1 == s2, "%s %s[%zu]: std %g on the cpu, %g on cuda", input, name, f, s1, s2);
+                tu_close(m2, m1, 1e-12 * fmax(fabs(lo), fabs(hi)), 0, "mean", f);
+                continue;
+            }
             tu_close(m2, m1, 1e-12 * (fabs(m1) + s1), 0, "mean", f);
             tu_close(s2, s1, 1e-10 * s1 + 1e-300, 0, "std", f);
         }
@@ -103,10 +121,24 @@ Test(backends, hostile_numbers)
         empty[i] = NAN;
     uint64_t d16[2] = {8, 2};
     tu_write(p, "/empty", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d16, empty, 0);
+    /* the whole float64 range: near +-DBL_MAX, 1e200 offsets, just above sqrt(DBL_MAX) */
+    enum { NB = 3000, FB = 6 };
+    static double big[NB * FB];
+    for (int i = 0; i < NB; i++) {
+        big[FB * i + 0] = DBL_MAX;                                   /* constant: m2 0 */
+        big[FB * i + 1] = i % 2 ? DBL_MAX : -DBL_MAX;                /* m2 +inf */
+        big[FB * i + 2] = DBL_MAX * (0.5 + 0.1 * tu_normal(&seed) * 0.5); /* sums overflow */
+        big[FB * i + 3] = i % 11 == 4 ? NAN : 1e200;                 /* constant 1e200 with missing */
+        big[FB * i + 4] = 1.5e154 + 1e151 * tu_normal(&seed);        /* m2 finite, the mean squared not */
+        big[FB * i + 5] = i % 3 ? 1e200 : -1e200;
+    }
+    uint64_t db[2] = {NB, FB};
+    tu_write(p, "/big", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, db, big, 700);
     compare_backends(tu_input(p, "/x"), "-1");
     compare_backends(tu_input(p, "/x"), "none");
     compare_backends(tu_input(p, "/arrow"), "none");
     compare_backends(tu_input(p, "/empty"), "-1");
+    compare_backends(tu_input(p, "/big"), "-1");
 }
 
 Test(backends, packed_integers_fill_values_and_every_type)

@@ -6,6 +6,7 @@
 #include "h5prep.h"
 #include "common/hd.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -25,8 +26,20 @@ static inline H5PREP_HD h5p_moments h5p_moments_empty(void)
     return m;
 }
 
+/* The mean of a state of weight 1 - w (mean ma) merged with one of weight w (mean mb), delta =
+ * mb - ma. ma + delta*w has the least rounding; delta overflows only for means of opposite signs
+ * beyond DBL_MAX/2, and then the weighted sum, whose terms cannot overflow, is taken instead. */
+static inline H5PREP_HD double h5p_merged_mean(double ma, double mb, double delta, double w)
+{
+    double near = ma + delta * w, far = (ma - ma * w) + mb * w;
+    return fabs(delta) <= DBL_MAX ? near : far;
+}
+
 /* a <- a merged with b (Chan, Golub and LeVeque 1979). Associative up to rounding; exact in
- * n, missing, min and max. */
+ * n, missing, min and max. Over the whole float64 range: the term delta^2 * na*nb/n is formed as
+ * delta * (delta * (na * w)), w = nb/n <= 1, which overflows only where the term itself exceeds
+ * DBL_MAX (m2 is then +inf, as it truly is), and is 0, not Inf*0, when na is 0. Counts are not
+ * checked here (a run cannot reach 2^63 values); merges of loaded states check them first. */
 static inline H5PREP_HD void h5p_moments_merge(h5p_moments *a, const h5p_moments *b)
 {
     a->missing += b->missing;
@@ -38,9 +51,9 @@ static inline H5PREP_HD void h5p_moments_merge(h5p_moments *a, const h5p_moments
         a->m2 = b->m2;
     } else {
         double na = (double)a->n, nb = (double)b->n, n = na + nb;
-        double delta = b->mean - a->mean;
-        a->mean += delta * (nb / n);
-        a->m2 += b->m2 + delta * delta * (na * nb / n);
+        double w = nb / n, delta = b->mean - a->mean;
+        a->mean = h5p_merged_mean(a->mean, b->mean, delta, w);
+        a->m2 += b->m2 + delta * (delta * (na * w));
         a->n += b->n;
     }
     a->min = b->min < a->min ? b->min : a->min;
@@ -48,14 +61,15 @@ static inline H5PREP_HD void h5p_moments_merge(h5p_moments *a, const h5p_moments
 }
 
 /* (n, mean, m2) <- merged with (nb, mb, m2b), branch-free: empty states have mean 0, so no case
- * is special. For loops over arrays of states that vectorize, and for device code. */
+ * is special. For loops over arrays of states that vectorize, and for device code. The same
+ * arithmetic as h5p_moments_merge: no intermediate overflows where the result does not. */
 static inline H5PREP_HD void h5p_merge_into(double *n, double *mean, double *m2, double nb, double mb, double m2b)
 {
     double na = *n, nn = na + nb;
     double w = nn > 0 ? nb / nn : 0.0;
     double delta = mb - *mean;
-    *mean += delta * w;
-    *m2 += m2b + delta * delta * na * w;
+    *mean = h5p_merged_mean(*mean, mb, delta, w);
+    *m2 += m2b + delta * (delta * (na * w));
     *n = nn;
 }
 

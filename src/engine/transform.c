@@ -243,25 +243,31 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
-/* Per-feature shift and divisor of output o from statistics ms (features,). */
-static void norm_factors(run *r, size_t o, const h5p_moments *ms)
+/* Per-feature shift and divisor of output o from statistics ms (features,). A constant feature is
+ * divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more than about 1e154 apart)
+ * cannot divide: the run stops before any output is written. */
+static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
         if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0) {
-            double sd = sqrt(m->m2 / (double)m->n);
+            div = sqrt(m->m2 / (double)m->n);
             shift = m->mean;
-            div = sd > 0 && isfinite(sd) ? sd : 1;
         } else if (po->spec->norm == H5P_NORM_MINMAX && m->n > 0) {
-            double range = m->max - m->min;
+            div = m->max - m->min;
             shift = m->min;
-            div = range > 0 && isfinite(range) ? range : 1;
+        }
+        if (!isfinite(div)) {
+            h5p_fail(H5PREP_ERR_STATE, "output '%s': feature %" PRIu64 ": its %s exceeds float64 (values about 1e154 or more apart), so it cannot be normalized",
+                     po->spec->name, f, po->spec->norm == H5P_NORM_ZSCORE ? "standard deviation" : "range");
+            return h5p_hint(H5PREP_ERR_STATE, "use normalize: none for this output, or rescale the input (scale_factor)");
         }
         r->shift[o][f] = shift;
-        r->div[o][f] = div;
+        r->div[o][f] = div > 0 ? div : 1;
     }
+    return H5PREP_OK;
 }
 
 /* Rows of output o per pass-2 block, and the bytes of its larger buffer (staged or cast). */
@@ -456,7 +462,7 @@ static h5prep_status load_given_factors(run *r)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
         if (st == H5PREP_OK)
-            norm_factors(r, o, v->result);
+            st = norm_factors(r, o, v->result);
         else
             h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
                      spec->line, spec->col);
@@ -471,7 +477,7 @@ static h5prep_status run_factors(run *r, size_t o)
 {
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
     if (!factors_from_file(r->plan.outs[o].spec))
-        norm_factors(r, o, r->moments[o]);
+        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o]));
     return H5PREP_OK;
 }
 

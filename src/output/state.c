@@ -114,11 +114,25 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
     } else if (v->keep_count > 0 && v->keep_first == 0) {
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
                       path, in->name);
-    } else {
-        uint64_t nf = h5p_var_features(v);
-        for (uint64_t f = 0; f < nf; f++)
+    } else { /* counts and rows are checked before anything is merged: a refused file changes nothing */
+        uint64_t nf = h5p_var_features(v), rows;
+        int64_t sum;
+        if (__builtin_add_overflow(v->dims[0], in->dims[0], &rows) || rows > INT64_MAX)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: the merged rows overflow (%llu + %llu is more than 2^63 - 1)",
+                          path, in->name, (unsigned long long)v->dims[0], (unsigned long long)in->dims[0]);
+        for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++) {
+            const h5p_moments *a = &v->result[f], *b = &in->result[f];
+            if (__builtin_add_overflow(a->n, b->n, &sum))
+                st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: feature %llu: the merged count overflows (%lld + %lld is more than 2^63 - 1)",
+                              path, in->name, (unsigned long long)f, (long long)a->n, (long long)b->n);
+            else if (__builtin_add_overflow(a->missing, b->missing, &sum))
+                st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: feature %llu: the merged missing count overflows (%lld + %lld is more than 2^63 - 1)",
+                              path, in->name, (unsigned long long)f, (long long)a->missing, (long long)b->missing);
+        }
+        for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++)
             h5p_moments_merge(&v->result[f], &in->result[f]);
-        v->dims[0] += in->dims[0];
+        if (st == H5PREP_OK)
+            v->dims[0] = rows;
     }
     h5p_var_free(in);
     return st;
@@ -156,7 +170,7 @@ unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof)
     if (m->n == 0)
         return H5PREP_FLAG_EMPTY | H5PREP_FLAG_CONSTANT;
     double var = h5prep_moments_variance(m, ddof);
-    return var > 0 ? 0u : (unsigned)H5PREP_FLAG_CONSTANT;
+    return var > 0 && isfinite(var) ? 0u : (unsigned)H5PREP_FLAG_CONSTANT; /* no divisor: 0, undefined or beyond float64 */
 }
 
 h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, const uint64_t *dims, int keep_first,

@@ -17,6 +17,7 @@ struct h5prep_stats {
     char created[32];        /* ISO 8601 UTC of the run or merge */
     void *merged_inputs;     /* json_t array: provenance inputs of loaded documents */
     void *merged_from;       /* json_t array: paths of loaded documents */
+    int merged_ddof;         /* provenance.ddof of the loaded documents (all the same) */
 };
 
 /* Finds the variable called name, NULL when absent. */

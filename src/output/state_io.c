@@ -4,9 +4,12 @@
 #include "output/state.h"
 
 #include <errno.h>
+#include <float.h>
 #include <hdf5.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,12 @@
 
 /* ---- building the document ----------------------------------------------------------- */
 
-static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+/* A float64 as JSON, in a form that reads back: a number when finite, null for NaN, and the
+ * strings "inf" and "-inf" for infinities (JSON has no such numbers and jansson refuses them). */
+static json_t *real_json(double x)
+{
+    return isfinite(x) ? json_real(x) : isnan(x) ? json_null() : json_string(x > 0 ? "inf" : "-inf");
+}
 
 static json_t *u64_array(const uint64_t *a, int n, uint64_t offset)
 {
@@ -68,13 +76,23 @@ static json_t *var_json(const h5p_var *v, int ddof)
         int empty = m->n == 0;
         json_array_append_new(count, json_integer(m->n));
         json_array_append_new(missing, json_integer(m->missing));
-        json_array_append_new(mean, empty ? json_null() : real_or_null(m->mean));
-        json_array_append_new(var, real_or_null(vr));
-        json_array_append_new(std, real_or_null(sqrt(vr)));
-        json_array_append_new(mn, empty ? json_null() : real_or_null(m->min));
-        json_array_append_new(mx, empty ? json_null() : real_or_null(m->max));
-        json_array_append_new(m2, json_real(m->m2));
+        json_array_append_new(mean, empty ? json_null() : real_json(m->mean));
+        json_array_append_new(var, real_json(vr));
+        json_array_append_new(std, real_json(sqrt(vr)));
+        json_array_append_new(mn, empty ? json_null() : real_json(m->min));
+        json_array_append_new(mx, empty ? json_null() : real_json(m->max));
+        json_array_append_new(m2, real_json(m->m2));
         json_array_append_new(flags, json_integer(h5prep_moments_flags(m, ddof)));
+    }
+    /* every array has one entry per feature, or there is no document (only memory can fail) */
+    json_t *all[] = {count, missing, mean, std, var, mn, mx, m2, flags};
+    int full = 1;
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        full &= all[k] != NULL && json_array_size(all[k]) == nf;
+    if (!full) {
+        for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+            json_decref(all[k]);
+        return NULL;
     }
     json_t *keep = json_array();
     for (int a = 0; a < v->keep_count; a++)
@@ -90,8 +108,10 @@ static json_t *document(const h5prep_stats *s)
 {
     json_t *vars = json_object();
     for (size_t i = 0; i < s->nvars; i++)
-        if (s->vars[i].result)
-            json_object_set_new(vars, s->vars[i].name, var_json(&s->vars[i], s->cfg.ddof));
+        if (s->vars[i].result && json_object_set_new(vars, s->vars[i].name, var_json(&s->vars[i], s->cfg.ddof)) != 0) {
+            json_decref(vars); /* a variable left out would be a wrong document, not a shorter one */
+            return NULL;
+        }
     return json_pack("{s:s, s:o, s:o}", "format", H5PREP_STATS_FORMAT, "provenance", provenance_json(s),
                      "variables", vars);
 }
@@ -345,6 +365,61 @@ typedef struct loaded_arrays {
     double *mean, *m2, *min, *max;
 } loaded_arrays;
 
+/* The per-feature arrays of a variable: the six that make its states, then three that are
+ * derived from them (checked for their length and kind only). */
+enum { NSTATE_KEYS = 6, NKEYS = 9 };
+static const char *const g_keys[NKEYS] = {"count", "missing", "mean", "m2", "min", "max", "std", "var", "flags"};
+static int key_is_integer(int k) { return k < 2 || k == 8; }
+
+static h5prep_status bad_state(const char *path, const char *name, uint64_t f, const char *fmt, ...) H5P_PRINTF(4, 5);
+
+/* "PATH: variable NAME: feature F: ..." with the hint every damaged state gets. */
+static h5prep_status bad_state(const char *path, const char *name, uint64_t f, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: feature %llu: %s", path, name, (unsigned long long)f, what);
+    return h5p_hint(H5PREP_ERR_STATE, "h5prep does not write such a state: the file was changed or damaged; compute it again with h5prep stats");
+}
+
+/* Rejects a feature's state that no run or merge can produce, one message per kind. The
+ * tolerances are those of real states: a mean computed by merges may lie a few ulps outside
+ * [min, max] (allowed: 1e-9 of the values' magnitude), and m2 may exceed count*((max-min)/2)^2,
+ * its largest value (Popoviciu), by rounding only (allowed: 1e-6 relative, plus the residue
+ * of a constant column at 16 ulps). m2 = +inf is a state (its true value exceeds DBL_MAX). */
+static h5prep_status check_state(const h5p_moments *m, const char *path, const char *name, uint64_t f)
+{
+    if (m->n < 0)
+        return bad_state(path, name, f, "count is negative (%lld)", (long long)m->n);
+    if (m->missing < 0)
+        return bad_state(path, name, f, "missing is negative (%lld)", (long long)m->missing);
+    if (m->n == 0)
+        return H5PREP_OK; /* mean, m2, min and max of an empty feature are not used */
+    if (!isfinite(m->mean))
+        return bad_state(path, name, f, "count is %lld but the mean is not a finite number (%g)", (long long)m->n, m->mean);
+    if (!isfinite(m->min) || !isfinite(m->max))
+        return bad_state(path, name, f, "count is %lld, so min and max must be finite numbers (found %g and %g)",
+                         (long long)m->n, m->min, m->max);
+    if (m->min > m->max)
+        return bad_state(path, name, f, "min %.17g is greater than max %.17g", m->min, m->max);
+    if (isnan(m->m2))
+        return bad_state(path, name, f, "count is %lld but m2 is not a number", (long long)m->n);
+    if (m->m2 < 0)
+        return bad_state(path, name, f, "m2 is negative (%.17g)", m->m2);
+    double amax = fmax(fabs(m->min), fabs(m->max)), tol = 1e-9 * amax;
+    if (m->mean < m->min - tol || m->mean > m->max + tol)
+        return bad_state(path, name, f, "the mean %.17g lies outside [min, max] = [%.17g, %.17g]", m->mean, m->min, m->max);
+    double half = m->max * 0.5 - m->min * 0.5, resid = 16 * DBL_EPSILON * amax; /* neither overflows */
+    double bound = (double)m->n * (half * half + resid * resid) * (1 + 1e-6);
+    if (m->m2 > bound)
+        return bad_state(path, name, f, "m2 %.17g is more than count, min and max allow (count * ((max - min) / 2)^2 = %.17g)",
+                         m->m2, (double)m->n * half * half);
+    return H5PREP_OK;
+}
+
 static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char *path)
 {
     uint64_t nf = h5p_var_features(v);
@@ -353,18 +428,14 @@ static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char 
     for (uint64_t f = 0; f < nf; f++) {
         h5p_moments m = h5p_moments_empty();
         m.missing = a->missing[f];
-        RETURN_ERROR_IF(a->count[f] < 0 || a->missing[f] < 0, H5PREP_ERR_STATE,
-                        "%s: variable %s: negative count at feature %llu", path, v->name, (unsigned long long)f);
+        m.n = a->count[f];
         if (a->count[f] > 0) {
-            m.n = a->count[f];
             m.mean = a->mean[f];
             m.m2 = a->m2[f];
             m.min = a->min[f];
             m.max = a->max[f];
-            RETURN_ERROR_IF(!isfinite(m.mean) || !isfinite(m.m2) || m.m2 < 0, H5PREP_ERR_STATE,
-                            "%s: variable %s: feature %llu has count %lld but no valid mean/m2", path, v->name,
-                            (unsigned long long)f, (long long)m.n);
         }
+        FORWARD_IF_ERROR(check_state(&m, path, v->name, f));
         v->result[f] = m;
     }
     return H5PREP_OK;
@@ -383,27 +454,55 @@ static int json_u64s(json_t *arr, uint64_t *out, int cap, uint64_t min_value)
     return (int)json_array_size(arr);
 }
 
-/* Reads array `key` of n numbers into ints or doubles (null -> NaN). */
-static int json_numbers(json_t *obj, const char *key, uint64_t n, int64_t *ints, double *reals)
+/* A JSON entry as float64: a number, null (NaN) or one of the strings "inf", "-inf" and "nan"
+ * (what real_json writes, and "nan" besides); -1 for anything else. */
+static int json_to_real(json_t *x, double *out)
 {
-    json_t *arr = json_object_get(obj, key);
-    if (!json_is_array(arr) || json_array_size(arr) != n)
-        return -1;
+    if (json_is_number(x)) {
+        *out = json_number_value(x);
+        return 0;
+    }
+    if (json_is_null(x)) {
+        *out = NAN;
+        return 0;
+    }
+    const char *t = json_is_string(x) ? json_string_value(x) : NULL;
+    if (t && (strcmp(t, "inf") == 0 || strcmp(t, "-inf") == 0 || strcmp(t, "nan") == 0)) {
+        *out = t[0] == 'n' ? NAN : t[0] == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
+    return -1;
+}
+
+/* Array g_keys[k] of variable `name`: n entries of its kind, stored into ints or reals when
+ * they are given. fshape: the feature shape, for the message. */
+static h5prep_status json_column(json_t *jv, int k, uint64_t n, const char *fshape, int64_t *ints, double *reals,
+                                 const char *path, const char *name)
+{
+    const char *key = g_keys[k];
+    json_t *arr = json_object_get(jv, key);
+    RETURN_ERROR_IF(!arr, H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is missing", path, name, key);
+    RETURN_ERROR_IF(!json_is_array(arr), H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is not a list", path, name, key);
+    RETURN_ERROR_IF(json_array_size(arr) != n, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"%s\" has %zu entries, but feature_shape %s gives %llu features", path, name, key,
+                    json_array_size(arr), fshape, (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
         json_t *x = json_array_get(arr, i);
-        if (ints) {
-            if (!json_is_integer(x))
-                return -1;
-            ints[i] = json_integer_value(x);
-        } else if (json_is_null(x)) {
-            reals[i] = NAN;
-        } else if (json_is_number(x)) {
-            reals[i] = json_number_value(x);
+        double r;
+        if (key_is_integer(k)) {
+            RETURN_ERROR_IF(!json_is_integer(x), H5PREP_ERR_STATE, "%s: variable %s: \"%s\" entry %llu is not an integer",
+                            path, name, key, (unsigned long long)i);
+            if (ints)
+                ints[i] = json_integer_value(x);
         } else {
-            return -1;
+            RETURN_ERROR_IF(json_to_real(x, &r) != 0, H5PREP_ERR_STATE,
+                            "%s: variable %s: \"%s\" entry %llu is not a number, null, \"inf\" or \"-inf\"", path, name,
+                            key, (unsigned long long)i);
+            if (reals)
+                reals[i] = r;
         }
     }
-    return 0;
+    return H5PREP_OK;
 }
 
 static h5prep_status alloc_arrays(loaded_arrays *a, uint64_t nf, const char *path)
@@ -425,6 +524,13 @@ static void free_arrays(loaded_arrays *a)
     free(a->mean);
 }
 
+/* Where array k of the loaded arrays goes (NULL for the derived ones). */
+static void *array_slot(const loaded_arrays *a, int k)
+{
+    void *slots[NKEYS] = {a->count, a->missing, a->mean, a->m2, a->min, a->max, NULL, NULL, NULL};
+    return slots[k];
+}
+
 /* Checks the axes of a loaded variable and derives keep_first/keep_count. */
 static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, const uint64_t *fshape,
                                 int frank, const char *path)
@@ -433,6 +539,15 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
     for (int a = 0; ok && a < nkeep; a++)
         ok = keep[a] == keep[0] + (uint64_t)a && keep[a] < (uint64_t)v->rank && fshape[a] == v->dims[keep[a]];
     RETURN_ERROR_IF(!ok, H5PREP_ERR_STATE, "%s: variable %s: shape, keep_axes and feature_shape disagree", path, v->name);
+    uint64_t nf = 1;
+    for (int a = 0; a < v->rank; a++) /* rows may be 0 (a transform's empty split), no other axis */
+        RETURN_ERROR_IF((a > 0 && v->dims[a] == 0) || v->dims[a] > INT64_MAX, H5PREP_ERR_STATE,
+                        "%s: variable %s: shape has an axis of length %llu (%s .. 2^63 - 1 expected)", path, v->name,
+                        (unsigned long long)v->dims[a], a > 0 ? "1" : "0");
+    for (int a = 0; a < nkeep; a++)
+        RETURN_ERROR_IF(__builtin_mul_overflow(nf, fshape[a], &nf) || nf > SIZE_MAX / (6 * sizeof(double)),
+                        H5PREP_ERR_STATE, "%s: variable %s: feature_shape gives more features than can be held", path,
+                        v->name);
     v->keep_first = nkeep ? (int)keep[0] : 0;
     v->keep_count = nkeep;
     return H5PREP_OK;
@@ -450,16 +565,17 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
                     "%s: variable %s: shape, keep_axes or feature_shape is not a list of integers", path, name);
     FORWARD_IF_ERROR(check_axes(v, keep, nkeep, fshape, frank, path));
     uint64_t nf = h5p_var_features(v);
+    char fs[256];
+    h5p_format_shape(fs, sizeof fs, frank, fshape);
+    for (int k = 0; k < NKEYS; k++) /* every array first, before memory is taken for them */
+        FORWARD_IF_ERROR(json_column(jv, k, nf, fs, NULL, NULL, path, name));
     loaded_arrays a = {0};
     h5prep_status st = alloc_arrays(&a, nf, path);
-    if (st == H5PREP_OK) {
-        int bad = json_numbers(jv, "count", nf, a.count, NULL) | json_numbers(jv, "missing", nf, a.missing, NULL) |
-                  json_numbers(jv, "mean", nf, NULL, a.mean) | json_numbers(jv, "m2", nf, NULL, a.m2) |
-                  json_numbers(jv, "min", nf, NULL, a.min) | json_numbers(jv, "max", nf, NULL, a.max);
-        st = bad ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: count, missing, mean, m2, min and max must be lists of %llu numbers",
-                            path, name, (unsigned long long)nf)
-                 : fill_states(v, &a, path);
-    }
+    for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
+        st = json_column(jv, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
+                         key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
+    if (st == H5PREP_OK)
+        st = fill_states(v, &a, path);
     free_arrays(&a);
     return st;
 }
@@ -476,15 +592,28 @@ static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
         json_array_extend(s->merged_inputs, in);
 }
 
+/* CF decoding and ddof must be those of the documents loaded before: statistics of decoded
+ * and raw values do not mix, and a ddof that differs says the runs were not made alike (m2
+ * itself does not depend on it; the merge's own ddof gives the merged var and std). */
 static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *path)
 {
     json_t *cf = json_object_get(prov, "cf_decoding");
     RETURN_ERROR_IF(!json_is_boolean(cf), H5PREP_ERR_STATE, "%s: provenance.cf_decoding is missing", path);
-    int raw = !json_is_true(cf);
-    if (s->merged_from && json_array_size(s->merged_from) > 0 && raw != s->cfg.raw)
+    json_t *dd = json_object_get(prov, "ddof");
+    RETURN_ERROR_IF(!json_is_integer(dd) || json_integer_value(dd) < 0 || json_integer_value(dd) > INT32_MAX,
+                    H5PREP_ERR_STATE, "%s: provenance.ddof is missing or not a non-negative integer", path);
+    int raw = !json_is_true(cf), ddof = (int)json_integer_value(dd);
+    int before = s->merged_from && json_array_size(s->merged_from) > 0;
+    if (before && raw != s->cfg.raw)
         return h5p_fail(H5PREP_ERR_STATE, "%s: was computed with CF decoding %s, the files before it with it %s; such statistics do not mix",
                         path, raw ? "off" : "on", raw ? "on" : "off");
+    if (before && ddof != s->merged_ddof) {
+        h5p_fail(H5PREP_ERR_STATE, "%s: was computed with ddof %d, the files before it with ddof %d", path, ddof,
+                 s->merged_ddof);
+        return h5p_hint(H5PREP_ERR_STATE, "merge files of runs made alike; the merged var and std use merge --ddof");
+    }
     s->cfg.raw = raw;
+    s->merged_ddof = ddof;
     return H5PREP_OK;
 }
 
@@ -565,16 +694,41 @@ static int get_i64_attr(hid_t obj, const char *name, uint64_t *out, int cap)
     return r;
 }
 
-static int get_dataset(hid_t g, const char *name, hid_t mtype, uint64_t n, void *out)
+/* Entries of dataset `name` in group g; -1 when there is none. */
+static hssize_t dataset_len(hid_t g, const char *name)
 {
     if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
         return -1;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
     hid_t sp = H5Dget_space(d);
-    int r = H5Sget_simple_extent_npoints(sp) == (hssize_t)n && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 ? 0 : -1;
-    H5Sclose(sp);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
     H5Dclose(d);
-    return r;
+    return n;
+}
+
+/* Array g_keys[k] as a dataset of n entries, read into out when it is given. */
+static h5prep_status h5_column(hid_t g, int k, uint64_t n, const char *fshape, void *out, const char *path,
+                               const char *name)
+{
+    const char *key = g_keys[k];
+    hssize_t len = dataset_len(g, key);
+    RETURN_ERROR_IF(len < 0, H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is missing", path, name, key);
+    RETURN_ERROR_IF((uint64_t)len != n, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"%s\" has %lld entries, but feature_shape %s gives %llu features", path, name,
+                    key, (long long)len, fshape, (unsigned long long)n);
+    if (!out)
+        return H5PREP_OK;
+    hid_t d = H5Dopen2(g, key, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dread(d, key_is_integer(k) ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    if (d >= 0)
+        H5Dclose(d);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_STATE, "%s: variable %s: \"%s\" cannot be read as numbers (HDF5: %s)", path, name,
+                    key, h5p_hdf5_reason());
+    return H5PREP_OK;
 }
 
 typedef struct h5_load {
@@ -607,17 +761,16 @@ static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *inf
                            : check_axes(&v, keep, nkeep, fshape, frank, L->path);
     loaded_arrays a = {0};
     uint64_t nf = h5p_var_features(&v);
+    char fs[256];
+    h5p_format_shape(fs, sizeof fs, frank > 0 ? frank : 0, fshape);
+    for (int k = 0; k < NKEYS && st == H5PREP_OK; k++) /* every array first, before memory is taken */
+        st = h5_column(g, k, nf, fs, NULL, L->path, name);
     if (st == H5PREP_OK)
         st = alloc_arrays(&a, nf, L->path);
-    if (st == H5PREP_OK) {
-        int bad = get_dataset(g, "count", H5T_NATIVE_INT64, nf, a.count) |
-                  get_dataset(g, "missing", H5T_NATIVE_INT64, nf, a.missing) |
-                  get_dataset(g, "mean", H5T_NATIVE_DOUBLE, nf, a.mean) | get_dataset(g, "m2", H5T_NATIVE_DOUBLE, nf, a.m2) |
-                  get_dataset(g, "min", H5T_NATIVE_DOUBLE, nf, a.min) | get_dataset(g, "max", H5T_NATIVE_DOUBLE, nf, a.max);
-        st = bad ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: datasets count, missing, mean, m2, min and max must hold %llu values",
-                            L->path, name, (unsigned long long)nf)
-                 : fill_states(&v, &a, L->path);
-    }
+    for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
+        st = h5_column(g, k, nf, fs, array_slot(&a, k), L->path, name);
+    if (st == H5PREP_OK)
+        st = fill_states(&v, &a, L->path);
     free_arrays(&a);
     H5Gclose(g);
     if (st == H5PREP_OK)

@@ -122,10 +122,14 @@ static void acc_merge_one(const h5p_states *a, size_t f, const h5p_moments *b)
 /* x: (rows, F) float64 with NaN for missing; merges the block's columns into acc[base..base+F).
  * scratch: 6*F doubles. Pass 1: count, sum, min, max per column; pass 2: deviations from the
  * column mean while the block is in cache (corrected two-pass); then Chan's merge, written
- * branch-free over arrays so that it vectorizes too. No division per value. */
+ * branch-free over arrays so that it vectorizes too. No division per value. A column whose
+ * values all lie within 2^480 of 0 cannot overflow; a column with larger values is summed again
+ * and two-passed in units of 2^600 (exact: a power of two), so that no sum or square overflows
+ * unless m2 itself exceeds DBL_MAX. A constant column gets its value as mean and m2 = 0 exactly. */
 HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, double *restrict scratch,
                              const h5p_states *acc, size_t base)
 {
+    const double BIG = 0x1p480, UNIT = 0x1p-600; /* |v| * UNIT < 2^424: sums and squares stay finite */
     double *restrict cnt = scratch, *restrict mu = cnt + F, *restrict mn = mu + F, *restrict mx = mn + F,
                      *restrict d1 = mx + F, *restrict d2 = d1 + F;
     for (size_t f = 0; f < F; f++) {
@@ -144,29 +148,65 @@ HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, do
             mx[f] = v > mx[f] ? v : mx[f];
         }
     }
-    for (size_t f = 0; f < F; f++)
-        mu[f] = cnt[f] > 0 ? mu[f] / cnt[f] : 0.0;
-    for (size_t r = 0; r < rows; r++) {
-        const double *restrict row = x + r * F;
-        for (size_t f = 0; f < F; f++) {
-            double d = row[f] - mu[f];
-            int ok = d == d;
-            d1[f] += ok ? d : 0.0;
-            d2[f] += ok ? d * d : 0.0;
-        }
-    }
     double *restrict n = acc->n + base, *restrict miss = acc->missing + base, *restrict mean = acc->mean + base,
                      *restrict m2 = acc->m2 + base, *restrict lo = acc->min + base, *restrict hi = acc->max + base;
+    /* min and max go to the accumulators now; mn then holds the column's unit (1 or UNIT) and mx
+     * whether the column is constant (its mean, in units, is then set exactly) */
+    int big = 0;
+    for (size_t f = 0; f < F; f++) {
+        lo[f] = mn[f] < lo[f] ? mn[f] : lo[f];
+        hi[f] = mx[f] > hi[f] ? mx[f] : hi[f];
+        int wide = -mn[f] > BIG || mx[f] > BIG, constant = mn[f] == mx[f];
+        double unit = wide ? UNIT : 1.0;
+        big |= wide;
+        mu[f] = constant ? mn[f] * unit : cnt[f] > 0 ? mu[f] / cnt[f] : 0.0;
+        mn[f] = unit;
+        mx[f] = constant ? 1.0 : 0.0;
+    }
+    if (big) { /* the sums again, in units (d1 holds them for now); the same sums where unit is 1 */
+        for (size_t r = 0; r < rows; r++) {
+            const double *restrict row = x + r * F;
+            for (size_t f = 0; f < F; f++) {
+                double v = row[f];
+                d1[f] += v == v ? v * mn[f] : 0.0;
+            }
+        }
+        for (size_t f = 0; f < F; f++) {
+            mu[f] = mx[f] != 0.0 ? mu[f] : cnt[f] > 0 ? d1[f] / cnt[f] : 0.0;
+            d1[f] = 0.0;
+        }
+        for (size_t r = 0; r < rows; r++) {
+            const double *restrict row = x + r * F;
+            for (size_t f = 0; f < F; f++) {
+                double d = row[f] * mn[f] - mu[f];
+                int ok = d == d;
+                d1[f] += ok ? d : 0.0;
+                d2[f] += ok ? d * d : 0.0;
+            }
+        }
+    } else {
+        for (size_t r = 0; r < rows; r++) {
+            const double *restrict row = x + r * F;
+            for (size_t f = 0; f < F; f++) {
+                double d = row[f] - mu[f];
+                int ok = d == d;
+                d1[f] += ok ? d : 0.0;
+                d2[f] += ok ? d * d : 0.0;
+            }
+        }
+    }
     for (size_t f = 0; f < F; f++) {
         double nb = cnt[f];
         double inv = nb > 0 ? 1.0 / nb : 0.0;
         double mb = mu[f] + d1[f] * inv;
         double m2b = d2[f] - d1[f] * d1[f] * inv;
         m2b = m2b > 0 ? m2b : 0.0;
+        if (big) { /* back from units: exact, or +inf where m2 exceeds DBL_MAX */
+            mb = mb / mn[f];
+            m2b = m2b / mn[f] / mn[f];
+        }
         h5p_merge_into(&n[f], &mean[f], &m2[f], nb, mb, m2b);
         miss[f] += (double)rows - nb;
-        lo[f] = mn[f] < lo[f] ? mn[f] : lo[f];
-        hi[f] = mx[f] > hi[f] ? mx[f] : hi[f];
     }
 }
 

@@ -95,29 +95,33 @@ Test(recipe, shipped_3dcorrection)
     for (int i = 0; i < 5; i++) {
         cr_assert_str_eq(r->outputs[i].name, outs[i]);
         cr_assert_eq(r->outputs[i].norm, H5P_NORM_ZSCORE);
-        cr_assert(r->outputs[i].keep_first == H5PREP_KEEP_DEFAULT && r->outputs[i].keep_count == 1);
+        if (i < 3) /* x, y, edge: per level and feature, as the notebook */
+            cr_assert(r->outputs[i].keep_first == 1 && r->outputs[i].keep_count == 2);
+        else
+            cr_assert(r->outputs[i].keep_first == H5PREP_KEEP_DEFAULT && r->outputs[i].keep_count == 1);
         cr_assert_null(r->outputs[i].stats_path);
         cr_assert_eq(r->outputs[i].dtype, H5P_OUT_F32);
     }
-    cr_assert_eq(r->outputs[0].line, 14);
+    cr_assert_eq(r->outputs[0].line, 18);
     cr_assert_eq(r->outputs[0].col, 3);
 
-    /* x: concat(axis -1) of hl_inputs, pad(inter_inputs, axis 1, 1+1, edge), broadcast(sca, 1, 138) */
+    /* x: concat(axis -1) of hl_inputs, pad(inter_inputs, axis 1, 1+1, zeros), broadcast(sca, 1, 138) */
     const h5p_expr *x = r->outputs[0].expr;
     cr_assert_eq(x->kind, H5P_OP_CONCAT);
-    cr_assert_eq(x->line, 16);
+    cr_assert_eq(x->line, 20);
     cr_assert_eq(x->col, 7);
     cr_assert_eq(x->axis, -1);
     cr_assert_eq(x->nargs, 3);
     expect_var(x->args[0], "hl_inputs");
-    cr_assert_eq(x->args[0]->line, 19);
+    cr_assert_eq(x->args[0]->line, 23);
     cr_assert_eq(x->args[0]->col, 13);
     const h5p_expr *pad = x->args[1];
     cr_assert_eq(pad->kind, H5P_OP_PAD);
     cr_assert_eq(pad->axis, 1);
     cr_assert_eq(pad->before, 1);
     cr_assert_eq(pad->after, 1);
-    cr_assert_eq(pad->pad_edge, 1);
+    cr_assert_eq(pad->pad_edge, 0);
+    cr_assert_eq(pad->pad_value, 0.0);
     cr_assert_eq(pad->nargs, 1);
     expect_var(pad->args[0], "inter_inputs");
     const h5p_expr *bc = x->args[2];
@@ -139,18 +143,20 @@ Test(recipe, shipped_3dcorrection)
     cr_assert_eq(xf->kind, H5P_OP_CONCAT);
     cr_assert_eq(xf->axis, 1);
     cr_assert_eq(xf->nargs, 4);
+    static const int flat_order[] = {2, 3, 0, 1}; /* hl, inter, sca, col: the notebook's order */
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(xf->args[i]->kind, H5P_OP_FLATTEN);
         cr_assert_eq(xf->args[i]->nargs, 1);
-        expect_var(xf->args[i]->args[0], vars[i]);
+        expect_var(xf->args[i]->args[0], vars[flat_order[i]]);
     }
 
-    /* y_flat: flatten whose operand is itself an op (no `of`) */
+    /* y_flat: the four fluxes one after another */
     const h5p_expr *yf = r->outputs[4].expr;
-    cr_assert_eq(yf->kind, H5P_OP_FLATTEN);
-    cr_assert_eq(yf->nargs, 1);
-    cr_assert_eq(yf->args[0]->kind, H5P_OP_STACK);
-    cr_assert_eq(yf->args[0]->nargs, 4);
+    cr_assert_eq(yf->kind, H5P_OP_CONCAT);
+    cr_assert_eq(yf->axis, 1);
+    cr_assert_eq(yf->nargs, 4);
+    for (int i = 0; i < 4; i++)
+        expect_var(yf->args[i], vars[4 + i]);
 
     const h5p_split_spec *s = &r->split;
     cr_assert_eq(s->nsplits, 3);
@@ -329,7 +335,7 @@ Test(recipe, split_defaults_and_options)
     cr_assert_eq(r->split.fractions[0], 1.0);
     cr_assert_eq(r->split.seed, 0);
     cr_assert_eq(r->split.group_by, H5P_GROUP_NONE);
-    cr_assert_eq(r->split.shuffle, 1);
+    cr_assert_eq(r->split.shuffle, 0); /* no split: rows stay in input order */
     cr_assert_eq(r->split.stats_split, 0);
     h5p_recipe_free(r);
 

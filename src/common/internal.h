@@ -19,6 +19,8 @@ h5prep_status h5p_fail(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
 /* Appends "\nhint: ..." to the current message; returns `st`. */
 h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
 void h5p_clear_error(void);
+/* Passes one warning line to the handler of h5prep_set_warning_handler(), if any. */
+void h5p_warn(const char *fmt, ...) H5P_PRINTF(1, 2);
 /* Copies the message into/out of a buffer, to carry an error between threads. */
 void h5p_error_save(char *dst, size_t cap);
 void h5p_error_restore(const char *msg);

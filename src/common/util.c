@@ -1,4 +1,4 @@
-/* util.c: per-thread error messages, the interrupt flag, temporary outputs, HDF5 error text.
+/* util.c: per-thread error messages, warnings, the interrupt flag, temporary outputs, HDF5 error text.
  * Everything here is used by all the other library sources. */
 #include "common/internal.h"
 
@@ -39,6 +39,27 @@ h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...)
     vsnprintf(g_msg + len, sizeof g_msg - len, fmt, ap);
     va_end(ap);
     return st;
+}
+
+static h5prep_warning_fn g_warn_fn;
+static void *g_warn_user;
+
+void h5prep_set_warning_handler(h5prep_warning_fn fn, void *user)
+{
+    g_warn_fn = fn;
+    g_warn_user = user;
+}
+
+void h5p_warn(const char *fmt, ...)
+{
+    if (!g_warn_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g_warn_fn(msg, g_warn_user);
 }
 
 int h5p_thread_count(const h5prep_stats_config *cfg)

@@ -2,6 +2,7 @@
  * Used by stats.c when inputs are added and by the pipeline's reader thread during a run. */
 #include "input/source.h"
 
+#include "input/cf.h"
 #include "input/chunks.h"
 #include "common/internal.h"
 
@@ -88,86 +89,6 @@ static hid_t mem_type_of(h5p_dtype t)
     case H5P_F64: return H5T_NATIVE_DOUBLE;
     }
     return H5T_NATIVE_DOUBLE;
-}
-
-/* Reads up to `cap` values of a numeric attribute as float64; returns how many (0 if absent or
- * not numeric). */
-static int attr_doubles(hid_t obj, const char *name, double *out, int cap)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return 0;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0)
-        return 0;
-    int n = 0;
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    H5T_class_t c = H5Tget_class(t);
-    hssize_t npts = H5Sget_simple_extent_npoints(sp);
-    if ((c == H5T_INTEGER || c == H5T_FLOAT) && npts >= 1 && npts <= 64) {
-        double buf[64];
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) >= 0) {
-            n = (int)npts < cap ? (int)npts : cap;
-            memcpy(out, buf, (size_t)n * sizeof *out);
-        }
-    }
-    H5Sclose(sp);
-    H5Tclose(t);
-    H5Aclose(a);
-    return n;
-}
-
-/* Whether x is a value of type t (so that a fill value compares exactly in the stored type). */
-static int representable(double x, h5p_dtype t)
-{
-    if (t == H5P_F64)
-        return 1;
-    if (t == H5P_F32)
-        return isnan(x) || (double)(float)x == x;
-    if (x != floor(x))
-        return 0;
-    switch (t) {
-    case H5P_I8: return x >= -128 && x <= 127;
-    case H5P_U8: return x >= 0 && x <= 255;
-    case H5P_I16: return x >= -32768 && x <= 32767;
-    case H5P_U16: return x >= 0 && x <= 65535;
-    case H5P_I32: return x >= -2147483648.0 && x <= 2147483647.0;
-    case H5P_U32: return x >= 0 && x <= 4294967295.0;
-    case H5P_I64: return x >= -9223372036854775808.0 && x < 9223372036854775808.0;
-    case H5P_U64: return x >= 0 && x < 18446744073709551616.0;
-    default: return 0;
-    }
-}
-
-static void read_decode(hid_t d, h5p_dtype t, int raw, h5p_decode *dec)
-{
-    memset(dec, 0, sizeof *dec);
-    dec->scale = 1.0;
-    dec->offset = 0.0;
-    dec->vmin = -INFINITY;
-    dec->vmax = INFINITY;
-    if (raw)
-        return;
-    static const char *fills[] = {"_FillValue", "missing_value", "MissingValue"};
-    for (size_t k = 0; k < sizeof fills / sizeof *fills; k++) {
-        double v[H5P_MAX_FILLS];
-        int n = attr_doubles(d, fills[k], v, H5P_MAX_FILLS);
-        for (int i = 0; i < n && dec->nfill < H5P_MAX_FILLS; i++)
-            if (representable(v[i], t) && !isnan(v[i]))
-                dec->fill[dec->nfill++] = v[i];
-    }
-    double x[2];
-    if (attr_doubles(d, "scale_factor", x, 1) == 1)
-        dec->scale = x[0];
-    if (attr_doubles(d, "add_offset", x, 1) == 1)
-        dec->offset = x[0];
-    if (attr_doubles(d, "valid_range", x, 2) == 2) {
-        dec->vmin = x[0];
-        dec->vmax = x[1];
-    }
-    if (attr_doubles(d, "valid_min", x, 1) == 1)
-        dec->vmin = x[0];
-    if (attr_doubles(d, "valid_max", x, 1) == 1)
-        dec->vmax = x[0];
 }
 
 static int starts_with_bytes(const char *path, const char *magic, size_t n)
@@ -312,8 +233,7 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
         }
         H5Pclose(dcpl);
     }
-    read_decode(d, part->dtype, raw, &part->dec);
-    return H5PREP_OK;
+    return h5p_cf_decode(d, path, name, part->dtype, raw, &part->dec);
 }
 
 h5prep_status h5p_file_open(const char *path, int64_t *file)

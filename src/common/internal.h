@@ -59,7 +59,9 @@ h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path);
 h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t); /* rename; frees the names */
 void h5p_tmpfile_abort(h5p_tmpfile *t);           /* unlink; frees the names */
 
-/* The innermost message on the HDF5 error stack, for "(HDF5: ...)" suffixes; "" when none. */
+/* The most specific message on this thread's HDF5 error stack, for "(HDF5: ...)" suffixes: the
+ * innermost non-empty description; "no reason given" when the stack says nothing. Call it before
+ * any other HDF5 call, which would clear the stack. */
 const char *h5p_hdf5_reason(void);
 /* Writes a scalar UTF-8 string attribute on an HDF5 object (hid_t); negative on failure. */
 int h5p_put_string_attr(int64_t obj, const char *name, const char *value);

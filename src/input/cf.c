@@ -108,6 +108,9 @@ static h5prep_status read_attr(hid_t d, const char *path, const char *dname, con
         a->kind = 'x';
         snprintf(a->text, sizeof a->text, "%s", class_word(c));
     }
+    char why[512] = "";
+    if (e < 0) /* before the closes, which clear the error stack */
+        snprintf(why, sizeof why, "%s", h5p_hdf5_reason());
     if (t >= 0)
         H5Tclose(t);
     if (sp >= 0)
@@ -116,8 +119,8 @@ static h5prep_status read_attr(hid_t d, const char *path, const char *dname, con
     if (e < 0) {
         free(a->v);
         a->v = NULL;
-        return h5p_fail(H5PREP_ERR_CORRUPT, "%s:%s: cannot read attribute %s (HDF5: %s)", path, dname, name,
-                        h5p_hdf5_reason());
+        return h5p_fail(H5PREP_ERR_CORRUPT, "%s:%s: cannot read attribute %s: the file is damaged (HDF5: %s)", path,
+                        dname, name, why);
     }
     return H5PREP_OK;
 }

@@ -145,7 +145,11 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
         if (c == '/' || c == 0) {
             *p = 0;
             htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
-            if (ex <= 0) {
+            /* a negative answer is no "absent": HDF5 could not read the group (a damaged B-tree, a
+             * bad metadata checksum) */
+            RETURN_ERROR_IF(ex < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot look \"%s\" up: the file is damaged (HDF5: %s)",
+                            path, name, buf, h5p_hdf5_reason());
+            if (ex == 0) {
                 h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path,
                          name, buf);
                 return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
@@ -170,7 +174,34 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
     return H5PREP_OK;
 }
 
-static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *name, int raw,
+/* A declared shape that the file cannot hold is damage (a flipped bit in the dataspace), not a
+ * request for more memory: its size in bytes must fit in 64 bits, and an unfiltered contiguous
+ * dataset whose storage is allocated must lie inside the file. */
+static h5prep_status check_size(hid_t d, hid_t dcpl, const char *path, const char *name, const char *shape, int r,
+                                const hsize_t *hd, size_t esize, int64_t file_size)
+{
+    uint64_t bytes = esize;
+    for (int a = 0; a < r; a++) {
+        RETURN_ERROR_IF(bytes > UINT64_MAX / hd[a], H5PREP_ERR_CORRUPT,
+                        "%s:%s: the declared shape %s of %zu-byte values is more than 2^64 bytes: the file is damaged",
+                        path, name, shape, esize);
+        bytes *= hd[a];
+    }
+    if (dcpl < 0 || H5Pget_layout(dcpl) != H5D_CONTIGUOUS || H5Pget_external_count(dcpl) > 0 ||
+        H5Pget_nfilters(dcpl) > 0)
+        return H5PREP_OK;
+    haddr_t off = H5Dget_offset(d);
+    if (off == HADDR_UNDEF) /* never written: the values are the fill value */
+        return H5PREP_OK;
+    RETURN_ERROR_IF(file_size >= 0 && (off > (uint64_t)file_size || bytes > (uint64_t)file_size - off),
+                    H5PREP_ERR_CORRUPT,
+                    "%s:%s: the declared shape %s needs %llu bytes from offset %llu, but the file has %lld bytes: "
+                    "the file is damaged or truncated",
+                    path, name, shape, (unsigned long long)bytes, (unsigned long long)off, (long long)file_size);
+    return H5PREP_OK;
+}
+
+static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *name, int raw, int64_t file_size,
                                 h5p_part *part, int *rank, uint64_t dims[H5PREP_MAX_RANK])
 {
     (void)f;
@@ -212,6 +243,11 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
     }
     snprintf(shape + len, sizeof shape - len, "%s)", r == 1 ? "," : "");
     RETURN_ERROR_IF(zero, H5PREP_ERR_EMPTY, "%s:%s: has a zero-length dimension: shape %s", path, name, shape);
+    hid_t dcpl0 = H5Dget_create_plist(d);
+    h5prep_status sz = check_size(d, dcpl0, path, name, shape, r, hd, tsize, file_size);
+    if (dcpl0 >= 0)
+        H5Pclose(dcpl0);
+    FORWARD_IF_ERROR(sz);
     *rank = r;
 
     part->dtype = (h5p_dtype)dt;
@@ -253,7 +289,7 @@ h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_pa
     FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
     h5prep_status s = open_dataset(f, path, dset, &d);
     if (s == H5PREP_OK) {
-        s = probe_open(f, d, path, dset, raw, part, rank, dims);
+        s = probe_open(f, d, path, dset, raw, (int64_t)st.st_size, part, rank, dims);
         H5Dclose(d);
     }
     H5Fclose(f);
@@ -361,11 +397,13 @@ h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uin
     herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     if (e >= 0)
         e = H5Dread(r->dset, r->mem_type, ms, fs, H5P_DEFAULT, dst);
+    char why[512] = "";
+    if (e < 0) /* before H5Sclose, which clears the error stack */
+        snprintf(why, sizeof why, "%s", h5p_hdf5_reason());
     H5Sclose(ms);
     H5Sclose(fs);
-    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s:%s: reading rows %llu..%llu failed (HDF5: %s)",
-                    r->part->path, r->dset_name, (unsigned long long)row,
-                    (unsigned long long)(row + n - 1), h5p_hdf5_reason());
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s:%s: reading rows %llu..%llu failed: the file is damaged (HDF5: %s)",
+                    r->part->path, r->dset_name, (unsigned long long)row, (unsigned long long)(row + n - 1), why);
     return H5PREP_OK;
 }
 

@@ -345,6 +345,25 @@ const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n)
     return p;
 }
 
+/* For a chunked dataset: the value a chunk never written holds (the fill value HDF5 would
+ * return; 0 unless one was set), and whether no chunk was written at all. With fill time
+ * "never" HDF5 returns no defined value: H5Dread is left to do what it does. */
+static void chunk_fill(h5p_reader *r, hid_t d)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_fill_time_t ft = H5D_FILL_TIME_NEVER;
+    size_t esize = h5p_dtype_size(r->part->dtype);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_fill_time(dcpl, &ft) >= 0 &&
+        ft != H5D_FILL_TIME_NEVER && esize <= sizeof r->fill &&
+        H5Pget_fill_value(dcpl, (hid_t)r->mem_type, r->fill) >= 0) {
+        r->has_fill = 1;
+        H5D_space_status_t status;
+        r->all_fill = H5Dget_space_status(d, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+}
+
 h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map)
 {
     struct stat st;
@@ -367,11 +386,14 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
     r->row_bytes = h5p_part_row_bytes(v, part);
     if (allow_map)
         try_map(r, f, d, part->path);
+    chunk_fill(r, d);
     char why[96];
-    if (r->map) {
+    if (r->all_fill) {
+        snprintf(r->how, sizeof r->how, "no chunk was ever written: every value is the fill value, nothing is read");
+    } else if (r->map) {
         snprintf(r->how, sizeof r->how, "viewed in place (contiguous, mapped)");
     } else if ((r->chunks = h5p_chunks_open(d, r->rank, r->dims, h5p_dtype_size(part->dtype), part->big_endian,
-                                            why, sizeof why))) {
+                                            r->has_fill ? r->fill : NULL, why, sizeof why))) {
         snprintf(r->how, sizeof r->how, "raw chunks decoded in parallel (%s)", h5p_chunks_filters(r->chunks));
     } else {
         snprintf(r->how, sizeof r->how, "H5Dread (%s)", why);
@@ -381,6 +403,10 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
 
 h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst)
 {
+    if (r->all_fill) {
+        h5p_fill_pattern(dst, (size_t)n * r->row_bytes, r->fill, h5p_dtype_size(r->part->dtype));
+        return H5PREP_OK;
+    }
     if (decode && r->chunks && h5p_chunks_aligned(r->chunks, row, n)) {
         int unstored = 0;
         FORWARD_IF_ERROR(h5p_chunks_read(r->chunks, decode, row, n, dst, r->part->path, r->dset_name, &unstored));

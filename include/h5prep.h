@@ -191,6 +191,13 @@ typedef struct h5prep_dataset_info {
 typedef void (*h5prep_info_fn)(const h5prep_dataset_info *d, void *user);
 h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
 
+/* Warnings: the library never prints. Where h5prep reads something doubtful and goes on (a CF
+ * attribute that netCDF4-python also warns about and does not use, say), it passes one line
+ * naming the file, the dataset and what it did to the handler set here, from the thread that
+ * called into the library. Default: no handler, warnings are dropped. fn NULL removes it. */
+typedef void (*h5prep_warning_fn)(const char *msg, void *user);
+void h5prep_set_warning_handler(h5prep_warning_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

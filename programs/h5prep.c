@@ -133,6 +133,13 @@ static const char *usage_info =
     "Lists every dataset of each file with its shape, type, chunk shape, filters and the CF\n"
     "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n";
 
+/* The library's warnings (doubtful input that h5prep reads on), one line each. */
+static void print_warning(const char *msg, void *user)
+{
+    (void)user;
+    fprintf(stderr, "h5prep: warning: %s\n", msg);
+}
+
 static int fail(h5prep_status st)
 {
     fprintf(stderr, "h5prep: %s\n", h5prep_last_error());
@@ -649,6 +656,7 @@ int main(int argc, char **argv)
         return H5PREP_ERR_USAGE;
     }
     const char *cmd = argv[1];
+    h5prep_set_warning_handler(print_warning, NULL);
     if (strcmp(cmd, "stats") == 0)
         return cmd_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0)

@@ -20,6 +20,8 @@ h5prep_status h5p_fail(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
 /* Appends "\nhint: ..." to the current message; returns `st`. */
 h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...) H5P_PRINTF(2, 3);
 void h5p_clear_error(void);
+/* Passes one warning line to the handler of h5prep_set_warning_handler(), if any. */
+void h5p_warn(const char *fmt, ...) H5P_PRINTF(1, 2);
 /* Copies the message into/out of a buffer, to carry an error between threads. */
 void h5p_error_save(char *dst, size_t cap);
 void h5p_error_restore(const char *msg);
@@ -59,7 +61,9 @@ h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path);
 h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t); /* rename; frees the names */
 void h5p_tmpfile_abort(h5p_tmpfile *t);           /* unlink; frees the names */
 
-/* The innermost message on the HDF5 error stack, for "(HDF5: ...)" suffixes; "" when none. */
+/* The most specific message on this thread's HDF5 error stack, for "(HDF5: ...)" suffixes: the
+ * innermost non-empty description; "no reason given" when the stack says nothing. Call it before
+ * any other HDF5 call, which would clear the stack. */
 const char *h5p_hdf5_reason(void);
 /* Writes a scalar UTF-8 string attribute on an HDF5 object (hid_t); negative on failure. */
 int h5p_put_string_attr(int64_t obj, const char *name, const char *value);

@@ -1,4 +1,4 @@
-/* util.c: per-thread error messages, the interrupt flag, temporary outputs, HDF5 error text.
+/* util.c: per-thread error messages, warnings, the interrupt flag, temporary outputs, HDF5 error text.
  * Everything here is used by all the other library sources. */
 #include "common/internal.h"
 
@@ -39,6 +39,27 @@ h5prep_status h5p_hint(h5prep_status st, const char *fmt, ...)
     vsnprintf(g_msg + len, sizeof g_msg - len, fmt, ap);
     va_end(ap);
     return st;
+}
+
+static h5prep_warning_fn g_warn_fn;
+static void *g_warn_user;
+
+void h5prep_set_warning_handler(h5prep_warning_fn fn, void *user)
+{
+    g_warn_fn = fn;
+    g_warn_user = user;
+}
+
+void h5p_warn(const char *fmt, ...)
+{
+    if (!g_warn_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g_warn_fn(msg, g_warn_user);
 }
 
 int h5p_thread_count(const h5prep_stats_config *cfg)
@@ -129,11 +150,24 @@ void h5p_tmpfile_abort(h5p_tmpfile *t)
 
 static _Thread_local char g_h5reason[512];
 
-static herr_t walk_first(unsigned n, const H5E_error2_t *e, void *data)
+/* Walking upward starts at the innermost entry, where the error was found: its description is
+ * the most specific ("incorrect metadata checksum after all read attempts"); the outer ones say
+ * which call gave up. Entries with an empty description are passed over; when all are empty,
+ * the innermost entry's minor message ("Read failed") is used. */
+typedef struct reason_walk {
+    int found;
+    char minor[128];
+} reason_walk;
+
+static herr_t walk_reason(unsigned n, const H5E_error2_t *e, void *data)
 {
-    (void)data;
-    if (n == 0 && e->desc)
+    reason_walk *w = data;
+    if (n == 0)
+        H5Eget_msg(e->min_num, NULL, w->minor, sizeof w->minor);
+    if (!w->found && e->desc && e->desc[0]) {
         snprintf(g_h5reason, sizeof g_h5reason, "%s", e->desc);
+        w->found = 1;
+    }
     return 0;
 }
 
@@ -155,7 +189,10 @@ int h5p_put_string_attr(int64_t obj, const char *name, const char *value)
 const char *h5p_hdf5_reason(void)
 {
     g_h5reason[0] = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_first, NULL);
+    reason_walk w = {0, ""};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_reason, &w);
+    if (!w.found)
+        snprintf(g_h5reason, sizeof g_h5reason, "%s", w.minor[0] ? w.minor : "no reason given");
     return g_h5reason;
 }
 

@@ -17,6 +17,7 @@ typedef struct raw_chunk {
     hsize_t offset[H5S_MAX_RANK]; /* element coordinates of the chunk's first element */
     size_t pos, size;             /* in the arena */
     uint32_t mask;                /* filters skipped for this chunk (bit i: filter i) */
+    int unwritten;                /* never written: it holds the fill value */
 } raw_chunk;
 
 struct h5p_chunks {
@@ -26,6 +27,9 @@ struct h5p_chunks {
     size_t esize, chunk_bytes;
     int shuffle_idx, deflate_idx; /* position in the filter pipeline, -1 when absent */
     char filters[64];
+    int has_fill;
+    unsigned char fill[16];       /* one element of the fill value (esize bytes) */
+    unsigned char *fill_chunk;    /* chunk_bytes of it, made when first needed */
     raw_chunk *list;
     size_t nlist, cap_list;
     unsigned char *arena;
@@ -41,7 +45,7 @@ struct h5p_chunks {
 };
 
 h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t esize, int big_endian,
-                            char *why, size_t why_cap)
+                            const void *fill, char *why, size_t why_cap)
 {
     hid_t d = (hid_t)dset;
     hid_t dcpl = H5Dget_create_plist(d);
@@ -87,6 +91,9 @@ h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t
     c->dset = d;
     c->rank = rank;
     c->esize = esize;
+    c->has_fill = fill != NULL && esize <= sizeof c->fill;
+    if (c->has_fill)
+        memcpy(c->fill, fill, esize);
     H5Pget_chunk(dcpl, rank, c->chunk);
     c->chunk_bytes = esize;
     for (int a = 0; a < rank; a++) {
@@ -110,10 +117,23 @@ void h5p_chunks_close(h5p_chunks *c)
     }
     free(c->list);
     free(c->arena);
+    free(c->fill_chunk);
     free(c);
 }
 
 const char *h5p_chunks_filters(const h5p_chunks *c) { return c->filters; }
+
+void h5p_fill_pattern(void *dst, size_t bytes, const void *elem, size_t esize)
+{
+    unsigned char *d = dst;
+    size_t done = esize < bytes ? esize : bytes;
+    memcpy(d, elem, done);
+    while (done < bytes) { /* doubling copies: a few memcpy calls for any size */
+        size_t n = done < bytes - done ? done : bytes - done;
+        memcpy(d + done, d, n);
+        done += n;
+    }
+}
 
 int h5p_chunks_aligned(const h5p_chunks *c, uint64_t row, uint64_t n)
 {
@@ -143,9 +163,17 @@ static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *
         for (int a = 0; a < c->rank; a++)
             rc->offset[a] = (a == 0 ? row : 0) + idx[a] * c->chunk[a];
         hsize_t bytes = 0;
+        rc->unwritten = 0;
         if (H5Dget_chunk_storage_size(c->dset, rc->offset, &bytes) < 0 || bytes == 0) {
-            *unstored = 1; /* never written: H5Dread supplies the fill value */
-            return H5PREP_OK;
+            if (!c->has_fill) {
+                *unstored = 1; /* never written: H5Dread supplies the fill value */
+                return H5PREP_OK;
+            }
+            rc->unwritten = 1; /* placed from the fill chunk, nothing to read */
+            rc->pos = rc->size = 0;
+            for (int a = c->rank - 1; a >= 0 && ++idx[a] == grid[a]; a--)
+                idx[a] = 0;
+            continue;
         }
         if (used + bytes > c->arena_cap) {
             size_t cap = (used + bytes) * 2;
@@ -239,6 +267,10 @@ static void decode_chunks(void *arg, int tid, int nt)
     size_t k;
     while ((k = atomic_fetch_add(&c->next, 1)) < c->nlist && !atomic_load(&c->failed)) {
         const raw_chunk *rc = &c->list[k];
+        if (rc->unwritten) {
+            place(c, rc, c->fill_chunk, c->dst, c->row0, j->slab_rows);
+            continue;
+        }
         const unsigned char *p = c->arena + rc->pos;
         size_t bytes = rc->size;
         unsigned char *out = c->tmp[tid][0], *spare = c->tmp[tid][1];
@@ -271,6 +303,14 @@ h5prep_status h5p_chunks_read(h5p_chunks *c, h5p_pool *pool, uint64_t row, uint6
     FORWARD_IF_ERROR(fetch(c, row, n, path, name, unstored));
     if (*unstored)
         return H5PREP_OK;
+    int any_unwritten = 0;
+    for (size_t k = 0; k < c->nlist; k++)
+        any_unwritten |= c->list[k].unwritten;
+    if (any_unwritten && !c->fill_chunk) {
+        c->fill_chunk = malloc(c->chunk_bytes);
+        RETURN_ERROR_IF(!c->fill_chunk, H5PREP_ERR_NOMEM, "%s:%s: out of memory for the fill chunk", path, name);
+        h5p_fill_pattern(c->fill_chunk, c->chunk_bytes, c->fill, c->esize);
+    }
     c->dst = dst;
     c->row0 = row;
     atomic_store(&c->next, 0);

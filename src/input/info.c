@@ -10,6 +10,8 @@
 typedef struct info_walk {
     h5prep_info_fn fn;
     void *user;
+    char failed[1024]; /* the dataset that could not be opened, if one */
+    char reason[512];
 } info_walk;
 
 static void describe_type(hid_t t, char *dst, size_t cap)
@@ -85,8 +87,11 @@ static herr_t visit(hid_t root, const char *name, const H5O_info_t *oi, void *ar
     if (oi->type != H5O_TYPE_DATASET)
         return 0;
     hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
-    if (d < 0)
-        return 0;
+    if (d < 0) { /* stop the walk: a dataset that does not open is damage, not something to skip */
+        snprintf(w->failed, sizeof w->failed, "/%s", name);
+        snprintf(w->reason, sizeof w->reason, "%s", h5p_hdf5_reason());
+        return -1;
+    }
     char path[1024], dtype[64], filters[256], cf[512];
     snprintf(path, sizeof path, "/%s", name);
     h5prep_dataset_info di;
@@ -126,9 +131,13 @@ h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user)
     h5p_clear_error();
     int64_t f;
     FORWARD_IF_ERROR(h5p_file_open(path, &f));
-    info_walk w = {fn, user};
+    info_walk w = {fn, user, "", ""};
     herr_t e = H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &w);
+    char why[512];
+    snprintf(why, sizeof why, "%s", w.failed[0] ? w.reason : h5p_hdf5_reason()); /* before H5Fclose clears it */
     H5Fclose(f);
-    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s: walking the file failed (HDF5: %s)", path, h5p_hdf5_reason());
+    RETURN_ERROR_IF(e < 0 && w.failed[0], H5PREP_ERR_CORRUPT, "%s:%s: cannot open the dataset: the file is damaged (HDF5: %s)",
+                    path, w.failed, why);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s: walking the file failed: the file is damaged (HDF5: %s)", path, why);
     return H5PREP_OK;
 }

@@ -2,6 +2,7 @@
  * Used by the input opener (variable.c) and by the ring's reader threads during a run. */
 #include "input/source.h"
 
+#include "input/cf.h"
 #include "input/chunks.h"
 #include "common/internal.h"
 
@@ -90,86 +91,6 @@ static hid_t mem_type_of(h5p_dtype t)
     return H5T_NATIVE_DOUBLE;
 }
 
-/* Reads up to `cap` values of a numeric attribute as float64; returns how many (0 if absent or
- * not numeric). */
-static int attr_doubles(hid_t obj, const char *name, double *out, int cap)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return 0;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0)
-        return 0;
-    int n = 0;
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    H5T_class_t c = H5Tget_class(t);
-    hssize_t npts = H5Sget_simple_extent_npoints(sp);
-    if ((c == H5T_INTEGER || c == H5T_FLOAT) && npts >= 1 && npts <= 64) {
-        double buf[64];
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) >= 0) {
-            n = (int)npts < cap ? (int)npts : cap;
-            memcpy(out, buf, (size_t)n * sizeof *out);
-        }
-    }
-    H5Sclose(sp);
-    H5Tclose(t);
-    H5Aclose(a);
-    return n;
-}
-
-/* Whether x is a value of type t (so that a fill value compares exactly in the stored type). */
-static int representable(double x, h5p_dtype t)
-{
-    if (t == H5P_F64)
-        return 1;
-    if (t == H5P_F32)
-        return isnan(x) || (double)(float)x == x;
-    if (x != floor(x))
-        return 0;
-    switch (t) {
-    case H5P_I8: return x >= -128 && x <= 127;
-    case H5P_U8: return x >= 0 && x <= 255;
-    case H5P_I16: return x >= -32768 && x <= 32767;
-    case H5P_U16: return x >= 0 && x <= 65535;
-    case H5P_I32: return x >= -2147483648.0 && x <= 2147483647.0;
-    case H5P_U32: return x >= 0 && x <= 4294967295.0;
-    case H5P_I64: return x >= -9223372036854775808.0 && x < 9223372036854775808.0;
-    case H5P_U64: return x >= 0 && x < 18446744073709551616.0;
-    default: return 0;
-    }
-}
-
-static void read_decode(hid_t d, h5p_dtype t, int raw, h5p_decode *dec)
-{
-    memset(dec, 0, sizeof *dec);
-    dec->scale = 1.0;
-    dec->offset = 0.0;
-    dec->vmin = -INFINITY;
-    dec->vmax = INFINITY;
-    if (raw)
-        return;
-    static const char *fills[] = {"_FillValue", "missing_value", "MissingValue"};
-    for (size_t k = 0; k < sizeof fills / sizeof *fills; k++) {
-        double v[H5P_MAX_FILLS];
-        int n = attr_doubles(d, fills[k], v, H5P_MAX_FILLS);
-        for (int i = 0; i < n && dec->nfill < H5P_MAX_FILLS; i++)
-            if (representable(v[i], t) && !isnan(v[i]))
-                dec->fill[dec->nfill++] = v[i];
-    }
-    double x[2];
-    if (attr_doubles(d, "scale_factor", x, 1) == 1)
-        dec->scale = x[0];
-    if (attr_doubles(d, "add_offset", x, 1) == 1)
-        dec->offset = x[0];
-    if (attr_doubles(d, "valid_range", x, 2) == 2) {
-        dec->vmin = x[0];
-        dec->vmax = x[1];
-    }
-    if (attr_doubles(d, "valid_min", x, 1) == 1)
-        dec->vmin = x[0];
-    if (attr_doubles(d, "valid_max", x, 1) == 1)
-        dec->vmax = x[0];
-}
-
 static int starts_with_bytes(const char *path, const char *magic, size_t n)
 {
     FILE *f = fopen(path, "rb");
@@ -224,7 +145,11 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
         if (c == '/' || c == 0) {
             *p = 0;
             htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
-            if (ex <= 0) {
+            /* a negative answer is no "absent": HDF5 could not read the group (a damaged B-tree, a
+             * bad metadata checksum) */
+            RETURN_ERROR_IF(ex < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot look \"%s\" up: the file is damaged (HDF5: %s)",
+                            path, name, buf, h5p_hdf5_reason());
+            if (ex == 0) {
                 h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path,
                          name, buf);
                 return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
@@ -249,7 +174,34 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
     return H5PREP_OK;
 }
 
-static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *name, int raw,
+/* A declared shape that the file cannot hold is damage (a flipped bit in the dataspace), not a
+ * request for more memory: its size in bytes must fit in 64 bits, and an unfiltered contiguous
+ * dataset whose storage is allocated must lie inside the file. */
+static h5prep_status check_size(hid_t d, hid_t dcpl, const char *path, const char *name, const char *shape, int r,
+                                const hsize_t *hd, size_t esize, int64_t file_size)
+{
+    uint64_t bytes = esize;
+    for (int a = 0; a < r; a++) {
+        RETURN_ERROR_IF(bytes > UINT64_MAX / hd[a], H5PREP_ERR_CORRUPT,
+                        "%s:%s: the declared shape %s of %zu-byte values is more than 2^64 bytes: the file is damaged",
+                        path, name, shape, esize);
+        bytes *= hd[a];
+    }
+    if (dcpl < 0 || H5Pget_layout(dcpl) != H5D_CONTIGUOUS || H5Pget_external_count(dcpl) > 0 ||
+        H5Pget_nfilters(dcpl) > 0)
+        return H5PREP_OK;
+    haddr_t off = H5Dget_offset(d);
+    if (off == HADDR_UNDEF) /* never written: the values are the fill value */
+        return H5PREP_OK;
+    RETURN_ERROR_IF(file_size >= 0 && (off > (uint64_t)file_size || bytes > (uint64_t)file_size - off),
+                    H5PREP_ERR_CORRUPT,
+                    "%s:%s: the declared shape %s needs %llu bytes from offset %llu, but the file has %lld bytes: "
+                    "the file is damaged or truncated",
+                    path, name, shape, (unsigned long long)bytes, (unsigned long long)off, (long long)file_size);
+    return H5PREP_OK;
+}
+
+static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *name, int raw, int64_t file_size,
                                 h5p_part *part, int *rank, uint64_t dims[H5PREP_MAX_RANK])
 {
     (void)f;
@@ -291,6 +243,11 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
     }
     snprintf(shape + len, sizeof shape - len, "%s)", r == 1 ? "," : "");
     RETURN_ERROR_IF(zero, H5PREP_ERR_EMPTY, "%s:%s: has a zero-length dimension: shape %s", path, name, shape);
+    hid_t dcpl0 = H5Dget_create_plist(d);
+    h5prep_status sz = check_size(d, dcpl0, path, name, shape, r, hd, tsize, file_size);
+    if (dcpl0 >= 0)
+        H5Pclose(dcpl0);
+    FORWARD_IF_ERROR(sz);
     *rank = r;
 
     part->dtype = (h5p_dtype)dt;
@@ -315,8 +272,7 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
         }
         H5Pclose(dcpl);
     }
-    read_decode(d, part->dtype, raw, &part->dec);
-    return H5PREP_OK;
+    return h5p_cf_decode(d, path, name, part->dtype, raw, &part->dec);
 }
 
 h5prep_status h5p_file_open(const char *path, int64_t *file)
@@ -336,7 +292,7 @@ h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_pa
     FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
     h5prep_status s = open_dataset(f, path, dset, &d);
     if (s == H5PREP_OK) {
-        s = probe_open(f, d, path, dset, raw, part, rank, dims);
+        s = probe_open(f, d, path, dset, raw, (int64_t)st.st_size, part, rank, dims);
         H5Dclose(d);
     }
     H5Fclose(f);
@@ -392,6 +348,25 @@ const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n)
     return p;
 }
 
+/* For a chunked dataset: the value a chunk never written holds (the fill value HDF5 would
+ * return; 0 unless one was set), and whether no chunk was written at all. With fill time
+ * "never" HDF5 returns no defined value: H5Dread is left to do what it does. */
+static void chunk_fill(h5p_reader *r, hid_t d)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_fill_time_t ft = H5D_FILL_TIME_NEVER;
+    size_t esize = h5p_dtype_size(r->part->dtype);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_fill_time(dcpl, &ft) >= 0 &&
+        ft != H5D_FILL_TIME_NEVER && esize <= sizeof r->fill &&
+        H5Pget_fill_value(dcpl, (hid_t)r->mem_type, r->fill) >= 0) {
+        r->has_fill = 1;
+        H5D_space_status_t status;
+        r->all_fill = H5Dget_space_status(d, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+}
+
 h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map)
 {
     struct stat st;
@@ -414,11 +389,14 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
     r->row_bytes = h5p_part_row_bytes(v, part);
     if (allow_map)
         try_map(r, f, d, part->path);
+    chunk_fill(r, d);
     char why[96];
-    if (r->map) {
+    if (r->all_fill) {
+        snprintf(r->how, sizeof r->how, "no chunk was ever written: every value is the fill value, nothing is read");
+    } else if (r->map) {
         snprintf(r->how, sizeof r->how, "viewed in place (contiguous, mapped)");
     } else if ((r->chunks = h5p_chunks_open(d, r->rank, r->dims, h5p_dtype_size(part->dtype), part->big_endian,
-                                            why, sizeof why))) {
+                                            r->has_fill ? r->fill : NULL, why, sizeof why))) {
         snprintf(r->how, sizeof r->how, "raw chunks decoded in parallel (%s)", h5p_chunks_filters(r->chunks));
     } else {
         snprintf(r->how, sizeof r->how, "H5Dread (%s)", why);
@@ -428,6 +406,10 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
 
 h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst)
 {
+    if (r->all_fill) {
+        h5p_fill_pattern(dst, (size_t)n * r->row_bytes, r->fill, h5p_dtype_size(r->part->dtype));
+        return H5PREP_OK;
+    }
     if (decode && r->chunks && h5p_chunks_aligned(r->chunks, row, n)) {
         int unstored = 0;
         FORWARD_IF_ERROR(h5p_chunks_read(r->chunks, decode, row, n, dst, r->part->path, r->dset_name, &unstored));
@@ -444,11 +426,13 @@ h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uin
     herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     if (e >= 0)
         e = H5Dread(r->dset, r->mem_type, ms, fs, H5P_DEFAULT, dst);
+    char why[512] = "";
+    if (e < 0) /* before H5Sclose, which clears the error stack */
+        snprintf(why, sizeof why, "%s", h5p_hdf5_reason());
     H5Sclose(ms);
     H5Sclose(fs);
-    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s:%s: reading rows %llu..%llu failed (HDF5: %s)",
-                    r->part->path, r->dset_name, (unsigned long long)row,
-                    (unsigned long long)(row + n - 1), h5p_hdf5_reason());
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s:%s: reading rows %llu..%llu failed: the file is damaged (HDF5: %s)",
+                    r->part->path, r->dset_name, (unsigned long long)row, (unsigned long long)(row + n - 1), why);
     return H5PREP_OK;
 }
 

@@ -66,6 +66,9 @@ typedef struct h5p_reader {
     size_t map_len;
     const unsigned char *mapped; /* first byte of the dataset's data inside map */
     h5p_chunks *chunks;          /* parallel chunk decoding, when the filters allow it */
+    int has_fill;                /* chunked: fill[] is what a chunk never written holds */
+    int all_fill;                /* chunked and no chunk was ever written: rows are fill[] */
+    unsigned char fill[16];      /* one element, native order */
     char how[160];               /* how the data is read, for --verbose */
 } h5p_reader;
 
@@ -73,7 +76,9 @@ typedef struct h5p_reader {
  * native byte order is mapped so that h5p_reader_view can hand out its rows without a copy. */
 h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *part, int allow_map);
 /* Reads rows [row, row+n) of the part (local indices) into dst, in native order. Compressed
- * chunks are decoded on `decode` when it is given and the slab is chunk-aligned. */
+ * chunks are decoded on `decode` when it is given and the slab is chunk-aligned; chunks never
+ * written are filled in with the fill value without asking HDF5 for them (a dataset none of
+ * whose chunks was written is not read at all). */
 h5prep_status h5p_reader_read(h5p_reader *r, h5p_pool *decode, uint64_t row, uint64_t n, void *dst);
 /* Rows [row, row+n) in place (mapped readers only), paged in before it returns. */
 const void *h5p_reader_view(h5p_reader *r, uint64_t row, uint64_t n);

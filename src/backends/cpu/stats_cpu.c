@@ -25,10 +25,21 @@ enum {
 
 /* ---- decoding: stored type -> float64, missing -> NaN ---------------------------------- */
 
-#define DECODE_LOOP(T, HAS_FILL)                                                                   \
+/* One pass over the block: a value is missing when FILL (a test of v against the fill values) holds
+ * or when X, the value as the valid range compares it, lies outside [lo, hi]. */
+#define DECODE_LOOP(T, X, FILL)                                                                    \
     for (size_t i = 0; i < n; i++) {                                                               \
         T v = s[i];                                                                                \
-        dst[i] = h5p_decode_value((double)v, HAS_FILL && (v == f0 || v == f1 || v == f2 || v == f3), &dd); \
+        dst[i] = h5p_decode_value((double)v, (FILL) | ((X) < lo) | ((X) > hi), &dd);               \
+    }
+#define FOUR_FILLS ((v == f0) | (v == f1) | (v == f2) | (v == f3))
+
+/* Fill values beyond the fourth: one more select pass each over the block, still in cache. */
+#define EXTRA_FILLS(T, M)                                                                          \
+    for (int k = 4; k < d->nfill; k++) {                                                           \
+        const T fk = (T)d->fill[k].M;                                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            dst[i] = s[i] == fk ? NAN : dst[i];                                                    \
     }
 
 /* Without fill values, packing or a valid range only NaN/Inf are missing. */
@@ -38,7 +49,17 @@ enum {
         dst[i] = fabs(x) <= DBL_MAX ? x : NAN;                                                     \
     }
 
-#define DEFINE_DECODE(T, NAME)                                                                     \
+/* The fill values to compare in the first pass, as T: fill[0..3], the first repeated. */
+#define FIRST_FILLS(T, M)                                                                          \
+    T fill[4];                                                                                     \
+    for (int k = 0; k < 4; k++)                                                                    \
+        fill[k] = (T)d->fill[k < d->nfill ? k : 0].M;                                              \
+    const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
+
+/* Integer types: fills (member M of h5p_stored) and the valid range compare as integers of T, so
+ * that 64-bit values compare exactly; without a valid range [lo, hi] is T's whole range. A block
+ * without a fill value has its own loop. */
+#define DEFINE_DECODE_INT(T, NAME, M, TMIN, TMAX)                                                  \
     HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
     {                                                                                              \
         const T *s = src;                                                                          \
@@ -47,27 +68,46 @@ enum {
             return;                                                                                \
         }                                                                                          \
         const h5p_decode dd = *d; /* a local copy: no aliasing with dst */                         \
-        T fill[H5P_MAX_FILLS];                                                                     \
-        for (int k = 0; k < H5P_MAX_FILLS; k++)                                                    \
-            fill[k] = (T)d->fill[k < d->nfill ? k : 0];                                            \
-        const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];                            \
+        const T lo = d->int_range ? (T)d->lo.M : (T)(TMIN), hi = d->int_range ? (T)d->hi.M : (T)(TMAX); \
         if (d->nfill > 0) {                                                                        \
-            DECODE_LOOP(T, 1)                                                                      \
+            FIRST_FILLS(T, M)                                                                      \
+            DECODE_LOOP(T, v, FOUR_FILLS)                                                          \
         } else {                                                                                   \
-            DECODE_LOOP(T, 0)                                                                      \
+            DECODE_LOOP(T, v, 0)                                                                   \
         }                                                                                          \
+        EXTRA_FILLS(T, M)                                                                          \
     }
 
-DEFINE_DECODE(int8_t, i8)
-DEFINE_DECODE(uint8_t, u8)
-DEFINE_DECODE(int16_t, i16)
-DEFINE_DECODE(uint16_t, u16)
-DEFINE_DECODE(int32_t, i32)
-DEFINE_DECODE(uint32_t, u32)
-DEFINE_DECODE(int64_t, i64)
-DEFINE_DECODE(uint64_t, u64)
-DEFINE_DECODE(float, f32)
-DEFINE_DECODE(double, f64)
+/* Float types: fill values are values of T; the valid range (vmin, vmax) is exact in float64. */
+#define DEFINE_DECODE_FLOAT(T, NAME)                                                               \
+    HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
+    {                                                                                              \
+        const T *s = src;                                                                          \
+        if (h5p_decode_is_plain(d)) {                                                              \
+            PLAIN_LOOP(T)                                                                          \
+            return;                                                                                \
+        }                                                                                          \
+        const h5p_decode dd = *d;                                                                  \
+        const double lo = d->vmin, hi = d->vmax;                                                   \
+        if (d->nfill > 0) {                                                                        \
+            FIRST_FILLS(T, f)                                                                      \
+            DECODE_LOOP(T, (double)v, FOUR_FILLS)                                                  \
+        } else {                                                                                   \
+            DECODE_LOOP(T, (double)v, 0)                                                           \
+        }                                                                                          \
+        EXTRA_FILLS(T, f)                                                                          \
+    }
+
+DEFINE_DECODE_INT(int8_t, i8, i, INT8_MIN, INT8_MAX)
+DEFINE_DECODE_INT(uint8_t, u8, u, 0, UINT8_MAX)
+DEFINE_DECODE_INT(int16_t, i16, i, INT16_MIN, INT16_MAX)
+DEFINE_DECODE_INT(uint16_t, u16, u, 0, UINT16_MAX)
+DEFINE_DECODE_INT(int32_t, i32, i, INT32_MIN, INT32_MAX)
+DEFINE_DECODE_INT(uint32_t, u32, u, 0, UINT32_MAX)
+DEFINE_DECODE_INT(int64_t, i64, i, INT64_MIN, INT64_MAX)
+DEFINE_DECODE_INT(uint64_t, u64, u, 0, UINT64_MAX)
+DEFINE_DECODE_FLOAT(float, f32)
+DEFINE_DECODE_FLOAT(double, f64)
 
 void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst)
 {

@@ -1,0 +1,19 @@
+/* cf.h: the CF attributes of one dataset turned into its h5p_decode, with netCDF4-python's rules.
+ * Called by source.c when a file's dataset is probed; the decode is then used by every backend. */
+#ifndef H5PREP_CF_H
+#define H5PREP_CF_H
+
+#include "h5prep.h"
+#include "common/decode.h"
+#include "common/dtype.h"
+
+#include <stdint.h>
+
+/* Fills `dec` for dataset `dset` (hid_t) of stored type t from _FillValue, missing_value,
+ * MissingValue, valid_range/valid_min/valid_max, scale_factor and add_offset (none of them with
+ * raw). Attributes netCDF4-python warns about and does not use give a warning (h5p_warn) and
+ * are not used; attributes it fails on give H5PREP_ERR_DTYPE naming path:name. */
+h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5p_dtype t, int raw,
+                            h5p_decode *dec);
+
+#endif

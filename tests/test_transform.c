@@ -516,6 +516,8 @@ Test(transform, radar_recipe_on_the_real_sweep)
                           H5PREP_SOURCE_DIR "/data/MLL2217907250U.003.nc", "--out", out, "--quiet", NULL};
     int rc = tu_cli(args);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
+    /* one sweep: val and test are empty, and a warning says so */
+    cr_assert(strstr(tu_stderr(), "h5prep: warning: ") && strstr(tu_stderr(), "split 'val' gets no rows"), "%s", tu_stderr());
     char file[4096];
     snprintf(file, sizeof file, "%s/train.h5", out);
     size_t cnt, nraw;

@@ -419,8 +419,12 @@ static h5prep_status make_split(run *r)
     free(key);
     FORWARD_IF_ERROR(st);
     uint64_t base = 0;
-    for (int k = 0; k < r->split.nsplits; k++)
+    for (int k = 0; k < r->split.nsplits; k++) {
         r->split_base[k] = base, base += r->split.count[k];
+        if (r->split.count[k] == 0 && p->n > 0)
+            h5p_warn("%s: split '%s' gets no rows (%g of %" PRIu64 " %s); its files hold (0, ...) arrays", r->recipe->path,
+                     sp->names[k], sp->fractions[k], units, p->group_of ? "groups" : "samples");
+    }
     r->stats_split = sp->stats_split;
     char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");

@@ -54,6 +54,12 @@ typedef struct h5p_plan {
 h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfiles, int raw, h5p_plan *out);
 void h5p_plan_free(h5p_plan *p);
 
+/* Fails with H5PREP_ERR_NOMEM, naming `what` (the recipe) and the --mem the user must give, when
+ * index maps of `elems` per-sample elements (the outputs' elems summed; 16 bytes each) do not fit
+ * in mem_bytes. Call it where the budget is known: after the outputs are built, or before a map
+ * is allocated (plan.c's node_alloc) to refuse before the memory is taken. */
+h5prep_status h5p_plan_check_maps(const char *what, uint64_t elems, size_t mem_bytes);
+
 /* "(N, 138, 20)" for output o. */
 void h5p_plan_format_output(const h5p_plan *p, size_t o, char *dst, size_t cap);
 

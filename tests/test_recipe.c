@@ -2,6 +2,7 @@
  * parameters and defaults, the split and write sections, and one message per kind of error. */
 #include "testutil.h"
 
+#include "plan/plan.h"
 #include "plan/recipe.h"
 
 #include <criterion/criterion.h>
@@ -40,7 +41,7 @@ static void load_fails(const char *text, h5prep_status want, const char *pos, co
     const char *path = write_recipe(text);
     h5prep_status st = h5p_recipe_load(path, &r);
     const char *msg = h5prep_last_error();
-    cr_assert_eq(st, want, "status %d (want %d): %s\n%s", st, want, msg, text);
+    cr_assert_eq(st, want, "status %d (want %d): %s\n%.400s", st, want, msg, text); /* the start of a long text */
     cr_assert_null(r, "the recipe must be NULL on error");
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s:%s: ", path, pos);
@@ -471,8 +472,8 @@ Test(recipe, unknown_op_and_variable)
     FAILS(WITH_EXPR("{concat: {of: a, axis: 1}}"), "6:25", "concat.of", "expected a list of expressions");
     FAILS(WITH_EXPR("{concat: {of: [], axis: 1}}"), "6:25", "concat.of", "empty");
     FAILS(WITH_EXPR("{flatten: {of: [a, b]}}"), "6:26", "flatten.of", "expected one expression");
-    /* an alias that holds itself must not recurse forever */
-    FAILS(WITH_EXPR("&e {flatten: *e}"), "6:11", "nested deeper than 64");
+    /* an alias that holds itself is refused before the walk could recurse into it */
+    FAILS(WITH_EXPR("&e {flatten: *e}"), "6:24", "alias *e refers to the collection at 6:11 that holds it");
 }
 
 Test(recipe, duplicate_names)
@@ -543,4 +544,241 @@ Test(recipe, split_fractions)
     h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {fractions: {a: 0.3333333333, b: 0.3333333333, c: 0.3333333334}}\n");
     cr_assert_eq(r->split.nsplits, 3);
     h5p_recipe_free(r);
+}
+
+/* ---- bounds: nesting, aliases, sizes ---------------------------------------------------------- */
+
+/* A text built with fprintf; free() it. */
+typedef struct text_buf {
+    FILE *f;
+    char *s;
+    size_t len;
+} text_buf;
+
+static FILE *text_open(text_buf *t)
+{
+    t->f = open_memstream(&t->s, &t->len);
+    cr_assert_not_null(t->f);
+    return t->f;
+}
+
+static char *text_close(text_buf *t)
+{
+    fclose(t->f);
+    return t->s;
+}
+
+Test(recipe, bounds_nesting)
+{
+    /* 100 KB of flow nesting took libyaml about a minute; refused at the 257th level (the root
+     * mapping is the first) */
+    text_buf t;
+    FILE *f = text_open(&t);
+    fputs("inputs: ", f);
+    for (int i = 0; i < 50000; i++)
+        fputc('[', f);
+    for (int i = 0; i < 50000; i++)
+        fputc(']', f);
+    fputs("\n", f);
+    char *s = text_close(&t);
+    FAILS(s, "1:264", "lists and mappings nested deeper than 256 levels");
+    free(s);
+    /* flow mappings, and block nesting (which costs the text quadratic room) alike */
+    f = text_open(&t);
+    fputs("inputs: ", f);
+    for (int i = 0; i < 5000; i++)
+        fputs("{a: ", f);
+    for (int i = 0; i < 5000; i++)
+        fputc('}', f);
+    s = text_close(&t);
+    FAILS(s, "1:1029", "nested deeper than 256 levels");
+    free(s);
+    f = text_open(&t);
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "%*sk:\n", i, "");
+    s = text_close(&t);
+    FAILS(s, "257:257", "nested deeper than 256 levels");
+    free(s);
+    /* the deepest expression allowed (64 ops, 3 levels each) is within the bound */
+    f = text_open(&t);
+    fputs(HEAD "outputs:\n  o:\n    from: ", f);
+    for (int i = 0; i < 64; i++)
+        fputs("{concat: {axis: 1, of: [", f);
+    fputs("a", f);
+    for (int i = 0; i < 64; i++)
+        fputs("]}}", f);
+    fputs("\n" TAIL, f);
+    s = text_close(&t);
+    h5p_recipe *r = load_ok(s);
+    free(s);
+    int depth = 0;
+    for (const h5p_expr *e = r->outputs[0].expr; e->kind != H5P_OP_VAR; e = e->args[0])
+        depth++;
+    cr_assert_eq(depth, 64);
+    h5p_recipe_free(r);
+}
+
+Test(recipe, bounds_alias_expansion)
+{
+    /* each level ten aliases of the one before: level k stands for 10^k variables (and 16 bytes of
+     * index map per element each, in the plan); refused at the alias that passes 100000 values */
+    text_buf t;
+    FILE *f = text_open(&t);
+    fputs("inputs: {files: a.h5, variables: [a]}\noutputs:\n", f);
+    fputs("  o0: {from: &l0 {concat: {axis: 1, of: [a, a, a, a, a, a, a, a, a, a]}}}\n", f);
+    for (int k = 1; k <= 4; k++) {
+        fprintf(f, "  o%d: {from: &l%d {concat: {axis: 1, of: [", k, k);
+        for (int i = 0; i < 10; i++)
+            fprintf(f, "%s*l%d", i ? ", " : "", k - 1);
+        fputs("]}}}\n", f);
+    }
+    fputs(TAIL, f);
+    char *s = text_close(&t);
+    FAILS(s, "7:62", "alias *l3 stands for 17777 values", "more than 100000 values with its aliases expanded");
+    free(s);
+    /* a cycle is refused where the alias is, not by the walk */
+    FAILS(HEAD "outputs: {o: {from: a}}\nwrite: &w {dir: *w}\n", "5:17", "alias *w refers to the collection at 5:8");
+    /* more than 1000 aliases of one scalar */
+    f = text_open(&t);
+    fputs("inputs: {variables: [a], files: [&f a.h5", f);
+    for (int i = 0; i < 1001; i++)
+        fputs(", *f", f);
+    fputs("]}\noutputs: {o: {from: a}}\n" TAIL, f);
+    s = text_close(&t);
+    FAILS(s, "1:4043", "more than 1000 aliases (*f here)");
+    free(s);
+    /* and more than 1000 anchors */
+    f = text_open(&t);
+    fputs("inputs: {variables: [a], files: [", f);
+    for (int i = 0; i < 1001; i++)
+        fprintf(f, "%s&f%d a.h5", i ? ", " : "", i);
+    fputs("]}\noutputs: {o: {from: a}}\n" TAIL, f);
+    s = text_close(&t);
+    FAILS(s, "1:11924", "more than 1000 anchors (&f1000 here)");
+    free(s);
+}
+
+Test(recipe, bounds_sizes)
+{
+    /* more than 100000 values in all */
+    text_buf t;
+    FILE *f = text_open(&t);
+    fputs("inputs:\n  - variables: [a]\n    files:\n", f);
+    for (int i = 0; i < 100000; i++)
+        fputs("      - a.h5\n", f);
+    fputs("outputs: {o: {from: a}}\n" TAIL, f);
+    char *s = text_close(&t);
+    FAILS(s, "99995:9", "more than 100000 values");
+    free(s);
+    /* a mapping of more than 1024 keys (duplicates are found by comparing all pairs) */
+    f = text_open(&t);
+    fputs(HEAD "outputs:\n", f);
+    for (int i = 0; i < 1025; i++)
+        fprintf(f, "  o%d: {from: a}\n", i);
+    fputs(TAIL, f);
+    s = text_close(&t);
+    FAILS(s, "1029:3", "a mapping of more than 1024 keys");
+    free(s);
+    /* more than 1024 variables over all inputs */
+    f = text_open(&t);
+    fputs("inputs:\n  - {files: a.h5, variables: [v0]}\n  - files: b.h5\n    variables:\n", f);
+    for (int i = 1; i <= 1024; i++)
+        fprintf(f, "      - v%d\n", i);
+    fputs("outputs: {o: {from: v0}}\n" TAIL, f);
+    s = text_close(&t);
+    FAILS(s, "5:7", "inputs.variables: more than 1024 variables are declared over all inputs");
+    free(s);
+}
+
+/* ---- names that would collide in the output directory ----------------------------------------- */
+
+Test(recipe, split_names_that_collide)
+{
+    FAILS(WITH_EXPR("a") "split: {fractions: {train: 0.5, index: 0.5}}\n", "8:33", "split name 'index' is reserved",
+          "index.json, split.json, stats.json and the recipe");
+    FAILS(WITH_EXPR("a") "split: {fractions: {Stats.json: 1}}\n", "8:21", "split name 'Stats.json' is reserved");
+    FAILS(WITH_EXPR("a") "split: {fractions: {split: 1}}\n", "8:21", "split name 'split' is reserved");
+    FAILS(WITH_EXPR("a") "split: {fractions: {recipe.yaml: 1}}\n", "8:21", "split name 'recipe.yaml' is reserved");
+    FAILS(WITH_EXPR("a") "split: {fractions: {a: 0.5, A.H5: 0.5}}\n", "8:29", "split 'A.H5' is named like the HDF5 file of split 'a'");
+    FAILS(WITH_EXPR("a") "split: {fractions: {b.h5: 0.5, b: 0.5}}\n", "8:32", "split 'b.h5' is named like the HDF5 file of split 'b'");
+    FAILS(WITH_EXPR("a") "split: {fractions: {Train: 0.5, train: 0.5}}\n", "8:33", "split names 'Train' and 'train' differ only in case");
+    FAILS(WITH_EXPR("a") "split: {fractions: {.hidden: 1}}\n", "8:21", "'.hidden' is not a valid name", "not starting with '.'");
+    /* names that merely start like a reserved one are fine */
+    h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {fractions: {indexes: 0.5, stats_val: 0.5}}\n");
+    cr_assert_str_eq(r->split.names[0], "indexes");
+    h5p_recipe_free(r);
+}
+
+Test(recipe, output_names_that_collide)
+{
+    FAILS(HEAD "outputs: {.x: {from: a}}\n" TAIL, "4:11", "'.x' is not a valid name");
+    FAILS(HEAD "outputs: {x: {from: a}, X: {from: b}}\n" TAIL, "4:25", "'x' and 'X' differ only in case");
+    char name[202];
+    memset(name, 'n', 201);
+    name[201] = 0;
+    char text[600];
+    snprintf(text, sizeof text, HEAD "outputs: {%s: {from: a}}\n" TAIL, name);
+    FAILS(text, "4:11", "is 201 bytes long; a name has at most 200");
+    name[200] = 0;
+    snprintf(text, sizeof text, HEAD "outputs: {%s: {from: a}}\n" TAIL, name);
+    h5p_recipe_free(load_ok(text));
+}
+
+Test(recipe, variables_that_name_groups)
+{
+    FAILS("inputs: {files: a.h5, variables: {a: /}}\noutputs: {o: {from: a}}\n" TAIL, "1:38",
+          "'a' (dataset /) names a group, never a dataset");
+    FAILS("inputs: {files: a.h5, variables: {a: /g/., b: /b}}\noutputs: {o: {from: b}}\n" TAIL, "1:38",
+          "dataset /g/.) names a group");
+    FAILS("inputs: {files: a.h5, variables: [b, .]}\noutputs: {o: {from: b}}\n" TAIL, "1:38", "'.' (dataset /.)");
+    /* HDF5 reads "/g//x/" as /g/x: a dataset */
+    h5p_recipe *r = load_ok("inputs: {files: a.h5, variables: {a: /g//x/}}\noutputs: {o: {from: a}}\n" TAIL);
+    cr_assert_str_eq(r->inputs[0].paths[0], "/g//x/");
+    h5p_recipe_free(r);
+}
+
+Test(recipe, used_variables_and_positions)
+{
+    h5p_recipe *r = load_ok("inputs:\n  - files: a.h5\n    variables: [a, b]\n  - files: b.h5\n    variables: {c: /x, d: /y}\n"
+                            "outputs: {o: {from: {concat: {axis: 1, of: [d, a]}}}}\n" TAIL);
+    cr_assert_eq(r->inputs[0].used[0], 1);
+    cr_assert_eq(r->inputs[0].used[1], 0);
+    cr_assert_eq(r->inputs[1].used[0], 0);
+    cr_assert_eq(r->inputs[1].used[1], 1);
+    cr_assert_eq(r->inputs[0].lines[1], 3);
+    cr_assert_eq(r->inputs[0].cols[1], 20);
+    cr_assert_eq(r->inputs[1].lines[1], 5);
+    cr_assert_eq(r->inputs[1].cols[1], 24);
+    h5p_recipe_free(r);
+}
+
+Test(recipe, parse_from_memory)
+{
+    static const char text[] = WITH_EXPR("b") "junk after the end that is not part of the recipe";
+    h5p_recipe *r = NULL;
+    size_t len = strlen(WITH_EXPR("b"));
+    cr_assert_eq(h5p_recipe_parse("mem.yaml", (const unsigned char *)text, len, &r), H5PREP_OK, "%s",
+                 h5prep_last_error());
+    cr_assert_str_eq(r->path, "mem.yaml");
+    cr_assert_str_eq(r->outputs[0].expr->name, "b");
+    h5p_recipe_free(r);
+    r = (h5p_recipe *)1;
+    cr_assert_eq(h5p_recipe_parse("mem.yaml", (const unsigned char *)"inputs: [\n", 10, &r), H5PREP_ERR_USAGE);
+    cr_assert_null(r);
+    cr_assert(!strncmp(h5prep_last_error(), "mem.yaml:", 9), "%s", h5prep_last_error());
+}
+
+/* ---- the plan's index maps within --mem ------------------------------------------------------- */
+
+Test(recipe, plan_maps_within_mem)
+{
+    cr_assert_eq(h5p_plan_check_maps("r.yaml", 52428, (size_t)1 << 20), H5PREP_OK);
+    cr_assert_eq(h5p_plan_check_maps("r.yaml", 52429, (size_t)1 << 20), H5PREP_ERR_NOMEM);
+    const char *msg = h5prep_last_error();
+    cr_assert(strstr(msg, "r.yaml: the index maps of the outputs take 1025 KiB (52429 elements per sample, 20 bytes each), "
+                          "more than the memory budget (--mem 1024 KiB)"), "%s", msg);
+    cr_assert(strstr(msg, "hint: raise --mem to at least 1025K"), "%s", msg);
+    /* 2^60 elements: no overflow in the sum of bytes */
+    cr_assert_eq(h5p_plan_check_maps("r.yaml", (uint64_t)1 << 60, SIZE_MAX), H5PREP_ERR_NOMEM);
+    cr_assert(strstr(h5prep_last_error(), "1152921504606846976 elements"), "%s", h5prep_last_error());
 }

@@ -710,3 +710,22 @@ Test(transform, no_split_keeps_input_order)
             same(x[n * 12 + j], A(n, j / 4, j % 4), "x", (size_t)(n * 12 + j));
     free(x);
 }
+
+/* The plan's index maps count against --mem: a broadcast to a huge sample is refused before any
+ * data is read, with the --mem to give. */
+Test(transform, index_maps_within_mem)
+{
+    const char *recipe = tu_path("wide.yaml"), *out = tu_path("wide");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "inputs:\n  - files: %s\n    variables: [a]\n"
+             "outputs:\n  x: {from: {broadcast: {of: a, axis: 1, size: 100000}}}\n"
+             "write: {hdf5: true}\n",
+             make_input());
+    write_text(recipe, text);
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--mem", "4M", NULL};
+    cr_assert_eq(tu_cli(args), 13, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "the index maps of the outputs take") && strstr(tu_stderr(), "raise --mem to at least"),
+              "%s", tu_stderr());
+    cr_assert(!tu_exists(out));
+}

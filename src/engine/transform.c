@@ -679,6 +679,12 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
     if (st == H5PREP_OK)
         st = h5p_plan_build(r.recipe, r.cfg->inputs, r.cfg->ninputs, r.cfg->engine.raw, &r.plan);
     if (st == H5PREP_OK) {
+        uint64_t elems = 0;
+        for (size_t o = 0; o < r.plan.nouts; o++)
+            elems += r.plan.outs[o].elems;
+        st = h5p_plan_check_maps(recipe_path, elems, r.cfg->engine.mem_bytes);
+    }
+    if (st == H5PREP_OK) {
         int threads = h5p_thread_count(&r.cfg->engine);
         r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
         r.rows_total = r.plan.n * (1 + r.plan.nouts);

@@ -551,3 +551,16 @@ size_t h5p_plan_block_offset(const h5p_plan *p, size_t o, uint64_t rows)
         off += rows * h5p_plan_row_bytes(p, k);
     return off;
 }
+
+/* The plan's index maps within the memory budget: 4 + 4 + 4 + 8 bytes (vidx, sidx, fidx, value) per
+ * element of one sample, summed over the outputs (`elems`); `what` names the recipe in the message. */
+h5prep_status h5p_plan_check_maps(const char *what, uint64_t elems, size_t mem_bytes)
+{
+    const uint64_t per = 3 * sizeof(uint32_t) + sizeof(double);
+    if (elems <= mem_bytes / per)
+        return H5PREP_OK;
+    uint64_t kib = elems > (UINT64_MAX - 1023) / per ? UINT64_MAX >> 10 : (elems * per + 1023) >> 10;
+    h5p_fail(H5PREP_ERR_NOMEM, "%s: the index maps of the outputs take %" PRIu64 " KiB (%" PRIu64 " elements per sample, %" PRIu64
+             " bytes each), more than the memory budget (--mem %zu KiB)", what, kib, elems, per, mem_bytes >> 10);
+    return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem to at least %" PRIu64 "K, or make the outputs' samples smaller", kib);
+}

@@ -69,4 +69,9 @@ size_t h5p_plan_row_bytes(const h5p_plan *p, size_t o);    /* one staged row of 
 size_t h5p_plan_out_row_bytes(const h5p_plan *p);          /* one staged row of every output */
 size_t h5p_plan_block_offset(const h5p_plan *p, size_t o, uint64_t rows);
 
+/* Fails with H5PREP_ERR_NOMEM, naming `what` (the recipe) and the --mem the user must give, when
+ * index maps of `elems` per-sample elements (the outputs' elems summed; 20 bytes each) do not fit
+ * in mem_bytes. The transform calls it once the plan is built, before any data is read. */
+h5prep_status h5p_plan_check_maps(const char *what, uint64_t elems, size_t mem_bytes);
+
 #endif

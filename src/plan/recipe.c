@@ -5,17 +5,32 @@
 #include "common/internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
+/* Bounds on what a recipe may hold. A recipe is a few hundred lines; the bounds are far above
+ * that, and low enough that a hostile file is refused in milliseconds: libyaml's scanner takes
+ * time quadratic in the depth of flow collections ([[[...]]]), its loader compares each anchor
+ * with every other, an alias stands for a whole subtree (a few lines of them can stand for 2^64
+ * values, all of which the walk below would visit and plan.c would turn into index maps), and
+ * duplicate keys and variable names are found by comparing all pairs. */
 enum {
     MAX_RECIPE_BYTES = 16 << 20, /* a recipe is a few hundred lines; more is a wrong file */
-    MAX_EXPR_DEPTH = 64          /* also stops aliases that refer to their own ancestors */
+    MAX_EXPR_DEPTH = 64,         /* ops within ops */
+    MAX_NESTING = 256,           /* open collections, flow or block: an op takes up to 3 levels */
+    MAX_NODES = 100000,          /* values (scalars and collections) with every alias expanded */
+    MAX_ANCHORS = 1000,
+    MAX_ALIASES = 1000,
+    MAX_KEYS = 1024,             /* keys of one mapping */
+    MAX_VARIABLES = 1024,        /* declared over all inputs */
+    MAX_NAME = 200               /* bytes of an output or split name: "<name>-00000.npy" must fit NAME_MAX */
 };
 
 typedef struct ctx {
@@ -150,7 +165,7 @@ static h5prep_status read_str(const ctx *c, const yaml_node_t *n, const char *wh
 
 static h5prep_status dup_str(const ctx *c, const yaml_node_t *n, const char *what, char **out)
 {
-    const char *s;
+    const char *s = NULL;
     FORWARD_IF_ERROR(read_str(c, n, what, &s));
     *out = h5p_strdup(s);
     return *out ? H5PREP_OK : nomem(c);
@@ -271,17 +286,60 @@ static h5prep_status read_enum(const ctx *c, const yaml_node_t *n, const char *w
                    found(n, buf, sizeof buf));
 }
 
-/* Names that become file, directory or dataset names: [A-Za-z0-9_.-]+, not "." or "..". */
+/* Names that become file, directory or dataset names: [A-Za-z0-9_.-]+ of at most MAX_NAME bytes,
+ * not starting with '.' (no "." or "..", no hidden files, nothing like the run's own ".staged-N"
+ * files in the output directory). */
 static h5prep_status check_name(const ctx *c, const yaml_node_t *n, const char *what)
 {
     const char *s = text(n);
-    int ok = *s && strcmp(s, ".") && strcmp(s, "..");
+    int ok = *s && *s != '.' && strlen(s) == n->data.scalar.length;
     for (const char *p = s; ok && *p; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
              *p == '.' || *p == '-';
     if (!ok)
-        return fail_at(c, n, "%s: '%.60s' is not a valid name (letters, digits, '_', '.', '-'; not '.' or '..')",
+        return fail_at(c, n, "%s: '%.60s' is not a valid name (letters, digits, '_', '.', '-'; not starting with '.')",
                        what, s);
+    if (n->data.scalar.length > MAX_NAME)
+        return fail_at(c, n, "%s: '%.60s...' is %zu bytes long; a name has at most %d", what, s, n->data.scalar.length,
+                       MAX_NAME);
+    return H5PREP_OK;
+}
+
+/* Whether `name` is `base` followed by `suffix`, ignoring case (as some file systems do). */
+static int is_base_plus(const char *name, const char *base, const char *suffix)
+{
+    size_t n = strlen(base);
+    return !strncasecmp(name, base, n) && !strcasecmp(name + n, suffix);
+}
+
+/* Split names become <dir>/<split>.h5 and the directory <dir>/<split>/ of .npy shards, beside the
+ * directory's own index.json, split.json, stats.json and the recipe. So that no two of them can be
+ * one file, also where case is ignored, a split name is none of index, split, stats and recipe,
+ * alone or followed by '.'; no two split names differ only in case; and no split is named like
+ * another's HDF5 file. n is the fractions mapping, whose keys are s->names. */
+static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s)
+{
+    static const char *const reserved[] = {"index", "split", "stats", "recipe", NULL};
+    for (int i = 0; i < s->nsplits; i++) {
+        const yaml_node_t *k = node_of(c, n->data.mapping.pairs.start[i].key);
+        const char *a = s->names[i];
+        for (int r = 0; reserved[r]; r++) {
+            size_t len = strlen(reserved[r]);
+            if (!strncasecmp(a, reserved[r], len) && (a[len] == 0 || a[len] == '.'))
+                return fail_at(c, k, "split.fractions: split name '%s' is reserved: the output directory holds "
+                                     "index.json, split.json, stats.json and the recipe, so a split is not named "
+                                     "index, split, stats or recipe, alone or followed by '.'", a);
+        }
+        for (int j = 0; j < i; j++) {
+            const char *b = s->names[j];
+            if (!strcasecmp(a, b))
+                return fail_at(c, k, "split.fractions: split names '%s' and '%s' differ only in case; their files "
+                                     "would be one file where case is ignored", b, a);
+            if (is_base_plus(a, b, ".h5") || is_base_plus(b, a, ".h5"))
+                return fail_at(c, k, "split.fractions: split '%s' is named like the HDF5 file of split '%s'",
+                               is_base_plus(a, b, ".h5") ? a : b, is_base_plus(a, b, ".h5") ? b : a);
+        }
+    }
     return H5PREP_OK;
 }
 
@@ -325,6 +383,28 @@ static h5prep_status parse_files(const ctx *c, const yaml_node_t *n, h5p_input *
     return H5PREP_OK;
 }
 
+/* Whether an HDF5 path can name a dataset: HDF5 skips empty components and "." (the group
+ * itself), so a path whose last such component is empty or "." names a group ("/", "/g/."). */
+static int names_a_group(const char *path)
+{
+    const char *last = path + strlen(path);
+    while (last > path && last[-1] == '/') /* "/g/x/" reads as "/g/x" */
+        last--;
+    const char *start = last;
+    while (start > path && start[-1] != '/')
+        start--;
+    return start == last || (last - start == 1 && *start == '.');
+}
+
+/* Counts the variables declared by the inputs before `in` and by `in` so far. */
+static size_t declared_vars(const ctx *c, const h5p_input *in)
+{
+    size_t total = 0;
+    for (const h5p_input *o = c->r->inputs; o <= in; o++)
+        total += o->nvars;
+    return total;
+}
+
 static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_input *in)
 {
     char buf[128];
@@ -337,9 +417,14 @@ static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_inp
     size_t count = mapped ? map_size(n) : (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (!count)
         return fail_at(c, n, "inputs.variables: no variables are declared");
+    if (count > MAX_VARIABLES - declared_vars(c, in))
+        return fail_at(c, n, "inputs.variables: more than %d variables are declared over all inputs", MAX_VARIABLES);
     in->names = h5p_calloc(count, sizeof *in->names);
     in->paths = h5p_calloc(count, sizeof *in->paths);
-    if (!in->names || !in->paths)
+    in->used = h5p_calloc(count, sizeof *in->used);
+    in->lines = h5p_calloc(count, sizeof *in->lines);
+    in->cols = h5p_calloc(count, sizeof *in->cols);
+    if (!in->names || !in->paths || !in->used || !in->lines || !in->cols)
         return nomem(c);
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *k = node_of(c, mapped ? n->data.mapping.pairs.start[i].key : n->data.sequence.items.start[i]);
@@ -365,7 +450,13 @@ static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_inp
             return nomem(c);
         }
         snprintf(in->paths[i], plen, mapped ? "%s" : "/%s", mapped ? path : name);
+        in->lines[i] = (int)k->start_mark.line + 1;
+        in->cols[i] = (int)k->start_mark.column + 1;
         in->nvars++;
+        if (names_a_group(in->paths[i]))
+            return fail_at(c, mapped ? node_of(c, n->data.mapping.pairs.start[i].value) : k,
+                           "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name,
+                           in->paths[i]);
     }
     return H5PREP_OK;
 }
@@ -580,8 +671,10 @@ static h5prep_status parse_expr(const ctx *c, const yaml_node_t *n, int depth, h
         e->col = (int)n->start_mark.column + 1;
         for (size_t i = 0; i < c->r->ninputs; i++)
             for (size_t j = 0; j < c->r->inputs[i].nvars; j++)
-                if (!strcmp(c->r->inputs[i].names[j], text(n)))
+                if (!strcmp(c->r->inputs[i].names[j], text(n))) {
+                    c->r->inputs[i].used[j] = 1;
                     return (e->name = h5p_strdup(text(n))) ? H5PREP_OK : nomem(c);
+                }
         return unknown_variable(c, n);
     }
     FORWARD_IF_ERROR(check_keys(c, n, "an expression", NULL));
@@ -721,8 +814,12 @@ static h5prep_status parse_outputs(const ctx *c, const yaml_node_t *n)
     if (!r->outputs)
         return nomem(c);
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        r->noutputs++;
+        const h5p_output *o = &r->outputs[r->noutputs++];
         FORWARD_IF_ERROR(parse_output(c, node_of(c, p->key), node_of(c, p->value), &r->outputs[r->noutputs - 1]));
+        for (const h5p_output *q = r->outputs; q < o; q++) /* their .npy shards: <split>/<name>-NNNNN.npy */
+            if (!strcasecmp(q->name, o->name))
+                return fail_at(c, node_of(c, p->key), "outputs: '%s' and '%s' differ only in case; their .npy files "
+                                                      "would be one file where case is ignored", q->name, o->name);
     }
     return H5PREP_OK;
 }
@@ -756,7 +853,7 @@ static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_spl
     }
     if (fabs(sum - 1) > 1e-9)
         return fail_at(c, n, "split.fractions sum to %.12g, not 1 (%s)", sum, terms);
-    return H5PREP_OK;
+    return check_split_names(c, n, s);
 }
 
 static h5prep_status parse_split(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
@@ -938,33 +1035,213 @@ static h5prep_status yaml_error(const char *path, const yaml_parser_t *p, const 
     return h5p_fail(H5PREP_ERR_USAGE, "%s:%zu:%zu: %s", path, line + 1, col + 1, p->problem ? p->problem : "invalid YAML");
 }
 
-/* Loads the single document of buf into doc (deleted by the caller on success). */
+/* ---- bounds, checked on libyaml's event stream ----------------------------------------------- */
+
+/* An anchor of the document: its name and position, and its size (values with aliases
+ * expanded), known once its node is complete; `open` while its collection is still being read,
+ * when an alias to it would be a collection that holds itself. */
+typedef struct anchor_info {
+    char *name;
+    size_t line, col;
+    uint64_t size;
+    int open;
+} anchor_info;
+
+/* An open collection: its size so far, the anchor it defines (-1: none), and how many events it
+ * holds (a mapping's keys and values). */
+typedef struct open_coll {
+    uint64_t size, items;
+    int anchor, mapping;
+} open_coll;
+
+typedef struct bounds {
+    const char *path;
+    anchor_info anchors[MAX_ANCHORS];
+    int nanchors, naliases, documents, depth;
+    open_coll open[MAX_NESTING];
+    uint64_t nodes; /* values so far, aliases expanded: the walk visits at most this many */
+} bounds;
+
+static h5prep_status fail_pos(const char *path, size_t line0, size_t col0, const char *fmt, ...) H5P_PRINTF(4, 5);
+static h5prep_status fail_pos(const char *path, size_t line0, size_t col0, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    h5prep_status st = fail_at_pos(path, line0, col0, H5PREP_ERR_USAGE, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* The latest anchor of that name (a repeated one is libyaml's loader's error), or -1. */
+static int find_anchor(const bounds *b, const yaml_char_t *name)
+{
+    for (int i = b->nanchors - 1; i >= 0; i--)
+        if (!strcmp(b->anchors[i].name, (const char *)name))
+            return i;
+    return -1;
+}
+
+static void drop_anchors(bounds *b)
+{
+    for (int i = 0; i < b->nanchors; i++)
+        free(b->anchors[i].name);
+    b->nanchors = 0;
+}
+
+/* Takes one event: a value (scalar, alias, or the start of a collection) is counted with its
+ * expanded size into the document and into the collection that holds it. */
+static h5prep_status bound_event(bounds *b, const yaml_event_t *ev)
+{
+    size_t line = ev->start_mark.line, col = ev->start_mark.column;
+    const yaml_char_t *anchor = NULL;
+    uint64_t size = 1;
+    int opens = 0, mapping = 0;
+    switch (ev->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        if (b->documents++)
+            return fail_pos(b->path, line, col, "a recipe is one YAML document; a second one starts here");
+        return H5PREP_OK;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        const open_coll *o = &b->open[--b->depth];
+        if (o->anchor >= 0) {
+            b->anchors[o->anchor].size = o->size;
+            b->anchors[o->anchor].open = 0;
+        }
+        if (b->depth)
+            b->open[b->depth - 1].size += o->size;
+        return H5PREP_OK;
+    }
+    case YAML_ALIAS_EVENT: {
+        const char *name = (const char *)ev->data.alias.anchor;
+        if (++b->naliases > MAX_ALIASES)
+            return fail_pos(b->path, line, col, "more than %d aliases (*%.60s here); a recipe needs a few", MAX_ALIASES,
+                            name);
+        int a = find_anchor(b, ev->data.alias.anchor);
+        if (a >= 0 && b->anchors[a].open)
+            return fail_pos(b->path, line, col, "alias *%.60s refers to the collection at %zu:%zu that holds it",
+                            name, b->anchors[a].line + 1, b->anchors[a].col + 1);
+        size = a >= 0 ? b->anchors[a].size : 1; /* an undefined one is the loader's error */
+        if (b->nodes + size > MAX_NODES)
+            return fail_pos(b->path, line, col, "alias *%.60s stands for %" PRIu64 " values, which makes the recipe "
+                            "more than %d values with its aliases expanded", name, size, MAX_NODES);
+        break;
+    }
+    case YAML_SCALAR_EVENT:
+        anchor = ev->data.scalar.anchor;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        anchor = ev->data.sequence_start.anchor;
+        opens = 1;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        anchor = ev->data.mapping_start.anchor;
+        opens = mapping = 1;
+        break;
+    default:
+        return H5PREP_OK;
+    }
+    if ((b->nodes += size) > MAX_NODES)
+        return fail_pos(b->path, line, col, "more than %d values (scalars, lists and mappings) in the recipe", MAX_NODES);
+    if (b->depth) {
+        open_coll *p = &b->open[b->depth - 1];
+        if (!opens)
+            p->size += size;
+        if (++p->items > 2 * (uint64_t)MAX_KEYS && p->mapping)
+            return fail_pos(b->path, line, col, "a mapping of more than %d keys", MAX_KEYS);
+    }
+    if (opens && b->depth == MAX_NESTING)
+        return fail_pos(b->path, line, col, "lists and mappings nested deeper than %d levels", MAX_NESTING);
+    int a = -1;
+    if (anchor) {
+        if (b->nanchors == MAX_ANCHORS)
+            return fail_pos(b->path, line, col, "more than %d anchors (&%.60s here); a recipe needs a few", MAX_ANCHORS,
+                            (const char *)anchor);
+        anchor_info *ai = &b->anchors[b->nanchors];
+        if (!(ai->name = h5p_strdup((const char *)anchor)))
+            return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", b->path);
+        ai->line = line, ai->col = col, ai->size = 1, ai->open = opens;
+        a = b->nanchors++;
+    }
+    if (opens)
+        b->open[b->depth++] = (open_coll){.size = 1, .anchor = a, .mapping = mapping};
+    return H5PREP_OK;
+}
+
+/* Reads buf's events up to the end of the stream or the first one past a bound. libyaml's
+ * scanner looks at most 1024 characters ahead of the event it gives, so a refusal costs at most
+ * that much beyond the offending event, whatever follows it. */
+static h5prep_status check_bounds(const char *path, const unsigned char *buf, size_t len)
+{
+    bounds *b = h5p_calloc(1, sizeof *b);
+    RETURN_ERROR_IF(!b, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    b->path = path;
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        free(b);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    yaml_parser_set_input_string(&p, buf, len);
+    h5prep_status st = H5PREP_OK;
+    for (int done = 0; !done && st == H5PREP_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            st = yaml_error(path, &p, buf, len);
+            break;
+        }
+        st = bound_event(b, &ev);
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    drop_anchors(b);
+    free(b);
+    return st;
+}
+
+/* Loads the single document of buf into doc (deleted by the caller on success), once its events
+ * are within the bounds. */
 static h5prep_status load_document(const char *path, const unsigned char *buf, size_t len, yaml_document_t *doc)
 {
+    FORWARD_IF_ERROR(check_bounds(path, buf, len));
     yaml_parser_t p;
     RETURN_ERROR_IF(!yaml_parser_initialize(&p), H5PREP_ERR_NOMEM, "%s: out of memory", path);
     yaml_parser_set_input_string(&p, buf, len);
+    h5prep_status st = H5PREP_OK;
     if (!yaml_parser_load(&p, doc)) {
-        h5prep_status st = yaml_error(path, &p, buf, len);
+        st = yaml_error(path, &p, buf, len);
         yaml_parser_delete(&p);
         return st;
     }
-    yaml_document_t extra;
-    h5prep_status st = H5PREP_OK;
-    if (!yaml_parser_load(&p, &extra)) {
-        st = yaml_error(path, &p, buf, len);
-    } else {
-        if (yaml_document_get_root_node(&extra))
-            st = h5p_fail(H5PREP_ERR_USAGE, "%s:%zu:%zu: a recipe is one YAML document; a second one starts here",
-                          path, extra.start_mark.line + 1, extra.start_mark.column + 1);
-        yaml_document_delete(&extra);
-    }
-    if (st == H5PREP_OK && !yaml_document_get_root_node(doc))
+    if (!yaml_document_get_root_node(doc)) {
         st = h5p_fail(H5PREP_ERR_USAGE, "%s:1:1: the recipe is empty (expected inputs:, outputs:, write:)", path);
-    if (st != H5PREP_OK)
         yaml_document_delete(doc);
+    }
     yaml_parser_delete(&p);
     return st;
+}
+
+h5prep_status h5p_recipe_parse(const char *path, const unsigned char *text, size_t len, h5p_recipe **out)
+{
+    *out = NULL;
+    RETURN_ERROR_IF(len > MAX_RECIPE_BYTES, H5PREP_ERR_USAGE, "%s: %zu bytes is too large for a recipe", path, len);
+    yaml_document_t doc;
+    FORWARD_IF_ERROR(load_document(path, text, len, &doc));
+    h5p_recipe *r = h5p_calloc(1, sizeof *r);
+    if (!r || !(r->path = h5p_strdup(path))) {
+        free(r);
+        yaml_document_delete(&doc);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    ctx c = {path, &doc, r};
+    h5prep_status st = parse_root(&c, yaml_document_get_root_node(&doc));
+    yaml_document_delete(&doc);
+    if (st != H5PREP_OK) {
+        h5p_recipe_free(r);
+        return st;
+    }
+    *out = r;
+    return H5PREP_OK;
 }
 
 h5prep_status h5p_recipe_load(const char *path, h5p_recipe **out)
@@ -973,26 +1250,9 @@ h5prep_status h5p_recipe_load(const char *path, h5p_recipe **out)
     unsigned char *buf;
     size_t len = 0;
     FORWARD_IF_ERROR(read_file(path, &buf, &len));
-    yaml_document_t doc;
-    h5prep_status st = load_document(path, buf, len, &doc);
+    h5prep_status st = h5p_recipe_parse(path, buf, len, out);
     free(buf);
-    if (st != H5PREP_OK)
-        return st;
-    h5p_recipe *r = h5p_calloc(1, sizeof *r);
-    if (!r || !(r->path = h5p_strdup(path))) {
-        free(r);
-        yaml_document_delete(&doc);
-        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    ctx c = {path, &doc, r};
-    st = parse_root(&c, yaml_document_get_root_node(&doc));
-    yaml_document_delete(&doc);
-    if (st != H5PREP_OK) {
-        h5p_recipe_free(r);
-        return st;
-    }
-    *out = r;
-    return H5PREP_OK;
+    return st;
 }
 
 void h5p_recipe_free(h5p_recipe *r)
@@ -1010,6 +1270,9 @@ void h5p_recipe_free(h5p_recipe *r)
         free(in->files);
         free(in->names);
         free(in->paths);
+        free(in->used);
+        free(in->lines);
+        free(in->cols);
     }
     for (size_t i = 0; i < r->noutputs; i++) {
         expr_free(r->outputs[i].expr);

@@ -67,6 +67,9 @@ typedef struct h5p_input {
     size_t nfiles;
     char **names;            /* variable names used in expressions */
     char **paths;            /* dataset path of each name in the files ("/name" unless mapped) */
+    int *used;               /* 1 where an output's expression reads the variable: the others are
+                                never opened by the plan */
+    int *lines, *cols;       /* 1-based position of each name in the recipe, for messages */
     size_t nvars;
     int per_file;            /* each file is one sample: a new axis 0 of length nfiles (0) */
     int line, col;
@@ -109,6 +112,11 @@ typedef struct h5p_recipe {
  * file is missing) name the file, the line and column, and what was expected:
  *   "r.yaml:12:9: unknown op 'padd' (expected one of: broadcast, pad, concat, ...)". */
 h5prep_status h5p_recipe_load(const char *path, h5p_recipe **out);
+/* The same for a recipe already in memory (len bytes of text, not NUL-terminated); `path` names it
+ * in messages. Before libyaml builds the document its event stream is checked against the
+ * bounds of recipe.c (nesting, anchors, aliases, values with aliases expanded, keys per mapping),
+ * so that no text of up to 16 MiB takes more than milliseconds or expands beyond them. */
+h5prep_status h5p_recipe_parse(const char *path, const unsigned char *text, size_t len, h5p_recipe **out);
 void h5p_recipe_free(h5p_recipe *r); /* accepts NULL */
 
 

@@ -17,6 +17,8 @@ struct h5prep_stats {
     char created[32];        /* ISO 8601 UTC of the run or merge */
     void *merged_inputs;     /* json_t array: provenance inputs of loaded documents */
     void *merged_from;       /* json_t array: paths of loaded documents */
+    void *acc;               /* what h5prep_stats_update keeps between batches (engine/accumulate.c) */
+    void (*acc_release)(void *acc); /* frees acc; set with it */
 };
 
 /* Finds the variable called name, NULL when absent. */

@@ -204,6 +204,11 @@ h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
 h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void *data, const char *dtype, int rank,
                                   const uint64_t *shape);
 
+/* Clears a request of h5prep_interrupt(), which otherwise stops every later run of the process
+ * too: a program that goes on after an interrupted run (the Python package) calls it before the
+ * next one. */
+void h5prep_interrupt_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /* test_accumulate.c: h5prep_stats_update, statistics of arrays from memory batch by batch: equal
  * to the independent reference and to a file run over the same values for every choice of kept
- * axes and batch cut, integer types, continuation of a loaded state, and its errors. */
+ * axes and batch cut, integer types, continuation of a loaded state, and its errors; and the reset
+ * of an interrupt request, which a program that goes on after Ctrl-C needs. */
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -191,5 +192,22 @@ Test(accumulate, bad_dtype_axes_and_names_are_refused)
     cr_assert_eq(h5prep_stats_add(s, tu_input(path, "/v")), H5PREP_OK, "%s", h5prep_last_error());
     cr_assert_eq(h5prep_stats_update(s, "v", x, "float64", 2, shape), H5PREP_ERR_USAGE);
     cr_assert(strstr(h5prep_last_error(), "already an input read from"), "%s", h5prep_last_error());
+    h5prep_stats_destroy(s);
+}
+
+Test(interrupt, reset_lets_the_next_run_go)
+{
+    double x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint64_t dims[2] = {4, 2};
+    const char *path = tu_path("i.h5");
+    tu_write(path, "/v", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, x, 0);
+    h5prep_stats *s = h5prep_stats_create(NULL);
+    cr_assert_eq(h5prep_stats_add(s, tu_input(path, "/v")), H5PREP_OK, "%s", h5prep_last_error());
+    h5prep_interrupt();
+    cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_INTERRUPTED);
+    cr_assert_eq(h5prep_stats_run(s), H5PREP_ERR_INTERRUPTED, "the request holds until it is reset");
+    h5prep_interrupt_reset();
+    cr_assert_eq(h5prep_stats_run(s), H5PREP_OK, "%s", h5prep_last_error());
+    cr_assert_eq(tu_view(s, 0).moments[1].n, 4);
     h5prep_stats_destroy(s);
 }

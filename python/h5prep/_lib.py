@@ -2,6 +2,7 @@
 # declared for it; the rest of the package calls the library only through `lib` and `call`.
 import ctypes
 import os
+import signal
 import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int, c_int64, c_size_t,
                     c_uint, c_uint64, c_void_p)
@@ -165,14 +166,21 @@ def check(status):
 
 
 def call(fn, *args, progress=None):
-    """Runs fn(*args) (a long library call returning a status) in a worker thread so that the main
-    thread stays responsive: Ctrl-C asks the library to stop at the next slab (h5prep_interrupt)
-    and, once it has, KeyboardInterrupt is raised. The error message is read in the worker, where
-    the library keeps it. progress(Progress) is called from the library's computing thread;
-    an exception it raises stops the run and is raised here."""
+    """Runs fn(*args) (a long library call returning a status) in a worker thread. On the main
+    thread, SIGINT (Ctrl-C) is taken over for the call: it asks the library to stop at the next
+    slab (h5prep_interrupt, which leaves no output behind) and, once the call has returned,
+    KeyboardInterrupt is raised (or the handler that was there before is called). The wait cannot
+    be cut short, so nothing the library still uses (callbacks, configs) is freed under it. The
+    error message is read in the worker, where the library keeps it. progress (a ProgressHook)
+    is called from the library's computing thread; an exception it raises stops the run and is
+    raised here."""
     state = {}
 
     def work():
+        # SIGINT blocked here and so in every thread the library starts from here: Ctrl-C goes to
+        # the main thread, never into a library thread's system call (EINTR)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
         try:
             st = fn(*args)
             state["status"] = st
@@ -181,26 +189,36 @@ def call(fn, *args, progress=None):
         except BaseException as e:  # noqa: BLE001 - carried to the caller's thread
             state["exc"] = e
 
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        lib.h5prep_interrupt()
+
     with _run_lock:
-        lib.h5prep_interrupt_reset()
-        t = threading.Thread(target=work, name="h5prep-run", daemon=True)
-        t.start()
-        interrupted = False
-        while True:
-            try:
+        main = threading.current_thread() is threading.main_thread()
+        prev = signal.getsignal(signal.SIGINT) if main else None
+        take = main and prev not in (signal.SIG_IGN, None)
+        if take:
+            signal.signal(signal.SIGINT, on_sigint)
+        try:
+            lib.h5prep_interrupt_reset()
+            t = threading.Thread(target=work, name="h5prep-run", daemon=True)
+            t.start()
+            while t.is_alive():
                 t.join(0.05)
-                if not t.is_alive():
-                    break
-            except KeyboardInterrupt:
-                lib.h5prep_interrupt()
-                interrupted = True
-        lib.h5prep_interrupt_reset()
+            lib.h5prep_interrupt_reset()
+        finally:
+            if take:
+                signal.signal(signal.SIGINT, prev)
+    if interrupted:
+        if callable(prev) and prev is not signal.default_int_handler:
+            prev(signal.SIGINT, None)
+        raise KeyboardInterrupt("h5prep: interrupted; the run stopped and left no output")
     if "exc" in state:
         raise state["exc"]
     if progress is not None and progress.error is not None:
         raise progress.error
-    if interrupted:
-        raise KeyboardInterrupt("h5prep: interrupted; the run stopped and wrote nothing")
     st = state["status"]
     if st != OK:
         raise error_for(st, state.get("message", ""))

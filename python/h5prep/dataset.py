@@ -114,7 +114,9 @@ class ShardedArray:
         rest = ()
         if isinstance(idx, tuple):
             idx, rest = idx[0], idx[1:]
+        keep_axis0 = True
         if isinstance(idx, (int, np.integer)):
+            keep_axis0 = False
             i = int(idx) + (self.shape[0] if idx < 0 else 0)
             if not 0 <= i < self.shape[0]:
                 raise IndexError(f"{self.out.name}: row {idx} out of range for {self.shape[0]} rows")
@@ -125,7 +127,9 @@ class ShardedArray:
             r = self._slice(start, max(start, stop)) if step == 1 else self.take(np.arange(start, stop, step))
         else:
             r = self.take(idx)
-        return r[rest] if rest else r
+        if not rest:
+            return r
+        return r[(slice(None),) + rest] if keep_axis0 else r[rest]
 
     def __array__(self, dtype=None, copy=None):
         a = np.asarray(self._slice(0, self.shape[0]))

@@ -11,6 +11,7 @@ packages=(
   libyaml-dev                        # YAML recipes of `h5prep transform`
   libcriterion-dev                   # the test runner
   python3-numpy python3-h5py         # the 3dcorrection generator; tests read outputs back as numpy does
+  python3-venv                       # scripts/test-python.sh: the Python package's venv (pip inside it)
 )
 
 missing=()

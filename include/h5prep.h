@@ -198,6 +198,24 @@ h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
 typedef void (*h5prep_warning_fn)(const char *msg, void *user);
 void h5prep_set_warning_handler(h5prep_warning_fn fn, void *user);
 
+/* In-memory statistics: folds one batch of a variable into s, with the same CPU kernels and the
+ * same merge as h5prep_stats_run, so that a stream of arrays (not in HDF5) gives the statistics
+ * a run over the same values gives, and h5prep_stats_write the same document. `data` is a
+ * C-contiguous array of `shape` (rank 1..H5PREP_MAX_RANK, axis 0 the rows of this batch, which
+ * may be 0) in the host's byte order, of `dtype`: "int8", "uint8", "int16", "uint16", "int32",
+ * "uint32", "int64", "uint64", "float32" or "float64" (numpy's names). NaN and Inf are missing;
+ * no other decoding. `name` is normalized like a dataset path ("x" is "/x"). The first batch sets
+ * the variable's other axes and, from s's configuration, its kept axes (never axis 0); later
+ * batches must match them (H5PREP_ERR_SHAPE). A variable loaded with h5prep_stats_load is
+ * continued; one that is an input of h5prep_stats_add is refused. On error s is unchanged. */
+h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void *data, const char *dtype, int rank,
+                                  const uint64_t *shape);
+
+/* Clears a request of h5prep_interrupt(), which otherwise stops every later run of the process
+ * too: a program that goes on after an interrupted run (the Python package) calls it before the
+ * next one. */
+void h5prep_interrupt_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

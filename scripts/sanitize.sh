@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=address,undefined >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_SANITIZE=address,undefined -DH5PREP_SHARED=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 echo "sanitize: AddressSanitizer + UndefinedBehaviorSanitizer"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1

@@ -26,6 +26,7 @@ h5prep_status h5p_backend_open(const h5prep_stats_config *cfg, int nslots, const
         snprintf(notice, notice_cap, "%.*s; running on the CPU", (int)strcspn(why, "\n"), why);
         h5p_clear_error();
 #else
+        (void)notice_cap;
         if (cfg->backend == H5PREP_BACKEND_CUDA) {
             h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: this build of h5prep has no CUDA backend (nvcc was not found when it was built)");
             return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto), which gives the same results");

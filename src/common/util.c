@@ -69,6 +69,7 @@ int h5p_thread_count(const h5prep_stats_config *cfg)
 }
 
 void h5prep_interrupt(void) { g_interrupt = 1; }
+void h5prep_interrupt_reset(void) { g_interrupt = 0; }
 int h5p_interrupted(void) { return g_interrupt != 0; }
 
 const char *h5prep_version(void) { return H5PREP_VERSION_STRING; }

@@ -46,6 +46,8 @@ void h5prep_stats_destroy(h5prep_stats *s)
     free(s->vars);
     json_decref(s->merged_inputs);
     json_decref(s->merged_from);
+    if (s->acc_release)
+        s->acc_release(s->acc);
     free(s);
 }
 

@@ -18,6 +18,8 @@ struct h5prep_stats {
     void *merged_inputs;     /* json_t array: provenance inputs of loaded documents */
     void *merged_from;       /* json_t array: paths of loaded documents */
     int merged_ddof;         /* provenance.ddof of the loaded documents (all the same) */
+    void *acc;               /* what h5prep_stats_update keeps between batches (engine/accumulate.c) */
+    void (*acc_release)(void *acc); /* frees acc; set with it */
 };
 
 /* Finds the variable called name, NULL when absent. */

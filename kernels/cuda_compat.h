@@ -10,6 +10,8 @@
 #include <cuda_runtime.h>
 
 #define H5P_GLOBAL extern "C" __global__
+/* At most `threads` per block and at least `blocks` resident per SM: caps the registers. */
+#define H5P_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 #define H5P_DEVICE static __device__ __forceinline__
 /* The block's dynamic shared memory (the launch's shmem bytes), as a T*. */
 #define H5P_SHARED(T) (reinterpret_cast<T *>(h5p_dyn_smem))
@@ -24,6 +26,7 @@ extern __shared__ double h5p_dyn_smem[];
 #include "simt.h"
 
 #define H5P_GLOBAL static /* called only through its H5P_ENTRY, in the same file */
+#define H5P_BOUNDS(threads, blocks)
 #define H5P_DEVICE static inline
 #define H5P_SHARED(T) ((T *)simt_shared_mem())
 /* The harness calls kernels through an entry that takes the argument struct by pointer. */
@@ -38,6 +41,7 @@ extern __shared__ double h5p_dyn_smem[];
 
 /* A kernel takes one argument, a struct by value, and is followed by H5P_ENTRY(kernel, Args):
  *     H5P_GLOBAL void stats_partial(const h5p_stats_args a) { ... }
+ * (optionally H5P_GLOBAL void H5P_BOUNDS(threads, blocks) name(...) to cap its registers)
  *     H5P_ENTRY(stats_partial, h5p_stats_args)
  *     ... H5P_LAUNCH(stats_partial, grid, block, shmem, stream, args); then cudaGetLastError().
  * Allowed inside kernels (both sides):

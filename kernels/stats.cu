@@ -13,8 +13,9 @@ enum { RUN = 32 }; /* values per run: one pivot, then one merge into the thread'
  * pivot (the running mean, or the run's first value) and merged into the thread's state. Once
  * the thread has met a value beyond 2^480 (so that a deviation could overflow when squared,
  * or a sum), its runs are summed again in units of 2^600 (exact: a power of two): no sum or
- * square overflows unless m2 itself exceeds DBL_MAX, where it is +inf. */
-H5P_GLOBAL void stats_partial(const h5p_stats_args a)
+ * square overflows unless m2 itself exceeds DBL_MAX, where it is +inf. Bounded to 4 blocks of
+ * 256 per SM (at most 64 registers; ptxas needs 50 without spilling, 70 unbounded). */
+H5P_GLOBAL void H5P_BOUNDS(H5P_STATS_BLOCK, 4) stats_partial(const h5p_stats_args a)
 {
     const double BIG = 0x1p480, UNIT = 0x1p-600, BACK = 0x1p600; /* UNIT * BACK = 1 */
     unsigned long long g = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;

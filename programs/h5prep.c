@@ -361,6 +361,12 @@ static int make_parents(const char *path)
     return 0;
 }
 
+static int out_of_memory(void)
+{
+    fprintf(stderr, "h5prep: out of memory\n");
+    return H5PREP_ERR_NOMEM;
+}
+
 static int emit(h5prep_stats *s, const char *out, int json, int ddof)
 {
     h5prep_status st;
@@ -471,10 +477,8 @@ static int cmd_stats(int argc, char **argv)
         c.progress_user = &ps;
     }
     h5prep_stats *s = h5prep_stats_create(&c);
-    if (!s) {
-        fprintf(stderr, "h5prep: out of memory\n");
-        return H5PREP_ERR_NOMEM;
-    }
+    if (!s)
+        return out_of_memory();
     h5prep_status st = H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
@@ -603,10 +607,8 @@ static int cmd_merge(int argc, char **argv)
     if (!out && !json)
         return usage_error("merge", "no output: give -o OUT.json (or .h5), or --json");
     h5prep_stats *s = h5prep_stats_create(&c);
-    if (!s) {
-        fprintf(stderr, "h5prep: out of memory\n");
-        return H5PREP_ERR_NOMEM;
-    }
+    if (!s)
+        return out_of_memory();
     h5prep_status st = H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_load(s, argv[i]);

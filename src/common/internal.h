@@ -45,6 +45,9 @@ int h5p_thread_count(const h5prep_stats_config *cfg);
 /* Interrupt flag set by h5prep_interrupt(). */
 int h5p_interrupted(void);
 
+/* d[a] * d[a+1] * ... * d[b-1]; 1 when b <= a. */
+uint64_t h5p_prod(const uint64_t *d, int a, int b);
+
 /* "(a, b, c)"; "(n,)" for rank 1. */
 void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims);
 

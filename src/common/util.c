@@ -218,3 +218,11 @@ void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims)
     if (len < cap)
         snprintf(dst + len, cap - len, "%s)", rank == 1 ? "," : rank == 0 ? "(" : "");
 }
+
+uint64_t h5p_prod(const uint64_t *d, int a, int b)
+{
+    uint64_t n = 1;
+    for (int i = a; i < b; i++)
+        n *= d[i];
+    return n;
+}

@@ -63,14 +63,6 @@ static h5prep_status resolve_axes(const h5prep_stats_config *c, int rank, const 
     return H5PREP_OK;
 }
 
-static uint64_t prod(const uint64_t *d, int a, int b)
-{
-    uint64_t n = 1;
-    for (int i = a; i < b; i++)
-        n *= d[i];
-    return n;
-}
-
 /* Checks the batch's shape and type; *elems: its values. */
 static h5prep_status check_batch(const char *name, const void *data, const char *dtype, int rank,
                                  const uint64_t *shape, h5p_dtype *t, uint64_t *elems)
@@ -130,7 +122,7 @@ static h5prep_status batch_var(h5prep_stats *s, const char *name, int rank, cons
     uint64_t dims[H5PREP_MAX_RANK];
     memcpy(dims, shape, (size_t)rank * sizeof *dims);
     dims[0] = 0;
-    uint64_t nf = prod(dims, kf, kf + kc);
+    uint64_t nf = h5p_prod(dims, kf, kf + kc);
     h5p_moments *empty = h5p_malloc(nf * sizeof *empty);
     RETURN_ERROR_IF(!empty, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", name, (unsigned long long)nf);
     for (uint64_t f = 0; f < nf; f++)
@@ -184,11 +176,11 @@ h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void 
         if (v->keep_count == 0) {
             sl.outer = shape[0];
             sl.features = 1;
-            sl.inner = prod(shape, 1, rank);
+            sl.inner = h5p_prod(shape, 1, rank);
         } else {
-            sl.outer = prod(shape, 0, v->keep_first);
+            sl.outer = h5p_prod(shape, 0, v->keep_first);
             sl.features = nf;
-            sl.inner = prod(shape, v->keep_first + v->keep_count, rank);
+            sl.inner = h5p_prod(shape, v->keep_first + v->keep_count, rank);
         }
         batch = h5p_malloc(nf * sizeof *batch);
         st = batch ? h5p_backend_cpu.stats_begin(be, nf, (size_t)elems * h5p_dtype_size(t))

@@ -132,14 +132,6 @@ static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
-static uint64_t prod(const uint64_t *d, int a, int b)
-{
-    uint64_t n = 1;
-    for (int i = a; i < b; i++)
-        n *= d[i];
-    return n;
-}
-
 /* The [outer][features][inner] view of a job's rows. */
 static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *data)
 {
@@ -150,17 +142,17 @@ static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *dat
     if (kc == 0) {
         sl.outer = n;
         sl.features = 1;
-        sl.inner = prod(v->dims, 1, r);
+        sl.inner = h5p_prod(v->dims, 1, r);
     } else if (kf == 0) {
-        uint64_t per_row = prod(v->dims, 1, kc);
+        uint64_t per_row = h5p_prod(v->dims, 1, kc);
         sl.outer = 1;
         sl.features = n * per_row;
-        sl.inner = prod(v->dims, kc, r);
+        sl.inner = h5p_prod(v->dims, kc, r);
         sl.feature_base = (p->row0 + jb->row) * per_row;
     } else {
-        sl.outer = n * prod(v->dims, 1, kf);
-        sl.features = prod(v->dims, kf, kf + kc);
-        sl.inner = prod(v->dims, kf + kc, r);
+        sl.outer = n * h5p_prod(v->dims, 1, kf);
+        sl.features = h5p_prod(v->dims, kf, kf + kc);
+        sl.inner = h5p_prod(v->dims, kf + kc, r);
     }
     return sl;
 }

@@ -26,9 +26,10 @@ typedef struct cf_attr {
     char text[80];  /* 's': the first string, cut; 'x': the class name */
 } cf_attr;
 
-static const char *class_word(H5T_class_t c)
+const char *h5p_type_class_name(int cls)
 {
-    switch (c) {
+    switch ((H5T_class_t)cls) {
+    case H5T_STRING: return "string";
     case H5T_COMPOUND: return "compound";
     case H5T_ENUM: return "enum";
     case H5T_VLEN: return "variable-length";
@@ -106,7 +107,7 @@ static h5prep_status read_attr(hid_t d, const char *path, const char *dname, con
             e = read_text(at, t, a);
     } else if (e >= 0) {
         a->kind = 'x';
-        snprintf(a->text, sizeof a->text, "%s", class_word(c));
+        snprintf(a->text, sizeof a->text, "%s", h5p_type_class_name(c));
     }
     char why[512] = "";
     if (e < 0) /* before the closes, which clear the error stack */

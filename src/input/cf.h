@@ -16,4 +16,7 @@
 h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5p_dtype t, int raw,
                             h5p_decode *dec);
 
+/* "string", "compound", "enum", ... for an HDF5 type class (H5T_class_t) that is not numeric. */
+const char *h5p_type_class_name(int cls);
+
 #endif

@@ -38,22 +38,6 @@ size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p)
     return (size_t)h5p_var_row_elems(v) * h5p_dtype_size(p->dtype);
 }
 
-static const char *class_name(H5T_class_t c)
-{
-    switch (c) {
-    case H5T_STRING: return "string";
-    case H5T_COMPOUND: return "compound";
-    case H5T_ENUM: return "enum";
-    case H5T_VLEN: return "variable-length";
-    case H5T_ARRAY: return "array";
-    case H5T_OPAQUE: return "opaque";
-    case H5T_REFERENCE: return "reference";
-    case H5T_BITFIELD: return "bitfield";
-    case H5T_TIME: return "time";
-    default: return "non-numeric";
-    }
-}
-
 /* Maps a stored numeric type to the staging type; -1 when unsupported. */
 static int dtype_of(hid_t t, int *big_endian)
 {
@@ -217,7 +201,7 @@ static h5prep_status probe_open(hid_t f, hid_t d, const char *path, const char *
             return h5p_fail(H5PREP_ERR_DTYPE, "%s:%s: %zu-byte floats are not supported (float32 and float64 are)",
                             path, name, tsize);
         return h5p_fail(H5PREP_ERR_DTYPE, "%s:%s: dataset holds %s values; h5prep needs integers or floats",
-                        path, name, class_name(cls));
+                        path, name, h5p_type_class_name(cls));
     }
     hid_t sp = H5Dget_space(d);
     int r = H5Sget_simple_extent_ndims(sp);

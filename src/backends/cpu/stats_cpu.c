@@ -56,6 +56,13 @@ enum {
         fill[k] = (T)d->fill[k < d->nfill ? k : 0].M;                                              \
     const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
 
+/* Without fill values, packing or a valid range: PLAIN_LOOP, and the decoder is done. */
+#define PLAIN_RETURN(T)                                                                            \
+    if (h5p_decode_is_plain(d)) {                                                                  \
+        PLAIN_LOOP(T)                                                                              \
+        return;                                                                                    \
+    }
+
 /* Integer types: fills (member M of h5p_stored) and the valid range compare as integers of T, so
  * that 64-bit values compare exactly; without a valid range [lo, hi] is T's whole range. A block
  * without a fill value has its own loop. */
@@ -63,10 +70,7 @@ enum {
     HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
     {                                                                                              \
         const T *s = src;                                                                          \
-        if (h5p_decode_is_plain(d)) {                                                              \
-            PLAIN_LOOP(T)                                                                          \
-            return;                                                                                \
-        }                                                                                          \
+        PLAIN_RETURN(T)                                                                            \
         const h5p_decode dd = *d; /* a local copy: no aliasing with dst */                         \
         const T lo = d->int_range ? (T)d->lo.M : (T)(TMIN), hi = d->int_range ? (T)d->hi.M : (T)(TMAX); \
         if (d->nfill > 0) {                                                                        \
@@ -83,10 +87,7 @@ enum {
     HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
     {                                                                                              \
         const T *s = src;                                                                          \
-        if (h5p_decode_is_plain(d)) {                                                              \
-            PLAIN_LOOP(T)                                                                          \
-            return;                                                                                \
-        }                                                                                          \
+        PLAIN_RETURN(T)                                                                            \
         const h5p_decode dd = *d;                                                                  \
         const double lo = d->vmin, hi = d->vmax;                                                   \
         if (d->nfill > 0) {                                                                        \

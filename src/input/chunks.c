@@ -164,7 +164,10 @@ static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *
             rc->offset[a] = (a == 0 ? row : 0) + idx[a] * c->chunk[a];
         hsize_t bytes = 0;
         rc->unwritten = 0;
-        if (H5Dget_chunk_storage_size(c->dset, rc->offset, &bytes) < 0 || bytes == 0) {
+        herr_t sized = H5Dget_chunk_storage_size(c->dset, rc->offset, &bytes);
+        if (sized < 0) /* a chunk never written: drop the error HDF5 stacked (the thread's stack */
+            H5Eclear2(H5E_DEFAULT); /* would otherwise outlive the reader thread, leaked) */
+        if (sized < 0 || bytes == 0) {
             if (!c->has_fill) {
                 *unstored = 1; /* never written: H5Dread supplies the fill value */
                 return H5PREP_OK;

@@ -5,11 +5,15 @@
 
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct info_walk {
     h5prep_info_fn fn;
     void *user;
+    char **names; /* the datasets found by the walk, described afterwards in name order */
+    size_t n, cap;
+    int nomem;
     char failed[1024]; /* the dataset that could not be opened, if one */
     char reason[512];
 } info_walk;
@@ -81,11 +85,9 @@ static void describe_cf(hid_t d, char *dst, size_t cap)
     }
 }
 
-static herr_t visit(hid_t root, const char *name, const H5O_info_t *oi, void *arg)
+/* Describes the dataset `name` (relative to the root) through w->fn; -1 if it does not open. */
+static int describe_dataset(hid_t root, const char *name, info_walk *w)
 {
-    info_walk *w = arg;
-    if (oi->type != H5O_TYPE_DATASET)
-        return 0;
     hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
     if (d < 0) { /* stop the walk: a dataset that does not open is damage, not something to skip */
         snprintf(w->failed, sizeof w->failed, "/%s", name);
@@ -126,16 +128,54 @@ static herr_t visit(hid_t root, const char *name, const H5O_info_t *oi, void *ar
     return 0;
 }
 
+static herr_t collect(hid_t root, const char *name, const H5O_info_t *oi, void *arg)
+{
+    (void)root;
+    info_walk *w = arg;
+    if (oi->type != H5O_TYPE_DATASET)
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        char **l = realloc(w->names, cap * sizeof *l);
+        if (!l)
+            return w->nomem = 1, -1;
+        w->names = l;
+        w->cap = cap;
+    }
+    if (!(w->names[w->n] = strdup(name)))
+        return w->nomem = 1, -1;
+    w->n++;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user)
 {
     h5p_clear_error();
     int64_t f;
     FORWARD_IF_ERROR(h5p_file_open(path, &f));
-    info_walk w = {fn, user, "", ""};
-    herr_t e = H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &w);
+    info_walk w = {.fn = fn, .user = user};
+    /* Native order, sorted afterwards: HDF5 1.10 sorts a group in name order through a table
+     * that it frees uninitialised when the group's link B-tree is damaged. */
+    herr_t e = H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, collect, &w);
     char why[512];
-    snprintf(why, sizeof why, "%s", w.failed[0] ? w.reason : h5p_hdf5_reason()); /* before H5Fclose clears it */
+    snprintf(why, sizeof why, "%s", h5p_hdf5_reason()); /* before H5Fclose clears it */
+    if (e >= 0 && !w.nomem) {
+        qsort(w.names, w.n, sizeof *w.names, by_name);
+        for (size_t i = 0; i < w.n && e >= 0; i++)
+            e = describe_dataset(f, w.names[i], &w);
+        if (w.failed[0])
+            snprintf(why, sizeof why, "%s", w.reason);
+    }
+    for (size_t i = 0; i < w.n; i++)
+        free(w.names[i]);
+    free(w.names);
     H5Fclose(f);
+    RETURN_ERROR_IF(w.nomem, H5PREP_ERR_NOMEM, "%s: out of memory for the list of datasets", path);
     RETURN_ERROR_IF(e < 0 && w.failed[0], H5PREP_ERR_CORRUPT, "%s:%s: cannot open the dataset: the file is damaged (HDF5: %s)",
                     path, w.failed, why);
     RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s: walking the file failed: the file is damaged (HDF5: %s)", path, why);

@@ -14,22 +14,6 @@
 static const long long NC_FILL_INT64 = -9223372036854775806LL;
 static const unsigned long long NC_FILL_UINT64 = 18446744073709551614ULL;
 
-/* Writes attribute `name` with n values of file type ftype from memory of type mtype. */
-static void put_attr(const char *path, const char *dset, const char *name, hid_t ftype, hid_t mtype, const void *v,
-                     hsize_t n)
-{
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t a = H5Acreate2(d, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(a >= 0 && H5Awrite(a, mtype, v) >= 0, "attribute %s", name);
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-}
-
 /* A scalar fixed-length string attribute, as netCDF writes NC_CHAR attributes. */
 static void put_text_attr(const char *path, const char *dset, const char *name, const char *text)
 {
@@ -103,13 +87,13 @@ Test(int64, netcdf_default_fills_and_their_neighbours)
     uint64_t dims[1] = {6};
     const char *p = tu_path("i64.h5");
     tu_write(p, "/x", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, dims, i64, 0);
-    put_attr(p, "/x", "_FillValue", H5T_STD_I64LE, H5T_NATIVE_LLONG, &NC_FILL_INT64, 1);
+    tu_attr_typed(p, "/x", "_FillValue", H5T_STD_I64LE, H5T_NATIVE_LLONG, &NC_FILL_INT64, 1);
     expect_counts(p, 4, 2);
 
     unsigned long long u64[] = {NC_FILL_UINT64 - 1, NC_FILL_UINT64, NC_FILL_UINT64 + 1, 5, 6, NC_FILL_UINT64};
     const char *q = tu_path("u64.h5");
     tu_write(q, "/x", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, dims, u64, 2);
-    put_attr(q, "/x", "_FillValue", H5T_STD_U64LE, H5T_NATIVE_ULLONG, &NC_FILL_UINT64, 1);
+    tu_attr_typed(q, "/x", "_FillValue", H5T_STD_U64LE, H5T_NATIVE_ULLONG, &NC_FILL_UINT64, 1);
     expect_counts(q, 4, 2);
 }
 
@@ -121,7 +105,7 @@ Test(int64, fill_and_valid_min_above_2_pow_53)
     const char *p = tu_path("big.h5");
     tu_write(p, "/x", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, dims, v, 0);
     long long fill = b + 1;
-    put_attr(p, "/x", "_FillValue", H5T_STD_I64LE, H5T_NATIVE_LLONG, &fill, 1);
+    tu_attr_typed(p, "/x", "_FillValue", H5T_STD_I64LE, H5T_NATIVE_LLONG, &fill, 1);
     h5prep_moments m = whole(p);
     cr_assert_eq(m.missing, 2);
     cr_assert_eq(m.min, (double)b, "2^53 itself is data: min %.17g", m.min); /* not masked as a rounded fill */
@@ -130,14 +114,14 @@ Test(int64, fill_and_valid_min_above_2_pow_53)
     /* valid_min = 2^53 + 1 leaves 2^53 out (it rounds to the same float64) */
     const char *q = tu_path("bigmin.h5");
     tu_write(q, "/x", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, dims, v, 0);
-    put_attr(q, "/x", "valid_min", H5T_STD_I64LE, H5T_NATIVE_LLONG, &fill, 1);
+    tu_attr_typed(q, "/x", "valid_min", H5T_STD_I64LE, H5T_NATIVE_LLONG, &fill, 1);
     expect_counts(q, 4, 1);
     /* a uint64 valid_max below 2^64 - 1 */
     unsigned long long u[] = {NC_FILL_UINT64 - 2, NC_FILL_UINT64 - 1, NC_FILL_UINT64, NC_FILL_UINT64 + 1, 0};
     unsigned long long vmax = NC_FILL_UINT64 - 1;
     const char *r = tu_path("bigmax.h5");
     tu_write(r, "/x", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, dims, u, 0);
-    put_attr(r, "/x", "valid_max", H5T_STD_U64LE, H5T_NATIVE_ULLONG, &vmax, 1);
+    tu_attr_typed(r, "/x", "valid_max", H5T_STD_U64LE, H5T_NATIVE_ULLONG, &vmax, 1);
     expect_counts(r, 3, 2);
 }
 
@@ -151,14 +135,14 @@ Test(int64, fill_stored_as_float64_is_the_rounded_value)
     const char *p = tu_path("f64fill.h5");
     tu_write(p, "/x", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, dims, v, 0);
     double f = (double)NC_FILL_INT64;
-    put_attr(p, "/x", "_FillValue", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &f, 1);
+    tu_attr_typed(p, "/x", "_FillValue", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &f, 1);
     expect_counts(p, 3, 1);
 
     unsigned long long u[] = {NC_FILL_UINT64, 1, 2, 3};
     const char *q = tu_path("f64ufill.h5");
     tu_write(q, "/x", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, dims, u, 0);
     double g = (double)NC_FILL_UINT64;
-    put_attr(q, "/x", "_FillValue", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &g, 1);
+    tu_attr_typed(q, "/x", "_FillValue", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &g, 1);
     expect_cli(q, 0, "h5prep: warning: ");
     cr_assert(strstr(tu_stderr(), "_FillValue 1.8446744073709552e+19 cannot be cast exactly to the dataset's type uint64: not used"),
               "%s", tu_stderr());
@@ -182,15 +166,15 @@ Test(cf, valid_range_wins_over_valid_min)
 {
     const char *p = int16_0_to_19("range.h5");
     short range[2] = {2, 7}, vmin = 4;
-    put_attr(p, "/x", "valid_range", H5T_STD_I16LE, H5T_NATIVE_SHORT, range, 2);
-    put_attr(p, "/x", "valid_min", H5T_STD_I16LE, H5T_NATIVE_SHORT, &vmin, 1);
+    tu_attr_typed(p, "/x", "valid_range", H5T_STD_I16LE, H5T_NATIVE_SHORT, range, 2);
+    tu_attr_typed(p, "/x", "valid_min", H5T_STD_I16LE, H5T_NATIVE_SHORT, &vmin, 1);
     expect_counts(p, 6, 14); /* 2..7 */
 
     /* a valid_range of 3 values is not used: valid_min then is */
     const char *q = int16_0_to_19("range3.h5");
     short range3[3] = {2, 7, 9};
-    put_attr(q, "/x", "valid_range", H5T_STD_I16LE, H5T_NATIVE_SHORT, range3, 3);
-    put_attr(q, "/x", "valid_min", H5T_STD_I16LE, H5T_NATIVE_SHORT, &vmin, 1);
+    tu_attr_typed(q, "/x", "valid_range", H5T_STD_I16LE, H5T_NATIVE_SHORT, range3, 3);
+    tu_attr_typed(q, "/x", "valid_min", H5T_STD_I16LE, H5T_NATIVE_SHORT, &vmin, 1);
     expect_cli(q, 0, "valid_range holds 3 values");
     expect_counts(q, 16, 4);
 }
@@ -199,8 +183,8 @@ Test(cf, every_missing_value_is_a_fill_value)
 {
     const char *p = int16_0_to_19("many.h5");
     short mv[9] = {1, 2, 3, 4, 5, 6, 7, 8, 8}, fv = 0;
-    put_attr(p, "/x", "missing_value", H5T_STD_I16LE, H5T_NATIVE_SHORT, mv, 9);
-    put_attr(p, "/x", "_FillValue", H5T_STD_I16LE, H5T_NATIVE_SHORT, &fv, 1);
+    tu_attr_typed(p, "/x", "missing_value", H5T_STD_I16LE, H5T_NATIVE_SHORT, mv, 9);
+    tu_attr_typed(p, "/x", "_FillValue", H5T_STD_I16LE, H5T_NATIVE_SHORT, &fv, 1);
     expect_counts(p, 11, 9);
 
     /* more distinct fill values than h5prep compares: an error naming the count */
@@ -208,7 +192,7 @@ Test(cf, every_missing_value_is_a_fill_value)
     short lots[40];
     for (int i = 0; i < 40; i++)
         lots[i] = (short)(100 + i);
-    put_attr(q, "/x", "missing_value", H5T_STD_I16LE, H5T_NATIVE_SHORT, lots, 40);
+    tu_attr_typed(q, "/x", "missing_value", H5T_STD_I16LE, H5T_NATIVE_SHORT, lots, 40);
     expect_cli(q, H5PREP_ERR_DTYPE, "give 40 distinct fill values");
 }
 
@@ -218,7 +202,7 @@ Test(cf, a_fill_value_of_many_values_is_refused)
     short fv[100];
     for (int i = 0; i < 100; i++)
         fv[i] = (short)i;
-    put_attr(p, "/x", "_FillValue", H5T_STD_I16LE, H5T_NATIVE_SHORT, fv, 100);
+    tu_attr_typed(p, "/x", "_FillValue", H5T_STD_I16LE, H5T_NATIVE_SHORT, fv, 100);
     expect_cli(p, H5PREP_ERR_DTYPE, "_FillValue holds 100 values");
 }
 
@@ -236,7 +220,7 @@ Test(cf, string_attributes_are_not_used_and_said_so)
     const char *q = int16_0_to_19("strscale.h5");
     put_text_attr(q, "/x", "scale_factor", "abc");
     double off = 1000;
-    put_attr(q, "/x", "add_offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &off, 1);
+    tu_attr_typed(q, "/x", "add_offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &off, 1);
     expect_cli(q, 0, "no unpacking done");
     cr_assert_eq(whole(q).mean, 9.5);
 
@@ -250,8 +234,8 @@ Test(cf, a_two_value_scale_factor_unpacks_nothing)
 {
     const char *p = int16_0_to_19("scale2.h5");
     double sf[2] = {2, 3}, off = 1;
-    put_attr(p, "/x", "scale_factor", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sf, 2);
-    put_attr(p, "/x", "add_offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &off, 1);
+    tu_attr_typed(p, "/x", "scale_factor", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sf, 2);
+    tu_attr_typed(p, "/x", "add_offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &off, 1);
     expect_cli(p, 0, "scale_factor (2 values) is not one number: no unpacking done");
     cr_assert_eq(whole(p).mean, 9.5);
 }

@@ -262,6 +262,17 @@ static void check_lengths(json_t *doc)
     }
 }
 
+/* The JSON document of s, parsed, every array checked for its length. */
+static json_t *checked_doc(h5prep_stats *s)
+{
+    char *text = h5prep_stats_json(s);
+    cr_assert_not_null(text);
+    json_t *doc = load_json_text(text);
+    free(text);
+    check_lengths(doc);
+    return doc;
+}
+
 /* A JSON number, null (NaN) or "inf"/"-inf" as a double. */
 static double json_double(json_t *x)
 {
@@ -320,16 +331,12 @@ Test(numbers, files_both_backends_and_state_round_trips, .timeout = 120)
         check_all(v.moments, want, COLS, threads == 1 ? "cpu, 1 thread" : "cpu, 3 threads");
 
         /* JSON: every array full length, +inf as "inf", read back bit for bit */
-        char *text = h5prep_stats_json(s);
-        cr_assert_not_null(text);
-        json_t *doc = load_json_text(text);
-        check_lengths(doc);
+        json_t *doc = checked_doc(s);
         json_t *jv = json_object_get(json_object_get(doc, "variables"), "/x");
         cr_assert_str_eq(json_string_value(json_array_get(json_object_get(jv, "m2"), 1)), "inf");
         cr_assert_str_eq(json_string_value(json_array_get(json_object_get(jv, "std"), 1)), "inf");
         cr_assert(json_is_real(json_array_get(json_object_get(jv, "m2"), 9)), "the columns after stay in place");
         json_decref(doc);
-        free(text);
         const char *js = tu_path("hostile.json"), *hs = tu_path("hostile-stats.h5");
         cr_assert_eq(h5prep_stats_write(s, js), H5PREP_OK, "%s", h5prep_last_error());
         cr_assert_eq(h5prep_stats_write(s, hs), H5PREP_OK, "%s", h5prep_last_error());
@@ -408,13 +415,10 @@ Test(numbers, packed_int16_with_add_offset_1e300)
         cr_assert_eq(h5prep_moments_flags(&m1[f], 0), H5PREP_FLAG_CONSTANT);
         cr_assert(isinf(m2[f].m2), "m2 %.17g", m2[f].m2);
     }
-    char *text = h5prep_stats_json(s);
-    json_t *doc = load_json_text(text);
-    check_lengths(doc);
+    json_t *doc = checked_doc(s);
     json_t *v1 = json_object_get(json_object_get(doc, "variables"), "/p1");
     cr_assert_eq(json_real_value(json_array_get(json_object_get(v1, "std"), 0)), 0.0);
     json_decref(doc);
-    free(text);
     h5prep_stats_destroy(s);
 
     const char *args[] = {"stats", inputs[0], inputs[1], "--backend", "cuda", "--json", "--quiet", NULL};
@@ -448,10 +452,7 @@ Test(numbers, non_finite_values_keep_every_array_full_length)
     v->result[3] = (h5prep_moments){2, 0, -1, 2, -2, 0};
     s->backend = "cpu";
     h5p_stats_stamp(s);
-    char *text = h5prep_stats_json(s);
-    cr_assert_not_null(text);
-    json_t *doc = load_json_text(text);
-    check_lengths(doc);
+    json_t *doc = checked_doc(s);
     json_t *jv = json_object_get(json_object_get(doc, "variables"), "/v");
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(jv, "m2"), 0)), "inf");
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(jv, "var"), 0)), "inf");
@@ -459,7 +460,6 @@ Test(numbers, non_finite_values_keep_every_array_full_length)
     cr_assert(json_is_null(json_array_get(json_object_get(jv, "mean"), 2)));
     cr_assert_eq(json_real_value(json_array_get(json_object_get(jv, "m2"), 3)), 2.0, "the last feature keeps its place");
     json_decref(doc);
-    free(text);
     const char *js = tu_path("nf.json"), *hs = tu_path("nf.h5");
     for (int k = 0; k < 2; k++) {
         cr_assert_eq(h5prep_stats_write(s, k ? hs : js), H5PREP_OK, "%s", h5prep_last_error());
@@ -674,19 +674,23 @@ Test(states, hdf5_state_files_are_checked_alike)
 {
     double lo[3] = {0, 1e6, 20}, m2[3] = {1, NAN, 1}, mean[3] = {100, 13, 23};
     int64_t cnt[3] = {50, 50, -1};
-    const char *p = h5_state("h-min.h5");
-    h5_set(p, "min", H5T_NATIVE_DOUBLE, lo, 3);
-    refused(NULL, p, "variable /x", "feature 1", "greater than max", NULL);
-    p = h5_state("h-m2.h5");
-    h5_set(p, "m2", H5T_NATIVE_DOUBLE, m2, 3);
-    refused(NULL, p, "variable /x", "feature 1", "m2 is not a number", NULL);
-    p = h5_state("h-mean.h5");
-    h5_set(p, "mean", H5T_NATIVE_DOUBLE, mean, 3);
-    refused(NULL, p, "variable /x", "feature 0", "outside [min, max]", NULL);
-    p = h5_state("h-count.h5");
-    h5_set(p, "count", H5T_NATIVE_INT64, cnt, 3);
-    refused(NULL, p, "variable /x", "feature 2", "count is negative", NULL);
-    p = h5_state("h-std.h5");
+    const struct {
+        const char *file, *dset;
+        hid_t mtype;
+        const void *vals;
+        const char *feature, *problem;
+    } cases[] = {
+        {"h-min.h5", "min", H5T_NATIVE_DOUBLE, lo, "feature 1", "greater than max"},
+        {"h-m2.h5", "m2", H5T_NATIVE_DOUBLE, m2, "feature 1", "m2 is not a number"},
+        {"h-mean.h5", "mean", H5T_NATIVE_DOUBLE, mean, "feature 0", "outside [min, max]"},
+        {"h-count.h5", "count", H5T_NATIVE_INT64, cnt, "feature 2", "count is negative"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const char *p = h5_state(cases[k].file);
+        h5_set(p, cases[k].dset, cases[k].mtype, cases[k].vals, 3);
+        refused(NULL, p, "variable /x", cases[k].feature, cases[k].problem, NULL);
+    }
+    const char *p = h5_state("h-std.h5");
     h5_set(p, "std", 0, NULL, 0);
     refused(NULL, p, "variable /x", "\"std\" has 2 entries", NULL);
 }

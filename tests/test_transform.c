@@ -70,6 +70,17 @@ static double *read_all(const char *file, const char *dset, size_t *count)
     return x;
 }
 
+/* Output `dset` of split "all" in the directory out, as float64; it must hold `want` values. */
+static double *read_split_all(const char *out, const char *dset, size_t want)
+{
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", out);
+    size_t cnt;
+    double *x = read_all(file, dset, &cnt);
+    cr_assert_eq(cnt, want, "%s:%s holds %zu values, want %zu", file, dset, cnt, want);
+    return x;
+}
+
 static void same(double got, double want, const char *what, size_t i)
 {
     cr_assert(got == want || (isnan(got) && isnan(want)), "%s[%zu] = %.17g, want %.17g", what, i, got, want);
@@ -106,38 +117,31 @@ static const char *ops_recipe(const char *input, const char *extra)
 /* Every op against its definition, rows in input order. */
 static void check_ops(const char *out)
 {
-    char file[4096];
-    snprintf(file, sizeof file, "%s/all.h5", out);
-    size_t cnt;
-    double *x = read_all(file, "bc", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 12);
+    double *x = read_split_all(out, "bc", (size_t)N * 12);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 4; k++)
                 same(x[(n * 3 + i) * 4 + k], B(n, k), "bc", (size_t)((n * 3 + i) * 4 + k));
     free(x);
-    x = read_all(file, "padc", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 21);
+    x = read_split_all(out, "padc", (size_t)N * 21);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 7; k++)
                 same(x[(n * 3 + i) * 7 + k], k >= 1 && k <= 4 ? A(n, i, k - 1) : 7.5, "padc", (size_t)((n * 3 + i) * 7 + k));
     free(x);
-    x = read_all(file, "pade", &cnt);
+    x = read_split_all(out, "pade", (size_t)N * 21);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 7; k++)
                 same(x[(n * 3 + i) * 7 + k], A(n, i, k < 2 ? 0 : k > 5 ? 3 : k - 2), "pade", (size_t)((n * 3 + i) * 7 + k));
     free(x);
-    x = read_all(file, "cat", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 24);
+    x = read_split_all(out, "cat", (size_t)N * 24);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 8; k++)
                 same(x[(n * 3 + i) * 8 + k], k < 4 ? A(n, i, k) : B(n, k - 4), "cat", (size_t)((n * 3 + i) * 8 + k));
     free(x);
-    x = read_all(file, "stk", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 8);
+    x = read_split_all(out, "stk", (size_t)N * 8);
     for (int n = 0; n < N; n++)
         for (int s = 0; s < 2; s++)
             for (int k = 0; k < 4; k++)
@@ -145,22 +149,19 @@ static void check_ops(const char *out)
     free(x);
     const char *flat[] = {"rsh", "flt"};
     for (int f = 0; f < 2; f++) {
-        x = read_all(file, flat[f], &cnt);
-        cr_assert_eq(cnt, (size_t)N * 12);
+        x = read_split_all(out, flat[f], (size_t)N * 12);
         for (int n = 0; n < N; n++)
             for (int j = 0; j < 12; j++)
                 same(x[n * 12 + j], A(n, j / 4, j % 4), flat[f], (size_t)(n * 12 + j));
         free(x);
     }
-    x = read_all(file, "slc", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 6);
+    x = read_split_all(out, "slc", (size_t)N * 6);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 2; k++)
                 same(x[(n * 3 + i) * 2 + k], A(n, i, 1 + 2 * k), "slc", (size_t)((n * 3 + i) * 2 + k));
     free(x);
-    x = read_all(file, "cb", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 2);
+    x = read_split_all(out, "cb", (size_t)N * 2);
     for (int n = 0; n < N; n++)
         for (int k = 0; k < 2; k++)
             same(x[n * 2 + k], C(n), "cb", (size_t)(n * 2 + k));
@@ -633,11 +634,7 @@ Test(transform, wide_outputs_and_huge_shapes)
     write_text(recipe, t);
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--mem", "1M", NULL};
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
-    char file[4096];
-    snprintf(file, sizeof file, "%s/all.h5", out);
-    size_t cnt;
-    double *x = read_all(file, "w", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 10000);
+    double *x = read_split_all(out, "w", (size_t)N * 10000);
     free(x);
     snprintf(t, sizeof t,
              "inputs: {files: %s, variables: [c]}\noutputs:\n  w: {from: {broadcast: {of: c, axis: 1, size: 9223372036854775809}}}\n"
@@ -700,11 +697,7 @@ Test(transform, no_split_keeps_input_order)
              make_input());
     write_text(recipe, text);
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
-    char file[4096];
-    snprintf(file, sizeof file, "%s/all.h5", out);
-    size_t cnt;
-    double *x = read_all(file, "x", &cnt);
-    cr_assert_eq(cnt, (size_t)N * 12);
+    double *x = read_split_all(out, "x", (size_t)N * 12);
     for (int n = 0; n < N; n++)
         for (int j = 0; j < 12; j++)
             same(x[n * 12 + j], A(n, j / 4, j % 4), "x", (size_t)(n * 12 + j));

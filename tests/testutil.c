@@ -79,18 +79,24 @@ void tu_write(const char *path, const char *name, hid_t ftype, hid_t mtype, int 
     H5Fclose(f);
 }
 
-void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n)
+void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
+                   size_t n)
 {
     hid_t f = open_or_create(path);
     hid_t d = H5Oopen(f, dset, H5P_DEFAULT);
     hsize_t dim = (hsize_t)n;
     hid_t sp = H5Screate_simple(1, &dim, NULL);
     hid_t a = H5Acreate2(d, attr, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, vals) >= 0, "attribute %s", attr);
+    cr_assert(a >= 0 && H5Awrite(a, mtype, vals) >= 0, "attribute %s", attr);
     H5Aclose(a);
     H5Sclose(sp);
     H5Oclose(d);
     H5Fclose(f);
+}
+
+void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n)
+{
+    tu_attr_typed(path, dset, attr, ftype, H5T_NATIVE_DOUBLE, vals, (size_t)n);
 }
 
 void tu_reference(const double *x, uint64_t outer, uint64_t F, uint64_t inner, h5prep_moments *out)

@@ -19,6 +19,9 @@ void tu_write(const char *path, const char *name, hid_t ftype, hid_t mtype, int 
               const void *data, uint64_t chunk_rows);
 /* Adds a numeric attribute with n values (stored as type `ftype`). */
 void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n);
+/* The same from n values of memory type mtype. */
+void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
+                   size_t n);
 
 /* Reference statistics of x viewed as [outer][F][inner], NaN meaning missing: two passes with
  * long double sums. Out: (F,) states. */

@@ -247,18 +247,13 @@ def stats(inputs, keep_axes=None, ddof=0, backend="auto", raw=False, threads=0, 
     hook = _lib.ProgressHook(progress) if progress else None
     if hook:
         cfg.progress = hook.c
-    h = _create(cfg)
-    try:
+
+    def fill(h):
         for arg in inputs:
             _lib.check(lib.h5prep_stats_add(h, os.fsencode(arg)))
         _lib.call(lib.h5prep_stats_run, h, progress=hook)
-    except BaseException:
-        lib.h5prep_stats_destroy(h)
-        raise
-    s = Stats(h, int(ddof))
-    if out is not None:
-        s.write(out)
-    return s
+
+    return _filled(cfg, fill, ddof, out)
 
 
 def load_stats(path, ddof=0):
@@ -271,10 +266,20 @@ def merge(paths, ddof=0, out=None):
     others added. out: also write the merged document there."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    h = _create(_config(ddof=ddof))
-    try:
+
+    def fill(h):
         for p in paths:
             _lib.check(lib.h5prep_stats_load(h, os.fsencode(p)))
+
+    return _filled(_config(ddof=ddof), fill, ddof, out)
+
+
+def _filled(cfg, fill, ddof, out):
+    """Stats of a new handle that fill(handle) filled (the handle is freed if it raises);
+    out: also written there."""
+    h = _create(cfg)
+    try:
+        fill(h)
     except BaseException:
         lib.h5prep_stats_destroy(h)
         raise

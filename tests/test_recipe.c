@@ -782,3 +782,27 @@ Test(recipe, plan_maps_within_mem)
     cr_assert_eq(h5p_plan_check_maps("r.yaml", (uint64_t)1 << 60, SIZE_MAX), H5PREP_ERR_NOMEM);
     cr_assert(strstr(h5prep_last_error(), "1152921504606846976 elements"), "%s", h5prep_last_error());
 }
+
+/* ---- variables that no output uses ------------------------------------------------------------ */
+
+static int g_nwarn;
+static char g_warn[4][512];
+static void keep_warning(const char *msg, void *user)
+{
+    (void)user;
+    if (g_nwarn < 4)
+        snprintf(g_warn[g_nwarn], sizeof g_warn[0], "%s", msg);
+    g_nwarn++;
+}
+
+Test(recipe, unused_variables_are_warned_about)
+{
+    g_nwarn = 0;
+    h5prep_set_warning_handler(keep_warning, NULL);
+    h5p_recipe *r = load_ok(WITH_EXPR("{concat: {of: [a, c], axis: 1}}"));
+    h5prep_set_warning_handler(NULL, NULL);
+    h5p_recipe_free(r);
+    cr_assert_eq(g_nwarn, 1, "%d warnings: %s", g_nwarn, g_warn[0]);
+    cr_assert(strstr(g_warn[0], ":3:20: variable 'b' (/b) is declared but no output uses it: it is not read"), "%s",
+              g_warn[0]);
+}

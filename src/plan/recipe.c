@@ -968,6 +968,13 @@ static h5prep_status parse_root(const ctx *c, const yaml_node_t *root)
     FORWARD_IF_ERROR(need(c, wr, root, "the recipe", "write"));
     FORWARD_IF_ERROR(parse_inputs(c, in));
     FORWARD_IF_ERROR(parse_outputs(c, out));
+    for (size_t i = 0; i < r->ninputs; i++)
+        for (size_t j = 0; j < r->inputs[i].nvars; j++)
+            if (!r->inputs[i].used[j])
+                h5p_warn("%s:%d:%d: variable '%s' (%s) is declared but no output uses it: it is not read, and "
+                         "whether the files hold it is not checked",
+                         c->path, r->inputs[i].lines[j], r->inputs[i].cols[j], r->inputs[i].names[j],
+                         r->inputs[i].paths[j]);
     r->split.shuffle = 1;
     if (sp) {
         FORWARD_IF_ERROR(parse_split(c, sp, &r->split));

@@ -6,6 +6,7 @@
 #include "plan/recipe.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -434,7 +435,7 @@ Test(recipe, unknown_keys)
     FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep: 2}}}\n" TAIL, "4:52", "unknown key 'keep'",
           "method, keep_axes, stats");
     FAILS(WITH_EXPR("a") "split: {fractions: {train: 1}, sead: 4}\n", "8:32", "unknown key 'sead'",
-          "fractions, seed, group_by, shuffle, normalize_with");
+          "by, fractions, assign, ranges, coordinate, seed, group_by, shuffle, normalize_with");
     FAILS(WITH_EXPR("a") "split: {fractions: {all: 1}, group_by: {row: 4}}\n", "8:41", "unknown key 'row'", "rows");
     FAILS(HEAD "outputs: {o: {from: a}}\nwrite: {dir: d, hdf5: {chunk: 4}}\n", "5:24", "unknown key 'chunk'",
           "chunk_rows, gzip");
@@ -544,6 +545,51 @@ Test(recipe, split_fractions)
     h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {fractions: {a: 0.3333333333, b: 0.3333333333, c: 0.3333333334}}\n");
     cr_assert_eq(r->split.nsplits, 3);
     h5p_recipe_free(r);
+}
+
+Test(recipe, split_by_files_rows_and_time)
+{
+    h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {by: files, assign: {train: ['d/201[3-5]*.nc', d/2016*.nc], test: 'd/2017*.nc'}}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_FILES);
+    cr_assert_eq(r->split.nsplits, 2);
+    cr_assert_eq(r->split.nglobs[0], 2);
+    cr_assert_str_eq(r->split.globs[0][0], "d/201[3-5]*.nc");
+    cr_assert_str_eq(r->split.globs[1][0], "d/2017*.nc");
+    cr_assert_eq(r->split.shuffle, 0, "a split given by files keeps input order unless shuffle: true");
+    cr_assert_eq(r->split.stats_split, 0);
+    h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: rows, ranges: {val: [0.8, 0.9], train: [0, 0.8], test: [0.9, 1]}, shuffle: true}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_ROWS);
+    cr_assert(r->split.lo[0] == 0.8 && r->split.hi[0] == 0.9 && r->split.lo[2] == 0.9 && r->split.hi[2] == 1);
+    cr_assert_eq(r->split.shuffle, 1);
+    cr_assert_eq(r->split.stats_split, 1, "train normalizes wherever it is written");
+    h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: time, coordinate: 'c.nc:/time', ranges: {train: [-.inf, 7300]}, normalize_with: all}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_TIME);
+    cr_assert_str_eq(r->split.coordinate, "c.nc:/time");
+    cr_assert(isinf(r->split.lo[0]) && r->split.lo[0] < 0 && r->split.hi[0] == 7300);
+    cr_assert_eq(r->split.stats_split, -1);
+    h5p_recipe_free(r);
+
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0, 0.8], val: [0.7, 0.9]}}\n", "8:50",
+          "split.ranges.val: [0.7, 0.9] overlaps split 'train' [0, 0.8]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0, 1.2]}}\n", "8:35", "not within [0, 1]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [-0.1, 0.5]}}\n", "8:35", "not within [0, 1]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0.5, 0.5]}}\n", "8:35", "is empty", "START < END");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0.5]}}\n", "8:35", "expected [START, END]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, fractions: {train: 1}}\n", "8:19", "split.fractions does not apply to by: rows",
+          "ranges, seed, shuffle, normalize_with");
+    FAILS(WITH_EXPR("a") "split: {by: rows}\n", "8:8", "missing required key 'ranges'");
+    FAILS(WITH_EXPR("a") "split: {by: time, ranges: {train: [0, 10]}}\n", "8:8", "missing required key 'coordinate'");
+    FAILS(WITH_EXPR("a") "split: {by: time, coordinate: tt, ranges: {train: [0, 10]}}\n", "8:31",
+          "'tt' is neither FILE:/DATASET nor a variable of the inputs");
+    FAILS(WITH_EXPR("a") "split: {by: time, coordinate: a, ranges: {train: [5, 10], test: [0, 6]}}\n", "8:65",
+          "overlaps split 'train' [5, 10]");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: []}}\n", "8:36", "the list of globs is empty");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: x.h5}, group_by: file}\n", "8:43",
+          "split.group_by does not apply to by: files");
+    FAILS(WITH_EXPR("a") "split: {by: weeks, ranges: {train: [0, 1]}}\n", "8:13", "split.by", "fractions, files, rows, time");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: a.h5, Train: b.h5}}\n", "8:42", "differ only in case");
 }
 
 /* ---- bounds: nesting, aliases, sizes ---------------------------------------------------------- */

@@ -234,6 +234,13 @@ int tu_cli_with(const char *binary, const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot create %s", path);
+    cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }
 
 int tu_any_file_with_prefix(const char *dir, const char *prefix)

@@ -47,6 +47,9 @@ int tu_cli_with(const char *binary, const char *const *args);
 const char *tu_stdout(void);
 const char *tu_stderr(void);
 
+/* Writes text to a file (a recipe, a catalog), asserting success. */
+void tu_write_text(const char *path, const char *text);
+
 int tu_exists(const char *path);
 /* Whether dir holds any file whose name starts with prefix (to find leftover temporaries). */
 int tu_any_file_with_prefix(const char *dir, const char *prefix);

@@ -4,8 +4,11 @@
 
 #include "common/internal.h"
 #include "input/variable.h"
+#include "plan/split.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +442,16 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     return H5PREP_OK;
 }
 
+/* The file of each sample: the index of its part of the first variable (the first input's files). */
+static void sample_files(const h5p_plan *p, uint64_t *file_of)
+{
+    const h5p_plan_var *v = &p->vars[0];
+    uint64_t i = 0;
+    for (size_t k = 0; k < v->var.nparts; k++)
+        for (uint64_t r = 0; r < (v->per_file ? 1 : v->var.parts[k].rows); r++)
+            file_of[i++] = k;
+}
+
 static h5prep_status build_groups(h5p_plan *p)
 {
     const h5p_split_spec *sp = &p->recipe->split;
@@ -452,13 +465,144 @@ static h5prep_status build_groups(h5p_plan *p)
         p->ngroups = p->n ? (p->n - 1) / sp->group_rows + 1 : 0;
         return H5PREP_OK;
     }
-    /* by file: the files of the first variable of the first input */
-    const h5p_plan_var *v = &p->vars[0];
-    uint64_t i = 0;
-    for (size_t k = 0; k < v->var.nparts; k++)
-        for (uint64_t r = 0; r < (v->per_file ? 1 : v->var.parts[k].rows); r++)
-            p->group_of[i++] = k;
-    p->ngroups = v->var.nparts;
+    sample_files(p, p->group_of);
+    p->ngroups = p->vars[0].var.nparts;
+    return H5PREP_OK;
+}
+
+/* by: files: the split of file `path`, the one split whose globs match it (fnmatch with
+ * FNM_PATHNAME | FNM_PERIOD, as glob(3) matches the inputs' globs). */
+static h5prep_status split_of_file(const h5p_plan *p, const char *path, uint8_t *out)
+{
+    const h5p_split_spec *sp = &p->recipe->split;
+    int got = -1;
+    const char *by = NULL;
+    for (int k = 0; k < sp->nsplits; k++)
+        for (size_t g = 0; g < sp->nglobs[k]; g++) {
+            if (fnmatch(sp->globs[k][g], path, FNM_PATHNAME | FNM_PERIOD) != 0)
+                continue;
+            if (got >= 0 && got != k) {
+                h5p_fail(H5PREP_ERR_USAGE, "%s: split by files: %s is in split '%s' (glob '%s') and in split '%s' (glob '%s')",
+                         p->recipe->path, path, sp->names[got], by, sp->names[k], sp->globs[k][g]);
+                return h5p_hint(H5PREP_ERR_USAGE, "each file belongs to exactly one split: narrow the globs of split.assign");
+            }
+            got = k, by = sp->globs[k][g];
+        }
+    if (got < 0) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: split by files: %s is in no split (no glob of split.assign matches it)", p->recipe->path,
+                 path);
+        return h5p_hint(H5PREP_ERR_USAGE, "globs match the file names as the inputs' globs give them (here '%s'); add it to a "
+                        "split or leave it out of the inputs", path);
+    }
+    *out = (uint8_t)got;
+    return H5PREP_OK;
+}
+
+static h5prep_status assign_by_files(h5p_plan *p)
+{
+    const h5p_var *v = &p->vars[0].var;
+    uint8_t *file_split = h5p_malloc(v->nparts);
+    uint64_t *file_of = h5p_malloc(p->n * sizeof *file_of);
+    h5prep_status st = file_split && file_of ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < v->nparts && st == H5PREP_OK; k++)
+        st = split_of_file(p, v->parts[k].path, &file_split[k]);
+    if (st == H5PREP_OK) {
+        sample_files(p, file_of);
+        for (uint64_t i = 0; i < p->n; i++)
+            p->assign[i] = file_split[file_of[i]];
+    }
+    free(file_split);
+    free(file_of);
+    return st;
+}
+
+/* by: time: the coordinate, FILE:/DATASET (FILE may be a glob) or a variable of the inputs. */
+static h5prep_status open_coordinate(const h5p_plan *p, char *const *files, size_t nfiles, int raw, h5p_var *v)
+{
+    const h5p_recipe *r = p->recipe;
+    const char *spec = r->split.coordinate, *sep = strstr(spec, ":/");
+    if (sep) {
+        char *file = h5p_malloc((size_t)(sep - spec) + 1);
+        RETURN_ERROR_IF(!file, H5PREP_ERR_NOMEM, "out of memory");
+        memcpy(file, spec, (size_t)(sep - spec));
+        file[sep - spec] = 0;
+        h5prep_status st = h5p_var_init(v, sep + 1);
+        if (st == H5PREP_OK)
+            st = h5p_var_add_files(v, file, raw);
+        free(file);
+        return st;
+    }
+    for (size_t g = 0; g < r->ninputs; g++) {
+        const h5p_input *in = &r->inputs[g];
+        for (size_t i = 0; i < in->nvars; i++)
+            if (!strcmp(in->names[i], spec))
+                return open_var(r, in, g == 0 && files ? files : in->files, g == 0 && files ? nfiles : in->nfiles,
+                                in->paths[i], raw, v);
+    }
+    return h5p_fail(H5PREP_ERR_INTERNAL, "%s: split.coordinate '%s' is not a variable", r->path, spec);
+}
+
+static h5prep_status assign_by_time(h5p_plan *p, char *const *files, size_t nfiles, int raw)
+{
+    const h5p_split_spec *sp = &p->recipe->split;
+    h5p_var v;
+    memset(&v, 0, sizeof v);
+    h5prep_status st = open_coordinate(p, files, nfiles, raw, &v);
+    if (st != H5PREP_OK) {
+        h5p_hint(st, "the time coordinate is named by split.coordinate (%s:%d:%d)", p->recipe->path, sp->coord_line, sp->coord_col);
+        h5p_var_free(&v);
+        return st;
+    }
+    if (v.rank != 1 || v.dims[0] != p->n) {
+        char shape[256];
+        h5p_format_shape(shape, sizeof shape, v.rank, v.dims);
+        h5p_fail(H5PREP_ERR_SHAPE, "%s: split.coordinate %s has shape %s, but the inputs have %" PRIu64 " samples",
+                 p->recipe->path, sp->coordinate, shape, p->n);
+        h5p_var_free(&v);
+        return h5p_hint(H5PREP_ERR_SHAPE, "a time coordinate has one value per sample: shape (%" PRIu64 ",)", p->n);
+    }
+    double *t = h5p_malloc(p->n * sizeof *t);
+    st = t ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory for the time coordinate of %" PRIu64 " samples", p->n);
+    for (size_t k = 0; k < v.nparts && st == H5PREP_OK; k++)
+        st = h5p_part_read_f64(&v.parts[k], v.name, v.parts[k].rows, t + v.parts[k].row0);
+    for (uint64_t i = 0; i < p->n && st == H5PREP_OK; i++) {
+        if (isnan(t[i])) {
+            size_t k = 0;
+            while (v.parts[k].row0 + v.parts[k].rows <= i)
+                k++;
+            h5p_fail(H5PREP_ERR_USAGE, "%s:%s: the time coordinate of sample %" PRIu64 " (row %" PRIu64 " of this file) is missing",
+                     v.parts[k].path, v.name, i, i - v.parts[k].row0);
+            st = h5p_hint(H5PREP_ERR_USAGE, "every sample needs a time to be placed in a split");
+            break;
+        }
+        p->assign[i] = H5P_SPLIT_DROPPED;
+        for (int k = 0; k < sp->nsplits; k++)
+            if (t[i] >= sp->lo[k] && t[i] < sp->hi[k])
+                p->assign[i] = (uint8_t)k;
+    }
+    free(t);
+    h5p_var_free(&v);
+    return st;
+}
+
+/* The split of each sample when the recipe gives it (by files, rows or time). */
+static h5prep_status build_assignment(h5p_plan *p, char *const *files, size_t nfiles, int raw)
+{
+    const h5p_split_spec *sp = &p->recipe->split;
+    if (sp->by == H5P_SPLIT_SEEDED)
+        return H5PREP_OK;
+    p->assign = h5p_malloc(p->n ? p->n : 1);
+    RETURN_ERROR_IF(!p->assign, H5PREP_ERR_NOMEM, "out of memory for the split of %" PRIu64 " samples", p->n);
+    if (sp->by == H5P_SPLIT_FILES)
+        return assign_by_files(p);
+    if (sp->by == H5P_SPLIT_TIME)
+        return assign_by_time(p, files, nfiles, raw);
+    memset(p->assign, H5P_SPLIT_DROPPED, p->n);
+    for (int k = 0; k < sp->nsplits; k++) {
+        uint64_t r0, r1;
+        h5p_split_block(sp->lo[k], sp->hi[k], p->n, &r0, &r1);
+        memset(p->assign + r0, k, r1 - r0);
+    }
     return H5PREP_OK;
 }
 
@@ -500,7 +644,8 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
         p->nouts = o + 1; /* so that h5p_plan_free frees a half-built output too */
         FORWARD_IF_ERROR(build_output(p, o));
     }
-    return build_groups(p);
+    FORWARD_IF_ERROR(build_groups(p));
+    return build_assignment(p, files, nfiles, raw);
 }
 
 void h5p_plan_free(h5p_plan *p)
@@ -518,6 +663,7 @@ void h5p_plan_free(h5p_plan *p)
     free(p->vars);
     free(p->outs);
     free(p->group_of);
+    free(p->assign);
     memset(p, 0, sizeof *p);
 }
 

@@ -52,11 +52,15 @@ typedef struct h5p_plan {
     size_t nouts;
     uint64_t *group_of;      /* (n,) group of each sample when the split groups, else NULL */
     uint64_t ngroups;
+    uint8_t *assign;         /* (n,) split of each sample (H5P_SPLIT_DROPPED: none) when the split is
+                                given by files, rows or time, else NULL */
 } h5p_plan;
 
 /* Opens every variable the outputs use (files given on the command line replace the first
  * input's `files` when `files` is non-NULL), checks that they agree on the number of samples, and
- * builds each output's map. Shape errors name the op, its line:col and both shapes. */
+ * builds each output's map. Shape errors name the op, its line:col and both shapes. A split by
+ * files is resolved against the first input's files (a file in two splits or in none is an
+ * error naming it); a split by time reads its coordinate here, before the bulk data. */
 h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfiles, int raw, h5p_plan *out);
 void h5p_plan_free(h5p_plan *p);
 

@@ -3,6 +3,7 @@
 #include "plan/recipe.h"
 
 #include "common/internal.h"
+#include "plan/split.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -316,8 +317,8 @@ static int is_base_plus(const char *name, const char *base, const char *suffix)
  * directory's own index.json, split.json, stats.json and the recipe. So that no two of them can be
  * one file, also where case is ignored, a split name is none of index, split, stats and recipe,
  * alone or followed by '.'; no two split names differ only in case; and no split is named like
- * another's HDF5 file. n is the fractions mapping, whose keys are s->names. */
-static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s)
+ * another's HDF5 file. n is the mapping whose keys are s->names. */
+static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const char *what, const h5p_split_spec *s)
 {
     static const char *const reserved[] = {"index", "split", "stats", "recipe", NULL};
     for (int i = 0; i < s->nsplits; i++) {
@@ -326,17 +327,17 @@ static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const
         for (int r = 0; reserved[r]; r++) {
             size_t len = strlen(reserved[r]);
             if (!strncasecmp(a, reserved[r], len) && (a[len] == 0 || a[len] == '.'))
-                return fail_at(c, k, "split.fractions: split name '%s' is reserved: the output directory holds "
+                return fail_at(c, k, "%s: split name '%s' is reserved: the output directory holds "
                                      "index.json, split.json, stats.json and the recipe, so a split is not named "
-                                     "index, split, stats or recipe, alone or followed by '.'", a);
+                                     "index, split, stats or recipe, alone or followed by '.'", what, a);
         }
         for (int j = 0; j < i; j++) {
             const char *b = s->names[j];
             if (!strcasecmp(a, b))
-                return fail_at(c, k, "split.fractions: split names '%s' and '%s' differ only in case; their files "
-                                     "would be one file where case is ignored", b, a);
+                return fail_at(c, k, "%s: split names '%s' and '%s' differ only in case; their files "
+                                     "would be one file where case is ignored", what, b, a);
             if (is_base_plus(a, b, ".h5") || is_base_plus(b, a, ".h5"))
-                return fail_at(c, k, "split.fractions: split '%s' is named like the HDF5 file of split '%s'",
+                return fail_at(c, k, "%s: split '%s' is named like the HDF5 file of split '%s'", what,
                                is_base_plus(a, b, ".h5") ? a : b, is_base_plus(a, b, ".h5") ? b : a);
         }
     }
@@ -826,45 +827,180 @@ static h5prep_status parse_outputs(const ctx *c, const yaml_node_t *n)
 
 /* ---- split -------------------------------------------------------------------------------- */
 
-static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+/* The keys of mapping n (split.fractions, split.assign or split.ranges) as the split names. */
+static h5prep_status parse_split_names(const ctx *c, const yaml_node_t *n, const char *what, h5p_split_spec *s)
 {
-    FORWARD_IF_ERROR(check_keys(c, n, "split.fractions", NULL));
+    FORWARD_IF_ERROR(check_keys(c, n, what, NULL));
     size_t count = map_size(n);
     if (count < 1 || count > H5P_MAX_SPLITS)
-        return fail_at(c, n, "split.fractions: expected 1 to %d splits, found %zu", H5P_MAX_SPLITS, count);
-    double sum = 0;
-    char terms[1024];
-    size_t len = 0;
+        return fail_at(c, n, "%s: expected 1 to %d splits, found %zu", what, H5P_MAX_SPLITS, count);
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *k = node_of(c, n->data.mapping.pairs.start[i].key);
-        const yaml_node_t *v = node_of(c, n->data.mapping.pairs.start[i].value);
-        char what[96];
-        FORWARD_IF_ERROR(check_name(c, k, "split.fractions"));
-        snprintf(what, sizeof what, "split.fractions.%s", text(k));
-        FORWARD_IF_ERROR(read_f64(c, v, what, &s->fractions[i]));
-        if (!(s->fractions[i] >= 0 && s->fractions[i] <= 1))
-            return fail_at(c, v, "%s: expected a fraction in [0, 1], found '%s'", what, text(v));
+        FORWARD_IF_ERROR(check_name(c, k, what));
         if (!(s->names[i] = h5p_strdup(text(k))))
             return nomem(c);
         s->nsplits++;
+    }
+    return check_split_names(c, n, what, s);
+}
+
+/* The value of split k in mapping n. */
+static const yaml_node_t *split_value(const ctx *c, const yaml_node_t *n, int k)
+{
+    return node_of(c, n->data.mapping.pairs.start[k].value);
+}
+
+static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.fractions", s));
+    double sum = 0;
+    char terms[1024];
+    size_t len = 0;
+    for (int i = 0; i < s->nsplits; i++) {
+        const yaml_node_t *v = split_value(c, n, i);
+        char what[256];
+        snprintf(what, sizeof what, "split.fractions.%s", s->names[i]);
+        FORWARD_IF_ERROR(read_f64(c, v, what, &s->fractions[i]));
+        if (!(s->fractions[i] >= 0 && s->fractions[i] <= 1))
+            return fail_at(c, v, "%s: expected a fraction in [0, 1], found '%s'", what, text(v));
         sum += s->fractions[i];
         if (len < sizeof terms)
-            len += (size_t)snprintf(terms + len, sizeof terms - len, "%s%s %s", i ? " + " : "", text(k), text(v));
+            len += (size_t)snprintf(terms + len, sizeof terms - len, "%s%s %s", i ? " + " : "", s->names[i], text(v));
     }
     if (fabs(sum - 1) > 1e-9)
         return fail_at(c, n, "split.fractions sum to %.12g, not 1 (%s)", sum, terms);
-    return check_split_names(c, n, s);
+    return H5PREP_OK;
 }
+
+/* split.assign: {split: GLOB or [GLOBS]}. */
+static h5prep_status parse_assign(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    char buf[128], what[256];
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.assign", s));
+    for (int k = 0; k < s->nsplits; k++) {
+        const yaml_node_t *v = split_value(c, n, k);
+        snprintf(what, sizeof what, "split.assign.%s", s->names[k]);
+        if (v->type == YAML_MAPPING_NODE)
+            return fail_at(c, v, "%s: expected a glob or a list of globs, found %s", what, found(v, buf, sizeof buf));
+        size_t count = v->type == YAML_SCALAR_NODE ? 1 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (!count)
+            return fail_at(c, v, "%s: the list of globs is empty", what);
+        if (!(s->globs[k] = h5p_calloc(count, sizeof *s->globs[k])))
+            return nomem(c);
+        for (size_t i = 0; i < count; i++) {
+            const yaml_node_t *g = v->type == YAML_SCALAR_NODE ? v : node_of(c, v->data.sequence.items.start[i]);
+            FORWARD_IF_ERROR(dup_str(c, g, what, &s->globs[k][i]));
+            s->nglobs[k]++;
+        }
+    }
+    return H5PREP_OK;
+}
+
+/* split.ranges: {split: [START, END]}: fractions of the rows (by: rows) or values of the time
+ * coordinate (by: time), END excluded; no two ranges overlap. */
+static h5prep_status parse_ranges(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    char buf[128], what[256];
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.ranges", s));
+    for (int k = 0; k < s->nsplits; k++) {
+        const yaml_node_t *v = split_value(c, n, k);
+        snprintf(what, sizeof what, "split.ranges.%s", s->names[k]);
+        if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
+            return fail_at(c, v, "%s: expected [START, END], found %s", what, found(v, buf, sizeof buf));
+        FORWARD_IF_ERROR(read_f64(c, node_of(c, v->data.sequence.items.start[0]), what, &s->lo[k]));
+        FORWARD_IF_ERROR(read_f64(c, node_of(c, v->data.sequence.items.start[1]), what, &s->hi[k]));
+        if (s->by == H5P_SPLIT_ROWS && !(s->lo[k] >= 0 && s->hi[k] <= 1))
+            return fail_at(c, v, "%s: [%g, %g] is not within [0, 1] (by: rows takes fractions of the row count)", what,
+                           s->lo[k], s->hi[k]);
+        if (!(s->lo[k] < s->hi[k]))
+            return fail_at(c, v, "%s: [%g, %g] is empty (expected START < END; END is excluded)", what, s->lo[k], s->hi[k]);
+        for (int j = 0; j < k; j++)
+            if (h5p_split_overlap(s, j, k))
+                return fail_at(c, v, "%s: [%g, %g] overlaps split '%s' [%g, %g]", what, s->lo[k], s->hi[k], s->names[j],
+                               s->lo[j], s->hi[j]);
+    }
+    return H5PREP_OK;
+}
+
+/* split.coordinate: FILE:/dataset, or a variable declared by the inputs. */
+static h5prep_status parse_coordinate(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    FORWARD_IF_ERROR(dup_str(c, n, "split.coordinate", &s->coordinate));
+    s->coord_line = (int)n->start_mark.line + 1;
+    s->coord_col = (int)n->start_mark.column + 1;
+    if (strstr(s->coordinate, ":/"))
+        return H5PREP_OK;
+    for (size_t i = 0; i < c->r->ninputs; i++)
+        for (size_t j = 0; j < c->r->inputs[i].nvars; j++)
+            if (!strcmp(c->r->inputs[i].names[j], s->coordinate))
+                return H5PREP_OK;
+    return fail_at(c, n, "split.coordinate: '%.60s' is neither FILE:/DATASET nor a variable of the inputs", s->coordinate);
+}
+
+static h5prep_status parse_normalize_with(const ctx *c, const yaml_node_t *nw, h5p_split_spec *s)
+{
+    char list[256];
+    const char *name;
+    FORWARD_IF_ERROR(read_str(c, nw, "split.normalize_with", &name));
+    if (!strcmp(name, "all")) {
+        s->stats_split = -1;
+        return H5PREP_OK;
+    }
+    for (int i = 0; i < s->nsplits; i++)
+        if (!strcmp(s->names[i], name)) {
+            s->stats_split = i;
+            return H5PREP_OK;
+        }
+    const char *names[H5P_MAX_SPLITS + 1] = {0};
+    memcpy(names, s->names, (size_t)s->nsplits * sizeof *names);
+    return fail_at(c, nw, "split.normalize_with: '%.60s' is not a split (expected all or one of: %s)", name,
+                   join(names, list, sizeof list));
+}
+
+/* The keys of each kind of split: the one it needs first, then the others it takes. */
+static const char *const SPLIT_BY[] = {"fractions", "files", "rows", "time", NULL};
+static const char *const SPLIT_KEYS[][6] = {
+    {"fractions", "seed", "group_by", "shuffle", "normalize_with", NULL},
+    {"assign", "seed", "shuffle", "normalize_with", NULL},
+    {"ranges", "seed", "shuffle", "normalize_with", NULL},
+    {"ranges", "coordinate", "seed", "shuffle", "normalize_with", NULL},
+};
 
 static h5prep_status parse_split(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
 {
-    static const char *const keys[] = {"fractions", "seed", "group_by", "shuffle", "normalize_with", NULL};
+    static const char *const keys[] = {"by", "fractions", "assign", "ranges", "coordinate", "seed", "group_by", "shuffle",
+                                       "normalize_with", NULL};
     char buf[128], list[256];
     FORWARD_IF_ERROR(check_keys(c, n, "split", keys));
-    const yaml_node_t *fr = get(c, n, "fractions"), *seed = get(c, n, "seed"), *gb = get(c, n, "group_by"),
+    const yaml_node_t *by = get(c, n, "by"), *seed = get(c, n, "seed"), *gb = get(c, n, "group_by"),
                       *sh = get(c, n, "shuffle"), *nw = get(c, n, "normalize_with");
-    FORWARD_IF_ERROR(need(c, fr, n, "split", "fractions"));
-    FORWARD_IF_ERROR(parse_fractions(c, fr, s));
+    int kind = 0;
+    if (by)
+        FORWARD_IF_ERROR(read_enum(c, by, "split.by", SPLIT_BY, &kind));
+    s->by = (h5p_split_by)kind;
+    const char *const *allowed = SPLIT_KEYS[kind];
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_of(c, p->key);
+        int ok = !strcmp(text(k), "by");
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = !strcmp(text(k), allowed[i]);
+        if (!ok)
+            return fail_at(c, k, "split.%s does not apply to by: %s (it takes: %s)", text(k), SPLIT_BY[kind],
+                           join(allowed, list, sizeof list));
+    }
+    const yaml_node_t *body = get(c, n, allowed[0]);
+    FORWARD_IF_ERROR(need(c, body, n, "split", allowed[0]));
+    if (s->by == H5P_SPLIT_SEEDED)
+        FORWARD_IF_ERROR(parse_fractions(c, body, s));
+    else if (s->by == H5P_SPLIT_FILES)
+        FORWARD_IF_ERROR(parse_assign(c, body, s));
+    else
+        FORWARD_IF_ERROR(parse_ranges(c, body, s));
+    if (s->by == H5P_SPLIT_TIME) {
+        const yaml_node_t *co = get(c, n, "coordinate");
+        FORWARD_IF_ERROR(need(c, co, n, "split", "coordinate"));
+        FORWARD_IF_ERROR(parse_coordinate(c, co, s));
+    }
     if (seed)
         FORWARD_IF_ERROR(read_u64(c, seed, "split.seed", 0, &s->seed));
     if (gb && gb->type == YAML_MAPPING_NODE) {
@@ -881,25 +1017,11 @@ static h5prep_status parse_split(const ctx *c, const yaml_node_t *n, h5p_split_s
             return fail_at(c, gb, "split.group_by: expected none, file or {rows: K}; found %s", found(gb, buf, sizeof buf));
         s->group_by = k ? H5P_GROUP_FILE : H5P_GROUP_NONE;
     }
+    s->shuffle = s->by == H5P_SPLIT_SEEDED; /* splits given by files, rows or time keep input order */
     if (sh)
         FORWARD_IF_ERROR(read_bool(c, sh, "split.shuffle", &s->shuffle));
-    if (nw) {
-        const char *name;
-        FORWARD_IF_ERROR(read_str(c, nw, "split.normalize_with", &name));
-        if (!strcmp(name, "all")) {
-            s->stats_split = -1;
-            return H5PREP_OK;
-        }
-        for (int i = 0; i < s->nsplits; i++)
-            if (!strcmp(s->names[i], name)) {
-                s->stats_split = i;
-                return H5PREP_OK;
-            }
-        const char *names[H5P_MAX_SPLITS + 1] = {0};
-        memcpy(names, s->names, (size_t)s->nsplits * sizeof *names);
-        return fail_at(c, nw, "split.normalize_with: '%.60s' is not a split (expected all or one of: %s)", name,
-                       join(names, list, sizeof list));
-    }
+    if (nw)
+        return parse_normalize_with(c, nw, s);
     for (int i = 0; i < s->nsplits; i++)
         if (!strcmp(s->names[i], "train"))
             s->stats_split = i;
@@ -968,7 +1090,6 @@ static h5prep_status parse_root(const ctx *c, const yaml_node_t *root)
     FORWARD_IF_ERROR(need(c, wr, root, "the recipe", "write"));
     FORWARD_IF_ERROR(parse_inputs(c, in));
     FORWARD_IF_ERROR(parse_outputs(c, out));
-    r->split.shuffle = 1;
     if (sp) {
         FORWARD_IF_ERROR(parse_split(c, sp, &r->split));
     } else { /* no split: one split of every row, in input order */
@@ -1279,8 +1400,13 @@ void h5p_recipe_free(h5p_recipe *r)
         free(r->outputs[i].name);
         free(r->outputs[i].stats_path);
     }
-    for (int i = 0; i < r->split.nsplits; i++)
+    for (int i = 0; i < H5P_MAX_SPLITS; i++) {
         free(r->split.names[i]);
+        for (size_t g = 0; g < r->split.nglobs[i]; g++)
+            free(r->split.globs[i][g]);
+        free(r->split.globs[i]);
+    }
+    free(r->split.coordinate);
     free(r->inputs);
     free(r->outputs);
     free(r->write.dir);

@@ -77,14 +77,30 @@ typedef struct h5p_input {
 
 typedef enum h5p_group_kind { H5P_GROUP_NONE, H5P_GROUP_FILE, H5P_GROUP_ROWS } h5p_group_kind;
 
+/* How samples are assigned to splits. */
+typedef enum h5p_split_by {
+    H5P_SPLIT_SEEDED, /* fractions of the (groups of) samples in the order of their Philox keys */
+    H5P_SPLIT_FILES,  /* `by: files`: each split's files given by globs */
+    H5P_SPLIT_ROWS,   /* `by: rows`: contiguous blocks [lo, hi) as fractions of the row count */
+    H5P_SPLIT_TIME    /* `by: time`: rows whose time coordinate lies in [lo, hi) */
+} h5p_split_by;
+
 typedef struct h5p_split_spec {
     int nsplits;                         /* 1 when the recipe has no split: all rows in "all" */
     char *names[H5P_MAX_SPLITS];         /* in the order written, e.g. train, val, test */
-    double fractions[H5P_MAX_SPLITS];    /* each in [0,1], summing to 1 within 1e-9 */
+    h5p_split_by by;                     /* (seeded) */
+    double fractions[H5P_MAX_SPLITS];    /* SEEDED: each in [0,1], summing to 1 within 1e-9 */
+    double lo[H5P_MAX_SPLITS], hi[H5P_MAX_SPLITS]; /* ROWS: fractions, 0 <= lo < hi <= 1; TIME:
+                                            coordinate values, lo < hi; no two ranges overlap */
+    char **globs[H5P_MAX_SPLITS];        /* FILES: the globs of each split, as written */
+    size_t nglobs[H5P_MAX_SPLITS];
+    char *coordinate;                    /* TIME: "FILE:/dataset", or a variable of the inputs */
+    int coord_line, coord_col;           /* TIME: where `coordinate` is written, for messages */
     uint64_t seed;                       /* (0) */
     h5p_group_kind group_by;             /* (none) */
     uint64_t group_rows;                 /* H5P_GROUP_ROWS: rows per group */
-    int shuffle;                         /* rows of a split in permuted order (1) or input order */
+    int shuffle;                         /* rows of a split in permuted order (1 when seeded, else 0)
+                                            or input order */
     int stats_split;                     /* index of the split whose statistics normalize (the
                                             one named "train" if any, else 0); -1: all rows */
 } h5p_split_spec;

@@ -3,7 +3,6 @@
 #include "plan/recipe.h"
 
 #include "common/internal.h"
-#include "plan/split.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -894,6 +893,11 @@ static h5prep_status parse_assign(const ctx *c, const yaml_node_t *n, h5p_split_
         }
     }
     return H5PREP_OK;
+}
+
+int h5p_split_overlap(const h5p_split_spec *spec, int a, int b)
+{
+    return spec->lo[a] < spec->hi[b] && spec->lo[b] < spec->hi[a];
 }
 
 /* split.ranges: {split: [START, END]}: fractions of the rows (by: rows) or values of the time

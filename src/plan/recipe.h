@@ -135,5 +135,8 @@ h5prep_status h5p_recipe_load(const char *path, h5p_recipe **out);
 h5prep_status h5p_recipe_parse(const char *path, const unsigned char *text, size_t len, h5p_recipe **out);
 void h5p_recipe_free(h5p_recipe *r); /* accepts NULL */
 
+/* Whether the ranges [lo, hi) of splits a and b of a split by rows or time overlap. */
+int h5p_split_overlap(const h5p_split_spec *spec, int a, int b);
+
 
 #endif

@@ -124,11 +124,6 @@ static void sort_by_key(uint64_t *v, uint64_t *tmp, uint64_t m)
         memcpy(v, src, m * sizeof *v);
 }
 
-int h5p_split_overlap(const h5p_split_spec *spec, int a, int b)
-{
-    return spec->lo[a] < spec->hi[b] && spec->lo[b] < spec->hi[a];
-}
-
 static h5prep_status check_ranges(const h5p_split_spec *spec)
 {
     for (int k = 0; k < spec->nsplits; k++) {

@@ -55,9 +55,6 @@ void h5p_split_block(double lo, double hi, uint64_t n, uint64_t *r0, uint64_t *r
 
 void h5p_split_free(h5p_split *s);
 
-/* Whether the ranges [lo, hi) of splits a and b overlap. */
-int h5p_split_overlap(const h5p_split_spec *spec, int a, int b);
-
 /* Writes the manifest JSON ("h5prep-split/1"): how the split was made (by; seed, fractions,
  * group_by and generator when seeded; files, ranges or the coordinate otherwise), the samples in
  * no split, and per split its count and indices (output order). Written under a temporary name

@@ -427,7 +427,7 @@ Test(recipe, unknown_keys)
 {
     FAILS(WITH_EXPR("a") "extra: 1\n", "8:1", "unknown key 'extra'", "inputs, outputs, split, write");
     FAILS("inputs:\n  - files: a.h5\n    variables: [a]\n    per_fle: true\n" "outputs: {o: {from: a}}\n" TAIL, "4:5",
-          "unknown key 'per_fle'", "files, variables, per_file");
+          "unknown key 'per_fle'", "files, variables, catalog, per_file");
     FAILS(HEAD "outputs:\n  o:\n    from: a\n    norm: zscore\n" TAIL, "7:5", "unknown key 'norm'",
           "from, normalize, cast");
     FAILS(WITH_EXPR("{pad: {of: a, axis: 1, bfore: 2}}"), "6:34", "unknown key 'bfore'",
@@ -590,6 +590,34 @@ Test(recipe, split_by_files_rows_and_time)
           "split.group_by does not apply to by: files");
     FAILS(WITH_EXPR("a") "split: {by: weeks, ranges: {train: [0, 1]}}\n", "8:13", "split.by", "fractions, files, rows, time");
     FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: a.h5, Train: b.h5}}\n", "8:42", "differ only in case");
+}
+
+#define LHEAD(vars, cat) "inputs:\n  - files: a.h5\n    variables: " vars "\n" cat "outputs: {o: {from: a}}\n" TAIL
+
+Test(recipe, values_per_file)
+{
+    h5p_recipe *r = load_ok(LHEAD("{a: /a, b: {attribute: ef_number}, c: {dataset: /ef}}",
+                                  "    catalog: {file: cat.csv, key: filename, columns: [category, mag]}\n"));
+    const h5p_input *in = &r->inputs[0];
+    cr_assert_eq(in->nvars, 5);
+    const h5p_var_kind kinds[] = {H5P_VAR_DATASET, H5P_VAR_ATTRIBUTE, H5P_VAR_SCALAR, H5P_VAR_CATALOG, H5P_VAR_CATALOG};
+    const char *names[] = {"a", "b", "c", "category", "mag"}, *paths[] = {"/a", "ef_number", "/ef", "category", "mag"};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(in->kinds[i], kinds[i], "variable %d", i);
+        cr_assert_str_eq(in->names[i], names[i]);
+        cr_assert_str_eq(in->paths[i], paths[i]);
+    }
+    cr_assert_str_eq(in->catalog, "cat.csv");
+    cr_assert_str_eq(in->catalog_key, "filename");
+    h5p_recipe_free(r);
+    FAILS(LHEAD("{a: /a, b: {attribute: ef, dataset: /d}}", ""), "3:27", "expected one of {attribute: NAME} or {dataset: /PATH}");
+    FAILS(LHEAD("{a: /a, b: {dataset: d}}", ""), "3:37", "must start with '/'");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, key: name, columns: [name]}\n"), "4:49",
+          "'name' is the key column");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, key: name, columns: [a]}\n"), "4:49",
+          "variable 'a' is declared twice");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, columns: [x]}\n"), "4:14",
+          "missing required key 'key'");
 }
 
 /* ---- bounds: nesting, aliases, sizes ---------------------------------------------------------- */

@@ -44,31 +44,13 @@ static double A(int n, int i, int k) { return 100.0 * n + 10.0 * i + k; }
 static double B(int n, int k) { return n % 5 == 0 && k == 2 ? NAN : (3 * n - 7 * k) * 0.5 + 10; }
 static double C(int n) { return n % 7 == 3 ? NAN : 1e8 + 0.25 * n; }
 
-/* The whole dataset as float64 (HDF5 converts); *count gets the number of values. */
-static double *read_all(const char *file, const char *dset, size_t *count)
-{
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(f >= 0, "cannot open %s", file);
-    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
-    cr_assert(d >= 0, "%s has no dataset %s", file, dset);
-    hid_t sp = H5Dget_space(d);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    double *x = malloc((n ? n : 1) * sizeof *x);
-    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-    *count = n;
-    return x;
-}
-
 /* Output `dset` of split "all" in the directory out, as float64; it must hold `want` values. */
 static double *read_split_all(const char *out, const char *dset, size_t want)
 {
     char file[4096];
     snprintf(file, sizeof file, "%s/all.h5", out);
     size_t cnt;
-    double *x = read_all(file, dset, &cnt);
+    double *x = tu_read_all(file, dset, &cnt);
     cr_assert_eq(cnt, want, "%s:%s holds %zu values, want %zu", file, dset, cnt, want);
     return x;
 }
@@ -186,7 +168,7 @@ Test(transform, cuda_copies_are_bit_identical_to_cpu)
     snprintf(b, sizeof b, "%s/all.h5", gpu);
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         size_t na, nb;
-        double *x = read_all(a, names[i], &na), *y = read_all(b, names[i], &nb);
+        double *x = tu_read_all(a, names[i], &na), *y = tu_read_all(b, names[i], &nb);
         cr_assert_eq(na, nb);
         cr_assert(memcmp(x, y, na * sizeof *x) == 0, "output %s differs between the backends", names[i]);
         free(x);
@@ -298,7 +280,7 @@ static void check_axis1(const char *file, const manifest *m, int split)
         sd[i] = sqrt((double)(s2 / c));
     }
     size_t cnt;
-    double *x = read_all(file, "k1", &cnt);
+    double *x = tu_read_all(file, "k1", &cnt);
     cr_assert_eq(cnt, (size_t)m->count[split] * 12);
     for (int r = 0; r < m->count[split]; r++)
         for (int i = 0; i < 3; i++)
@@ -337,7 +319,7 @@ static void check_normalized(const char *out, const manifest *m)
         char file[4096];
         snprintf(file, sizeof file, "%s/%s.h5", out, names[s]);
         size_t cnt_a, cnt_b, cnt_h;
-        double *za = read_all(file, "za", &cnt_a), *mb = read_all(file, "mb", &cnt_b), *h = read_all(file, "h", &cnt_h);
+        double *za = tu_read_all(file, "za", &cnt_a), *mb = tu_read_all(file, "mb", &cnt_b), *h = tu_read_all(file, "h", &cnt_h);
         cr_assert_eq(cnt_a, (size_t)m->count[s] * 12);
         for (int r = 0; r < m->count[s]; r++) {
             int n = m->order[s][r];
@@ -495,7 +477,7 @@ Test(transform, staging_on_disk_gives_the_same_outputs)
     snprintf(a, sizeof a, "%s/train.h5", mem);
     snprintf(b, sizeof b, "%s/train.h5", disk);
     size_t na, nb;
-    double *x = read_all(a, "za", &na), *y = read_all(b, "za", &nb);
+    double *x = tu_read_all(a, "za", &na), *y = tu_read_all(b, "za", &nb);
     cr_assert(na == nb && memcmp(x, y, na * sizeof *x) == 0, "staging changed the outputs");
     free(x), free(y);
 }
@@ -514,11 +496,11 @@ Test(transform, radar_recipe_on_the_real_sweep)
     char file[4096];
     snprintf(file, sizeof file, "%s/train.h5", out);
     size_t cnt, nraw;
-    double *x = read_all(file, "x", &cnt);
+    double *x = tu_read_all(file, "x", &cnt);
     cr_assert_eq(cnt, (size_t)3 * 360 * 492);
     const char *moments[] = {"reflectivity", "velocity", "differential_reflectivity"};
     for (int m = 0; m < 3; m++) {
-        double *raw = read_all(H5PREP_SOURCE_DIR "/data/MLL2217907250U.003.nc", moments[m], &nraw);
+        double *raw = tu_read_all(H5PREP_SOURCE_DIR "/data/MLL2217907250U.003.nc", moments[m], &nraw);
         long double s = 0, s2 = 0;
         long c = 0;
         for (size_t i = 0; i < nraw; i++)
@@ -591,7 +573,7 @@ Test(transform, pointcloud_recipe)
         json_t *ind = json_object_get(json_object_get(json_object_get(split, "splits"), names[k]), "indices");
         snprintf(path, sizeof path, "%s/%s.h5", out, names[k]);
         size_t ni, nt;
-        double *a = read_all(path, "inputs", &ni), *b = read_all(path, "targets", &nt);
+        double *a = tu_read_all(path, "inputs", &ni), *b = tu_read_all(path, "targets", &nt);
         cr_assert(ni == 3 * json_array_size(ind) && nt == 2 * json_array_size(ind));
         for (size_t r = 0; r < json_array_size(ind); r++) {
             int s = (int)json_integer_value(json_array_get(ind, r));
@@ -656,7 +638,7 @@ Test(transform, factors_from_a_statistics_file)
     char file[4096];
     snprintf(file, sizeof file, "%s/all.h5", second);
     size_t cnt;
-    double *x = read_all(file, "za", &cnt);
+    double *x = tu_read_all(file, "za", &cnt);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 4; k++) {

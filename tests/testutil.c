@@ -234,6 +234,24 @@ int tu_cli_with(const char *binary, const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The whole dataset as float64 (HDF5 converts); *count gets the number of values. */
+double *tu_read_all(const char *file, const char *dset, size_t *count)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "cannot open %s", file);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s has no dataset %s", file, dset);
+    hid_t sp = H5Dget_space(d);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    double *x = malloc((n ? n : 1) * sizeof *x);
+    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    *count = n;
+    return x;
+}
+
 void tu_write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

@@ -47,6 +47,9 @@ int tu_cli_with(const char *binary, const char *const *args);
 const char *tu_stdout(void);
 const char *tu_stderr(void);
 
+/* The whole dataset `dset` of `file` as float64 (HDF5 converts), malloc'd; *count gets the
+ * number of values. */
+double *tu_read_all(const char *file, const char *dset, size_t *count);
 /* Writes text to a file (a recipe, a catalog), asserting success. */
 void tu_write_text(const char *path, const char *text);
 

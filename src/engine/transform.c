@@ -133,6 +133,15 @@ static h5prep_status plan_pass1(run *r)
     return H5PREP_OK;
 }
 
+/* The decoding of values used as they are (per-file values, already float64). */
+static h5p_decode plain_decode(void)
+{
+    h5p_decode d;
+    memset(&d, 0, sizeof d);
+    d.scale = 1, d.vmin = -INFINITY, d.vmax = INFINITY;
+    return d;
+}
+
 /* Reader thread: samples [r0, r0+rows) of every variable into `in`, one variable after another. */
 static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
 {
@@ -145,6 +154,11 @@ static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
         const h5p_plan_var *pv = &p->vars[v];
         size_t k = 0;
         uint64_t local = 0, nrows = jb->rows;
+        if (pv->file_values) {
+            memcpy(in + h5p_plan_var_offset(p, v, r->slab_rows), pv->file_values + jb->r0, jb->rows * sizeof(double));
+            r->slot_dec[slot][v] = plain_decode();
+            continue;
+        }
         if (pv->per_file) {
             k = (size_t)jb->r0;
             nrows = pv->var.parts[k].rows;

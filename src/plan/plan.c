@@ -3,6 +3,7 @@
 #include "plan/plan.h"
 
 #include "common/internal.h"
+#include "input/catalog.h"
 #include "input/variable.h"
 #include "plan/split.h"
 
@@ -315,6 +316,14 @@ static int expr_uses(const h5p_expr *e, const char *name)
     return 0;
 }
 
+static int var_used(const h5p_recipe *r, const char *name)
+{
+    for (size_t o = 0; o < r->noutputs; o++)
+        if (expr_uses(r->outputs[o].expr, name))
+            return 1;
+    return 0;
+}
+
 /* Opens input variable `name` (dataset `path`) in every file of the globs. */
 static h5prep_status open_var(const h5p_recipe *r, const h5p_input *in, char *const *files, size_t nfiles, const char *path,
                               int raw, h5p_var *out)
@@ -337,6 +346,7 @@ static h5prep_status add_var(h5p_plan *p, const h5p_input *in, size_t i, char *c
     FORWARD_IF_ERROR(open_var(p->recipe, in, files, nfiles, in->paths[i], raw, &pv->var));
     p->nvars++;
     pv->name = in->names[i];
+    pv->input = in;
     pv->per_file = in->per_file;
     const h5p_var *v = &pv->var;
     pv->dtype = v->parts[0].dtype;
@@ -364,6 +374,77 @@ static h5prep_status add_var(h5p_plan *p, const h5p_input *in, size_t i, char *c
 }
 
 static uint64_t var_samples(const h5p_plan_var *v) { return v->per_file ? v->var.nparts : v->var.dims[0]; }
+
+/* The value of per-file variable i of `in` for file `path`. */
+static h5prep_status file_value(const h5p_input *in, size_t i, const h5p_catalog *cat, const char *path, double *out)
+{
+    if (in->kinds[i] != H5P_VAR_CATALOG)
+        return h5p_file_scalar(path, in->paths[i], in->kinds[i] == H5P_VAR_ATTRIBUTE, out);
+    size_t row = 0, col = 0;
+    FORWARD_IF_ERROR(h5p_catalog_find(cat, path, &row));
+    while (strcmp(cat->columns[col], in->paths[i]) != 0)
+        col++;
+    *out = cat->values[row * cat->ncols + col];
+    return H5PREP_OK;
+}
+
+/* The input's catalog, with every column it declares (read once per input). */
+static h5prep_status load_catalog(const h5p_input *in, h5p_catalog *cat)
+{
+    if (cat->path)
+        return H5PREP_OK;
+    char **cols = h5p_malloc(in->nvars * sizeof *cols);
+    RETURN_ERROR_IF(!cols, H5PREP_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < in->nvars; i++)
+        if (in->kinds[i] == H5P_VAR_CATALOG)
+            cols[n++] = in->paths[i];
+    h5prep_status st = h5p_catalog_load(in->catalog, in->catalog_key, cols, n, cat);
+    free(cols);
+    return st;
+}
+
+/* Per-file variable i of `in`: one value per file of a dataset variable of the same input (its
+ * files and rows), read now; a sample takes the value of its file. */
+static h5prep_status add_file_var(h5p_plan *p, const h5p_input *in, size_t i, h5p_catalog *cat)
+{
+    const h5p_plan_var *sib = NULL;
+    for (size_t v = 0; v < p->nvars && !sib; v++)
+        if (p->vars[v].input == in && !p->vars[v].file_values)
+            sib = &p->vars[v];
+    if (!sib) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s:%d:%d: '%s' has one value per file, but no dataset of its input (at %d:%d) is used by an "
+                 "output, so its files and rows are unknown", p->recipe->path, in->lines[i], in->cols[i], in->names[i], in->line, in->col);
+        return h5p_hint(H5PREP_ERR_USAGE, "use a dataset variable of the same input in an output");
+    }
+    if (in->kinds[i] == H5P_VAR_CATALOG)
+        FORWARD_IF_ERROR(load_catalog(in, cat));
+    h5p_plan_var *pv = &p->vars[p->nvars];
+    memset(pv, 0, sizeof *pv);
+    uint64_t n = var_samples(sib);
+    FORWARD_IF_ERROR(h5p_var_init(&pv->var, in->paths[i]));
+    p->nvars++;
+    pv->name = in->names[i];
+    pv->input = in;
+    pv->var.rank = 1;
+    pv->var.dims[0] = n;
+    pv->dtype = H5P_F64;
+    pv->elems = 1;
+    pv->row_bytes = sizeof(double);
+    pv->file_values = h5p_malloc((n ? n : 1) * sizeof *pv->file_values);
+    RETURN_ERROR_IF(!pv->file_values, H5PREP_ERR_NOMEM, "out of memory for '%s' of %" PRIu64 " samples", pv->name, n);
+    uint64_t s = 0;
+    for (size_t k = 0; k < sib->var.nparts; k++) {
+        const h5p_part *part = &sib->var.parts[k];
+        double x;
+        h5prep_status st = file_value(in, i, cat, part->path, &x);
+        if (st != H5PREP_OK)
+            return h5p_hint(st, "'%s' is declared at %s:%d:%d", pv->name, p->recipe->path, in->lines[i], in->cols[i]);
+        for (uint64_t r = 0; r < (sib->per_file ? 1 : part->rows); r++)
+            pv->file_values[s++] = x;
+    }
+    return H5PREP_OK;
+}
 
 /* float32 staging is exact when every value an output can hold is a float32. */
 static int needs_f64(const h5p_plan *p, const node *a)
@@ -616,17 +697,26 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
     p->vars = h5p_calloc(declared, sizeof *p->vars);
     p->outs = h5p_calloc(r->noutputs, sizeof *p->outs);
     RETURN_ERROR_IF(!p->vars || !p->outs, H5PREP_ERR_NOMEM, "out of memory");
-    for (size_t g = 0; g < r->ninputs; g++) {
+    for (size_t g = 0; g < r->ninputs; g++) { /* datasets first: per-file values take their files */
         const h5p_input *in = &r->inputs[g];
         char *const *f = g == 0 && files ? files : in->files;
         size_t nf = g == 0 && files ? nfiles : in->nfiles;
-        for (size_t i = 0; i < in->nvars; i++) {
-            int used = 0;
-            for (size_t o = 0; o < r->noutputs && !used; o++)
-                used = expr_uses(r->outputs[o].expr, in->names[i]);
-            if (used)
+        for (size_t i = 0; i < in->nvars; i++)
+            if (in->kinds[i] == H5P_VAR_DATASET && var_used(r, in->names[i]))
                 FORWARD_IF_ERROR(add_var(p, in, i, f, nf, raw));
-        }
+    }
+    for (size_t g = 0; g < r->ninputs; g++) {
+        const h5p_input *in = &r->inputs[g];
+        h5p_catalog cat;
+        memset(&cat, 0, sizeof cat);
+        h5prep_status st = H5PREP_OK;
+        for (size_t i = 0; i < in->nvars && st == H5PREP_OK; i++)
+            if (in->kinds[i] != H5P_VAR_DATASET && var_used(r, in->names[i]))
+                st = add_file_var(p, in, i, &cat);
+        if (st != H5PREP_OK && cat.path)
+            h5p_hint(st, "the catalog is declared at %s:%d:%d", r->path, in->catalog_line, in->catalog_col);
+        h5p_catalog_free(&cat);
+        FORWARD_IF_ERROR(st);
     }
     RETURN_ERROR_IF(p->nvars == 0, H5PREP_ERR_USAGE, "%s: the outputs use no input variable", r->path);
     RETURN_ERROR_IF(p->nvars > H5P_PLAN_MAX_VARS, H5PREP_ERR_USAGE, "%s: the outputs use %zu variables; at most %d are supported",
@@ -652,8 +742,10 @@ void h5p_plan_free(h5p_plan *p)
 {
     if (!p)
         return;
-    for (size_t v = 0; v < p->nvars; v++)
+    for (size_t v = 0; v < p->nvars; v++) {
         h5p_var_free(&p->vars[v].var);
+        free(p->vars[v].file_values);
+    }
     for (size_t o = 0; o < p->nouts; o++) {
         free(p->outs[o].vidx);
         free(p->outs[o].sidx);

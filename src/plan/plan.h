@@ -15,6 +15,9 @@ enum { H5P_PLAN_MAX_VARS = 64 }; /* input variables one recipe's outputs may use
 
 typedef struct h5p_plan_var {
     const char *name;        /* the recipe's name */
+    const h5p_input *input;  /* the recipe's input that declares it */
+    double *file_values;     /* (samples,) a value per file (attribute, 0-d dataset, catalog column)
+                                repeated over its file's rows, as float64; NULL for a dataset */
     h5p_var var;             /* dataset path, dims and the files holding it */
     int per_file;            /* sample s is the whole dataset of file s */
     int rank;                /* per-sample rank and shape */

@@ -405,6 +405,69 @@ static size_t declared_vars(const ctx *c, const h5p_input *in)
     return total;
 }
 
+/* Room for `count` more variables in `in` (names, paths, kinds, used, positions). */
+static h5prep_status grow_vars(const ctx *c, h5p_input *in, size_t count)
+{
+    size_t n = in->nvars + count;
+    char **names = realloc(in->names, n * sizeof *names);
+    in->names = names ? names : in->names;
+    char **paths = realloc(in->paths, n * sizeof *paths);
+    in->paths = paths ? paths : in->paths;
+    h5p_var_kind *kinds = realloc(in->kinds, n * sizeof *kinds);
+    in->kinds = kinds ? kinds : in->kinds;
+    int *used = realloc(in->used, n * sizeof *used);
+    in->used = used ? used : in->used;
+    int *lines = realloc(in->lines, n * sizeof *lines);
+    in->lines = lines ? lines : in->lines;
+    int *cols = realloc(in->cols, n * sizeof *cols);
+    in->cols = cols ? cols : in->cols;
+    return names && paths && kinds && used && lines && cols ? H5PREP_OK : nomem(c);
+}
+
+/* Declares variable `name` (at node k) of `kind` with source `src` as the next of `in`. */
+static h5prep_status add_variable(const ctx *c, h5p_input *in, const yaml_node_t *k, const char *name, h5p_var_kind kind,
+                                  const char *src)
+{
+    FORWARD_IF_ERROR(check_unique_var(c, k, in, name));
+    size_t i = in->nvars;
+    in->names[i] = h5p_strdup(name);
+    in->paths[i] = h5p_strdup(src);
+    if (!in->names[i] || !in->paths[i]) {
+        free(in->names[i]);
+        free(in->paths[i]);
+        return nomem(c);
+    }
+    in->kinds[i] = kind;
+    in->used[i] = 0;
+    in->lines[i] = (int)k->start_mark.line + 1;
+    in->cols[i] = (int)k->start_mark.column + 1;
+    in->nvars++;
+    return H5PREP_OK;
+}
+
+/* A mapped variable's value: "/dataset/path", {attribute: NAME} or {dataset: /PATH} (0-d). */
+static h5prep_status parse_var_source(const ctx *c, const yaml_node_t *v, const char *name, h5p_var_kind *kind,
+                                      const char **src)
+{
+    static const char *const keys[] = {"attribute", "dataset", NULL};
+    *kind = H5P_VAR_DATASET;
+    if (v->type == YAML_MAPPING_NODE) {
+        FORWARD_IF_ERROR(check_keys(c, v, "inputs.variables", keys));
+        const yaml_node_t *a = get(c, v, "attribute"), *d = get(c, v, "dataset");
+        if (map_size(v) != 1 || (!a && !d))
+            return fail_at(c, v, "inputs.variables.%s: expected one of {attribute: NAME} or {dataset: /PATH} (a value per "
+                                 "file)", name);
+        *kind = a ? H5P_VAR_ATTRIBUTE : H5P_VAR_SCALAR;
+        v = a ? a : d;
+    }
+    FORWARD_IF_ERROR(read_str(c, v, "inputs.variables", src));
+    if (*kind != H5P_VAR_ATTRIBUTE && (*src)[0] != '/')
+        return fail_at(c, v, "inputs.variables: the dataset path of '%s' must start with '/', found '%.60s'", name, *src);
+    if (*kind != H5P_VAR_ATTRIBUTE && names_a_group(*src))
+        return fail_at(c, v, "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name, *src);
+    return H5PREP_OK;
+}
+
 static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_input *in)
 {
     char buf[128];
@@ -419,59 +482,78 @@ static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_inp
         return fail_at(c, n, "inputs.variables: no variables are declared");
     if (count > MAX_VARIABLES - declared_vars(c, in))
         return fail_at(c, n, "inputs.variables: more than %d variables are declared over all inputs", MAX_VARIABLES);
-    in->names = h5p_calloc(count, sizeof *in->names);
-    in->paths = h5p_calloc(count, sizeof *in->paths);
-    in->used = h5p_calloc(count, sizeof *in->used);
-    in->lines = h5p_calloc(count, sizeof *in->lines);
-    in->cols = h5p_calloc(count, sizeof *in->cols);
-    if (!in->names || !in->paths || !in->used || !in->lines || !in->cols)
-        return nomem(c);
+    FORWARD_IF_ERROR(grow_vars(c, in, count));
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *k = node_of(c, mapped ? n->data.mapping.pairs.start[i].key : n->data.sequence.items.start[i]);
-        const char *name, *path;
+        const char *name, *src;
+        char path[1100];
+        h5p_var_kind kind = H5P_VAR_DATASET;
         FORWARD_IF_ERROR(read_str(c, k, "inputs.variables", &name));
-        FORWARD_IF_ERROR(check_unique_var(c, k, in, name));
         if (mapped) {
-            const yaml_node_t *v = node_of(c, n->data.mapping.pairs.start[i].value);
-            FORWARD_IF_ERROR(read_str(c, v, "inputs.variables", &path));
-            if (path[0] != '/')
-                return fail_at(c, v, "inputs.variables: the dataset path of '%s' must start with '/', found '%.60s'",
-                               name, path);
+            FORWARD_IF_ERROR(parse_var_source(c, node_of(c, n->data.mapping.pairs.start[i].value), name, &kind, &src));
         } else if (name[0] == '/') {
             return fail_at(c, k, "inputs.variables: '%.60s' is a path; name it with the mapping form "
                                  "(variables: {name: %.60s})", name, name);
+        } else {
+            snprintf(path, sizeof path, "/%s", name);
+            if (strlen(name) >= sizeof path - 1)
+                return fail_at(c, k, "inputs.variables: the name '%.60s...' is too long", name);
+            src = path;
+            if (names_a_group(src))
+                return fail_at(c, k, "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name, src);
         }
-        size_t plen = mapped ? strlen(path) + 1 : strlen(name) + 2;
-        in->names[i] = h5p_strdup(name);
-        in->paths[i] = h5p_malloc(plen);
-        if (!in->names[i] || !in->paths[i]) {
-            free(in->names[i]);
-            free(in->paths[i]);
-            return nomem(c);
-        }
-        snprintf(in->paths[i], plen, mapped ? "%s" : "/%s", mapped ? path : name);
-        in->lines[i] = (int)k->start_mark.line + 1;
-        in->cols[i] = (int)k->start_mark.column + 1;
-        in->nvars++;
-        if (names_a_group(in->paths[i]))
-            return fail_at(c, mapped ? node_of(c, n->data.mapping.pairs.start[i].value) : k,
-                           "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name,
-                           in->paths[i]);
+        FORWARD_IF_ERROR(add_variable(c, in, k, name, kind, src));
+    }
+    return H5PREP_OK;
+}
+
+/* catalog: {file: CSV, key: COLUMN, columns: [COLUMN, ...]}: each column a variable, one value
+ * per file, from the row whose key names the file. */
+static h5prep_status parse_catalog(const ctx *c, const yaml_node_t *n, h5p_input *in)
+{
+    static const char *const keys[] = {"file", "key", "columns", NULL};
+    char buf[128];
+    FORWARD_IF_ERROR(check_keys(c, n, "inputs.catalog", keys));
+    const yaml_node_t *f = get(c, n, "file"), *k = get(c, n, "key"), *cols = get(c, n, "columns");
+    FORWARD_IF_ERROR(need(c, f, n, "inputs.catalog", "file"));
+    FORWARD_IF_ERROR(need(c, k, n, "inputs.catalog", "key"));
+    FORWARD_IF_ERROR(need(c, cols, n, "inputs.catalog", "columns"));
+    FORWARD_IF_ERROR(dup_str(c, f, "inputs.catalog.file", &in->catalog));
+    FORWARD_IF_ERROR(dup_str(c, k, "inputs.catalog.key", &in->catalog_key));
+    in->catalog_line = (int)n->start_mark.line + 1;
+    in->catalog_col = (int)n->start_mark.column + 1;
+    if (cols->type != YAML_SEQUENCE_NODE || cols->data.sequence.items.top == cols->data.sequence.items.start)
+        return fail_at(c, cols, "inputs.catalog.columns: expected a list of column names, found %s",
+                       found(cols, buf, sizeof buf));
+    size_t count = (size_t)(cols->data.sequence.items.top - cols->data.sequence.items.start);
+    if (count > MAX_VARIABLES - declared_vars(c, in))
+        return fail_at(c, cols, "inputs.catalog.columns: more than %d variables are declared over all inputs", MAX_VARIABLES);
+    FORWARD_IF_ERROR(grow_vars(c, in, count));
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *col = node_of(c, cols->data.sequence.items.start[i]);
+        const char *name;
+        FORWARD_IF_ERROR(read_str(c, col, "inputs.catalog.columns", &name));
+        if (!strcmp(name, in->catalog_key))
+            return fail_at(c, col, "inputs.catalog.columns: '%.60s' is the key column, which holds file names", name);
+        FORWARD_IF_ERROR(add_variable(c, in, col, name, H5P_VAR_CATALOG, name));
     }
     return H5PREP_OK;
 }
 
 static h5prep_status parse_input(const ctx *c, const yaml_node_t *n, h5p_input *in)
 {
-    static const char *const keys[] = {"files", "variables", "per_file", NULL};
+    static const char *const keys[] = {"files", "variables", "catalog", "per_file", NULL};
     in->line = (int)n->start_mark.line + 1;
     in->col = (int)n->start_mark.column + 1;
     FORWARD_IF_ERROR(check_keys(c, n, "inputs", keys));
-    const yaml_node_t *files = get(c, n, "files"), *vars = get(c, n, "variables"), *pf = get(c, n, "per_file");
+    const yaml_node_t *files = get(c, n, "files"), *vars = get(c, n, "variables"), *pf = get(c, n, "per_file"),
+                      *cat = get(c, n, "catalog");
     FORWARD_IF_ERROR(need(c, files, n, "inputs", "files"));
     FORWARD_IF_ERROR(need(c, vars, n, "inputs", "variables"));
     FORWARD_IF_ERROR(parse_files(c, files, in));
     FORWARD_IF_ERROR(parse_variables(c, vars, in));
+    if (cat)
+        FORWARD_IF_ERROR(parse_catalog(c, cat, in));
     if (pf)
         FORWARD_IF_ERROR(read_bool(c, pf, "inputs.per_file", &in->per_file));
     return H5PREP_OK;
@@ -1395,6 +1477,9 @@ void h5p_recipe_free(h5p_recipe *r)
         free(in->files);
         free(in->names);
         free(in->paths);
+        free(in->kinds);
+        free(in->catalog);
+        free(in->catalog_key);
         free(in->used);
         free(in->lines);
         free(in->cols);

@@ -60,18 +60,33 @@ typedef struct h5p_output {
     h5p_out_dtype dtype;     /* `cast:` (float32) */
 } h5p_output;
 
+/* Where an input variable's values come from. */
+typedef enum h5p_var_kind {
+    H5P_VAR_DATASET,   /* the dataset paths[i] of every file, joined along axis 0 */
+    H5P_VAR_ATTRIBUTE, /* one value per file: the root group's attribute paths[i] */
+    H5P_VAR_SCALAR,    /* one value per file: the 0-d (or one-element) dataset paths[i] */
+    H5P_VAR_CATALOG    /* one value per file: column paths[i] of the input's catalog */
+} h5p_var_kind;
+
 /* One group of input files: the same variables in every file, joined along axis 0 (or, with
- * per_file, each file one sample). */
+ * per_file, each file one sample). A per-file value (attribute, 0-d dataset, catalog column)
+ * is one scalar per sample, repeated over the rows of its file. */
 typedef struct h5p_input {
     char **files;            /* globs as written */
     size_t nfiles;
     char **names;            /* variable names used in expressions */
-    char **paths;            /* dataset path of each name in the files ("/name" unless mapped) */
+    char **paths;            /* dataset path of each name in the files ("/name" unless mapped); the
+                                attribute, 0-d dataset or catalog column of a per-file value */
+    h5p_var_kind *kinds;     /* (nvars,) where each variable's values come from */
     int *used;               /* 1 where an output's expression reads the variable: the others are
                                 never opened by the plan */
     int *lines, *cols;       /* 1-based position of each name in the recipe, for messages */
     size_t nvars;
     int per_file;            /* each file is one sample: a new axis 0 of length nfiles (0) */
+    char *catalog;           /* `catalog: {file: ...}`: a CSV file (RFC 4180, a header row), NULL
+                                when none; its `columns` are variables of kind CATALOG */
+    char *catalog_key;       /* the column holding file names (`key`) */
+    int catalog_line, catalog_col;
     int line, col;
 } h5p_input;
 

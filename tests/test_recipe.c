@@ -363,7 +363,14 @@ Test(recipe, split_defaults_and_options)
     h5p_recipe_free(r);
     r = load_ok(WITH_EXPR("a") "split: {fractions: {train: 0.7, val: 0.3}, normalize_with: all}\n");
     cr_assert_eq(r->split.stats_split, -1);
+    cr_assert(!r->split.lo_text[0] && !r->split.hi_text[0], "numbers are not dates");
     h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: time, coordinate: a, ranges: {train: [2013-01-01, '2016-01-01T00:00Z'], test: [2016-01-01, .inf]}}\n");
+    cr_assert_str_eq(r->split.lo_text[0], "2013-01-01");
+    cr_assert_str_eq(r->split.hi_text[0], "2016-01-01T00:00Z");
+    cr_assert(!r->split.hi_text[1] && isinf(r->split.hi[1]));
+    h5p_recipe_free(r);
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [2013-01-01, 1]}}\n", "8:36", "split.ranges.train", "expected a number");
 }
 
 Test(recipe, write_forms)

@@ -3,6 +3,8 @@
  * and through the SIMT harness, and the bad inputs that must stop a run before any data is read. */
 #include "testutil.h"
 
+#include "input/cf.h"
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -33,6 +35,7 @@ static const char *make_years(int nan_row)
         uint64_t dx[] = {(uint64_t)ROWS[f], 3}, dt[] = {(uint64_t)ROWS[f]};
         tu_write(path, "x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dx, x, 0);
         tu_write(path, "time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dt, t, 0);
+        tu_attr_text(path, "time", "units", "days since 2010-01-01");
     }
     return dir;
 }
@@ -221,4 +224,59 @@ Test(split_by, time_coordinate_missing_or_of_the_wrong_length)
     FAILS(dir, "[x]", split, 9, "has shape (5,), but the inputs have 37 samples", "shape (37,)");
     FAILS(dir, "[x]", "{by: time, coordinate: 'nofile.h5:/time', ranges: {train: [0, 1000]}}", 3, "nofile.h5",
           "split.coordinate");
+}
+
+/* ---- dates --------------------------------------------------------------------------------- */
+
+/* Reference values from Python's datetime (proleptic Gregorian). */
+Test(split_by, dates_in_cf_units)
+{
+    static const struct { const char *units, *calendar, *date; double want; } cases[] = {
+        {"days since 1970-01-01", "", "2000-01-01", 10957},
+        {"hours since 1900-01-01 00:00:00.0", "gregorian", "2013-01-01T06:00Z", 990558},
+        {"minutes since 2000-1-1 0:0:0", "proleptic_gregorian", "2016-02-29 12:30", 8501070},
+        {"seconds since 1970-01-01T00:00:00Z", "standard", "1969-12-31T23:59:59", -1},
+        {"days since 2020-01-01", "", "2020-03-01T00:00+02:00", 59.916666666666664},
+        {"days since 1582-10-15", "proleptic_gregorian", "1600-03-01", 6347},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double got = 0;
+        cr_assert_eq(h5p_cf_date_value(cases[i].units, cases[i].calendar, cases[i].date, &got), H5PREP_OK, "%s",
+                     h5prep_last_error());
+        tu_close(got, cases[i].want, 1e-9, 1e-15, cases[i].date, i);
+    }
+    double x;
+    cr_expect_eq(h5p_cf_date_value("days since 2000-01-01", "", "2019-02-29", &x), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "'2019-02-29' is not a date"), "%s", h5prep_last_error());
+    cr_expect_eq(h5p_cf_date_value("days since 2000-01-01", "noleap", "2019-02-28", &x), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "calendar 'noleap' is not supported"), "%s", h5prep_last_error());
+    cr_expect_eq(h5p_cf_date_value("days after 2000-01-01", "", "2019-02-28", &x), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "not CF time units"), "%s", h5prep_last_error());
+    cr_expect_eq(h5p_cf_date_value("days since 1500-01-01", "standard", "2019-02-28", &x), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "before 1582-10-15"), "%s", h5prep_last_error());
+}
+
+/* The coordinate is in days since 2010-01-01: 2010-07-20 is day 200, 2010-10-28 day 300. */
+Test(split_by, time_ranges_as_dates)
+{
+    const char *dir = make_years(-1);
+    char split[4096], args[4096];
+    snprintf(split, sizeof split,
+             "{by: time, coordinate: '%s:/time', ranges: {train: [2010-01-01, 2010-07-20], val: [2010-07-20, '2010-10-28T00:00Z'], "
+             "test: [2010-10-28, 2030-01-01]}}",
+             at(dir, "y20*.h5"));
+    snprintf(args, sizeof args, "--by time --coordinate '%s:/time' --split train=0,200 --split val=200,300 --split test=300,7305",
+             at(dir, "y20*.h5"));
+    run_ok(H5PREP_CLI, "cpu", dir, "[x]", split, at(dir, "out"));
+    check(dir, at(dir, "out"), args);
+    json_t *m = json_load_file(at(dir, "out/split.json"), 0, NULL);
+    json_t *test = json_object_get(json_object_get(m, "ranges"), "test");
+    cr_assert(json_number_value(json_array_get(test, 0)) == 300 && json_number_value(json_array_get(test, 1)) == 7305,
+              "the manifest records the ranges in the coordinate's units");
+    json_decref(m);
+    snprintf(split, sizeof split, "{by: time, coordinate: '%s:/time', ranges: {train: [2010-01-01, 2010-07-20], test: [2010-07-01, 2011-01-01]}}",
+             at(dir, "y20*.h5"));
+    FAILS(dir, "[x]", split, 2, "split.ranges.test [181, 365) overlaps split 'train' [0, 200) (days since 2010-01-01)");
+    FAILS(dir, "[x, time]", "{by: time, coordinate: time, ranges: {train: [2010-01-01, 2010-31-01]}}", 2,
+          "split.ranges.train: expected a number or a date");
 }

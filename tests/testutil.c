@@ -94,6 +94,20 @@ void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t f
     H5Fclose(f);
 }
 
+void tu_attr_text(const char *path, const char *dset, const char *attr, const char *text)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(text));
+    hid_t f = open_or_create(path), d = H5Oopen(f, dset, H5P_DEFAULT), sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(d, attr, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert(a >= 0 && H5Awrite(a, t, text) >= 0, "attribute %s", attr);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Oclose(d);
+    H5Fclose(f);
+    H5Tclose(t);
+}
+
 void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n)
 {
     tu_attr_typed(path, dset, attr, ftype, H5T_NATIVE_DOUBLE, vals, (size_t)n);

@@ -23,6 +23,9 @@ void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, 
 void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
                    size_t n);
 
+/* Adds a string attribute (fixed length, ASCII) to dataset or group `dset`. */
+void tu_attr_text(const char *path, const char *dset, const char *attr, const char *text);
+
 /* Reference statistics of x viewed as [outer][F][inner], NaN meaning missing: two passes with
  * long double sums. Out: (F,) states. */
 void tu_reference(const double *x, uint64_t outer, uint64_t F, uint64_t inner, h5prep_moments *out);

@@ -434,7 +434,7 @@ static h5prep_status open_staging(run *r)
 static h5prep_status make_split(run *r)
 {
     const h5p_plan *p = &r->plan;
-    const h5p_split_spec *sp = &r->recipe->split;
+    const h5p_split_spec *sp = &r->plan.split;
     int need_keys = !p->assign || sp->shuffle;
     uint64_t units = p->group_of ? p->ngroups : p->n;
     uint32_t *key = need_keys ? h5p_malloc((units ? units : 1) * sizeof *key) : NULL;
@@ -552,7 +552,7 @@ static h5prep_status write_stats(run *r)
 static h5prep_status open_sink(run *r)
 {
     const h5p_plan *p = &r->plan;
-    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->outdir.tmp, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
+    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->outdir.tmp, &r->recipe->write, r->split.nsplits, r->plan.split.names,
                                    r->split.count));
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
@@ -682,7 +682,7 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
     rep->nsplits = r->split.nsplits;
     for (int k = 0; k < r->split.nsplits; k++) {
         rep->split_rows[k] = r->split.count[k];
-        snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->recipe->split.names[k]);
+        snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->plan.split.names[k]);
     }
     rep->staged_in_memory = r->staged_in_memory;
     rep->bytes_read = r->bytes_read;

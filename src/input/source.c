@@ -474,6 +474,20 @@ h5prep_status h5p_part_read_f64(const h5p_part *part, const char *dset, uint64_t
     return st;
 }
 
+h5prep_status h5p_part_text_attr(const h5p_part *part, const char *dset, const char *name, char *out, size_t cap)
+{
+    hid_t f = -1, d = -1;
+    out[0] = 0;
+    FORWARD_IF_ERROR(h5p_file_open(part->path, &f));
+    h5prep_status st = open_dataset(f, part->path, dset, &d);
+    if (st == H5PREP_OK) {
+        st = h5p_cf_text(d, part->path, dset, name, out, cap);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return st;
+}
+
 /* One numeric value from object `obj` (an attribute of the root group, or a dataset) of file
  * `path`: it must hold exactly one element. */
 static h5prep_status read_one(hid_t obj, hid_t type, hid_t space, int is_attr, const char *path, const char *name,

@@ -4,6 +4,7 @@
 
 #include "common/internal.h"
 #include "input/catalog.h"
+#include "input/cf.h"
 #include "input/variable.h"
 #include "plan/split.h"
 
@@ -535,7 +536,7 @@ static void sample_files(const h5p_plan *p, uint64_t *file_of)
 
 static h5prep_status build_groups(h5p_plan *p)
 {
-    const h5p_split_spec *sp = &p->recipe->split;
+    const h5p_split_spec *sp = &p->split;
     if (sp->group_by == H5P_GROUP_NONE)
         return H5PREP_OK;
     p->group_of = h5p_malloc(p->n * sizeof *p->group_of);
@@ -555,7 +556,7 @@ static h5prep_status build_groups(h5p_plan *p)
  * FNM_PATHNAME | FNM_PERIOD, as glob(3) matches the inputs' globs). */
 static h5prep_status split_of_file(const h5p_plan *p, const char *path, uint8_t *out)
 {
-    const h5p_split_spec *sp = &p->recipe->split;
+    const h5p_split_spec *sp = &p->split;
     int got = -1;
     const char *by = NULL;
     for (int k = 0; k < sp->nsplits; k++)
@@ -601,7 +602,7 @@ static h5prep_status assign_by_files(h5p_plan *p)
 static h5prep_status open_coordinate(const h5p_plan *p, char *const *files, size_t nfiles, int raw, h5p_var *v)
 {
     const h5p_recipe *r = p->recipe;
-    const char *spec = r->split.coordinate, *sep = strstr(spec, ":/");
+    const char *spec = p->split.coordinate, *sep = strstr(spec, ":/");
     if (sep) {
         char *file = h5p_malloc((size_t)(sep - spec) + 1);
         RETURN_ERROR_IF(!file, H5PREP_ERR_NOMEM, "out of memory");
@@ -623,9 +624,52 @@ static h5prep_status open_coordinate(const h5p_plan *p, char *const *files, size
     return h5p_fail(H5PREP_ERR_INTERNAL, "%s: split.coordinate '%s' is not a variable", r->path, spec);
 }
 
+/* Dates of split.ranges as values of the coordinate v, through its CF units and calendar (the
+ * same in every file); the ranges are then checked as numbers are when the recipe is read. */
+static h5prep_status convert_dates(h5p_plan *p, const h5p_var *v)
+{
+    h5p_split_spec *sp = &p->split;
+    int any = 0;
+    for (int k = 0; k < sp->nsplits; k++)
+        any |= sp->lo_text[k] || sp->hi_text[k];
+    if (!any)
+        return H5PREP_OK;
+    char units[128], cal[128], other[128];
+    FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[0], v->name, "units", units, sizeof units));
+    FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[0], v->name, "calendar", cal, sizeof cal));
+    if (!units[0]) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s:%s: the time coordinate has no units attribute, so the dates of split.ranges cannot be "
+                 "placed on it", v->parts[0].path, v->name);
+        return h5p_hint(H5PREP_ERR_USAGE, "give the bounds as numbers in the coordinate's units");
+    }
+    for (size_t k = 1; k < v->nparts; k++) {
+        FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[k], v->name, "units", other, sizeof other));
+        RETURN_ERROR_IF(strcmp(units, other) != 0, H5PREP_ERR_USAGE,
+                        "%s:%s: units '%s', but '%s' in %s; the dates of split.ranges need one reference", v->parts[k].path,
+                        v->name, other, units, v->parts[0].path);
+    }
+    for (int k = 0; k < sp->nsplits; k++) {
+        for (int end = 0; end < 2; end++) {
+            const char *date = end ? sp->hi_text[k] : sp->lo_text[k];
+            h5prep_status st = date ? h5p_cf_date_value(units, cal, date, end ? &sp->hi[k] : &sp->lo[k]) : H5PREP_OK;
+            if (st != H5PREP_OK)
+                return h5p_hint(st, "split.ranges.%s of %s, against %s:%s", sp->names[k], p->recipe->path, v->parts[0].path,
+                                v->name);
+        }
+        RETURN_ERROR_IF(!(sp->lo[k] < sp->hi[k]), H5PREP_ERR_USAGE,
+                        "%s: split.ranges.%s is [%.17g, %.17g) in the units of the coordinate (%s): empty (expected START < END)",
+                        p->recipe->path, sp->names[k], sp->lo[k], sp->hi[k], units);
+        for (int j = 0; j < k; j++)
+            RETURN_ERROR_IF(h5p_split_overlap(sp, j, k), H5PREP_ERR_USAGE,
+                            "%s: split.ranges.%s [%.17g, %.17g) overlaps split '%s' [%.17g, %.17g) (%s)", p->recipe->path,
+                            sp->names[k], sp->lo[k], sp->hi[k], sp->names[j], sp->lo[j], sp->hi[j], units);
+    }
+    return H5PREP_OK;
+}
+
 static h5prep_status assign_by_time(h5p_plan *p, char *const *files, size_t nfiles, int raw)
 {
-    const h5p_split_spec *sp = &p->recipe->split;
+    const h5p_split_spec *sp = &p->split;
     h5p_var v;
     memset(&v, 0, sizeof v);
     h5prep_status st = open_coordinate(p, files, nfiles, raw, &v);
@@ -642,8 +686,10 @@ static h5prep_status assign_by_time(h5p_plan *p, char *const *files, size_t nfil
         h5p_var_free(&v);
         return h5p_hint(H5PREP_ERR_SHAPE, "a time coordinate has one value per sample: shape (%" PRIu64 ",)", p->n);
     }
-    double *t = h5p_malloc(p->n * sizeof *t);
-    st = t ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory for the time coordinate of %" PRIu64 " samples", p->n);
+    st = convert_dates(p, &v);
+    double *t = st == H5PREP_OK ? h5p_malloc(p->n * sizeof *t) : NULL;
+    if (st == H5PREP_OK && !t)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for the time coordinate of %" PRIu64 " samples", p->n);
     for (size_t k = 0; k < v.nparts && st == H5PREP_OK; k++)
         st = h5p_part_read_f64(&v.parts[k], v.name, v.parts[k].rows, t + v.parts[k].row0);
     for (uint64_t i = 0; i < p->n && st == H5PREP_OK; i++) {
@@ -669,7 +715,7 @@ static h5prep_status assign_by_time(h5p_plan *p, char *const *files, size_t nfil
 /* The split of each sample when the recipe gives it (by files, rows or time). */
 static h5prep_status build_assignment(h5p_plan *p, char *const *files, size_t nfiles, int raw)
 {
-    const h5p_split_spec *sp = &p->recipe->split;
+    const h5p_split_spec *sp = &p->split;
     if (sp->by == H5P_SPLIT_SEEDED)
         return H5PREP_OK;
     p->assign = h5p_malloc(p->n ? p->n : 1);
@@ -691,6 +737,7 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
 {
     memset(p, 0, sizeof *p);
     p->recipe = r;
+    p->split = r->split;
     size_t declared = 0;
     for (size_t g = 0; g < r->ninputs; g++)
         declared += r->inputs[g].nvars;

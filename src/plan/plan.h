@@ -55,6 +55,8 @@ typedef struct h5p_plan {
     size_t nouts;
     uint64_t *group_of;      /* (n,) group of each sample when the split groups, else NULL */
     uint64_t ngroups;
+    h5p_split_spec split;    /* the recipe's split (its strings shared), dates of a split by time
+                                turned into the coordinate's units */
     uint8_t *assign;         /* (n,) split of each sample (H5P_SPLIT_DROPPED: none) when the split is
                                 given by files, rows or time, else NULL */
 } h5p_plan;

@@ -3,6 +3,7 @@
 #include "plan/recipe.h"
 
 #include "common/internal.h"
+#include "input/cf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -982,8 +983,28 @@ int h5p_split_overlap(const h5p_split_spec *spec, int a, int b)
     return spec->lo[a] < spec->hi[b] && spec->lo[b] < spec->hi[a];
 }
 
+/* A bound of a range: a number, or for by: time an ISO date (*text, checked here, turned into
+ * the coordinate's units by the plan). */
+static h5prep_status read_bound(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s, const char *what, double *x,
+                                char **date)
+{
+    char buf[128];
+    const char *t = n->type == YAML_SCALAR_NODE ? text(n) : "";
+    char *end;
+    strtod(t, &end);
+    int number = is_plain(n) && *t && (!*end || strstr(t, "inf") || strstr(t, "Inf") || strstr(t, "INF"));
+    if (s->by != H5P_SPLIT_TIME || number || n->type != YAML_SCALAR_NODE)
+        return read_f64(c, n, what, x);
+    double v;
+    if (h5p_cf_date_value("days since 1970-01-01", "", t, &v) != H5PREP_OK)
+        return fail_at(c, n, "%s: expected a number or a date (YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss], optionally Z or +hh:mm), "
+                             "found %s", what, found(n, buf, sizeof buf));
+    *date = h5p_strdup(t);
+    return *date ? H5PREP_OK : nomem(c);
+}
+
 /* split.ranges: {split: [START, END]}: fractions of the rows (by: rows) or values of the time
- * coordinate (by: time), END excluded; no two ranges overlap. */
+ * coordinate (by: time; numbers in its units or ISO dates), END excluded; no two ranges overlap. */
 static h5prep_status parse_ranges(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
 {
     char buf[128], what[256];
@@ -993,15 +1014,17 @@ static h5prep_status parse_ranges(const ctx *c, const yaml_node_t *n, h5p_split_
         snprintf(what, sizeof what, "split.ranges.%s", s->names[k]);
         if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
             return fail_at(c, v, "%s: expected [START, END], found %s", what, found(v, buf, sizeof buf));
-        FORWARD_IF_ERROR(read_f64(c, node_of(c, v->data.sequence.items.start[0]), what, &s->lo[k]));
-        FORWARD_IF_ERROR(read_f64(c, node_of(c, v->data.sequence.items.start[1]), what, &s->hi[k]));
+        FORWARD_IF_ERROR(read_bound(c, node_of(c, v->data.sequence.items.start[0]), s, what, &s->lo[k], &s->lo_text[k]));
+        FORWARD_IF_ERROR(read_bound(c, node_of(c, v->data.sequence.items.start[1]), s, what, &s->hi[k], &s->hi_text[k]));
+        if (s->lo_text[k] || s->hi_text[k])
+            continue; /* dates: checked by the plan once they are in the coordinate's units */
         if (s->by == H5P_SPLIT_ROWS && !(s->lo[k] >= 0 && s->hi[k] <= 1))
             return fail_at(c, v, "%s: [%g, %g] is not within [0, 1] (by: rows takes fractions of the row count)", what,
                            s->lo[k], s->hi[k]);
         if (!(s->lo[k] < s->hi[k]))
             return fail_at(c, v, "%s: [%g, %g] is empty (expected START < END; END is excluded)", what, s->lo[k], s->hi[k]);
         for (int j = 0; j < k; j++)
-            if (h5p_split_overlap(s, j, k))
+            if (!s->lo_text[j] && !s->hi_text[j] && h5p_split_overlap(s, j, k))
                 return fail_at(c, v, "%s: [%g, %g] overlaps split '%s' [%g, %g]", what, s->lo[k], s->hi[k], s->names[j],
                                s->lo[j], s->hi[j]);
     }
@@ -1494,6 +1517,8 @@ void h5p_recipe_free(h5p_recipe *r)
         for (size_t g = 0; g < r->split.nglobs[i]; g++)
             free(r->split.globs[i][g]);
         free(r->split.globs[i]);
+        free(r->split.lo_text[i]);
+        free(r->split.hi_text[i]);
     }
     free(r->split.coordinate);
     free(r->inputs);

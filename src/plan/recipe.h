@@ -109,6 +109,9 @@ typedef struct h5p_split_spec {
                                             coordinate values, lo < hi; no two ranges overlap */
     char **globs[H5P_MAX_SPLITS];        /* FILES: the globs of each split, as written */
     size_t nglobs[H5P_MAX_SPLITS];
+    char *lo_text[H5P_MAX_SPLITS], *hi_text[H5P_MAX_SPLITS]; /* TIME: a bound given as an ISO date,
+                                            turned into the coordinate's units by the plan; NULL
+                                            where the bound is a number */
     char *coordinate;                    /* TIME: "FILE:/dataset", or a variable of the inputs */
     int coord_line, coord_col;           /* TIME: where `coordinate` is written, for messages */
     uint64_t seed;                       /* (0) */

@@ -9,6 +9,7 @@ packages=(
   libjansson-dev                     # JSON documents (h5prep-stats/1) read and written
   libdeflate-dev                     # fast inflate for decoding compressed chunks in parallel
   libyaml-dev                        # YAML recipes of `h5prep transform`
+  libcsv-dev                         # CSV catalogs of per-file labels (RFC 4180)
   libcriterion-dev                   # the test runner
   python3-numpy python3-h5py         # the 3dcorrection generator; tests read outputs back as numpy does
   clang libclang-rt-14-dev           # libFuzzer (scripts/fuzz.sh); CI's corpus replay needs only gcc

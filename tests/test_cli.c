@@ -25,14 +25,6 @@ static void expect_failure(const char *arg, const char *extra, int code, const c
     cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.json.tmp"), "a failed run left a temporary file");
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void copy_prefix(const char *src, const char *dst, size_t n)
 {
     FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
@@ -54,10 +46,10 @@ Test(cli, missing_file)
 Test(cli, not_hdf5)
 {
     const char *p = tu_path("text.h5");
-    write_text(p, "time,value\n1,2\n");
+    tu_write_text(p, "time,value\n1,2\n");
     expect_failure(tu_input(p, "/x"), NULL, 4, "not an HDF5 or netCDF-4 file");
     const char *nc3 = tu_path("classic.nc");
-    write_text(nc3, "CDF\001 a netCDF-3 header");
+    tu_write_text(nc3, "CDF\001 a netCDF-3 header");
     expect_failure(tu_input(nc3, "/x"), NULL, 4, "netCDF-3 classic");
     cr_assert(strstr(tu_stderr(), "hint: convert it with 'nccopy -k nc4"), "%s", tu_stderr());
 }
@@ -129,7 +121,7 @@ Test(cli, unwritable_output)
 {
     /* a folder that cannot be: a path through a regular file */
     const char *file = tu_path("plain-file");
-    write_text(file, "not a folder\n");
+    tu_write_text(file, "not a folder\n");
     char bad[4096];
     snprintf(bad, sizeof bad, "%s/sub/out.json", file);
     const char *args[] = {"stats", NC4 ":/T", "-o", bad, NULL};

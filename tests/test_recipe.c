@@ -6,6 +6,7 @@
 #include "plan/recipe.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,7 +363,14 @@ Test(recipe, split_defaults_and_options)
     h5p_recipe_free(r);
     r = load_ok(WITH_EXPR("a") "split: {fractions: {train: 0.7, val: 0.3}, normalize_with: all}\n");
     cr_assert_eq(r->split.stats_split, -1);
+    cr_assert(!r->split.lo_text[0] && !r->split.hi_text[0], "numbers are not dates");
     h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: time, coordinate: a, ranges: {train: [2013-01-01, '2016-01-01T00:00Z'], test: [2016-01-01, .inf]}}\n");
+    cr_assert_str_eq(r->split.lo_text[0], "2013-01-01");
+    cr_assert_str_eq(r->split.hi_text[0], "2016-01-01T00:00Z");
+    cr_assert(!r->split.hi_text[1] && isinf(r->split.hi[1]));
+    h5p_recipe_free(r);
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [2013-01-01, 1]}}\n", "8:36", "split.ranges.train", "expected a number");
 }
 
 Test(recipe, write_forms)
@@ -426,7 +434,7 @@ Test(recipe, unknown_keys)
 {
     FAILS(WITH_EXPR("a") "extra: 1\n", "8:1", "unknown key 'extra'", "inputs, outputs, split, write");
     FAILS("inputs:\n  - files: a.h5\n    variables: [a]\n    per_fle: true\n" "outputs: {o: {from: a}}\n" TAIL, "4:5",
-          "unknown key 'per_fle'", "files, variables, per_file");
+          "unknown key 'per_fle'", "files, variables, catalog, per_file");
     FAILS(HEAD "outputs:\n  o:\n    from: a\n    norm: zscore\n" TAIL, "7:5", "unknown key 'norm'",
           "from, normalize, cast");
     FAILS(WITH_EXPR("{pad: {of: a, axis: 1, bfore: 2}}"), "6:34", "unknown key 'bfore'",
@@ -434,7 +442,7 @@ Test(recipe, unknown_keys)
     FAILS(HEAD "outputs: {o: {from: a, normalize: {method: zscore, keep: 2}}}\n" TAIL, "4:52", "unknown key 'keep'",
           "method, keep_axes, stats");
     FAILS(WITH_EXPR("a") "split: {fractions: {train: 1}, sead: 4}\n", "8:32", "unknown key 'sead'",
-          "fractions, seed, group_by, shuffle, normalize_with");
+          "by, fractions, assign, ranges, coordinate, seed, group_by, shuffle, normalize_with");
     FAILS(WITH_EXPR("a") "split: {fractions: {all: 1}, group_by: {row: 4}}\n", "8:41", "unknown key 'row'", "rows");
     FAILS(HEAD "outputs: {o: {from: a}}\nwrite: {dir: d, hdf5: {chunk: 4}}\n", "5:24", "unknown key 'chunk'",
           "chunk_rows, gzip");
@@ -544,6 +552,79 @@ Test(recipe, split_fractions)
     h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {fractions: {a: 0.3333333333, b: 0.3333333333, c: 0.3333333334}}\n");
     cr_assert_eq(r->split.nsplits, 3);
     h5p_recipe_free(r);
+}
+
+Test(recipe, split_by_files_rows_and_time)
+{
+    h5p_recipe *r = load_ok(WITH_EXPR("a") "split: {by: files, assign: {train: ['d/201[3-5]*.nc', d/2016*.nc], test: 'd/2017*.nc'}}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_FILES);
+    cr_assert_eq(r->split.nsplits, 2);
+    cr_assert_eq(r->split.nglobs[0], 2);
+    cr_assert_str_eq(r->split.globs[0][0], "d/201[3-5]*.nc");
+    cr_assert_str_eq(r->split.globs[1][0], "d/2017*.nc");
+    cr_assert_eq(r->split.shuffle, 0, "a split given by files keeps input order unless shuffle: true");
+    cr_assert_eq(r->split.stats_split, 0);
+    h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: rows, ranges: {val: [0.8, 0.9], train: [0, 0.8], test: [0.9, 1]}, shuffle: true}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_ROWS);
+    cr_assert(r->split.lo[0] == 0.8 && r->split.hi[0] == 0.9 && r->split.lo[2] == 0.9 && r->split.hi[2] == 1);
+    cr_assert_eq(r->split.shuffle, 1);
+    cr_assert_eq(r->split.stats_split, 1, "train normalizes wherever it is written");
+    h5p_recipe_free(r);
+    r = load_ok(WITH_EXPR("a") "split: {by: time, coordinate: 'c.nc:/time', ranges: {train: [-.inf, 7300]}, normalize_with: all}\n");
+    cr_assert_eq(r->split.by, H5P_SPLIT_TIME);
+    cr_assert_str_eq(r->split.coordinate, "c.nc:/time");
+    cr_assert(isinf(r->split.lo[0]) && r->split.lo[0] < 0 && r->split.hi[0] == 7300);
+    cr_assert_eq(r->split.stats_split, -1);
+    h5p_recipe_free(r);
+
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0, 0.8], val: [0.7, 0.9]}}\n", "8:50",
+          "split.ranges.val: [0.7, 0.9] overlaps split 'train' [0, 0.8]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0, 1.2]}}\n", "8:35", "not within [0, 1]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [-0.1, 0.5]}}\n", "8:35", "not within [0, 1]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0.5, 0.5]}}\n", "8:35", "is empty", "START < END");
+    FAILS(WITH_EXPR("a") "split: {by: rows, ranges: {train: [0.5]}}\n", "8:35", "expected [START, END]");
+    FAILS(WITH_EXPR("a") "split: {by: rows, fractions: {train: 1}}\n", "8:19", "split.fractions does not apply to by: rows",
+          "ranges, seed, shuffle, normalize_with");
+    FAILS(WITH_EXPR("a") "split: {by: rows}\n", "8:8", "missing required key 'ranges'");
+    FAILS(WITH_EXPR("a") "split: {by: time, ranges: {train: [0, 10]}}\n", "8:8", "missing required key 'coordinate'");
+    FAILS(WITH_EXPR("a") "split: {by: time, coordinate: tt, ranges: {train: [0, 10]}}\n", "8:31",
+          "'tt' is neither FILE:/DATASET nor a variable of the inputs");
+    FAILS(WITH_EXPR("a") "split: {by: time, coordinate: a, ranges: {train: [5, 10], test: [0, 6]}}\n", "8:65",
+          "overlaps split 'train' [5, 10]");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: []}}\n", "8:36", "the list of globs is empty");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: x.h5}, group_by: file}\n", "8:43",
+          "split.group_by does not apply to by: files");
+    FAILS(WITH_EXPR("a") "split: {by: weeks, ranges: {train: [0, 1]}}\n", "8:13", "split.by", "fractions, files, rows, time");
+    FAILS(WITH_EXPR("a") "split: {by: files, assign: {train: a.h5, Train: b.h5}}\n", "8:42", "differ only in case");
+}
+
+#define LHEAD(vars, cat) "inputs:\n  - files: a.h5\n    variables: " vars "\n" cat "outputs: {o: {from: a}}\n" TAIL
+
+Test(recipe, values_per_file)
+{
+    h5p_recipe *r = load_ok(LHEAD("{a: /a, b: {attribute: ef_number}, c: {dataset: /ef}}",
+                                  "    catalog: {file: cat.csv, key: filename, columns: [category, mag]}\n"));
+    const h5p_input *in = &r->inputs[0];
+    cr_assert_eq(in->nvars, 5);
+    const h5p_var_kind kinds[] = {H5P_VAR_DATASET, H5P_VAR_ATTRIBUTE, H5P_VAR_SCALAR, H5P_VAR_CATALOG, H5P_VAR_CATALOG};
+    const char *names[] = {"a", "b", "c", "category", "mag"}, *paths[] = {"/a", "ef_number", "/ef", "category", "mag"};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(in->kinds[i], kinds[i], "variable %d", i);
+        cr_assert_str_eq(in->names[i], names[i]);
+        cr_assert_str_eq(in->paths[i], paths[i]);
+    }
+    cr_assert_str_eq(in->catalog, "cat.csv");
+    cr_assert_str_eq(in->catalog_key, "filename");
+    h5p_recipe_free(r);
+    FAILS(LHEAD("{a: /a, b: {attribute: ef, dataset: /d}}", ""), "3:27", "expected one of {attribute: NAME} or {dataset: /PATH}");
+    FAILS(LHEAD("{a: /a, b: {dataset: d}}", ""), "3:37", "must start with '/'");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, key: name, columns: [name]}\n"), "4:49",
+          "'name' is the key column");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, key: name, columns: [a]}\n"), "4:49",
+          "variable 'a' is declared twice");
+    FAILS(LHEAD("{a: /a, b: {attribute: ef}}", "    catalog: {file: c.csv, columns: [x]}\n"), "4:14",
+          "missing required key 'key'");
 }
 
 /* ---- bounds: nesting, aliases, sizes ---------------------------------------------------------- */

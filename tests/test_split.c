@@ -448,6 +448,97 @@ Test(split, bad_input_is_refused)
     h5p_split_free(&s);
 }
 
+/* ---- splits given per sample ------------------------------------------------------------ */
+
+Test(split, blocks_round_half_up_and_tile_the_rows)
+{
+    uint64_t r0, r1;
+    h5p_split_block(0, 0.8, 37, &r0, &r1);
+    cr_expect(r0 == 0 && r1 == 30, "[0, 0.8] of 37: [%llu, %llu), want [0, 30) (29.6 rounds up)", (unsigned long long)r0,
+              (unsigned long long)r1);
+    h5p_split_block(0.8, 0.9, 37, &r0, &r1);
+    cr_expect(r0 == 30 && r1 == 33, "[0.8, 0.9] of 37: [%llu, %llu), want [30, 33)", (unsigned long long)r0,
+              (unsigned long long)r1);
+    h5p_split_block(0.5, 0.6, 37, &r0, &r1);
+    cr_expect(r0 == 19 && r1 == 22, "18.5 rounds up to 19, 22.2 down to 22: [%llu, %llu)", (unsigned long long)r0,
+              (unsigned long long)r1);
+    h5p_split_block(0, 1, 0, &r0, &r1);
+    cr_expect(r0 == 0 && r1 == 0);
+    for (uint64_t n = 0; n < 300; n++) { /* blocks sharing a bound share its row: [0, 1] cut in 7 is every row once */
+        uint64_t end = 0;
+        for (int k = 0; k < 7; k++) {
+            h5p_split_block(k / 7.0, (k + 1) / 7.0, n, &r0, &r1);
+            cr_assert(r0 == end && r1 >= r0, "n %llu block %d: [%llu, %llu) after %llu", (unsigned long long)n, k,
+                      (unsigned long long)r0, (unsigned long long)r1, (unsigned long long)end);
+            end = r1;
+        }
+        cr_assert_eq(end, n);
+    }
+}
+
+/* (key, sample) pairs for ordering a split's samples as the shuffle must. */
+static int by_key_then_index(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(split, assigned_samples_in_input_order_or_by_key)
+{
+    enum { M = 500 };
+    h5p_split_spec spec = spec_of(3, (const double[]){0, 0, 0}, 7, 0);
+    spec.by = H5P_SPLIT_FILES;
+    uint8_t which[M];
+    for (int i = 0; i < M; i++)
+        which[i] = i % 5 == 4 ? H5P_SPLIT_DROPPED : (uint8_t)(i * 7 % 11 % 3);
+    uint32_t *key = keys_of(7, M, H5P_KEYS_OWN);
+    for (int shuffle = 0; shuffle < 2; shuffle++) {
+        h5p_split s;
+        cr_assert_eq(h5p_split_assign(&spec, M, which, shuffle ? key : NULL, &s), H5PREP_OK, "%s", h5prep_last_error());
+        cr_assert_eq(s.dropped, M / 5);
+        for (int k = 0; k < 3; k++) {
+            uint64_t want[M], m = 0;
+            for (int i = 0; i < M; i++)
+                if (which[i] == k)
+                    want[m++] = shuffle ? (uint64_t)key[i] << 32 | (uint64_t)i : (uint64_t)i;
+            if (shuffle)
+                qsort(want, m, sizeof *want, by_key_then_index);
+            cr_assert_eq(s.count[k], m);
+            for (uint64_t j = 0; j < m; j++) {
+                uint64_t i = want[j] & 0xffffffffu;
+                cr_assert_eq(s.order[k][j], i, "shuffle %d split %d position %llu", shuffle, k, (unsigned long long)j);
+                cr_assert(s.which[i] == k && s.dest[i] == j);
+            }
+        }
+        h5p_split_free(&s);
+    }
+    free(key);
+}
+
+Test(split, assignments_and_ranges_are_checked)
+{
+    h5p_split_spec spec = spec_of(2, (const double[]){0, 0}, 0, 0);
+    spec.by = H5P_SPLIT_ROWS;
+    spec.lo[0] = 0, spec.hi[0] = 0.6, spec.lo[1] = 0.5, spec.hi[1] = 1;
+    uint8_t which[4] = {0, 0, 1, 1};
+    h5p_split s;
+    cr_expect_eq(h5p_split_assign(&spec, 4, which, NULL, &s), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "'train' [0, 0.6] and 'val' [0.5, 1] overlap"), "%s", h5prep_last_error());
+    spec.lo[1] = 0.6, spec.hi[1] = 1.5;
+    cr_expect_eq(h5p_split_assign(&spec, 4, which, NULL, &s), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "fractions of the rows in [0, 1]"), "%s", h5prep_last_error());
+    spec.hi[1] = 1;
+    which[3] = 2;
+    cr_expect_eq(h5p_split_assign(&spec, 4, which, NULL, &s), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "sample 3 is assigned to split 2 of 2"), "%s", h5prep_last_error());
+    uint32_t key[4] = {0};
+    cr_expect_eq(h5p_split_make(&spec, 4, NULL, 0, key, &s), H5PREP_ERR_USAGE, "fractions cannot make a split by rows");
+    spec.by = H5P_SPLIT_TIME;
+    spec.lo[1] = 0.6, spec.hi[1] = 0.6;
+    cr_expect_eq(h5p_split_assign(&spec, 4, which, NULL, &s), H5PREP_ERR_USAGE);
+    cr_expect(strstr(h5prep_last_error(), "expected start < end"), "%s", h5prep_last_error());
+}
+
 /* ---- the manifest ---------------------------------------------------------------------- */
 
 static json_t *load_manifest(const char *path)
@@ -488,6 +579,8 @@ Test(split, manifest_reads_back)
 
     json_t *doc = load_manifest(path);
     cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "h5prep-split/1");
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "by")), "fractions");
+    cr_expect_eq(json_integer_value(json_object_get(doc, "dropped")), 0);
     cr_expect_eq(json_integer_value(json_object_get(doc, "seed")), 42);
     cr_expect_str_eq(json_string_value(json_object_get(doc, "generator")), "philox4x32-10");
     cr_expect_str_eq(json_string_value(json_object_get(doc, "group_by")), "none");
@@ -505,7 +598,7 @@ Test(split, manifest_reads_back)
     while ((c = fgetc(fp)) != EOF)
         lines += c == '\n';
     fclose(fp);
-    cr_expect_eq(lines, 14, "%d lines", lines);
+    cr_expect_eq(lines, 16, "%d lines", lines);
     h5p_split_free(&s);
 }
 

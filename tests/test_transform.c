@@ -13,14 +13,6 @@
 
 enum { N = 37 }; /* samples: not a multiple of anything */
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* The input: a (N,3,4) float32 = 100n + 10i + k; b (N,4) int16 packed (0.5, +10) with fill -32768 at
  * (n % 5 == 0, k == 2); c (N,) float64 with NaN at n % 7 == 3. */
 static const char *make_input(void)
@@ -52,31 +44,13 @@ static double A(int n, int i, int k) { return 100.0 * n + 10.0 * i + k; }
 static double B(int n, int k) { return n % 5 == 0 && k == 2 ? NAN : (3 * n - 7 * k) * 0.5 + 10; }
 static double C(int n) { return n % 7 == 3 ? NAN : 1e8 + 0.25 * n; }
 
-/* The whole dataset as float64 (HDF5 converts); *count gets the number of values. */
-static double *read_all(const char *file, const char *dset, size_t *count)
-{
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(f >= 0, "cannot open %s", file);
-    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
-    cr_assert(d >= 0, "%s has no dataset %s", file, dset);
-    hid_t sp = H5Dget_space(d);
-    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
-    double *x = malloc((n ? n : 1) * sizeof *x);
-    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-    *count = n;
-    return x;
-}
-
 /* Output `dset` of split "all" in the directory out, as float64; it must hold `want` values. */
 static double *read_split_all(const char *out, const char *dset, size_t want)
 {
     char file[4096];
     snprintf(file, sizeof file, "%s/all.h5", out);
     size_t cnt;
-    double *x = read_all(file, dset, &cnt);
+    double *x = tu_read_all(file, dset, &cnt);
     cr_assert_eq(cnt, want, "%s:%s holds %zu values, want %zu", file, dset, cnt, want);
     return x;
 }
@@ -171,7 +145,7 @@ static void check_ops(const char *out)
 Test(transform, every_op_matches_its_definition)
 {
     const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
-    write_text(recipe, ops_recipe(make_input(), ""));
+    tu_write_text(recipe, ops_recipe(make_input(), ""));
     char slash[4096]; /* "out/" is the directory "out" */
     snprintf(slash, sizeof slash, "%s/", out);
     int rc = run_cli(H5PREP_CLI, recipe, slash, "cpu");
@@ -183,7 +157,7 @@ Test(transform, every_op_matches_its_definition)
 Test(transform, cuda_copies_are_bit_identical_to_cpu)
 {
     const char *recipe = tu_path("ops.yaml"), *cpu = tu_path("cpu"), *gpu = tu_path("gpu");
-    write_text(recipe, ops_recipe(make_input(), ""));
+    tu_write_text(recipe, ops_recipe(make_input(), ""));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, cpu, "cpu"), 0, "%s", tu_stderr());
     int rc = run_cli(H5PREP_CLI_SIMT, recipe, gpu, "cuda");
     cr_assert_eq(rc, 0, "simt exit %d: %s", rc, tu_stderr());
@@ -194,7 +168,7 @@ Test(transform, cuda_copies_are_bit_identical_to_cpu)
     snprintf(b, sizeof b, "%s/all.h5", gpu);
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         size_t na, nb;
-        double *x = read_all(a, names[i], &na), *y = read_all(b, names[i], &nb);
+        double *x = tu_read_all(a, names[i], &na), *y = tu_read_all(b, names[i], &nb);
         cr_assert_eq(na, nb);
         cr_assert(memcmp(x, y, na * sizeof *x) == 0, "output %s differs between the backends", names[i]);
         free(x);
@@ -205,7 +179,7 @@ Test(transform, cuda_copies_are_bit_identical_to_cpu)
 Test(transform, npy_shards_hold_the_same_rows)
 {
     const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
-    write_text(recipe, ops_recipe(make_input(), ", npy: {shard_rows: 10}"));
+    tu_write_text(recipe, ops_recipe(make_input(), ", npy: {shard_rows: 10}"));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
     char path[4096];
     snprintf(path, sizeof path, "%s/index.json", out);
@@ -306,7 +280,7 @@ static void check_axis1(const char *file, const manifest *m, int split)
         sd[i] = sqrt((double)(s2 / c));
     }
     size_t cnt;
-    double *x = read_all(file, "k1", &cnt);
+    double *x = tu_read_all(file, "k1", &cnt);
     cr_assert_eq(cnt, (size_t)m->count[split] * 12);
     for (int r = 0; r < m->count[split]; r++)
         for (int i = 0; i < 3; i++)
@@ -345,7 +319,7 @@ static void check_normalized(const char *out, const manifest *m)
         char file[4096];
         snprintf(file, sizeof file, "%s/%s.h5", out, names[s]);
         size_t cnt_a, cnt_b, cnt_h;
-        double *za = read_all(file, "za", &cnt_a), *mb = read_all(file, "mb", &cnt_b), *h = read_all(file, "h", &cnt_h);
+        double *za = tu_read_all(file, "za", &cnt_a), *mb = tu_read_all(file, "mb", &cnt_b), *h = tu_read_all(file, "h", &cnt_h);
         cr_assert_eq(cnt_a, (size_t)m->count[s] * 12);
         for (int r = 0; r < m->count[s]; r++) {
             int n = m->order[s][r];
@@ -372,7 +346,7 @@ static void check_normalized(const char *out, const manifest *m)
 Test(transform, normalizes_with_train_statistics)
 {
     const char *recipe = tu_path("n.yaml"), *out = tu_path("out");
-    write_text(recipe, norm_recipe(make_input(), 7, "none"));
+    tu_write_text(recipe, norm_recipe(make_input(), 7, "none"));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
     manifest m;
     read_manifest(out, &m);
@@ -385,7 +359,7 @@ Test(transform, normalizes_with_train_statistics)
 Test(transform, cuda_backend_splits_and_normalizes_like_cpu)
 {
     const char *recipe = tu_path("n.yaml"), *cpu = tu_path("cpu"), *gpu = tu_path("gpu");
-    write_text(recipe, norm_recipe(make_input(), 11, "none"));
+    tu_write_text(recipe, norm_recipe(make_input(), 11, "none"));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, cpu, "cpu"), 0, "%s", tu_stderr());
     int rc = run_cli(H5PREP_CLI_SIMT, recipe, gpu, "cuda");
     cr_assert_eq(rc, 0, "simt exit %d: %s", rc, tu_stderr());
@@ -405,13 +379,13 @@ Test(transform, seeds_and_groups)
     const char *outs[] = {tu_path("s1"), tu_path("s1again"), tu_path("s2")};
     int seeds[] = {1, 1, 2};
     for (int i = 0; i < 3; i++) {
-        write_text(recipe, norm_recipe(input, seeds[i], "none"));
+        tu_write_text(recipe, norm_recipe(input, seeds[i], "none"));
         cr_assert_eq(run_cli(H5PREP_CLI, recipe, outs[i], "cpu"), 0, "%s", tu_stderr());
         read_manifest(outs[i], &m[i]);
     }
     cr_assert(memcmp(&m[0], &m[1], sizeof m[0]) == 0, "the same seed gives the same split");
     cr_assert(memcmp(&m[0], &m[2], sizeof m[0]) != 0, "another seed gives another split");
-    write_text(recipe, norm_recipe(input, 3, "{rows: 5}"));
+    tu_write_text(recipe, norm_recipe(input, 3, "{rows: 5}"));
     const char *g = tu_path("groups");
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, g, "cpu"), 0, "%s", tu_stderr());
     manifest gm;
@@ -424,7 +398,7 @@ Test(transform, seeds_and_groups)
 static void expect_failure(const char *recipe_text, int code, const char *phrase)
 {
     const char *recipe = tu_path("bad.yaml"), *out = tu_path("out");
-    write_text(recipe, recipe_text);
+    tu_write_text(recipe, recipe_text);
     int rc = run_cli(H5PREP_CLI, recipe, out, "cpu");
     cr_assert_eq(rc, code, "exit %d, want %d; stderr: %s", rc, code, tu_stderr());
     cr_assert(strstr(tu_stderr(), phrase), "stderr lacks \"%s\": %s", phrase, tu_stderr());
@@ -446,9 +420,9 @@ Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
     expect_failure(t, 2, "sum to 0.9");
     snprintf(t, sizeof t, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: a}\nwrite: {hdf5: true}\n", in);
     const char *recipe = tu_path("bad.yaml");
-    write_text(recipe, t);
+    tu_write_text(recipe, t);
     const char *file = tu_path("plain-file");
-    write_text(file, "not a folder\n");
+    tu_write_text(file, "not a folder\n");
     char bad[4096];
     snprintf(bad, sizeof bad, "%s/out", file);
     const char *args[] = {"transform", recipe, "--out", bad, "--quiet", NULL};
@@ -459,7 +433,7 @@ Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
 Test(transform, existing_output_is_kept_unless_overwrite)
 {
     const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
-    write_text(recipe, ops_recipe(make_input(), ""));
+    tu_write_text(recipe, ops_recipe(make_input(), ""));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 12, "a second run must not replace the first");
     cr_assert(strstr(tu_stderr(), "--overwrite"), "%s", tu_stderr());
@@ -470,7 +444,7 @@ Test(transform, existing_output_is_kept_unless_overwrite)
     /* --overwrite replaces only what a transform wrote */
     const char *mine = tu_path("mine");
     cr_assert_eq(mkdir(mine, 0777), 0);
-    write_text(tu_path("mine/notes.txt"), "precious");
+    tu_write_text(tu_path("mine/notes.txt"), "precious");
     const char *again[] = {"transform", recipe, "--out", mine, "--quiet", "--overwrite", NULL};
     cr_assert_eq(tu_cli(again), 12, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "not the output of an h5prep transform"), "%s", tu_stderr());
@@ -481,7 +455,7 @@ Test(transform, existing_output_is_kept_unless_overwrite)
 Test(transform, interrupted_run_leaves_nothing)
 {
     const char *recipe = tu_path("ops.yaml"), *out = tu_path("out");
-    write_text(recipe, ops_recipe(make_input(), ""));
+    tu_write_text(recipe, ops_recipe(make_input(), ""));
     h5prep_transform_config c = h5prep_transform_config_default();
     c.out_dir = out;
     h5prep_interrupt();
@@ -494,7 +468,7 @@ Test(transform, interrupted_run_leaves_nothing)
 Test(transform, staging_on_disk_gives_the_same_outputs)
 {
     const char *recipe = tu_path("n.yaml"), *mem = tu_path("mem"), *disk = tu_path("disk");
-    write_text(recipe, norm_recipe(make_input(), 5, "none"));
+    tu_write_text(recipe, norm_recipe(make_input(), 5, "none"));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, mem, "cpu"), 0, "%s", tu_stderr());
     const char *args[] = {"transform", recipe, "--out", disk, "--backend", "cpu", "--stage-mem", "0", NULL};
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
@@ -503,7 +477,7 @@ Test(transform, staging_on_disk_gives_the_same_outputs)
     snprintf(a, sizeof a, "%s/train.h5", mem);
     snprintf(b, sizeof b, "%s/train.h5", disk);
     size_t na, nb;
-    double *x = read_all(a, "za", &na), *y = read_all(b, "za", &nb);
+    double *x = tu_read_all(a, "za", &na), *y = tu_read_all(b, "za", &nb);
     cr_assert(na == nb && memcmp(x, y, na * sizeof *x) == 0, "staging changed the outputs");
     free(x), free(y);
 }
@@ -522,11 +496,11 @@ Test(transform, radar_recipe_on_the_real_sweep)
     char file[4096];
     snprintf(file, sizeof file, "%s/train.h5", out);
     size_t cnt, nraw;
-    double *x = read_all(file, "x", &cnt);
+    double *x = tu_read_all(file, "x", &cnt);
     cr_assert_eq(cnt, (size_t)3 * 360 * 492);
     const char *moments[] = {"reflectivity", "velocity", "differential_reflectivity"};
     for (int m = 0; m < 3; m++) {
-        double *raw = read_all(H5PREP_SOURCE_DIR "/data/MLL2217907250U.003.nc", moments[m], &nraw);
+        double *raw = tu_read_all(H5PREP_SOURCE_DIR "/data/MLL2217907250U.003.nc", moments[m], &nraw);
         long double s = 0, s2 = 0;
         long c = 0;
         for (size_t i = 0; i < nraw; i++)
@@ -599,7 +573,7 @@ Test(transform, pointcloud_recipe)
         json_t *ind = json_object_get(json_object_get(json_object_get(split, "splits"), names[k]), "indices");
         snprintf(path, sizeof path, "%s/%s.h5", out, names[k]);
         size_t ni, nt;
-        double *a = read_all(path, "inputs", &ni), *b = read_all(path, "targets", &nt);
+        double *a = tu_read_all(path, "inputs", &ni), *b = tu_read_all(path, "targets", &nt);
         cr_assert(ni == 3 * json_array_size(ind) && nt == 2 * json_array_size(ind));
         for (size_t r = 0; r < json_array_size(ind); r++) {
             int s = (int)json_integer_value(json_array_get(ind, r));
@@ -631,7 +605,7 @@ Test(transform, wide_outputs_and_huge_shapes)
     snprintf(t, sizeof t,
              "inputs: {files: %s, variables: [c]}\noutputs:\n  w: {from: {broadcast: {of: {broadcast: {of: c, axis: 1, size: 100}}, axis: 1, size: 100}}}\n"
              "write: {hdf5: true}\n", in);
-    write_text(recipe, t);
+    tu_write_text(recipe, t);
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--mem", "1M", NULL};
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
     double *x = read_split_all(out, "w", (size_t)N * 10000);
@@ -649,13 +623,13 @@ Test(transform, factors_from_a_statistics_file)
     char in[1024], t[8192], first_stats[1024];
     snprintf(in, sizeof in, "%s", make_input());
     const char *recipe = tu_path("n.yaml"), *first = tu_path("first"), *second = tu_path("second");
-    write_text(recipe, norm_recipe(in, 7, "none"));
+    tu_write_text(recipe, norm_recipe(in, 7, "none"));
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, first, "cpu"), 0, "%s", tu_stderr());
     snprintf(first_stats, sizeof first_stats, "%s/stats.json", first);
     snprintf(t, sizeof t,
              "inputs: {files: %s, variables: [a]}\noutputs:\n  za: {from: a, normalize: {method: zscore, stats: %s}, cast: float64}\n"
              "split: {fractions: {all: 1.0}, shuffle: false}\nwrite: {hdf5: true}\n", in, first_stats);
-    write_text(recipe, t);
+    tu_write_text(recipe, t);
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, second, "cpu"), 0, "%s", tu_stderr());
     json_error_t err;
     json_t *doc = json_load_file(first_stats, 0, &err);
@@ -664,7 +638,7 @@ Test(transform, factors_from_a_statistics_file)
     char file[4096];
     snprintf(file, sizeof file, "%s/all.h5", second);
     size_t cnt;
-    double *x = read_all(file, "za", &cnt);
+    double *x = tu_read_all(file, "za", &cnt);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < 3; i++)
             for (int k = 0; k < 4; k++) {
@@ -695,7 +669,7 @@ Test(transform, no_split_keeps_input_order)
              "outputs:\n  x: {from: {flatten: a}, cast: float64}\n"
              "write: {hdf5: {chunk_rows: 4}}\n",
              make_input());
-    write_text(recipe, text);
+    tu_write_text(recipe, text);
     cr_assert_eq(run_cli(H5PREP_CLI, recipe, out, "cpu"), 0, "%s", tu_stderr());
     double *x = read_split_all(out, "x", (size_t)N * 12);
     for (int n = 0; n < N; n++)
@@ -715,7 +689,7 @@ Test(transform, index_maps_within_mem)
              "outputs:\n  x: {from: {broadcast: {of: a, axis: 1, size: 100000}}}\n"
              "write: {hdf5: true}\n",
              make_input());
-    write_text(recipe, text);
+    tu_write_text(recipe, text);
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--mem", "4M", NULL};
     cr_assert_eq(tu_cli(args), 13, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "the index maps of the outputs take") && strstr(tu_stderr(), "raise --mem to at least"),

@@ -94,6 +94,20 @@ void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t f
     H5Fclose(f);
 }
 
+void tu_attr_text(const char *path, const char *dset, const char *attr, const char *text)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(text));
+    hid_t f = open_or_create(path), d = H5Oopen(f, dset, H5P_DEFAULT), sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(d, attr, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert(a >= 0 && H5Awrite(a, t, text) >= 0, "attribute %s", attr);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Oclose(d);
+    H5Fclose(f);
+    H5Tclose(t);
+}
+
 void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, const double *vals, int n)
 {
     tu_attr_typed(path, dset, attr, ftype, H5T_NATIVE_DOUBLE, vals, (size_t)n);
@@ -232,6 +246,31 @@ int tu_cli_with(const char *binary, const char *const *args)
     close(fo);
     close(fe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The whole dataset as float64 (HDF5 converts); *count gets the number of values. */
+double *tu_read_all(const char *file, const char *dset, size_t *count)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "cannot open %s", file);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s has no dataset %s", file, dset);
+    hid_t sp = H5Dget_space(d);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+    double *x = malloc((n ? n : 1) * sizeof *x);
+    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    *count = n;
+    return x;
+}
+
+void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot create %s", path);
+    cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }

@@ -23,6 +23,9 @@ void tu_attr(const char *path, const char *dset, const char *attr, hid_t ftype, 
 void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
                    size_t n);
 
+/* Adds a string attribute (fixed length, ASCII) to dataset or group `dset`. */
+void tu_attr_text(const char *path, const char *dset, const char *attr, const char *text);
+
 /* Reference statistics of x viewed as [outer][F][inner], NaN meaning missing: two passes with
  * long double sums. Out: (F,) states. */
 void tu_reference(const double *x, uint64_t outer, uint64_t F, uint64_t inner, h5prep_moments *out);
@@ -46,6 +49,12 @@ int tu_cli(const char *const *args);
 int tu_cli_with(const char *binary, const char *const *args);
 const char *tu_stdout(void);
 const char *tu_stderr(void);
+
+/* The whole dataset `dset` of `file` as float64 (HDF5 converts), malloc'd; *count gets the
+ * number of values. */
+double *tu_read_all(const char *file, const char *dset, size_t *count);
+/* Writes text to a file (a recipe, a catalog), asserting success. */
+void tu_write_text(const char *path, const char *text);
 
 int tu_exists(const char *path);
 /* Whether dir holds any file whose name starts with prefix (to find leftover temporaries). */

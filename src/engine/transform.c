@@ -133,6 +133,15 @@ static h5prep_status plan_pass1(run *r)
     return H5PREP_OK;
 }
 
+/* The decoding of values used as they are (per-file values, already float64). */
+static h5p_decode plain_decode(void)
+{
+    h5p_decode d;
+    memset(&d, 0, sizeof d);
+    d.scale = 1, d.vmin = -INFINITY, d.vmax = INFINITY;
+    return d;
+}
+
 /* Reader thread: samples [r0, r0+rows) of every variable into `in`, one variable after another. */
 static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
 {
@@ -145,6 +154,11 @@ static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
         const h5p_plan_var *pv = &p->vars[v];
         size_t k = 0;
         uint64_t local = 0, nrows = jb->rows;
+        if (pv->file_values) {
+            memcpy(in + h5p_plan_var_offset(p, v, r->slab_rows), pv->file_values + jb->r0, jb->rows * sizeof(double));
+            r->slot_dec[slot][v] = plain_decode();
+            continue;
+        }
         if (pv->per_file) {
             k = (size_t)jb->r0;
             nrows = pv->var.parts[k].rows;
@@ -167,9 +181,11 @@ static h5prep_status read1(void *ctx, h5p_ring *g, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
+/* Rows in no split (outside every range of a split by rows or time) count for nothing. */
 static int counts_for_stats(const run *r, uint64_t sample)
 {
-    return r->stats_split < 0 || r->split.which[sample] == (uint8_t)r->stats_split;
+    uint8_t w = r->split.which[sample];
+    return r->stats_split < 0 ? w != H5P_SPLIT_DROPPED : w == (uint8_t)r->stats_split;
 }
 
 /* One bar over both passes: input bytes of pass 1, then staged bytes of pass 2. */
@@ -214,8 +230,15 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
+/* Where sample smp waits in the staging file, or UINT64_MAX when it is in no split. */
+static uint64_t staged_row(const run *r, uint64_t smp)
+{
+    uint8_t w = r->split.which[smp];
+    return w == H5P_SPLIT_DROPPED ? UINT64_MAX : r->split_base[w] + r->split.dest[smp];
+}
+
 /* Writer thread: each gathered row goes to its place in its split, in the mapped staging file
- * (rows of a slab that are neighbours there too are copied together). */
+ * (rows of a slab that are neighbours there too are copied together); rows in no split are left. */
 static h5prep_status write1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
@@ -228,14 +251,13 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
         size_t rb = h5p_plan_row_bytes(p, o);
         const unsigned char *blk = out + h5p_plan_block_offset(p, o, jb->rows);
         for (uint64_t i = 0; i < jb->rows;) {
-            uint64_t smp = jb->r0 + ord[i];
-            uint64_t dst = r->split_base[r->split.which[smp]] + r->split.dest[smp], run_len = 1;
-            while (i + run_len < jb->rows) {
-                uint64_t nxt = jb->r0 + ord[i + run_len];
-                if (r->split_base[r->split.which[nxt]] + r->split.dest[nxt] != dst + run_len)
-                    break;
-                run_len++;
+            uint64_t dst = staged_row(r, jb->r0 + ord[i]), run_len = 1;
+            if (dst == UINT64_MAX) {
+                i++;
+                continue;
             }
+            while (i + run_len < jb->rows && staged_row(r, jb->r0 + ord[i + run_len]) == dst + run_len)
+                run_len++;
             memcpy(r->staged[o] + dst * rb, blk + i * rb, run_len * rb);
             i += run_len;
         }
@@ -392,39 +414,54 @@ static h5prep_status open_staging(run *r)
     r->staged = h5p_calloc(p->nouts, sizeof *r->staged);
     r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
     RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
-    size_t total = p->n * h5p_plan_out_row_bytes(p), budget = r->cfg->stage_mem;
+    uint64_t kept = p->n - r->split.dropped;
+    size_t total = kept * h5p_plan_out_row_bytes(p), budget = r->cfg->stage_mem;
     if (budget == H5PREP_STAGE_MEM_AUTO) {
         long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
     }
     r->staged_in_memory = total <= budget;
     for (size_t o = 0; o < p->nouts; o++) {
-        size_t len = p->n * h5p_plan_row_bytes(p, o);
+        size_t len = kept * h5p_plan_row_bytes(p, o);
         if (len > 0)
             FORWARD_IF_ERROR(stage_output(r, o, len, r->staged_in_memory));
     }
     return H5PREP_OK;
 }
 
+/* The split: seeded over samples or groups, or given per sample by the plan (files, rows, time),
+ * then shuffled with keys per sample when asked. */
 static h5prep_status make_split(run *r)
 {
     const h5p_plan *p = &r->plan;
-    const h5p_split_spec *sp = &r->recipe->split;
+    const h5p_split_spec *sp = &r->plan.split;
+    int need_keys = !p->assign || sp->shuffle;
     uint64_t units = p->group_of ? p->ngroups : p->n;
-    uint32_t *key = h5p_malloc(units * sizeof *key);
-    RETURN_ERROR_IF(!key, H5PREP_ERR_NOMEM, "%s: out of memory for the split keys of %" PRIu64 " samples", r->recipe->path, units);
-    h5prep_status st = r->ops->keys(r->be, sp->seed, units, key);
-    if (st == H5PREP_OK)
+    uint32_t *key = need_keys ? h5p_malloc((units ? units : 1) * sizeof *key) : NULL;
+    RETURN_ERROR_IF(need_keys && !key, H5PREP_ERR_NOMEM, "%s: out of memory for the split keys of %" PRIu64 " samples",
+                    r->recipe->path, units);
+    h5prep_status st = need_keys ? r->ops->keys(r->be, sp->seed, units, key) : H5PREP_OK;
+    if (st == H5PREP_OK && p->assign)
+        st = h5p_split_assign(sp, p->n, p->assign, key, &r->split);
+    else if (st == H5PREP_OK)
         st = h5p_split_make(sp, p->n, p->group_of, p->ngroups, key, &r->split);
     free(key);
     FORWARD_IF_ERROR(st);
     uint64_t base = 0;
     for (int k = 0; k < r->split.nsplits; k++) {
         r->split_base[k] = base, base += r->split.count[k];
-        if (r->split.count[k] == 0 && p->n > 0)
+        if (r->split.count[k] > 0 || p->n == 0)
+            continue;
+        if (sp->by == H5P_SPLIT_SEEDED)
             h5p_warn("%s: split '%s' gets no rows (%g of %" PRIu64 " %s); its files hold (0, ...) arrays", r->recipe->path,
                      sp->names[k], sp->fractions[k], units, p->group_of ? "groups" : "samples");
+        else
+            h5p_warn("%s: split '%s' gets no rows (no %s of the %" PRIu64 " samples is in it); its files hold (0, ...) arrays",
+                     r->recipe->path, sp->names[k], sp->by == H5P_SPLIT_FILES ? "file" : "row", p->n);
     }
+    /* rows in no split are gathered in pass 1 but never staged or written */
+    r->rows_total -= r->split.dropped * p->nouts;
+    r->bytes_total -= r->split.dropped * h5p_plan_out_row_bytes(p);
     r->stats_split = sp->stats_split;
     char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
@@ -492,7 +529,7 @@ static h5prep_status write_stats(run *r)
     h5prep_stats *s = h5prep_stats_create(&r->cfg->engine);
     RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
     h5prep_status st = H5PREP_OK;
-    uint64_t rows = r->stats_split < 0 ? p->n : r->split.count[r->stats_split];
+    uint64_t rows = r->stats_split < 0 ? p->n - r->split.dropped : r->split.count[r->stats_split];
     for (size_t o = 0; o < p->nouts && st == H5PREP_OK; o++) {
         const h5p_plan_output *po = &p->outs[o];
         char name[256];
@@ -515,7 +552,7 @@ static h5prep_status write_stats(run *r)
 static h5prep_status open_sink(run *r)
 {
     const h5p_plan *p = &r->plan;
-    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->outdir.tmp, &r->recipe->write, r->split.nsplits, r->recipe->split.names,
+    FORWARD_IF_ERROR(h5p_sink_open(&r->sink, r->outdir.tmp, &r->recipe->write, r->split.nsplits, r->plan.split.names,
                                    r->split.count));
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
@@ -645,7 +682,7 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
     rep->nsplits = r->split.nsplits;
     for (int k = 0; k < r->split.nsplits; k++) {
         rep->split_rows[k] = r->split.count[k];
-        snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->recipe->split.names[k]);
+        snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->plan.split.names[k]);
     }
     rep->staged_in_memory = r->staged_in_memory;
     rep->bytes_read = r->bytes_read;

@@ -535,3 +535,121 @@ h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5
     FORWARD_IF_ERROR(read_range(d, path, name, t, dec));
     return read_packing(d, path, name, dec);
 }
+
+/* ---- time: CF units "UNIT since DATE" and ISO 8601 dates ------------------------------------ */
+
+h5prep_status h5p_cf_text(int64_t dset, const char *path, const char *dname, const char *name, char *out, size_t cap)
+{
+    cf_attr a;
+    out[0] = 0;
+    FORWARD_IF_ERROR(read_attr((hid_t)dset, path, dname, name, &a));
+    if (a.present && a.kind == 's')
+        snprintf(out, cap, "%s", a.text);
+    free_attr(&a);
+    return H5PREP_OK;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Reads up to `max` digits of s into *v; returns the digits read. */
+static int digits(const char **s, int max, int64_t *v)
+{
+    int n = 0;
+    *v = 0;
+    while (n < max && **s >= '0' && **s <= '9')
+        *v = *v * 10 + (*(*s)++ - '0'), n++;
+    return n;
+}
+
+/* "YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z| UTC|(+|-)hh[:mm]]" (one-digit months, days and times as
+ * CF's udunits allows) as seconds since 1970-01-01T00:00:00 UTC. Returns 0 when s is not such a
+ * date. */
+static int parse_date(const char *s, double *secs)
+{
+    int64_t y, mo, d, h = 0, mi = 0, se = 0;
+    int neg = *s == '-';
+    s += neg;
+    if (digits(&s, 6, &y) < 1 || *s++ != '-' || digits(&s, 2, &mo) < 1 || *s++ != '-' || digits(&s, 2, &d) < 1)
+        return 0;
+    y = neg ? -y : y;
+    if (mo < 1 || mo > 12 || d < 1 || days_from_civil(y, mo, d) >= days_from_civil(y + (mo == 12), mo % 12 + 1, 1))
+        return 0; /* no such day in that month */
+    double frac = 0;
+    if ((*s == 'T' || *s == ' ') && s[1] >= '0' && s[1] <= '9') {
+        s++;
+        if (digits(&s, 2, &h) < 1 || *s++ != ':' || digits(&s, 2, &mi) < 1)
+            return 0;
+        if (*s == ':') {
+            s++;
+            if (digits(&s, 2, &se) < 1)
+                return 0;
+            if (*s == '.') {
+                double scale = 0.1;
+                for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+                    frac += (*s - '0') * scale;
+            }
+        }
+        if (h > 24 || mi > 59 || se > 60)
+            return 0;
+    }
+    int64_t zone = 0;
+    if (*s == 'Z' || !strcmp(s, " UTC") || !strcmp(s, " utc")) {
+        s += *s == 'Z' ? 1 : 4;
+    } else if (*s == '+' || *s == '-' || (*s == ' ' && (s[1] == '+' || s[1] == '-'))) {
+        s += *s == ' ';
+        int sign = *s++ == '-' ? -1 : 1;
+        int64_t zh, zm = 0;
+        if (digits(&s, 2, &zh) < 1)
+            return 0;
+        if (*s == ':')
+            s++;
+        digits(&s, 2, &zm);
+        zone = sign * (zh * 3600 + zm * 60);
+    }
+    if (*s)
+        return 0;
+    *secs = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - zone) + frac;
+    return 1;
+}
+
+/* Dates before this one differ between the standard (Julian, then Gregorian) calendar and the
+ * proleptic Gregorian one used here. */
+static const int64_t GREGORIAN_START_DAY = -141427; /* 1582-10-15 */
+
+h5prep_status h5p_cf_date_value(const char *units, const char *calendar, const char *date, double *out)
+{
+    static const struct { const char *name; double secs; } UNITS[] = {
+        {"days", 86400}, {"day", 86400}, {"d", 86400}, {"hours", 3600}, {"hour", 3600}, {"hr", 3600}, {"h", 3600},
+        {"minutes", 60}, {"minute", 60}, {"min", 60}, {"seconds", 1}, {"second", 1}, {"sec", 1}, {"s", 1},
+        {"milliseconds", 1e-3}, {"millisecond", 1e-3}, {"ms", 1e-3}};
+    const char *since = strstr(units, " since ");
+    double unit = 0, ref = 0, t = 0;
+    for (size_t i = 0; since && i < sizeof UNITS / sizeof UNITS[0]; i++)
+        if ((size_t)(since - units) == strlen(UNITS[i].name) && !strncmp(units, UNITS[i].name, (size_t)(since - units)))
+            unit = UNITS[i].secs;
+    if (!unit || !parse_date(since + 7, &ref)) {
+        h5p_fail(H5PREP_ERR_USAGE, "units '%s' are not CF time units (UNIT since YYYY-MM-DD[ hh:mm:ss])", units);
+        return h5p_hint(H5PREP_ERR_USAGE, "give the split's bounds as numbers in the coordinate's units");
+    }
+    RETURN_ERROR_IF(!parse_date(date, &t), H5PREP_ERR_USAGE,
+                    "'%s' is not a date (expected YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss], optionally Z or +hh:mm)", date);
+    int proleptic = !strcmp(calendar, "proleptic_gregorian");
+    if (*calendar && !proleptic && strcmp(calendar, "standard") != 0 && strcmp(calendar, "gregorian") != 0) {
+        h5p_fail(H5PREP_ERR_USAGE, "calendar '%s' is not supported for dates (standard, gregorian, proleptic_gregorian are)",
+                 calendar);
+        return h5p_hint(H5PREP_ERR_USAGE, "give the split's bounds as numbers in the coordinate's units (%s)", units);
+    }
+    RETURN_ERROR_IF(!proleptic && (ref < (double)GREGORIAN_START_DAY * 86400 || t < (double)GREGORIAN_START_DAY * 86400),
+                    H5PREP_ERR_USAGE,
+                    "'%s' or the reference date of '%s' is before 1582-10-15, where the standard calendar is Julian "
+                    "(not supported; give numbers)", date, units);
+    *out = (t - ref) / unit;
+    return H5PREP_OK;
+}

@@ -19,4 +19,14 @@ h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5
 /* "string", "compound", "enum", ... for an HDF5 type class (H5T_class_t) that is not numeric. */
 const char *h5p_type_class_name(int cls);
 
+/* The string attribute `name` of dataset `dset` (hid_t) into out ("" when absent or not a
+ * string); path and dname name it in messages. */
+h5prep_status h5p_cf_text(int64_t dset, const char *path, const char *dname, const char *name, char *out, size_t cap);
+
+/* The ISO 8601 `date` (YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.f]], optionally Z, " UTC" or +hh:mm) as a
+ * value of a coordinate with CF `units` "UNIT since DATE" (days, hours, minutes, seconds,
+ * milliseconds) and `calendar` ("" when absent, standard, gregorian or proleptic_gregorian;
+ * the standard calendar only from 1582-10-15 on, where it is the proleptic Gregorian one). */
+h5prep_status h5p_cf_date_value(const char *units, const char *calendar, const char *date, double *out);
+
 #endif

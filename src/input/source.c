@@ -433,3 +433,110 @@ void h5p_reader_close(h5p_reader *r)
         H5Fclose(r->file);
     r->dset = r->file = 0;
 }
+
+/* ---- whole small datasets and per-file scalars, read while planning ------------------------- */
+
+/* Stored value x (of type t, read as float64) CF-decoded, or NaN when it is missing. Fill values
+ * and integer valid ranges are compared in float64 here, exact for integers below 2^53 (this is
+ * for coordinates and labels, not bulk data, whose decoding compares in the stored type). */
+static double decode_f64(double x, h5p_dtype t, const h5p_decode *dec)
+{
+    int is_float = t == H5P_F32 || t == H5P_F64;
+    int is_signed = t == H5P_I8 || t == H5P_I16 || t == H5P_I32 || t == H5P_I64;
+    int missing = is_float && !(x >= dec->vmin && x <= dec->vmax);
+    if (!is_float && dec->int_range)
+        missing |= is_signed ? x < (double)dec->lo.i || x > (double)dec->hi.i : x < (double)dec->lo.u || x > (double)dec->hi.u;
+    for (int k = 0; k < dec->nfill; k++)
+        missing |= x == (is_float ? dec->fill[k].f : is_signed ? (double)dec->fill[k].i : (double)dec->fill[k].u);
+    return h5p_decode_value(x, missing, dec);
+}
+
+h5prep_status h5p_part_read_f64(const h5p_part *part, const char *dset, uint64_t count, double *dst)
+{
+    hid_t f = -1, d = -1;
+    FORWARD_IF_ERROR(h5p_file_open(part->path, &f));
+    h5prep_status st = open_dataset(f, part->path, dset, &d);
+    if (st == H5PREP_OK) {
+        hid_t sp = H5Dget_space(d);
+        hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+        if (n < 0 || (uint64_t)n != count)
+            st = h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: %lld values, expected %llu", part->path, dset, (long long)n,
+                          (unsigned long long)count);
+        else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+            st = h5p_fail(H5PREP_ERR_CORRUPT, "%s:%s: cannot read the dataset (HDF5: %s)", part->path, dset, h5p_hdf5_reason());
+        if (sp >= 0)
+            H5Sclose(sp);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    for (uint64_t i = 0; st == H5PREP_OK && i < count; i++)
+        dst[i] = decode_f64(dst[i], part->dtype, &part->dec);
+    return st;
+}
+
+h5prep_status h5p_part_text_attr(const h5p_part *part, const char *dset, const char *name, char *out, size_t cap)
+{
+    hid_t f = -1, d = -1;
+    out[0] = 0;
+    FORWARD_IF_ERROR(h5p_file_open(part->path, &f));
+    h5prep_status st = open_dataset(f, part->path, dset, &d);
+    if (st == H5PREP_OK) {
+        st = h5p_cf_text(d, part->path, dset, name, out, cap);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return st;
+}
+
+/* One numeric value from object `obj` (an attribute of the root group, or a dataset) of file
+ * `path`: it must hold exactly one element. */
+static h5prep_status read_one(hid_t obj, hid_t type, hid_t space, int is_attr, const char *path, const char *name,
+                              double *out)
+{
+    const char *what = is_attr ? "attribute" : "dataset";
+    RETURN_ERROR_IF(type < 0 || space < 0, H5PREP_ERR_CORRUPT, "%s: %s %s: cannot read its type (HDF5: %s)", path, what,
+                    name, h5p_hdf5_reason());
+    H5T_class_t cls = H5Tget_class(type);
+    RETURN_ERROR_IF(cls != H5T_INTEGER && cls != H5T_FLOAT, H5PREP_ERR_DTYPE,
+                    "%s: %s %s is %s, not a number (a label must be numeric)", path, what, name,
+                    h5p_type_class_name((int)cls));
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    RETURN_ERROR_IF(n != 1, H5PREP_ERR_SHAPE, "%s: %s %s holds %lld values; a label is one value per file", path, what,
+                    name, (long long)n);
+    herr_t e = is_attr ? H5Aread(obj, H5T_NATIVE_DOUBLE, out)
+                       : H5Dread(obj, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s: %s %s: cannot read it (HDF5: %s)", path, what, name, h5p_hdf5_reason());
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_file_scalar(const char *path, const char *name, int is_attr, double *out)
+{
+    hid_t f = -1, obj = -1;
+    FORWARD_IF_ERROR(h5p_file_open(path, &f));
+    h5prep_status st = H5PREP_OK;
+    if (is_attr) {
+        htri_t ex = H5Aexists(f, name);
+        if (ex <= 0) {
+            st = ex < 0 ? h5p_fail(H5PREP_ERR_CORRUPT, "%s: cannot look attribute %s up (HDF5: %s)", path, name,
+                                   h5p_hdf5_reason())
+                        : h5p_hint(h5p_fail(H5PREP_ERR_NO_DATASET, "%s: the root group has no attribute %s", path, name),
+                                   "list the attributes with 'h5dump -A %s'", path);
+        } else {
+            obj = H5Aopen(f, name, H5P_DEFAULT);
+        }
+    } else {
+        st = open_dataset(f, path, name, &obj);
+    }
+    if (st == H5PREP_OK) {
+        hid_t t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj), sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+        st = read_one(obj, t, sp, is_attr, path, name, out);
+        if (t >= 0)
+            H5Tclose(t);
+        if (sp >= 0)
+            H5Sclose(sp);
+    }
+    if (obj >= 0)
+        is_attr ? H5Aclose(obj) : H5Dclose(obj);
+    H5Fclose(f);
+    return st;
+}

@@ -53,6 +53,18 @@ h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_pa
 /* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
 h5prep_status h5p_file_open(const char *path, int64_t *file);
 
+/* Every value of dataset `dset` of one file (count values: the caller knows its shape) as
+ * float64, CF-decoded, NaN where missing. For small datasets read while planning (a split's time
+ * coordinate); the ring reads bulk data. */
+h5prep_status h5p_part_read_f64(const h5p_part *part, const char *dset, uint64_t count, double *dst);
+
+/* The string attribute `name` of dataset `dset` of one file ("" when absent or not a string). */
+h5prep_status h5p_part_text_attr(const h5p_part *part, const char *dset, const char *name, char *out, size_t cap);
+
+/* The one numeric value of attribute `name` of the root group (is_attr), or of the dataset
+ * `name` (a 0-d or one-element dataset), of file `path`, as float64 (no CF decoding). */
+h5prep_status h5p_file_scalar(const char *path, const char *name, int is_attr, double *out);
+
 /* An open dataset for reading slabs. */
 typedef struct h5p_reader {
     int64_t file, dset; /* hid_t */

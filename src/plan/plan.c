@@ -3,9 +3,14 @@
 #include "plan/plan.h"
 
 #include "common/internal.h"
+#include "input/catalog.h"
+#include "input/cf.h"
 #include "input/variable.h"
+#include "plan/split.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +317,14 @@ static int expr_uses(const h5p_expr *e, const char *name)
     return 0;
 }
 
+static int var_used(const h5p_recipe *r, const char *name)
+{
+    for (size_t o = 0; o < r->noutputs; o++)
+        if (expr_uses(r->outputs[o].expr, name))
+            return 1;
+    return 0;
+}
+
 /* Opens input variable `name` (dataset `path`) in every file of the globs. */
 static h5prep_status open_var(const h5p_recipe *r, const h5p_input *in, char *const *files, size_t nfiles, const char *path,
                               int raw, h5p_var *out)
@@ -334,6 +347,7 @@ static h5prep_status add_var(h5p_plan *p, const h5p_input *in, size_t i, char *c
     FORWARD_IF_ERROR(open_var(p->recipe, in, files, nfiles, in->paths[i], raw, &pv->var));
     p->nvars++;
     pv->name = in->names[i];
+    pv->input = in;
     pv->per_file = in->per_file;
     const h5p_var *v = &pv->var;
     pv->dtype = v->parts[0].dtype;
@@ -361,6 +375,77 @@ static h5prep_status add_var(h5p_plan *p, const h5p_input *in, size_t i, char *c
 }
 
 static uint64_t var_samples(const h5p_plan_var *v) { return v->per_file ? v->var.nparts : v->var.dims[0]; }
+
+/* The value of per-file variable i of `in` for file `path`. */
+static h5prep_status file_value(const h5p_input *in, size_t i, const h5p_catalog *cat, const char *path, double *out)
+{
+    if (in->kinds[i] != H5P_VAR_CATALOG)
+        return h5p_file_scalar(path, in->paths[i], in->kinds[i] == H5P_VAR_ATTRIBUTE, out);
+    size_t row = 0, col = 0;
+    FORWARD_IF_ERROR(h5p_catalog_find(cat, path, &row));
+    while (strcmp(cat->columns[col], in->paths[i]) != 0)
+        col++;
+    *out = cat->values[row * cat->ncols + col];
+    return H5PREP_OK;
+}
+
+/* The input's catalog, with every column it declares (read once per input). */
+static h5prep_status load_catalog(const h5p_input *in, h5p_catalog *cat)
+{
+    if (cat->path)
+        return H5PREP_OK;
+    char **cols = h5p_malloc(in->nvars * sizeof *cols);
+    RETURN_ERROR_IF(!cols, H5PREP_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < in->nvars; i++)
+        if (in->kinds[i] == H5P_VAR_CATALOG)
+            cols[n++] = in->paths[i];
+    h5prep_status st = h5p_catalog_load(in->catalog, in->catalog_key, cols, n, cat);
+    free(cols);
+    return st;
+}
+
+/* Per-file variable i of `in`: one value per file of a dataset variable of the same input (its
+ * files and rows), read now; a sample takes the value of its file. */
+static h5prep_status add_file_var(h5p_plan *p, const h5p_input *in, size_t i, h5p_catalog *cat)
+{
+    const h5p_plan_var *sib = NULL;
+    for (size_t v = 0; v < p->nvars && !sib; v++)
+        if (p->vars[v].input == in && !p->vars[v].file_values)
+            sib = &p->vars[v];
+    if (!sib) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s:%d:%d: '%s' has one value per file, but no dataset of its input (at %d:%d) is used by an "
+                 "output, so its files and rows are unknown", p->recipe->path, in->lines[i], in->cols[i], in->names[i], in->line, in->col);
+        return h5p_hint(H5PREP_ERR_USAGE, "use a dataset variable of the same input in an output");
+    }
+    if (in->kinds[i] == H5P_VAR_CATALOG)
+        FORWARD_IF_ERROR(load_catalog(in, cat));
+    h5p_plan_var *pv = &p->vars[p->nvars];
+    memset(pv, 0, sizeof *pv);
+    uint64_t n = var_samples(sib);
+    FORWARD_IF_ERROR(h5p_var_init(&pv->var, in->paths[i]));
+    p->nvars++;
+    pv->name = in->names[i];
+    pv->input = in;
+    pv->var.rank = 1;
+    pv->var.dims[0] = n;
+    pv->dtype = H5P_F64;
+    pv->elems = 1;
+    pv->row_bytes = sizeof(double);
+    pv->file_values = h5p_malloc((n ? n : 1) * sizeof *pv->file_values);
+    RETURN_ERROR_IF(!pv->file_values, H5PREP_ERR_NOMEM, "out of memory for '%s' of %" PRIu64 " samples", pv->name, n);
+    uint64_t s = 0;
+    for (size_t k = 0; k < sib->var.nparts; k++) {
+        const h5p_part *part = &sib->var.parts[k];
+        double x;
+        h5prep_status st = file_value(in, i, cat, part->path, &x);
+        if (st != H5PREP_OK)
+            return h5p_hint(st, "'%s' is declared at %s:%d:%d", pv->name, p->recipe->path, in->lines[i], in->cols[i]);
+        for (uint64_t r = 0; r < (sib->per_file ? 1 : part->rows); r++)
+            pv->file_values[s++] = x;
+    }
+    return H5PREP_OK;
+}
 
 /* float32 staging is exact when every value an output can hold is a float32. */
 static int needs_f64(const h5p_plan *p, const node *a)
@@ -439,9 +524,19 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     return H5PREP_OK;
 }
 
+/* The file of each sample: the index of its part of the first variable (the first input's files). */
+static void sample_files(const h5p_plan *p, uint64_t *file_of)
+{
+    const h5p_plan_var *v = &p->vars[0];
+    uint64_t i = 0;
+    for (size_t k = 0; k < v->var.nparts; k++)
+        for (uint64_t r = 0; r < (v->per_file ? 1 : v->var.parts[k].rows); r++)
+            file_of[i++] = k;
+}
+
 static h5prep_status build_groups(h5p_plan *p)
 {
-    const h5p_split_spec *sp = &p->recipe->split;
+    const h5p_split_spec *sp = &p->split;
     if (sp->group_by == H5P_GROUP_NONE)
         return H5PREP_OK;
     p->group_of = h5p_malloc(p->n * sizeof *p->group_of);
@@ -452,13 +547,189 @@ static h5prep_status build_groups(h5p_plan *p)
         p->ngroups = p->n ? (p->n - 1) / sp->group_rows + 1 : 0;
         return H5PREP_OK;
     }
-    /* by file: the files of the first variable of the first input */
-    const h5p_plan_var *v = &p->vars[0];
-    uint64_t i = 0;
-    for (size_t k = 0; k < v->var.nparts; k++)
-        for (uint64_t r = 0; r < (v->per_file ? 1 : v->var.parts[k].rows); r++)
-            p->group_of[i++] = k;
-    p->ngroups = v->var.nparts;
+    sample_files(p, p->group_of);
+    p->ngroups = p->vars[0].var.nparts;
+    return H5PREP_OK;
+}
+
+/* by: files: the split of file `path`, the one split whose globs match it (fnmatch with
+ * FNM_PATHNAME | FNM_PERIOD, as glob(3) matches the inputs' globs). */
+static h5prep_status split_of_file(const h5p_plan *p, const char *path, uint8_t *out)
+{
+    const h5p_split_spec *sp = &p->split;
+    int got = -1;
+    const char *by = NULL;
+    for (int k = 0; k < sp->nsplits; k++)
+        for (size_t g = 0; g < sp->nglobs[k]; g++) {
+            if (fnmatch(sp->globs[k][g], path, FNM_PATHNAME | FNM_PERIOD) != 0)
+                continue;
+            if (got >= 0 && got != k) {
+                h5p_fail(H5PREP_ERR_USAGE, "%s: split by files: %s is in split '%s' (glob '%s') and in split '%s' (glob '%s')",
+                         p->recipe->path, path, sp->names[got], by, sp->names[k], sp->globs[k][g]);
+                return h5p_hint(H5PREP_ERR_USAGE, "each file belongs to exactly one split: narrow the globs of split.assign");
+            }
+            got = k, by = sp->globs[k][g];
+        }
+    if (got < 0) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: split by files: %s is in no split (no glob of split.assign matches it)", p->recipe->path,
+                 path);
+        return h5p_hint(H5PREP_ERR_USAGE, "globs match the file names as the inputs' globs give them (here '%s'); add it to a "
+                        "split or leave it out of the inputs", path);
+    }
+    *out = (uint8_t)got;
+    return H5PREP_OK;
+}
+
+static h5prep_status assign_by_files(h5p_plan *p)
+{
+    const h5p_var *v = &p->vars[0].var;
+    uint8_t *file_split = h5p_malloc(v->nparts);
+    uint64_t *file_of = h5p_malloc(p->n * sizeof *file_of);
+    h5prep_status st = file_split && file_of ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < v->nparts && st == H5PREP_OK; k++)
+        st = split_of_file(p, v->parts[k].path, &file_split[k]);
+    if (st == H5PREP_OK) {
+        sample_files(p, file_of);
+        for (uint64_t i = 0; i < p->n; i++)
+            p->assign[i] = file_split[file_of[i]];
+    }
+    free(file_split);
+    free(file_of);
+    return st;
+}
+
+/* by: time: the coordinate, FILE:/DATASET (FILE may be a glob) or a variable of the inputs. */
+static h5prep_status open_coordinate(const h5p_plan *p, char *const *files, size_t nfiles, int raw, h5p_var *v)
+{
+    const h5p_recipe *r = p->recipe;
+    const char *spec = p->split.coordinate, *sep = strstr(spec, ":/");
+    if (sep) {
+        char *file = h5p_malloc((size_t)(sep - spec) + 1);
+        RETURN_ERROR_IF(!file, H5PREP_ERR_NOMEM, "out of memory");
+        memcpy(file, spec, (size_t)(sep - spec));
+        file[sep - spec] = 0;
+        h5prep_status st = h5p_var_init(v, sep + 1);
+        if (st == H5PREP_OK)
+            st = h5p_var_add_files(v, file, raw);
+        free(file);
+        return st;
+    }
+    for (size_t g = 0; g < r->ninputs; g++) {
+        const h5p_input *in = &r->inputs[g];
+        for (size_t i = 0; i < in->nvars; i++)
+            if (!strcmp(in->names[i], spec))
+                return open_var(r, in, g == 0 && files ? files : in->files, g == 0 && files ? nfiles : in->nfiles,
+                                in->paths[i], raw, v);
+    }
+    return h5p_fail(H5PREP_ERR_INTERNAL, "%s: split.coordinate '%s' is not a variable", r->path, spec);
+}
+
+/* Dates of split.ranges as values of the coordinate v, through its CF units and calendar (the
+ * same in every file); the ranges are then checked as numbers are when the recipe is read. */
+static h5prep_status convert_dates(h5p_plan *p, const h5p_var *v)
+{
+    h5p_split_spec *sp = &p->split;
+    int any = 0;
+    for (int k = 0; k < sp->nsplits; k++)
+        any |= sp->lo_text[k] || sp->hi_text[k];
+    if (!any)
+        return H5PREP_OK;
+    char units[128], cal[128], other[128];
+    FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[0], v->name, "units", units, sizeof units));
+    FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[0], v->name, "calendar", cal, sizeof cal));
+    if (!units[0]) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s:%s: the time coordinate has no units attribute, so the dates of split.ranges cannot be "
+                 "placed on it", v->parts[0].path, v->name);
+        return h5p_hint(H5PREP_ERR_USAGE, "give the bounds as numbers in the coordinate's units");
+    }
+    for (size_t k = 1; k < v->nparts; k++) {
+        FORWARD_IF_ERROR(h5p_part_text_attr(&v->parts[k], v->name, "units", other, sizeof other));
+        RETURN_ERROR_IF(strcmp(units, other) != 0, H5PREP_ERR_USAGE,
+                        "%s:%s: units '%s', but '%s' in %s; the dates of split.ranges need one reference", v->parts[k].path,
+                        v->name, other, units, v->parts[0].path);
+    }
+    for (int k = 0; k < sp->nsplits; k++) {
+        for (int end = 0; end < 2; end++) {
+            const char *date = end ? sp->hi_text[k] : sp->lo_text[k];
+            h5prep_status st = date ? h5p_cf_date_value(units, cal, date, end ? &sp->hi[k] : &sp->lo[k]) : H5PREP_OK;
+            if (st != H5PREP_OK)
+                return h5p_hint(st, "split.ranges.%s of %s, against %s:%s", sp->names[k], p->recipe->path, v->parts[0].path,
+                                v->name);
+        }
+        RETURN_ERROR_IF(!(sp->lo[k] < sp->hi[k]), H5PREP_ERR_USAGE,
+                        "%s: split.ranges.%s is [%.17g, %.17g) in the units of the coordinate (%s): empty (expected START < END)",
+                        p->recipe->path, sp->names[k], sp->lo[k], sp->hi[k], units);
+        for (int j = 0; j < k; j++)
+            RETURN_ERROR_IF(h5p_split_overlap(sp, j, k), H5PREP_ERR_USAGE,
+                            "%s: split.ranges.%s [%.17g, %.17g) overlaps split '%s' [%.17g, %.17g) (%s)", p->recipe->path,
+                            sp->names[k], sp->lo[k], sp->hi[k], sp->names[j], sp->lo[j], sp->hi[j], units);
+    }
+    return H5PREP_OK;
+}
+
+static h5prep_status assign_by_time(h5p_plan *p, char *const *files, size_t nfiles, int raw)
+{
+    const h5p_split_spec *sp = &p->split;
+    h5p_var v;
+    memset(&v, 0, sizeof v);
+    h5prep_status st = open_coordinate(p, files, nfiles, raw, &v);
+    if (st != H5PREP_OK) {
+        h5p_hint(st, "the time coordinate is named by split.coordinate (%s:%d:%d)", p->recipe->path, sp->coord_line, sp->coord_col);
+        h5p_var_free(&v);
+        return st;
+    }
+    if (v.rank != 1 || v.dims[0] != p->n) {
+        char shape[256];
+        h5p_format_shape(shape, sizeof shape, v.rank, v.dims);
+        h5p_fail(H5PREP_ERR_SHAPE, "%s: split.coordinate %s has shape %s, but the inputs have %" PRIu64 " samples",
+                 p->recipe->path, sp->coordinate, shape, p->n);
+        h5p_var_free(&v);
+        return h5p_hint(H5PREP_ERR_SHAPE, "a time coordinate has one value per sample: shape (%" PRIu64 ",)", p->n);
+    }
+    st = convert_dates(p, &v);
+    double *t = st == H5PREP_OK ? h5p_malloc(p->n * sizeof *t) : NULL;
+    if (st == H5PREP_OK && !t)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for the time coordinate of %" PRIu64 " samples", p->n);
+    for (size_t k = 0; k < v.nparts && st == H5PREP_OK; k++)
+        st = h5p_part_read_f64(&v.parts[k], v.name, v.parts[k].rows, t + v.parts[k].row0);
+    for (uint64_t i = 0; i < p->n && st == H5PREP_OK; i++) {
+        if (isnan(t[i])) {
+            size_t k = 0;
+            while (v.parts[k].row0 + v.parts[k].rows <= i)
+                k++;
+            h5p_fail(H5PREP_ERR_USAGE, "%s:%s: the time coordinate of sample %" PRIu64 " (row %" PRIu64 " of this file) is missing",
+                     v.parts[k].path, v.name, i, i - v.parts[k].row0);
+            st = h5p_hint(H5PREP_ERR_USAGE, "every sample needs a time to be placed in a split");
+            break;
+        }
+        p->assign[i] = H5P_SPLIT_DROPPED;
+        for (int k = 0; k < sp->nsplits; k++)
+            if (t[i] >= sp->lo[k] && t[i] < sp->hi[k])
+                p->assign[i] = (uint8_t)k;
+    }
+    free(t);
+    h5p_var_free(&v);
+    return st;
+}
+
+/* The split of each sample when the recipe gives it (by files, rows or time). */
+static h5prep_status build_assignment(h5p_plan *p, char *const *files, size_t nfiles, int raw)
+{
+    const h5p_split_spec *sp = &p->split;
+    if (sp->by == H5P_SPLIT_SEEDED)
+        return H5PREP_OK;
+    p->assign = h5p_malloc(p->n ? p->n : 1);
+    RETURN_ERROR_IF(!p->assign, H5PREP_ERR_NOMEM, "out of memory for the split of %" PRIu64 " samples", p->n);
+    if (sp->by == H5P_SPLIT_FILES)
+        return assign_by_files(p);
+    if (sp->by == H5P_SPLIT_TIME)
+        return assign_by_time(p, files, nfiles, raw);
+    memset(p->assign, H5P_SPLIT_DROPPED, p->n);
+    for (int k = 0; k < sp->nsplits; k++) {
+        uint64_t r0, r1;
+        h5p_split_block(sp->lo[k], sp->hi[k], p->n, &r0, &r1);
+        memset(p->assign + r0, k, r1 - r0);
+    }
     return H5PREP_OK;
 }
 
@@ -466,23 +737,33 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
 {
     memset(p, 0, sizeof *p);
     p->recipe = r;
+    p->split = r->split;
     size_t declared = 0;
     for (size_t g = 0; g < r->ninputs; g++)
         declared += r->inputs[g].nvars;
     p->vars = h5p_calloc(declared, sizeof *p->vars);
     p->outs = h5p_calloc(r->noutputs, sizeof *p->outs);
     RETURN_ERROR_IF(!p->vars || !p->outs, H5PREP_ERR_NOMEM, "out of memory");
-    for (size_t g = 0; g < r->ninputs; g++) {
+    for (size_t g = 0; g < r->ninputs; g++) { /* datasets first: per-file values take their files */
         const h5p_input *in = &r->inputs[g];
         char *const *f = g == 0 && files ? files : in->files;
         size_t nf = g == 0 && files ? nfiles : in->nfiles;
-        for (size_t i = 0; i < in->nvars; i++) {
-            int used = 0;
-            for (size_t o = 0; o < r->noutputs && !used; o++)
-                used = expr_uses(r->outputs[o].expr, in->names[i]);
-            if (used)
+        for (size_t i = 0; i < in->nvars; i++)
+            if (in->kinds[i] == H5P_VAR_DATASET && var_used(r, in->names[i]))
                 FORWARD_IF_ERROR(add_var(p, in, i, f, nf, raw));
-        }
+    }
+    for (size_t g = 0; g < r->ninputs; g++) {
+        const h5p_input *in = &r->inputs[g];
+        h5p_catalog cat;
+        memset(&cat, 0, sizeof cat);
+        h5prep_status st = H5PREP_OK;
+        for (size_t i = 0; i < in->nvars && st == H5PREP_OK; i++)
+            if (in->kinds[i] != H5P_VAR_DATASET && var_used(r, in->names[i]))
+                st = add_file_var(p, in, i, &cat);
+        if (st != H5PREP_OK && cat.path)
+            h5p_hint(st, "the catalog is declared at %s:%d:%d", r->path, in->catalog_line, in->catalog_col);
+        h5p_catalog_free(&cat);
+        FORWARD_IF_ERROR(st);
     }
     RETURN_ERROR_IF(p->nvars == 0, H5PREP_ERR_USAGE, "%s: the outputs use no input variable", r->path);
     RETURN_ERROR_IF(p->nvars > H5P_PLAN_MAX_VARS, H5PREP_ERR_USAGE, "%s: the outputs use %zu variables; at most %d are supported",
@@ -500,15 +781,18 @@ h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfi
         p->nouts = o + 1; /* so that h5p_plan_free frees a half-built output too */
         FORWARD_IF_ERROR(build_output(p, o));
     }
-    return build_groups(p);
+    FORWARD_IF_ERROR(build_groups(p));
+    return build_assignment(p, files, nfiles, raw);
 }
 
 void h5p_plan_free(h5p_plan *p)
 {
     if (!p)
         return;
-    for (size_t v = 0; v < p->nvars; v++)
+    for (size_t v = 0; v < p->nvars; v++) {
         h5p_var_free(&p->vars[v].var);
+        free(p->vars[v].file_values);
+    }
     for (size_t o = 0; o < p->nouts; o++) {
         free(p->outs[o].vidx);
         free(p->outs[o].sidx);
@@ -518,6 +802,7 @@ void h5p_plan_free(h5p_plan *p)
     free(p->vars);
     free(p->outs);
     free(p->group_of);
+    free(p->assign);
     memset(p, 0, sizeof *p);
 }
 

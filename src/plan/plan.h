@@ -15,6 +15,9 @@ enum { H5P_PLAN_MAX_VARS = 64 }; /* input variables one recipe's outputs may use
 
 typedef struct h5p_plan_var {
     const char *name;        /* the recipe's name */
+    const h5p_input *input;  /* the recipe's input that declares it */
+    double *file_values;     /* (samples,) a value per file (attribute, 0-d dataset, catalog column)
+                                repeated over its file's rows, as float64; NULL for a dataset */
     h5p_var var;             /* dataset path, dims and the files holding it */
     int per_file;            /* sample s is the whole dataset of file s */
     int rank;                /* per-sample rank and shape */
@@ -52,11 +55,17 @@ typedef struct h5p_plan {
     size_t nouts;
     uint64_t *group_of;      /* (n,) group of each sample when the split groups, else NULL */
     uint64_t ngroups;
+    h5p_split_spec split;    /* the recipe's split (its strings shared), dates of a split by time
+                                turned into the coordinate's units */
+    uint8_t *assign;         /* (n,) split of each sample (H5P_SPLIT_DROPPED: none) when the split is
+                                given by files, rows or time, else NULL */
 } h5p_plan;
 
 /* Opens every variable the outputs use (files given on the command line replace the first
  * input's `files` when `files` is non-NULL), checks that they agree on the number of samples, and
- * builds each output's map. Shape errors name the op, its line:col and both shapes. */
+ * builds each output's map. Shape errors name the op, its line:col and both shapes. A split by
+ * files is resolved against the first input's files (a file in two splits or in none is an
+ * error naming it); a split by time reads its coordinate here, before the bulk data. */
 h5prep_status h5p_plan_build(const h5p_recipe *r, char *const *files, size_t nfiles, int raw, h5p_plan *out);
 void h5p_plan_free(h5p_plan *p);
 

@@ -3,6 +3,7 @@
 #include "plan/recipe.h"
 
 #include "common/internal.h"
+#include "input/cf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -316,8 +317,8 @@ static int is_base_plus(const char *name, const char *base, const char *suffix)
  * directory's own index.json, split.json, stats.json and the recipe. So that no two of them can be
  * one file, also where case is ignored, a split name is none of index, split, stats and recipe,
  * alone or followed by '.'; no two split names differ only in case; and no split is named like
- * another's HDF5 file. n is the fractions mapping, whose keys are s->names. */
-static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s)
+ * another's HDF5 file. n is the mapping whose keys are s->names. */
+static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const char *what, const h5p_split_spec *s)
 {
     static const char *const reserved[] = {"index", "split", "stats", "recipe", NULL};
     for (int i = 0; i < s->nsplits; i++) {
@@ -326,17 +327,17 @@ static h5prep_status check_split_names(const ctx *c, const yaml_node_t *n, const
         for (int r = 0; reserved[r]; r++) {
             size_t len = strlen(reserved[r]);
             if (!strncasecmp(a, reserved[r], len) && (a[len] == 0 || a[len] == '.'))
-                return fail_at(c, k, "split.fractions: split name '%s' is reserved: the output directory holds "
+                return fail_at(c, k, "%s: split name '%s' is reserved: the output directory holds "
                                      "index.json, split.json, stats.json and the recipe, so a split is not named "
-                                     "index, split, stats or recipe, alone or followed by '.'", a);
+                                     "index, split, stats or recipe, alone or followed by '.'", what, a);
         }
         for (int j = 0; j < i; j++) {
             const char *b = s->names[j];
             if (!strcasecmp(a, b))
-                return fail_at(c, k, "split.fractions: split names '%s' and '%s' differ only in case; their files "
-                                     "would be one file where case is ignored", b, a);
+                return fail_at(c, k, "%s: split names '%s' and '%s' differ only in case; their files "
+                                     "would be one file where case is ignored", what, b, a);
             if (is_base_plus(a, b, ".h5") || is_base_plus(b, a, ".h5"))
-                return fail_at(c, k, "split.fractions: split '%s' is named like the HDF5 file of split '%s'",
+                return fail_at(c, k, "%s: split '%s' is named like the HDF5 file of split '%s'", what,
                                is_base_plus(a, b, ".h5") ? a : b, is_base_plus(a, b, ".h5") ? b : a);
         }
     }
@@ -405,6 +406,69 @@ static size_t declared_vars(const ctx *c, const h5p_input *in)
     return total;
 }
 
+/* Room for `count` more variables in `in` (names, paths, kinds, used, positions). */
+static h5prep_status grow_vars(const ctx *c, h5p_input *in, size_t count)
+{
+    size_t n = in->nvars + count;
+    char **names = realloc(in->names, n * sizeof *names);
+    in->names = names ? names : in->names;
+    char **paths = realloc(in->paths, n * sizeof *paths);
+    in->paths = paths ? paths : in->paths;
+    h5p_var_kind *kinds = realloc(in->kinds, n * sizeof *kinds);
+    in->kinds = kinds ? kinds : in->kinds;
+    int *used = realloc(in->used, n * sizeof *used);
+    in->used = used ? used : in->used;
+    int *lines = realloc(in->lines, n * sizeof *lines);
+    in->lines = lines ? lines : in->lines;
+    int *cols = realloc(in->cols, n * sizeof *cols);
+    in->cols = cols ? cols : in->cols;
+    return names && paths && kinds && used && lines && cols ? H5PREP_OK : nomem(c);
+}
+
+/* Declares variable `name` (at node k) of `kind` with source `src` as the next of `in`. */
+static h5prep_status add_variable(const ctx *c, h5p_input *in, const yaml_node_t *k, const char *name, h5p_var_kind kind,
+                                  const char *src)
+{
+    FORWARD_IF_ERROR(check_unique_var(c, k, in, name));
+    size_t i = in->nvars;
+    in->names[i] = h5p_strdup(name);
+    in->paths[i] = h5p_strdup(src);
+    if (!in->names[i] || !in->paths[i]) {
+        free(in->names[i]);
+        free(in->paths[i]);
+        return nomem(c);
+    }
+    in->kinds[i] = kind;
+    in->used[i] = 0;
+    in->lines[i] = (int)k->start_mark.line + 1;
+    in->cols[i] = (int)k->start_mark.column + 1;
+    in->nvars++;
+    return H5PREP_OK;
+}
+
+/* A mapped variable's value: "/dataset/path", {attribute: NAME} or {dataset: /PATH} (0-d). */
+static h5prep_status parse_var_source(const ctx *c, const yaml_node_t *v, const char *name, h5p_var_kind *kind,
+                                      const char **src)
+{
+    static const char *const keys[] = {"attribute", "dataset", NULL};
+    *kind = H5P_VAR_DATASET;
+    if (v->type == YAML_MAPPING_NODE) {
+        FORWARD_IF_ERROR(check_keys(c, v, "inputs.variables", keys));
+        const yaml_node_t *a = get(c, v, "attribute"), *d = get(c, v, "dataset");
+        if (map_size(v) != 1 || (!a && !d))
+            return fail_at(c, v, "inputs.variables.%s: expected one of {attribute: NAME} or {dataset: /PATH} (a value per "
+                                 "file)", name);
+        *kind = a ? H5P_VAR_ATTRIBUTE : H5P_VAR_SCALAR;
+        v = a ? a : d;
+    }
+    FORWARD_IF_ERROR(read_str(c, v, "inputs.variables", src));
+    if (*kind != H5P_VAR_ATTRIBUTE && (*src)[0] != '/')
+        return fail_at(c, v, "inputs.variables: the dataset path of '%s' must start with '/', found '%.60s'", name, *src);
+    if (*kind != H5P_VAR_ATTRIBUTE && names_a_group(*src))
+        return fail_at(c, v, "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name, *src);
+    return H5PREP_OK;
+}
+
 static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_input *in)
 {
     char buf[128];
@@ -419,59 +483,78 @@ static h5prep_status parse_variables(const ctx *c, const yaml_node_t *n, h5p_inp
         return fail_at(c, n, "inputs.variables: no variables are declared");
     if (count > MAX_VARIABLES - declared_vars(c, in))
         return fail_at(c, n, "inputs.variables: more than %d variables are declared over all inputs", MAX_VARIABLES);
-    in->names = h5p_calloc(count, sizeof *in->names);
-    in->paths = h5p_calloc(count, sizeof *in->paths);
-    in->used = h5p_calloc(count, sizeof *in->used);
-    in->lines = h5p_calloc(count, sizeof *in->lines);
-    in->cols = h5p_calloc(count, sizeof *in->cols);
-    if (!in->names || !in->paths || !in->used || !in->lines || !in->cols)
-        return nomem(c);
+    FORWARD_IF_ERROR(grow_vars(c, in, count));
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *k = node_of(c, mapped ? n->data.mapping.pairs.start[i].key : n->data.sequence.items.start[i]);
-        const char *name, *path;
+        const char *name, *src;
+        char path[1100];
+        h5p_var_kind kind = H5P_VAR_DATASET;
         FORWARD_IF_ERROR(read_str(c, k, "inputs.variables", &name));
-        FORWARD_IF_ERROR(check_unique_var(c, k, in, name));
         if (mapped) {
-            const yaml_node_t *v = node_of(c, n->data.mapping.pairs.start[i].value);
-            FORWARD_IF_ERROR(read_str(c, v, "inputs.variables", &path));
-            if (path[0] != '/')
-                return fail_at(c, v, "inputs.variables: the dataset path of '%s' must start with '/', found '%.60s'",
-                               name, path);
+            FORWARD_IF_ERROR(parse_var_source(c, node_of(c, n->data.mapping.pairs.start[i].value), name, &kind, &src));
         } else if (name[0] == '/') {
             return fail_at(c, k, "inputs.variables: '%.60s' is a path; name it with the mapping form "
                                  "(variables: {name: %.60s})", name, name);
+        } else {
+            snprintf(path, sizeof path, "/%s", name);
+            if (strlen(name) >= sizeof path - 1)
+                return fail_at(c, k, "inputs.variables: the name '%.60s...' is too long", name);
+            src = path;
+            if (names_a_group(src))
+                return fail_at(c, k, "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name, src);
         }
-        size_t plen = mapped ? strlen(path) + 1 : strlen(name) + 2;
-        in->names[i] = h5p_strdup(name);
-        in->paths[i] = h5p_malloc(plen);
-        if (!in->names[i] || !in->paths[i]) {
-            free(in->names[i]);
-            free(in->paths[i]);
-            return nomem(c);
-        }
-        snprintf(in->paths[i], plen, mapped ? "%s" : "/%s", mapped ? path : name);
-        in->lines[i] = (int)k->start_mark.line + 1;
-        in->cols[i] = (int)k->start_mark.column + 1;
-        in->nvars++;
-        if (names_a_group(in->paths[i]))
-            return fail_at(c, mapped ? node_of(c, n->data.mapping.pairs.start[i].value) : k,
-                           "inputs.variables: '%.60s' (dataset %.60s) names a group, never a dataset", name,
-                           in->paths[i]);
+        FORWARD_IF_ERROR(add_variable(c, in, k, name, kind, src));
+    }
+    return H5PREP_OK;
+}
+
+/* catalog: {file: CSV, key: COLUMN, columns: [COLUMN, ...]}: each column a variable, one value
+ * per file, from the row whose key names the file. */
+static h5prep_status parse_catalog(const ctx *c, const yaml_node_t *n, h5p_input *in)
+{
+    static const char *const keys[] = {"file", "key", "columns", NULL};
+    char buf[128];
+    FORWARD_IF_ERROR(check_keys(c, n, "inputs.catalog", keys));
+    const yaml_node_t *f = get(c, n, "file"), *k = get(c, n, "key"), *cols = get(c, n, "columns");
+    FORWARD_IF_ERROR(need(c, f, n, "inputs.catalog", "file"));
+    FORWARD_IF_ERROR(need(c, k, n, "inputs.catalog", "key"));
+    FORWARD_IF_ERROR(need(c, cols, n, "inputs.catalog", "columns"));
+    FORWARD_IF_ERROR(dup_str(c, f, "inputs.catalog.file", &in->catalog));
+    FORWARD_IF_ERROR(dup_str(c, k, "inputs.catalog.key", &in->catalog_key));
+    in->catalog_line = (int)n->start_mark.line + 1;
+    in->catalog_col = (int)n->start_mark.column + 1;
+    if (cols->type != YAML_SEQUENCE_NODE || cols->data.sequence.items.top == cols->data.sequence.items.start)
+        return fail_at(c, cols, "inputs.catalog.columns: expected a list of column names, found %s",
+                       found(cols, buf, sizeof buf));
+    size_t count = (size_t)(cols->data.sequence.items.top - cols->data.sequence.items.start);
+    if (count > MAX_VARIABLES - declared_vars(c, in))
+        return fail_at(c, cols, "inputs.catalog.columns: more than %d variables are declared over all inputs", MAX_VARIABLES);
+    FORWARD_IF_ERROR(grow_vars(c, in, count));
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *col = node_of(c, cols->data.sequence.items.start[i]);
+        const char *name;
+        FORWARD_IF_ERROR(read_str(c, col, "inputs.catalog.columns", &name));
+        if (!strcmp(name, in->catalog_key))
+            return fail_at(c, col, "inputs.catalog.columns: '%.60s' is the key column, which holds file names", name);
+        FORWARD_IF_ERROR(add_variable(c, in, col, name, H5P_VAR_CATALOG, name));
     }
     return H5PREP_OK;
 }
 
 static h5prep_status parse_input(const ctx *c, const yaml_node_t *n, h5p_input *in)
 {
-    static const char *const keys[] = {"files", "variables", "per_file", NULL};
+    static const char *const keys[] = {"files", "variables", "catalog", "per_file", NULL};
     in->line = (int)n->start_mark.line + 1;
     in->col = (int)n->start_mark.column + 1;
     FORWARD_IF_ERROR(check_keys(c, n, "inputs", keys));
-    const yaml_node_t *files = get(c, n, "files"), *vars = get(c, n, "variables"), *pf = get(c, n, "per_file");
+    const yaml_node_t *files = get(c, n, "files"), *vars = get(c, n, "variables"), *pf = get(c, n, "per_file"),
+                      *cat = get(c, n, "catalog");
     FORWARD_IF_ERROR(need(c, files, n, "inputs", "files"));
     FORWARD_IF_ERROR(need(c, vars, n, "inputs", "variables"));
     FORWARD_IF_ERROR(parse_files(c, files, in));
     FORWARD_IF_ERROR(parse_variables(c, vars, in));
+    if (cat)
+        FORWARD_IF_ERROR(parse_catalog(c, cat, in));
     if (pf)
         FORWARD_IF_ERROR(read_bool(c, pf, "inputs.per_file", &in->per_file));
     return H5PREP_OK;
@@ -826,45 +909,209 @@ static h5prep_status parse_outputs(const ctx *c, const yaml_node_t *n)
 
 /* ---- split -------------------------------------------------------------------------------- */
 
-static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+/* The keys of mapping n (split.fractions, split.assign or split.ranges) as the split names. */
+static h5prep_status parse_split_names(const ctx *c, const yaml_node_t *n, const char *what, h5p_split_spec *s)
 {
-    FORWARD_IF_ERROR(check_keys(c, n, "split.fractions", NULL));
+    FORWARD_IF_ERROR(check_keys(c, n, what, NULL));
     size_t count = map_size(n);
     if (count < 1 || count > H5P_MAX_SPLITS)
-        return fail_at(c, n, "split.fractions: expected 1 to %d splits, found %zu", H5P_MAX_SPLITS, count);
-    double sum = 0;
-    char terms[1024];
-    size_t len = 0;
+        return fail_at(c, n, "%s: expected 1 to %d splits, found %zu", what, H5P_MAX_SPLITS, count);
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *k = node_of(c, n->data.mapping.pairs.start[i].key);
-        const yaml_node_t *v = node_of(c, n->data.mapping.pairs.start[i].value);
-        char what[96];
-        FORWARD_IF_ERROR(check_name(c, k, "split.fractions"));
-        snprintf(what, sizeof what, "split.fractions.%s", text(k));
-        FORWARD_IF_ERROR(read_f64(c, v, what, &s->fractions[i]));
-        if (!(s->fractions[i] >= 0 && s->fractions[i] <= 1))
-            return fail_at(c, v, "%s: expected a fraction in [0, 1], found '%s'", what, text(v));
+        FORWARD_IF_ERROR(check_name(c, k, what));
         if (!(s->names[i] = h5p_strdup(text(k))))
             return nomem(c);
         s->nsplits++;
+    }
+    return check_split_names(c, n, what, s);
+}
+
+/* The value of split k in mapping n. */
+static const yaml_node_t *split_value(const ctx *c, const yaml_node_t *n, int k)
+{
+    return node_of(c, n->data.mapping.pairs.start[k].value);
+}
+
+static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.fractions", s));
+    double sum = 0;
+    char terms[1024];
+    size_t len = 0;
+    for (int i = 0; i < s->nsplits; i++) {
+        const yaml_node_t *v = split_value(c, n, i);
+        char what[256];
+        snprintf(what, sizeof what, "split.fractions.%s", s->names[i]);
+        FORWARD_IF_ERROR(read_f64(c, v, what, &s->fractions[i]));
+        if (!(s->fractions[i] >= 0 && s->fractions[i] <= 1))
+            return fail_at(c, v, "%s: expected a fraction in [0, 1], found '%s'", what, text(v));
         sum += s->fractions[i];
         if (len < sizeof terms)
-            len += (size_t)snprintf(terms + len, sizeof terms - len, "%s%s %s", i ? " + " : "", text(k), text(v));
+            len += (size_t)snprintf(terms + len, sizeof terms - len, "%s%s %s", i ? " + " : "", s->names[i], text(v));
     }
     if (fabs(sum - 1) > 1e-9)
         return fail_at(c, n, "split.fractions sum to %.12g, not 1 (%s)", sum, terms);
-    return check_split_names(c, n, s);
+    return H5PREP_OK;
 }
+
+/* split.assign: {split: GLOB or [GLOBS]}. */
+static h5prep_status parse_assign(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    char buf[128], what[256];
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.assign", s));
+    for (int k = 0; k < s->nsplits; k++) {
+        const yaml_node_t *v = split_value(c, n, k);
+        snprintf(what, sizeof what, "split.assign.%s", s->names[k]);
+        if (v->type == YAML_MAPPING_NODE)
+            return fail_at(c, v, "%s: expected a glob or a list of globs, found %s", what, found(v, buf, sizeof buf));
+        size_t count = v->type == YAML_SCALAR_NODE ? 1 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (!count)
+            return fail_at(c, v, "%s: the list of globs is empty", what);
+        if (!(s->globs[k] = h5p_calloc(count, sizeof *s->globs[k])))
+            return nomem(c);
+        for (size_t i = 0; i < count; i++) {
+            const yaml_node_t *g = v->type == YAML_SCALAR_NODE ? v : node_of(c, v->data.sequence.items.start[i]);
+            FORWARD_IF_ERROR(dup_str(c, g, what, &s->globs[k][i]));
+            s->nglobs[k]++;
+        }
+    }
+    return H5PREP_OK;
+}
+
+int h5p_split_overlap(const h5p_split_spec *spec, int a, int b)
+{
+    return spec->lo[a] < spec->hi[b] && spec->lo[b] < spec->hi[a];
+}
+
+/* A bound of a range: a number, or for by: time an ISO date (*text, checked here, turned into
+ * the coordinate's units by the plan). */
+static h5prep_status read_bound(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s, const char *what, double *x,
+                                char **date)
+{
+    char buf[128];
+    const char *t = n->type == YAML_SCALAR_NODE ? text(n) : "";
+    char *end;
+    strtod(t, &end);
+    int number = is_plain(n) && *t && (!*end || strstr(t, "inf") || strstr(t, "Inf") || strstr(t, "INF"));
+    if (s->by != H5P_SPLIT_TIME || number || n->type != YAML_SCALAR_NODE)
+        return read_f64(c, n, what, x);
+    double v;
+    if (h5p_cf_date_value("days since 1970-01-01", "", t, &v) != H5PREP_OK)
+        return fail_at(c, n, "%s: expected a number or a date (YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss], optionally Z or +hh:mm), "
+                             "found %s", what, found(n, buf, sizeof buf));
+    *date = h5p_strdup(t);
+    return *date ? H5PREP_OK : nomem(c);
+}
+
+/* split.ranges: {split: [START, END]}: fractions of the rows (by: rows) or values of the time
+ * coordinate (by: time; numbers in its units or ISO dates), END excluded; no two ranges overlap. */
+static h5prep_status parse_ranges(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    char buf[128], what[256];
+    FORWARD_IF_ERROR(parse_split_names(c, n, "split.ranges", s));
+    for (int k = 0; k < s->nsplits; k++) {
+        const yaml_node_t *v = split_value(c, n, k);
+        snprintf(what, sizeof what, "split.ranges.%s", s->names[k]);
+        if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
+            return fail_at(c, v, "%s: expected [START, END], found %s", what, found(v, buf, sizeof buf));
+        FORWARD_IF_ERROR(read_bound(c, node_of(c, v->data.sequence.items.start[0]), s, what, &s->lo[k], &s->lo_text[k]));
+        FORWARD_IF_ERROR(read_bound(c, node_of(c, v->data.sequence.items.start[1]), s, what, &s->hi[k], &s->hi_text[k]));
+        if (s->lo_text[k] || s->hi_text[k])
+            continue; /* dates: checked by the plan once they are in the coordinate's units */
+        if (s->by == H5P_SPLIT_ROWS && !(s->lo[k] >= 0 && s->hi[k] <= 1))
+            return fail_at(c, v, "%s: [%g, %g] is not within [0, 1] (by: rows takes fractions of the row count)", what,
+                           s->lo[k], s->hi[k]);
+        if (!(s->lo[k] < s->hi[k]))
+            return fail_at(c, v, "%s: [%g, %g] is empty (expected START < END; END is excluded)", what, s->lo[k], s->hi[k]);
+        for (int j = 0; j < k; j++)
+            if (!s->lo_text[j] && !s->hi_text[j] && h5p_split_overlap(s, j, k))
+                return fail_at(c, v, "%s: [%g, %g] overlaps split '%s' [%g, %g]", what, s->lo[k], s->hi[k], s->names[j],
+                               s->lo[j], s->hi[j]);
+    }
+    return H5PREP_OK;
+}
+
+/* split.coordinate: FILE:/dataset, or a variable declared by the inputs. */
+static h5prep_status parse_coordinate(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
+{
+    FORWARD_IF_ERROR(dup_str(c, n, "split.coordinate", &s->coordinate));
+    s->coord_line = (int)n->start_mark.line + 1;
+    s->coord_col = (int)n->start_mark.column + 1;
+    if (strstr(s->coordinate, ":/"))
+        return H5PREP_OK;
+    for (size_t i = 0; i < c->r->ninputs; i++)
+        for (size_t j = 0; j < c->r->inputs[i].nvars; j++)
+            if (!strcmp(c->r->inputs[i].names[j], s->coordinate)) {
+                c->r->inputs[i].used[j] = 1; /* read for the split, so not unused */
+                return H5PREP_OK;
+            }
+    return fail_at(c, n, "split.coordinate: '%.60s' is neither FILE:/DATASET nor a variable of the inputs", s->coordinate);
+}
+
+static h5prep_status parse_normalize_with(const ctx *c, const yaml_node_t *nw, h5p_split_spec *s)
+{
+    char list[256];
+    const char *name;
+    FORWARD_IF_ERROR(read_str(c, nw, "split.normalize_with", &name));
+    if (!strcmp(name, "all")) {
+        s->stats_split = -1;
+        return H5PREP_OK;
+    }
+    for (int i = 0; i < s->nsplits; i++)
+        if (!strcmp(s->names[i], name)) {
+            s->stats_split = i;
+            return H5PREP_OK;
+        }
+    const char *names[H5P_MAX_SPLITS + 1] = {0};
+    memcpy(names, s->names, (size_t)s->nsplits * sizeof *names);
+    return fail_at(c, nw, "split.normalize_with: '%.60s' is not a split (expected all or one of: %s)", name,
+                   join(names, list, sizeof list));
+}
+
+/* The keys of each kind of split: the one it needs first, then the others it takes. */
+static const char *const SPLIT_BY[] = {"fractions", "files", "rows", "time", NULL};
+static const char *const SPLIT_KEYS[][6] = {
+    {"fractions", "seed", "group_by", "shuffle", "normalize_with", NULL},
+    {"assign", "seed", "shuffle", "normalize_with", NULL},
+    {"ranges", "seed", "shuffle", "normalize_with", NULL},
+    {"ranges", "coordinate", "seed", "shuffle", "normalize_with", NULL},
+};
 
 static h5prep_status parse_split(const ctx *c, const yaml_node_t *n, h5p_split_spec *s)
 {
-    static const char *const keys[] = {"fractions", "seed", "group_by", "shuffle", "normalize_with", NULL};
+    static const char *const keys[] = {"by", "fractions", "assign", "ranges", "coordinate", "seed", "group_by", "shuffle",
+                                       "normalize_with", NULL};
     char buf[128], list[256];
     FORWARD_IF_ERROR(check_keys(c, n, "split", keys));
-    const yaml_node_t *fr = get(c, n, "fractions"), *seed = get(c, n, "seed"), *gb = get(c, n, "group_by"),
+    const yaml_node_t *by = get(c, n, "by"), *seed = get(c, n, "seed"), *gb = get(c, n, "group_by"),
                       *sh = get(c, n, "shuffle"), *nw = get(c, n, "normalize_with");
-    FORWARD_IF_ERROR(need(c, fr, n, "split", "fractions"));
-    FORWARD_IF_ERROR(parse_fractions(c, fr, s));
+    int kind = 0;
+    if (by)
+        FORWARD_IF_ERROR(read_enum(c, by, "split.by", SPLIT_BY, &kind));
+    s->by = (h5p_split_by)kind;
+    const char *const *allowed = SPLIT_KEYS[kind];
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_of(c, p->key);
+        int ok = !strcmp(text(k), "by");
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = !strcmp(text(k), allowed[i]);
+        if (!ok)
+            return fail_at(c, k, "split.%s does not apply to by: %s (it takes: %s)", text(k), SPLIT_BY[kind],
+                           join(allowed, list, sizeof list));
+    }
+    const yaml_node_t *body = get(c, n, allowed[0]);
+    FORWARD_IF_ERROR(need(c, body, n, "split", allowed[0]));
+    if (s->by == H5P_SPLIT_SEEDED)
+        FORWARD_IF_ERROR(parse_fractions(c, body, s));
+    else if (s->by == H5P_SPLIT_FILES)
+        FORWARD_IF_ERROR(parse_assign(c, body, s));
+    else
+        FORWARD_IF_ERROR(parse_ranges(c, body, s));
+    if (s->by == H5P_SPLIT_TIME) {
+        const yaml_node_t *co = get(c, n, "coordinate");
+        FORWARD_IF_ERROR(need(c, co, n, "split", "coordinate"));
+        FORWARD_IF_ERROR(parse_coordinate(c, co, s));
+    }
     if (seed)
         FORWARD_IF_ERROR(read_u64(c, seed, "split.seed", 0, &s->seed));
     if (gb && gb->type == YAML_MAPPING_NODE) {
@@ -881,25 +1128,11 @@ static h5prep_status parse_split(const ctx *c, const yaml_node_t *n, h5p_split_s
             return fail_at(c, gb, "split.group_by: expected none, file or {rows: K}; found %s", found(gb, buf, sizeof buf));
         s->group_by = k ? H5P_GROUP_FILE : H5P_GROUP_NONE;
     }
+    s->shuffle = s->by == H5P_SPLIT_SEEDED; /* splits given by files, rows or time keep input order */
     if (sh)
         FORWARD_IF_ERROR(read_bool(c, sh, "split.shuffle", &s->shuffle));
-    if (nw) {
-        const char *name;
-        FORWARD_IF_ERROR(read_str(c, nw, "split.normalize_with", &name));
-        if (!strcmp(name, "all")) {
-            s->stats_split = -1;
-            return H5PREP_OK;
-        }
-        for (int i = 0; i < s->nsplits; i++)
-            if (!strcmp(s->names[i], name)) {
-                s->stats_split = i;
-                return H5PREP_OK;
-            }
-        const char *names[H5P_MAX_SPLITS + 1] = {0};
-        memcpy(names, s->names, (size_t)s->nsplits * sizeof *names);
-        return fail_at(c, nw, "split.normalize_with: '%.60s' is not a split (expected all or one of: %s)", name,
-                       join(names, list, sizeof list));
-    }
+    if (nw)
+        return parse_normalize_with(c, nw, s);
     for (int i = 0; i < s->nsplits; i++)
         if (!strcmp(s->names[i], "train"))
             s->stats_split = i;
@@ -968,14 +1201,6 @@ static h5prep_status parse_root(const ctx *c, const yaml_node_t *root)
     FORWARD_IF_ERROR(need(c, wr, root, "the recipe", "write"));
     FORWARD_IF_ERROR(parse_inputs(c, in));
     FORWARD_IF_ERROR(parse_outputs(c, out));
-    for (size_t i = 0; i < r->ninputs; i++)
-        for (size_t j = 0; j < r->inputs[i].nvars; j++)
-            if (!r->inputs[i].used[j])
-                h5p_warn("%s:%d:%d: variable '%s' (%s) is declared but no output uses it: it is not read, and "
-                         "whether the files hold it is not checked",
-                         c->path, r->inputs[i].lines[j], r->inputs[i].cols[j], r->inputs[i].names[j],
-                         r->inputs[i].paths[j]);
-    r->split.shuffle = 1;
     if (sp) {
         FORWARD_IF_ERROR(parse_split(c, sp, &r->split));
     } else { /* no split: one split of every row, in input order */
@@ -985,6 +1210,13 @@ static h5prep_status parse_root(const ctx *c, const yaml_node_t *root)
         if (!(r->split.names[0] = h5p_strdup("all")))
             return nomem(c);
     }
+    for (size_t i = 0; i < r->ninputs; i++)
+        for (size_t j = 0; j < r->inputs[i].nvars; j++)
+            if (!r->inputs[i].used[j])
+                h5p_warn("%s:%d:%d: variable '%s' (%s) is declared but no output uses it: it is not read, and "
+                         "whether the files hold it is not checked",
+                         c->path, r->inputs[i].lines[j], r->inputs[i].cols[j], r->inputs[i].names[j],
+                         r->inputs[i].paths[j]);
     r->write.hdf5 = 1;
     return parse_write(c, wr, &r->write);
 }
@@ -1277,6 +1509,9 @@ void h5p_recipe_free(h5p_recipe *r)
         free(in->files);
         free(in->names);
         free(in->paths);
+        free(in->kinds);
+        free(in->catalog);
+        free(in->catalog_key);
         free(in->used);
         free(in->lines);
         free(in->cols);
@@ -1286,8 +1521,15 @@ void h5p_recipe_free(h5p_recipe *r)
         free(r->outputs[i].name);
         free(r->outputs[i].stats_path);
     }
-    for (int i = 0; i < r->split.nsplits; i++)
+    for (int i = 0; i < H5P_MAX_SPLITS; i++) {
         free(r->split.names[i]);
+        for (size_t g = 0; g < r->split.nglobs[i]; g++)
+            free(r->split.globs[i][g]);
+        free(r->split.globs[i]);
+        free(r->split.lo_text[i]);
+        free(r->split.hi_text[i]);
+    }
+    free(r->split.coordinate);
     free(r->inputs);
     free(r->outputs);
     free(r->write.dir);

@@ -60,31 +60,65 @@ typedef struct h5p_output {
     h5p_out_dtype dtype;     /* `cast:` (float32) */
 } h5p_output;
 
+/* Where an input variable's values come from. */
+typedef enum h5p_var_kind {
+    H5P_VAR_DATASET,   /* the dataset paths[i] of every file, joined along axis 0 */
+    H5P_VAR_ATTRIBUTE, /* one value per file: the root group's attribute paths[i] */
+    H5P_VAR_SCALAR,    /* one value per file: the 0-d (or one-element) dataset paths[i] */
+    H5P_VAR_CATALOG    /* one value per file: column paths[i] of the input's catalog */
+} h5p_var_kind;
+
 /* One group of input files: the same variables in every file, joined along axis 0 (or, with
- * per_file, each file one sample). */
+ * per_file, each file one sample). A per-file value (attribute, 0-d dataset, catalog column)
+ * is one scalar per sample, repeated over the rows of its file. */
 typedef struct h5p_input {
     char **files;            /* globs as written */
     size_t nfiles;
     char **names;            /* variable names used in expressions */
-    char **paths;            /* dataset path of each name in the files ("/name" unless mapped) */
+    char **paths;            /* dataset path of each name in the files ("/name" unless mapped); the
+                                attribute, 0-d dataset or catalog column of a per-file value */
+    h5p_var_kind *kinds;     /* (nvars,) where each variable's values come from */
     int *used;               /* 1 where an output's expression reads the variable: the others are
                                 never opened by the plan */
     int *lines, *cols;       /* 1-based position of each name in the recipe, for messages */
     size_t nvars;
     int per_file;            /* each file is one sample: a new axis 0 of length nfiles (0) */
+    char *catalog;           /* `catalog: {file: ...}`: a CSV file (RFC 4180, a header row), NULL
+                                when none; its `columns` are variables of kind CATALOG */
+    char *catalog_key;       /* the column holding file names (`key`) */
+    int catalog_line, catalog_col;
     int line, col;
 } h5p_input;
 
 typedef enum h5p_group_kind { H5P_GROUP_NONE, H5P_GROUP_FILE, H5P_GROUP_ROWS } h5p_group_kind;
 
+/* How samples are assigned to splits. */
+typedef enum h5p_split_by {
+    H5P_SPLIT_SEEDED, /* fractions of the (groups of) samples in the order of their Philox keys */
+    H5P_SPLIT_FILES,  /* `by: files`: each split's files given by globs */
+    H5P_SPLIT_ROWS,   /* `by: rows`: contiguous blocks [lo, hi) as fractions of the row count */
+    H5P_SPLIT_TIME    /* `by: time`: rows whose time coordinate lies in [lo, hi) */
+} h5p_split_by;
+
 typedef struct h5p_split_spec {
     int nsplits;                         /* 1 when the recipe has no split: all rows in "all" */
     char *names[H5P_MAX_SPLITS];         /* in the order written, e.g. train, val, test */
-    double fractions[H5P_MAX_SPLITS];    /* each in [0,1], summing to 1 within 1e-9 */
+    h5p_split_by by;                     /* (seeded) */
+    double fractions[H5P_MAX_SPLITS];    /* SEEDED: each in [0,1], summing to 1 within 1e-9 */
+    double lo[H5P_MAX_SPLITS], hi[H5P_MAX_SPLITS]; /* ROWS: fractions, 0 <= lo < hi <= 1; TIME:
+                                            coordinate values, lo < hi; no two ranges overlap */
+    char **globs[H5P_MAX_SPLITS];        /* FILES: the globs of each split, as written */
+    size_t nglobs[H5P_MAX_SPLITS];
+    char *lo_text[H5P_MAX_SPLITS], *hi_text[H5P_MAX_SPLITS]; /* TIME: a bound given as an ISO date,
+                                            turned into the coordinate's units by the plan; NULL
+                                            where the bound is a number */
+    char *coordinate;                    /* TIME: "FILE:/dataset", or a variable of the inputs */
+    int coord_line, coord_col;           /* TIME: where `coordinate` is written, for messages */
     uint64_t seed;                       /* (0) */
     h5p_group_kind group_by;             /* (none) */
     uint64_t group_rows;                 /* H5P_GROUP_ROWS: rows per group */
-    int shuffle;                         /* rows of a split in permuted order (1) or input order */
+    int shuffle;                         /* rows of a split in permuted order (1 when seeded, else 0)
+                                            or input order */
     int stats_split;                     /* index of the split whose statistics normalize (the
                                             one named "train" if any, else 0); -1: all rows */
 } h5p_split_spec;
@@ -118,6 +152,9 @@ h5prep_status h5p_recipe_load(const char *path, h5p_recipe **out);
  * so that no text of up to 16 MiB takes more than milliseconds or expands beyond them. */
 h5prep_status h5p_recipe_parse(const char *path, const unsigned char *text, size_t len, h5p_recipe **out);
 void h5p_recipe_free(h5p_recipe *r); /* accepts NULL */
+
+/* Whether the ranges [lo, hi) of splits a and b of a split by rows or time overlap. */
+int h5p_split_overlap(const h5p_split_spec *spec, int a, int b);
 
 
 #endif

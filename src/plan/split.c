@@ -1,5 +1,6 @@
-/* split.c: seeded train/val/test splits: Philox keys (own or cuRAND's host API), units ordered by
- * (key, index) with a radix sort, cut at cumulative fractions, and the h5prep-split/1 manifest. */
+/* split.c: train/val/test splits: seeded ones (Philox keys, own or cuRAND's host API, units ordered
+ * by (key, index) with a radix sort, cut at cumulative fractions), splits given per sample (by
+ * files, row blocks or time, assigned by the plan), and the h5prep-split/1 manifest. */
 #include "plan/split.h"
 
 #include "common/internal.h"
@@ -123,10 +124,32 @@ static void sort_by_key(uint64_t *v, uint64_t *tmp, uint64_t m)
         memcpy(v, src, m * sizeof *v);
 }
 
+static h5prep_status check_ranges(const h5p_split_spec *spec)
+{
+    for (int k = 0; k < spec->nsplits; k++) {
+        double lo = spec->lo[k], hi = spec->hi[k];
+        const char *name = spec->names[k] ? spec->names[k] : "?";
+        RETURN_ERROR_IF(spec->by == H5P_SPLIT_ROWS && !(lo >= 0 && hi <= 1), H5PREP_ERR_USAGE,
+                        "split: the range of '%s' is [%g, %g] (expected fractions of the rows in [0, 1])", name, lo, hi);
+        RETURN_ERROR_IF(!(lo < hi), H5PREP_ERR_USAGE, "split: the range of '%s' is [%g, %g] (expected start < end)", name,
+                        lo, hi);
+        for (int j = 0; j < k; j++)
+            RETURN_ERROR_IF(h5p_split_overlap(spec, j, k), H5PREP_ERR_USAGE,
+                            "split: the ranges of '%s' [%g, %g] and '%s' [%g, %g] overlap", spec->names[j] ? spec->names[j] : "?",
+                            spec->lo[j], spec->hi[j], name, lo, hi);
+    }
+    return H5PREP_OK;
+}
+
 static h5prep_status check_spec(const h5p_split_spec *spec)
 {
     RETURN_ERROR_IF(spec->nsplits < 1 || spec->nsplits > H5P_MAX_SPLITS, H5PREP_ERR_USAGE,
                     "split: %d splits given (expected 1..%d)", spec->nsplits, H5P_MAX_SPLITS);
+    if (spec->by == H5P_SPLIT_ROWS || spec->by == H5P_SPLIT_TIME)
+        return check_ranges(spec);
+    if (spec->by == H5P_SPLIT_FILES)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(spec->by != H5P_SPLIT_SEEDED, H5PREP_ERR_USAGE, "split: unknown kind %d", (int)spec->by);
     double sum = 0;
     for (int k = 0; k < spec->nsplits; k++) {
         double f = spec->fractions[k];
@@ -154,6 +177,19 @@ static h5prep_status check_groups(const uint64_t *group_of, uint64_t n, uint64_t
     return H5PREP_OK;
 }
 
+/* floor(f * units + 0.5) within [0, units]. */
+static uint64_t round_share(double f, uint64_t units)
+{
+    double x = floor(f * (double)units + 0.5);
+    return x <= 0 ? 0 : x >= (double)units ? units : (uint64_t)x;
+}
+
+void h5p_split_block(double lo, double hi, uint64_t n, uint64_t *r0, uint64_t *r1)
+{
+    *r0 = round_share(lo, n);
+    *r1 = round_share(hi, n);
+}
+
 /* bound[k]: end (exclusive) of split k among the ordered units: the cumulative fraction times
  * `units`, rounded half up, kept non-decreasing and within units; the last split ends at units. */
 static void cut_points(const h5p_split_spec *spec, uint64_t units, uint64_t *bound)
@@ -162,11 +198,17 @@ static void cut_points(const h5p_split_spec *spec, uint64_t units, uint64_t *bou
     uint64_t prev = 0;
     for (int k = 0; k < spec->nsplits - 1; k++) {
         cum += spec->fractions[k];
-        double x = floor(cum * (double)units + 0.5);
-        prev = x <= (double)prev ? prev : x >= (double)units ? units : (uint64_t)x;
+        uint64_t x = round_share(cum, units);
+        prev = x > prev ? x : prev;
         bound[k] = prev;
     }
     bound[spec->nsplits - 1] = units;
+}
+
+static h5prep_status out_of_memory(h5p_split *out, uint64_t n)
+{
+    h5p_split_free(out);
+    return h5p_fail(H5PREP_ERR_NOMEM, "split: out of memory for %llu samples", (unsigned long long)n);
 }
 
 h5prep_status h5p_split_make(const h5p_split_spec *spec, uint64_t n, const uint64_t *group_of,
@@ -174,6 +216,8 @@ h5prep_status h5p_split_make(const h5p_split_spec *spec, uint64_t n, const uint6
 {
     RETURN_ERROR_IF(!spec || !out, H5PREP_ERR_USAGE, "split: no %s given", spec ? "output" : "split spec");
     memset(out, 0, sizeof *out);
+    RETURN_ERROR_IF(spec->by != H5P_SPLIT_SEEDED, H5PREP_ERR_USAGE,
+                    "split: a split by files, rows or time is given per sample (h5p_split_assign), not by fractions");
     FORWARD_IF_ERROR(check_spec(spec));
     RETURN_ERROR_IF(n > 0 && !key, H5PREP_ERR_USAGE, "split: no keys given for %llu samples", (unsigned long long)n);
     if (group_of)
@@ -199,8 +243,7 @@ h5prep_status h5p_split_make(const h5p_split_spec *spec, uint64_t n, const uint6
         free(v);
         if (group_of)
             free(unit_split), free(start);
-        h5p_split_free(out);
-        return h5p_fail(H5PREP_ERR_NOMEM, "split: out of memory for %llu samples", (unsigned long long)n);
+        return out_of_memory(out, n);
     }
 
     for (uint64_t u = 0; u < units; u++)
@@ -240,10 +283,62 @@ h5prep_status h5p_split_make(const h5p_split_spec *spec, uint64_t n, const uint6
     }
     if (group_of)
         free(unit_split), free(start);
-    if (bad) {
-        h5p_split_free(out);
-        return h5p_fail(H5PREP_ERR_NOMEM, "split: out of memory for %llu samples", (unsigned long long)n);
+    return bad ? out_of_memory(out, n) : H5PREP_OK;
+}
+
+h5prep_status h5p_split_assign(const h5p_split_spec *spec, uint64_t n, const uint8_t *which, const uint32_t *key,
+                               h5p_split *out)
+{
+    RETURN_ERROR_IF(!spec || !out, H5PREP_ERR_USAGE, "split: no %s given", spec ? "output" : "split spec");
+    memset(out, 0, sizeof *out);
+    FORWARD_IF_ERROR(check_spec(spec));
+    RETURN_ERROR_IF(n > 0 && !which, H5PREP_ERR_USAGE, "split: no assignment given for %llu samples", (unsigned long long)n);
+    RETURN_ERROR_IF(key && n > ((uint64_t)1 << 32), H5PREP_ERR_USAGE,
+                    "split: %llu samples to shuffle (at most 2^32 supported)", (unsigned long long)n);
+    RETURN_ERROR_IF(n > SIZE_MAX / sizeof(uint64_t), H5PREP_ERR_NOMEM, "split: %llu samples do not fit in memory",
+                    (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++)
+        RETURN_ERROR_IF(which[i] >= spec->nsplits && which[i] != H5P_SPLIT_DROPPED, H5PREP_ERR_USAGE,
+                        "split: sample %llu is assigned to split %d of %d", (unsigned long long)i, which[i], spec->nsplits);
+    out->n = n;
+    out->nsplits = spec->nsplits;
+    out->which = h5p_malloc(n);
+    out->dest = h5p_malloc(n * sizeof *out->dest);
+    uint64_t *v = key ? h5p_malloc(n * sizeof *v) : NULL;
+    if (!out->which || !out->dest || (key && !v)) {
+        free(v);
+        return out_of_memory(out, n);
     }
+    memcpy(out->which, which, n);
+    for (uint64_t i = 0; i < n; i++) {
+        if (which[i] == H5P_SPLIT_DROPPED)
+            out->dropped++;
+        else
+            out->count[which[i]]++;
+    }
+    int bad = 0;
+    for (int k = 0; k < out->nsplits; k++)
+        bad |= !(out->order[k] = h5p_malloc(out->count[k] * sizeof *out->order[k]));
+    if (bad) {
+        free(v);
+        return out_of_memory(out, n);
+    }
+    if (key) { /* dest is the sort's scratch until it is filled below */
+        for (uint64_t i = 0; i < n; i++)
+            v[i] = (uint64_t)key[i] << 32 | i;
+        sort_by_key(v, out->dest, n);
+    }
+    uint64_t next[H5P_MAX_SPLITS] = {0};
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t i = key ? v[r] & 0xffffffffu : r;
+        uint8_t s = which[i];
+        out->dest[i] = 0;
+        if (s == H5P_SPLIT_DROPPED)
+            continue;
+        out->dest[i] = next[s]++;
+        out->order[s][out->dest[i]] = i;
+    }
+    free(v);
     return H5PREP_OK;
 }
 
@@ -326,32 +421,86 @@ static char *quoted(const char *name)
     return t;
 }
 
-static void write_document(outbuf *o, const h5p_split *s, const h5p_split_spec *spec, char *const *names)
+/* A string as JSON; a name that is not UTF-8 fails the write (EILSEQ). */
+static void ob_quoted(outbuf *o, const char *s)
 {
-    /* a seed past INT64_MAX as its decimal text: JSON readers such as jansson refuse (or round)
-     * integers beyond 64-bit signed */
-    const char *q = spec->seed > INT64_MAX ? "\"" : "";
-    ob_str(o, "{\n \"format\": \"h5prep-split/1\",\n \"seed\": ");
-    ob_str(o, q);
-    ob_u64(o, spec->seed);
-    ob_str(o, q);
-    ob_str(o, ",\n \"generator\": \"philox4x32-10\",\n \"fractions\": {");
-    for (int k = 0; k < s->nsplits; k++) {
+    char *q = quoted(s);
+    if (!q && !o->err)
+        o->err = EILSEQ;
+    ob_str(o, q ? q : "null");
+    free(q);
+}
+
+/* A range's end: a number, or null for an infinite one (JSON has no infinity). */
+static void ob_end(outbuf *o, double x)
+{
+    if (isfinite(x))
+        ob_real(o, x);
+    else
+        ob_str(o, "null");
+}
+
+/* How the split was made: the fields before "shuffle". */
+static void write_kind(outbuf *o, const h5p_split_spec *spec, char *const *names)
+{
+    static const char *const by[] = {"\"fractions\"", "\"files\"", "\"rows\"", "\"time\""};
+    ob_str(o, "{\n \"format\": \"h5prep-split/1\",\n \"by\": ");
+    ob_str(o, by[spec->by]);
+    if (spec->by == H5P_SPLIT_SEEDED || spec->shuffle) {
+        /* a seed past INT64_MAX as its decimal text: JSON readers such as jansson refuse (or round)
+         * integers beyond 64-bit signed */
+        const char *q = spec->seed > INT64_MAX ? "\"" : "";
+        ob_str(o, ",\n \"seed\": ");
+        ob_str(o, q);
+        ob_u64(o, spec->seed);
+        ob_str(o, q);
+        ob_str(o, ",\n \"generator\": \"philox4x32-10\"");
+    }
+    if (spec->by == H5P_SPLIT_TIME) {
+        ob_str(o, ",\n \"coordinate\": ");
+        ob_quoted(o, spec->coordinate);
+    }
+    ob_str(o, spec->by == H5P_SPLIT_SEEDED ? ",\n \"fractions\": {" : spec->by == H5P_SPLIT_FILES ? ",\n \"files\": {" : ",\n \"ranges\": {");
+    for (int k = 0; k < spec->nsplits; k++) {
         ob_str(o, k ? ", " : "");
         ob_str(o, names[k]);
         ob_str(o, ": ");
-        ob_real(o, spec->fractions[k]);
+        if (spec->by == H5P_SPLIT_SEEDED) {
+            ob_real(o, spec->fractions[k]);
+        } else if (spec->by == H5P_SPLIT_FILES) {
+            for (size_t g = 0; g < spec->nglobs[k]; g++) {
+                ob_str(o, g ? ", " : "[");
+                ob_quoted(o, spec->globs[k][g]);
+            }
+            ob_str(o, spec->nglobs[k] ? "]" : "[]");
+        } else {
+            ob_str(o, "[");
+            ob_end(o, spec->lo[k]);
+            ob_str(o, ", ");
+            ob_end(o, spec->hi[k]);
+            ob_str(o, "]");
+        }
     }
-    ob_str(o, "},\n \"group_by\": ");
-    if (spec->group_by == H5P_GROUP_ROWS) {
-        ob_str(o, "{\"rows\": ");
-        ob_u64(o, spec->group_rows);
-        ob_str(o, "}");
-    } else {
-        ob_str(o, spec->group_by == H5P_GROUP_FILE ? "\"file\"" : "\"none\"");
+    ob_str(o, "}");
+    if (spec->by == H5P_SPLIT_SEEDED) {
+        ob_str(o, ",\n \"group_by\": ");
+        if (spec->group_by == H5P_GROUP_ROWS) {
+            ob_str(o, "{\"rows\": ");
+            ob_u64(o, spec->group_rows);
+            ob_str(o, "}");
+        } else {
+            ob_str(o, spec->group_by == H5P_GROUP_FILE ? "\"file\"" : "\"none\"");
+        }
     }
+}
+
+static void write_document(outbuf *o, const h5p_split *s, const h5p_split_spec *spec, char *const *names)
+{
+    write_kind(o, spec, names);
     ob_str(o, spec->shuffle ? ",\n \"shuffle\": true,\n \"n\": " : ",\n \"shuffle\": false,\n \"n\": ");
     ob_u64(o, s->n);
+    ob_str(o, ",\n \"dropped\": ");
+    ob_u64(o, s->dropped);
     ob_str(o, ",\n \"splits\": {");
     for (int k = 0; k < s->nsplits; k++) {
         ob_str(o, k ? ",\n  " : "\n  ");

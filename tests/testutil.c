@@ -196,7 +196,7 @@ static void slurp(int fd, char *dst, size_t cap)
 
 int tu_cli(const char *const *args) { return tu_cli_with(H5PREP_CLI, args); }
 
-int tu_cli_with(const char *binary, const char *const *args)
+pid_t tu_cli_start(const char *binary, const char *const *args)
 {
     char outp[600], errp[600];
     snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
@@ -216,11 +216,19 @@ int tu_cli_with(const char *binary, const char *const *args)
         execv(binary, (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+int tu_cli_wait(pid_t pid)
+{
+    char outp[600], errp[600];
+    snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
+    snprintf(errp, sizeof errp, "%s/cli.err", tu_dir());
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) /* a signal (Criterion's timers) may interrupt the wait */
         cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
     int fo = open(outp, O_RDONLY), fe = open(errp, O_RDONLY);
-    cr_assert(fo >= 0 && fe >= 0, "the output of %s went missing (%s)", binary, outp);
+    cr_assert(fo >= 0 && fe >= 0, "the output of the command went missing (%s)", outp);
     slurp(fo, g_out, sizeof g_out);
     slurp(fe, g_err, sizeof g_err);
     close(fo);
@@ -228,9 +236,11 @@ int tu_cli_with(const char *binary, const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int tu_cli_with(const char *binary, const char *const *args) { return tu_cli_wait(tu_cli_start(binary, args)); }
+
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }
 
-int tu_any_file_with_prefix(const char *dir, const char *prefix)
+int tu_any_temporary(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -238,7 +248,7 @@ int tu_any_file_with_prefix(const char *dir, const char *prefix)
     struct dirent *e;
     int found = 0;
     while ((e = readdir(d)))
-        found |= strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+        found |= strstr(e->d_name, ".h5prep-tmp-") != NULL;
     closedir(d);
     return found;
 }

@@ -110,6 +110,38 @@ Test(outputs, a_link_at_the_output_is_refused_for_every_kind)
     cr_assert(!tu_any_temporary(tu_dir()), "a refused run left a temporary");
 }
 
+/* The attack of issue 10: links planted at the temporary names of the old scheme (OUT.tmp-PID,
+ * the pid known before the run starts) and at every name of the new one that can be guessed
+ * (all but the random part) must not make h5prep write anywhere but its output. */
+Test(outputs, links_planted_at_guessable_temporary_names_are_never_followed)
+{
+    char in[512], victim[512], state[512];
+    snprintf(in, sizeof in, "%s", make_input("in.h5", 64, 3));
+    snprintf(victim, sizeof victim, "%s", tu_path("victim"));
+    write_text(victim, "precious");
+    snprintf(state, sizeof state, "%s", tu_path("state.json"));
+    const char *good[] = {"stats", tu_input(in, "/a"), "-o", state, "--quiet", NULL};
+    cr_assert_eq(tu_cli(good), 0, "%s", tu_stderr());
+    const char *names[] = {"o.json", "o.h5", "m.json"};
+    for (int i = 0; i < 3; i++) {
+        char out[512], link[600];
+        snprintf(out, sizeof out, "%s", tu_path(names[i]));
+        const char *stats[] = {"stats", tu_input(in, "/a"), "-o", out, "--quiet", NULL};
+        const char *merge[] = {"merge", state, "-o", out, NULL};
+        pid_t pid = tu_cli_start(H5PREP_CLI, i < 2 ? stats : merge, 1);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+        cr_assert(WIFSTOPPED(status));
+        snprintf(link, sizeof link, "%s.tmp-%ld", out, (long)pid);
+        cr_assert_eq(symlink(victim, link), 0);
+        kill(pid, SIGCONT);
+        cr_assert_eq(tu_cli_wait(pid), 0, "%s: %s", names[i], tu_stderr());
+        holds(victim, "precious");
+        cr_assert(!is_link(out) && tu_exists(out), "%s is not the output h5prep wrote", out);
+        unlink(link);
+    }
+}
+
 /* The files inside a transform's directory, planted as links before each is created (the
  * directory is private while written; this is the writer's own guarantee). */
 Test(outputs, links_inside_the_output_directory_are_never_followed)
@@ -180,7 +212,7 @@ static int transform_signalled(int sig, const char *out)
         make_input("big.h5", 96 * 1024, 128);
     const char *recipe = make_recipe("slow.yaml", in, "{hdf5: {gzip: 9}}");
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--threads", "1", NULL};
-    pid_t pid = tu_cli_start(H5PREP_CLI, args);
+    pid_t pid = tu_cli_start(H5PREP_CLI, args, 0);
     for (int ms = 0; ms < 20000 && !tu_any_temporary(tu_dir()); ms += 5)
         sleep_ms(5);
     cr_assert(tu_any_temporary(tu_dir()), "the run made no temporary directory in 20 s");
@@ -207,7 +239,7 @@ Test(outputs, sigterm_stops_stats_and_writes_nothing, .timeout = 120)
     const char *in = make_input("stats.h5", 120 * 1024, 64);
     const char *out = tu_path("s.h5");
     const char *args[] = {"stats", tu_input(in, "/a"), "--backend", "cuda", "--threads", "1", "-o", out, "--quiet", NULL};
-    pid_t pid = tu_cli_start(H5PREP_CLI_SIMT, args);
+    pid_t pid = tu_cli_start(H5PREP_CLI_SIMT, args, 0);
     sleep_ms(300);
     kill(pid, SIGTERM);
     int rc = tu_cli_wait(pid);

@@ -556,7 +556,7 @@ Test(split, manifest_errors)
     h5p_split s = split_of(&spec, 10, NULL, 0);
     const char *path = tu_path("no/such/dir/split.json");
     cr_expect_eq(h5p_split_write_manifest(&s, &spec, path), H5PREP_ERR_OUTPUT);
-    cr_expect(strstr(h5prep_last_error(), "no/such/dir/split.json: cannot create the manifest"), "%s",
+    cr_expect(strstr(h5prep_last_error(), "no/such/dir/split.json: cannot create the output"), "%s",
               h5prep_last_error());
     char bad[] = "v\xff";
     spec.names[1] = bad;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,11 +197,17 @@ static void slurp(int fd, char *dst, size_t cap)
 
 int tu_cli(const char *const *args) { return tu_cli_with(H5PREP_CLI, args); }
 
-pid_t tu_cli_start(const char *binary, const char *const *args)
+/* Where a child's stdout and stderr go (600 bytes each). */
+static void cli_paths(char *outp, char *errp)
+{
+    snprintf(outp, 600, "%s/cli.out", tu_dir());
+    snprintf(errp, 600, "%s/cli.err", tu_dir());
+}
+
+pid_t tu_cli_start(const char *binary, const char *const *args, int stopped)
 {
     char outp[600], errp[600];
-    snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
-    snprintf(errp, sizeof errp, "%s/cli.err", tu_dir());
+    cli_paths(outp, errp);
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork");
     if (pid == 0) {
@@ -213,6 +220,8 @@ pid_t tu_cli_start(const char *binary, const char *const *args)
         for (int i = 0; args[i] && n < 63; i++)
             argv[n++] = args[i];
         argv[n] = NULL;
+        if (stopped)
+            raise(SIGSTOP);
         execv(binary, (char *const *)argv);
         _exit(127);
     }
@@ -222,8 +231,7 @@ pid_t tu_cli_start(const char *binary, const char *const *args)
 int tu_cli_wait(pid_t pid)
 {
     char outp[600], errp[600];
-    snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
-    snprintf(errp, sizeof errp, "%s/cli.err", tu_dir());
+    cli_paths(outp, errp);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) /* a signal (Criterion's timers) may interrupt the wait */
         cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
@@ -236,7 +244,7 @@ int tu_cli_wait(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int tu_cli_with(const char *binary, const char *const *args) { return tu_cli_wait(tu_cli_start(binary, args)); }
+int tu_cli_with(const char *binary, const char *const *args) { return tu_cli_wait(tu_cli_start(binary, args, 0)); }
 
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }
 

@@ -42,8 +42,10 @@ void tu_compare(const h5prep_moments *got, const h5prep_moments *want, uint64_t 
 int tu_cli(const char *const *args);
 /* The same with another binary (h5prep-simt). */
 int tu_cli_with(const char *binary, const char *const *args);
-/* tu_cli_with in two steps: the child is started (its pid returned), then waited for. */
-pid_t tu_cli_start(const char *binary, const char *const *args);
+/* tu_cli_with in two steps: the child is started (its pid returned), then waited for. With
+ * `stopped`, the child stops itself (SIGSTOP) before exec and the caller sends SIGCONT; its pid
+ * is then known before it runs. */
+pid_t tu_cli_start(const char *binary, const char *const *args, int stopped);
 int tu_cli_wait(pid_t pid);
 const char *tu_stdout(void);
 const char *tu_stderr(void);

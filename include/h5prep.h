@@ -107,7 +107,8 @@ const char *h5prep_stats_backend_notice(const h5prep_stats *s);
 h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path);
 
 /* Writes the document; the format follows the extension (.json, .h5/.hdf5/.nc). The file is
- * written under a temporary name and renamed when complete. */
+ * written under an exclusive temporary ".<name>.h5prep-tmp-*" beside it and renamed when
+ * complete; a symbolic link at path is refused (H5PREP_ERR_OUTPUT), never written through. */
 h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path);
 
 /* The JSON document as a string (caller frees with free()). */
@@ -173,8 +174,9 @@ typedef struct h5prep_transform_report {
     double seconds;
 } h5prep_transform_report;
 
-/* Runs the recipe at recipe_path. The output directory is written as "<dir>.tmp-<pid>" and renamed
- * when complete; on any error nothing is left behind. */
+/* Runs the recipe at recipe_path. The output directory is written as a private temporary
+ * ".<dir>.h5prep-tmp-*" beside it and renamed when complete; on any error or interrupt nothing
+ * is left behind. A symbolic link at the output directory is refused. */
 h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep);
 
 /* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */

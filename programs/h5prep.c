@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_INTERRUPTED = 130 };
+/* The signal that interrupted the run (on_signal); the exit status is then 128 + its number. */
+static volatile sig_atomic_t g_signal = SIGINT;
 
 static const char *usage_main = /* after "h5prep VERSION" */
     ": normalization statistics and model-ready tensors from HDF5 and netCDF-4 data\n"
@@ -36,7 +37,8 @@ static const char *usage_main = /* after "h5prep VERSION" */
     "  h5prep transform data/recipes/radar.yaml -o radar                # sweeps -> (S, 3, 360, 492), split\n"
     "\n"
     "Run 'h5prep help stats' for the options of a command. Exit status: 0 on success, 2 for a usage\n"
-    "error, 3..15 for the errors listed in README.md, 130 when interrupted.\n";
+    "error, 3..15 for the errors listed in README.md, 128 + the signal's number when stopped by\n"
+    "SIGINT (130), SIGHUP (129) or SIGTERM (143), which leave no output and no temporary behind.\n";
 
 static const char *usage_stats =
     "Usage: h5prep stats [options] FILE:DATASET...\n"
@@ -104,8 +106,8 @@ static const char *usage_transform =
     "Writes into the output directory: <split>.h5 (one dataset per output) and/or .npy shards,\n"
     "index.json (what is where: numpy and PyTorch load the shards directly), split.json (how the\n"
     "split was made and the indices of each split), stats.json (each output's statistics before\n"
-    "normalization, h5prep-stats/1). The directory is written as DIR.tmp-PID and renamed when\n"
-    "complete: an interrupted or failed run leaves nothing that looks finished.\n"
+    "normalization, h5prep-stats/1). The directory is written as a private .DIR.h5prep-tmp-* beside\n"
+    "it and renamed when complete: an interrupted or failed run leaves nothing that looks finished.\n"
     "\n"
     "Options:\n"
     "  -i, --input GLOB      read these files instead of the `files` of the recipe's first input\n"
@@ -145,7 +147,7 @@ static void print_warning(const char *msg, void *user)
 static int fail(h5prep_status st)
 {
     fprintf(stderr, "h5prep: %s\n", h5prep_last_error());
-    return st == H5PREP_ERR_INTERRUPTED ? EXIT_INTERRUPTED : (int)st;
+    return st == H5PREP_ERR_INTERRUPTED ? 128 + (int)g_signal : (int)st;
 }
 
 #if defined(__GNUC__)
@@ -391,11 +393,26 @@ static int emit(h5prep_stats *s, const char *out, int json, int ddof)
     return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
 }
 
-static void on_sigint(int sig)
+/* SIGINT, SIGTERM (timeout, Slurm, docker stop) and SIGHUP stop the run at its next slab; the
+ * library removes its temporaries and writes nothing. A second one of the same kind stops at once. */
+static void on_signal(int sig)
 {
-    (void)sig;
+    g_signal = sig;
     h5prep_interrupt();
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+    signal(sig, SIG_DFL);
+}
+
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 /* ---- commands ----------------------------------------------------------------------------- */
@@ -485,9 +502,7 @@ static int cmd_stats(int argc, char **argv)
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
     if (st == H5PREP_OK) {
-        signal(SIGINT, on_sigint);
         st = h5prep_stats_run(s);
-        signal(SIGINT, SIG_DFL);
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
         if (notice && verbose) /* AUTO without a GPU is the ordinary case on a laptop */
@@ -568,9 +583,7 @@ static int cmd_transform(int argc, char **argv)
         free(inputs);
         return rc;
     }
-    signal(SIGINT, on_sigint);
     h5prep_status st = h5prep_transform(argv[optind], &c, &rep);
-    signal(SIGINT, SIG_DFL);
     end_progress(&ps);
     free(inputs);
     if (st != H5PREP_OK)
@@ -661,6 +674,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     h5prep_set_warning_handler(print_warning, NULL);
+    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "merge") == 0 || strcmp(cmd, "transform") == 0)
+        catch_signals(); /* for the whole command: its output is written under the handler too */
     if (strcmp(cmd, "stats") == 0)
         return cmd_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0)

@@ -22,7 +22,7 @@ static void expect_failure(const char *arg, const char *extra, int code, const c
     cr_assert(strstr(tu_stderr(), phrase), "stats %s: stderr lacks \"%s\": %s", arg, phrase, tu_stderr());
     cr_assert(strncmp(tu_stderr(), "h5prep", 6) == 0, "messages start with the program name: %s", tu_stderr());
     cr_assert(!tu_exists(out), "a failed run left %s behind", out);
-    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.json.tmp"), "a failed run left a temporary file");
+    cr_assert(!tu_any_temporary(tu_dir()), "a failed run left a temporary file");
 }
 
 static void copy_prefix(const char *src, const char *dst, size_t n)

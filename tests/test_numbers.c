@@ -629,7 +629,7 @@ Test(states, count_overflow_is_refused)
     cr_assert_eq(tu_cli(args), 15, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "overflows"), "%s", tu_stderr());
     cr_assert(!tu_exists(out), "nothing is written");
-    cr_assert(!tu_any_file_with_prefix(tu_dir(), "merged.json"), "no temporary is left");
+    cr_assert(!tu_any_temporary(tu_dir()), "no temporary is left");
 }
 
 /* The same checks on HDF5 state files. */

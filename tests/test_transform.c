@@ -403,7 +403,7 @@ static void expect_failure(const char *recipe_text, int code, const char *phrase
     cr_assert_eq(rc, code, "exit %d, want %d; stderr: %s", rc, code, tu_stderr());
     cr_assert(strstr(tu_stderr(), phrase), "stderr lacks \"%s\": %s", phrase, tu_stderr());
     cr_assert(!tu_exists(out), "a failed run left %s behind", out);
-    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.tmp"), "a failed run left its temporary directory");
+    cr_assert(!tu_any_temporary(tu_dir()), "a failed run left its temporary directory");
 }
 
 Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
@@ -427,7 +427,7 @@ Test(transform, bad_recipes_fail_clearly_and_leave_nothing)
     snprintf(bad, sizeof bad, "%s/out", file);
     const char *args[] = {"transform", recipe, "--out", bad, "--quiet", NULL};
     cr_assert_eq(tu_cli(args), 12, "%s", tu_stderr());
-    cr_assert(strstr(tu_stderr(), "cannot create the output directory"), "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "cannot create the output"), "%s", tu_stderr());
 }
 
 Test(transform, existing_output_is_kept_unless_overwrite)
@@ -440,7 +440,7 @@ Test(transform, existing_output_is_kept_unless_overwrite)
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--overwrite", NULL};
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
     check_ops(out);
-    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.old"), "the replaced directory is removed");
+    cr_assert(!tu_any_temporary(tu_dir()), "the replaced directory is removed");
     /* --overwrite replaces only what a transform wrote */
     const char *mine = tu_path("mine");
     cr_assert_eq(mkdir(mine, 0777), 0);
@@ -461,7 +461,7 @@ Test(transform, interrupted_run_leaves_nothing)
     h5prep_interrupt();
     cr_assert_eq(h5prep_transform(recipe, &c, NULL), H5PREP_ERR_INTERRUPTED, "%s", h5prep_last_error());
     cr_assert(!tu_exists(out));
-    cr_assert(!tu_any_file_with_prefix(tu_dir(), "out.tmp"));
+    cr_assert(!tu_any_temporary(tu_dir()));
 }
 
 /* Outputs waiting on disk between the passes (--stage-mem 0) are the same as in memory. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,11 +217,17 @@ static void slurp(int fd, char *dst, size_t cap)
 
 int tu_cli(const char *const *args) { return tu_cli_with(H5PREP_CLI, args); }
 
-int tu_cli_with(const char *binary, const char *const *args)
+/* Where a child's stdout and stderr go (600 bytes each). */
+static void cli_paths(char *outp, char *errp)
+{
+    snprintf(outp, 600, "%s/cli.out", tu_dir());
+    snprintf(errp, 600, "%s/cli.err", tu_dir());
+}
+
+pid_t tu_cli_start(const char *binary, const char *const *args, int stopped)
 {
     char outp[600], errp[600];
-    snprintf(outp, sizeof outp, "%s/cli.out", tu_dir());
-    snprintf(errp, sizeof errp, "%s/cli.err", tu_dir());
+    cli_paths(outp, errp);
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork");
     if (pid == 0) {
@@ -233,14 +240,23 @@ int tu_cli_with(const char *binary, const char *const *args)
         for (int i = 0; args[i] && n < 63; i++)
             argv[n++] = args[i];
         argv[n] = NULL;
+        if (stopped)
+            raise(SIGSTOP);
         execv(binary, (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+int tu_cli_wait(pid_t pid)
+{
+    char outp[600], errp[600];
+    cli_paths(outp, errp);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) /* a signal (Criterion's timers) may interrupt the wait */
         cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
     int fo = open(outp, O_RDONLY), fe = open(errp, O_RDONLY);
-    cr_assert(fo >= 0 && fe >= 0, "the output of %s went missing (%s)", binary, outp);
+    cr_assert(fo >= 0 && fe >= 0, "the output of the command went missing (%s)", outp);
     slurp(fo, g_out, sizeof g_out);
     slurp(fe, g_err, sizeof g_err);
     close(fo);
@@ -273,9 +289,11 @@ void tu_write_text(const char *path, const char *text)
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 
+int tu_cli_with(const char *binary, const char *const *args) { return tu_cli_wait(tu_cli_start(binary, args, 0)); }
+
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }
 
-int tu_any_file_with_prefix(const char *dir, const char *prefix)
+int tu_any_temporary(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -283,7 +301,7 @@ int tu_any_file_with_prefix(const char *dir, const char *prefix)
     struct dirent *e;
     int found = 0;
     while ((e = readdir(d)))
-        found |= strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+        found |= strstr(e->d_name, ".h5prep-tmp-") != NULL;
     closedir(d);
     return found;
 }

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A fresh scratch directory for one test; returns "dir/name" in a static ring of buffers. */
 const char *tu_dir(void);
@@ -47,6 +48,11 @@ void tu_compare(const h5prep_moments *got, const h5prep_moments *want, uint64_t 
 int tu_cli(const char *const *args);
 /* The same with another binary (h5prep-simt). */
 int tu_cli_with(const char *binary, const char *const *args);
+/* tu_cli_with in two steps: the child is started (its pid returned), then waited for. With
+ * `stopped`, the child stops itself (SIGSTOP) before exec and the caller sends SIGCONT; its pid
+ * is then known before it runs. */
+pid_t tu_cli_start(const char *binary, const char *const *args, int stopped);
+int tu_cli_wait(pid_t pid);
 const char *tu_stdout(void);
 const char *tu_stderr(void);
 
@@ -57,8 +63,8 @@ double *tu_read_all(const char *file, const char *dset, size_t *count);
 void tu_write_text(const char *path, const char *text);
 
 int tu_exists(const char *path);
-/* Whether dir holds any file whose name starts with prefix (to find leftover temporaries). */
-int tu_any_file_with_prefix(const char *dir, const char *prefix);
+/* Whether dir holds a temporary of h5prep (a name with ".h5prep-tmp-", common/outfile.h). */
+int tu_any_temporary(const char *dir);
 
 /* Seeded N(0,1) (Box-Muller over xorshift). */
 double tu_normal(uint64_t *state);

@@ -56,14 +56,6 @@ void *h5p_malloc(size_t n);
 void *h5p_calloc(size_t count, size_t size);
 char *h5p_strdup(const char *s);
 
-/* Output written under "<path>.tmp-<pid>" and renamed when complete. */
-typedef struct h5p_tmpfile {
-    char *final_path, *tmp_path;
-} h5p_tmpfile;
-h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path);
-h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t); /* rename; frees the names */
-void h5p_tmpfile_abort(h5p_tmpfile *t);           /* unlink; frees the names */
-
 /* The most specific message on this thread's HDF5 error stack, for "(HDF5: ...)" suffixes: the
  * innermost non-empty description; "no reason given" when the stack says nothing. Call it before
  * any other HDF5 call, which would clear the stack. */

@@ -1,4 +1,4 @@
-/* util.c: per-thread error messages, warnings, the interrupt flag, temporary outputs, HDF5 error text.
+/* util.c: per-thread error messages, warnings, the interrupt flag, HDF5 error text.
  * Everything here is used by all the other library sources. */
 #include "common/internal.h"
 
@@ -107,46 +107,6 @@ char *h5p_strdup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
-}
-
-static void tmpfile_free(h5p_tmpfile *t)
-{
-    free(t->final_path);
-    free(t->tmp_path);
-    t->final_path = t->tmp_path = NULL;
-}
-
-h5prep_status h5p_tmpfile_begin(h5p_tmpfile *t, const char *path)
-{
-    size_t n = strlen(path) + 32;
-    t->final_path = h5p_strdup(path);
-    t->tmp_path = malloc(n);
-    if (!t->final_path || !t->tmp_path) {
-        tmpfile_free(t);
-        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(t->tmp_path, n, "%s.tmp-%ld", path, (long)getpid());
-    return H5PREP_OK;
-}
-
-h5prep_status h5p_tmpfile_commit(h5p_tmpfile *t)
-{
-    if (rename(t->tmp_path, t->final_path) != 0) {
-        int e = errno;
-        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot rename the finished output into place: %s",
-                 t->final_path, strerror(e));
-        h5p_tmpfile_abort(t);
-        return H5PREP_ERR_OUTPUT;
-    }
-    tmpfile_free(t);
-    return H5PREP_OK;
-}
-
-void h5p_tmpfile_abort(h5p_tmpfile *t)
-{
-    if (t->tmp_path)
-        unlink(t->tmp_path);
-    tmpfile_free(t);
 }
 
 static _Thread_local char g_h5reason[512];

@@ -385,7 +385,7 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
         snprintf(name, sizeof name, ".staged-%zu", o);
         char *path = h5p_outdir_path(&r->outdir, name);
         RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         err = errno;
         unlink(path);
         free(path);
@@ -708,7 +708,7 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
             st = h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
         } else if (!(r.dir = h5p_strdup(dir))) {
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        } else { /* "out/" names the directory "out", whose temporary sibling is "out.tmp-PID" */
+        } else { /* "out/" names the directory "out" */
             for (size_t len = strlen(r.dir); len > 1 && r.dir[len - 1] == '/'; len--)
                 r.dir[len - 1] = 0;
         }

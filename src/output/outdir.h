@@ -7,13 +7,18 @@
 #include "h5prep.h"
 
 typedef struct h5p_outdir {
-    char *dir;     /* the final path, without trailing '/' */
-    char *tmp;     /* the directory being written; NULL once published or removed */
-    int overwrite; /* an existing transform output (or an empty directory) may be replaced */
+    char *dir;      /* the final path, without trailing '/' */
+    char *tmp;      /* the directory being written (path); NULL once published or removed */
+    char *parent;   /* the directory both are in (path) */
+    char *name, *tmp_name; /* last components of dir and tmp */
+    int dirfd;      /* parent, open; 0 when none */
+    unsigned mode;  /* tmp's mode when published (as mkdir would give it) */
+    int overwrite;  /* an existing transform output (or an empty directory) may be replaced */
 } h5p_outdir;
 
-/* Refuses an existing `dir` (unless overwrite and it is replaceable) and creates the temporary
- * directory beside it. On failure d holds nothing to free. */
+/* Refuses a link at `dir`, an existing `dir` (unless overwrite and it is replaceable), and
+ * creates the temporary directory beside it (mode 0700 while written; common/outfile.h). On
+ * failure d holds nothing to free. */
 h5prep_status h5p_outdir_begin(h5p_outdir *d, const char *dir, int overwrite);
 /* "<tmp>/<name>", malloc'd; NULL when out of memory. */
 char *h5p_outdir_path(const h5p_outdir *d, const char *name);

@@ -1,7 +1,9 @@
 /* sink.c: writes a transform's rows into <dir>/<split>.h5 (chunked, optionally deflated) and/or
  * <dir>/<split>/<name>-NNNNN.npy shards, then <dir>/index.json. Layout in sink.h and README.md. */
+#define _GNU_SOURCE /* fallocate, memfd_create */
 #include "output/sink.h"
 #include "common/internal.h"
+#include "common/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SINK_FORMAT "h5prep-dataset/1"
 
 enum {
+    HEADROOM = 1 << 20,         /* HDF5 files: reserved beyond the allocated end, at least ... */
+    HEADROOM_STEP = 4 << 20,    /* ... grown in steps to this (see reserve()) */
     AUTO_CHUNK_BYTES = 1 << 20, /* chunk_rows 0: rows per chunk for about this many bytes */
     NPY_BUF_BYTES = 1 << 20     /* per shard being written: smaller writes are gathered here */
 };
@@ -53,6 +58,8 @@ struct h5p_sink {
     uint64_t rows[H5P_MAX_SPLITS];
     char *h5_path[H5P_MAX_SPLITS];    /* <dir>/<split>.h5, NULL without HDF5 */
     hid_t file[H5P_MAX_SPLITS];
+    int resfd[H5P_MAX_SPLITS];        /* a duplicate of HDF5's descriptor of file[k], or -1 */
+    uint64_t reserved[H5P_MAX_SPLITS]; /* bytes of it reserved (fallocate), 0 once not supported */
     output *outs;
     int nouts, cap;
     int writing;                      /* the first write came: no more outputs */
@@ -159,21 +166,77 @@ static herr_t hdf5_types(h5p_out_dtype t, hid_t *ftype, hid_t *mtype)
     return 0;
 }
 
-/* write(2) until done or failed; errno tells why. */
-static int write_all(int fd, const unsigned char *p, size_t n)
+/* ---- a full disk with HDF5 ------------------------------------------------------------------
+ * libhdf5 1.10 cannot survive a failed write of its metadata cache: the H5Fclose that follows
+ * fails and leaves a half-freed file behind its id, which the library's exit handler closes again
+ * (SIGSEGV). A failed write of raw data is harmless. So the space HDF5 has allocated (H5Fget_eoa,
+ * metadata still in the cache included) is kept reserved, with HEADROOM more, by fallocate
+ * (KEEP_SIZE: the file does not grow): a full disk is met here, with a message, before HDF5 meets
+ * it; a run that fails points HDF5's descriptor at memory before closing (discard()), so that the
+ * last flush of a file that will be removed cannot fail either. */
+
+/* Keeps split k's file reserved to HDF5's allocated end, plus `bytes` about to be written, plus
+ * HEADROOM. */
+static h5prep_status reserve(h5p_sink *s, int k, uint64_t bytes)
 {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += k, n -= (size_t)k;
+    haddr_t eoa = 0;
+    if (s->resfd[k] < 0 || s->reserved[k] == 0 || H5Fget_eoa(s->file[k], &eoa) < 0 ||
+        (uint64_t)eoa + bytes + HEADROOM <= s->reserved[k])
+        return H5PREP_OK;
+    uint64_t want = (uint64_t)eoa + bytes + HEADROOM_STEP;
+    if (fallocate(s->resfd[k], FALLOC_FL_KEEP_SIZE, (off_t)s->reserved[k], (off_t)(want - s->reserved[k])) == 0) {
+        s->reserved[k] = want;
+        return H5PREP_OK;
     }
-    return 0;
+    int e = errno;
+    if (e != ENOSPC && e != EDQUOT && e != EFBIG) { /* a file system without fallocate: no reserve */
+        s->reserved[k] = 0;
+        return H5PREP_OK;
+    }
+    h5p_fail(H5PREP_ERR_OUTPUT, "%s: no space for the output: %s (after %.1f MiB of it)", s->h5_path[k], strerror(e),
+             (double)eoa / (1 << 20));
+    return h5p_hint(H5PREP_ERR_OUTPUT, "free some space, or write elsewhere with --out");
+}
+
+/* Where split k's HDF5 file will be removed: its descriptor becomes an anonymous memory file, so
+ * that whatever HDF5 still flushes on closing it cannot fail. */
+static void discard(h5p_sink *s, int k)
+{
+    int *fdp = NULL;
+    if (s->file[k] < 0 || H5Fget_vfd_handle(s->file[k], H5P_DEFAULT, (void **)&fdp) < 0 || !fdp)
+        return;
+    int m = memfd_create("h5prep-discarded", MFD_CLOEXEC);
+    if (m >= 0) {
+        dup2(m, *fdp);
+        close(m);
+    }
+}
+
+static h5prep_status create_file(h5p_sink *s, int k)
+{
+    s->file[k] = H5Fcreate(s->h5_path[k], H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT); /* O_EXCL: never a link */
+    RETURN_ERROR_IF(s->file[k] < 0, H5PREP_ERR_OUTPUT, "%s: cannot create the output file (HDF5: %s)", s->h5_path[k],
+                    h5p_hdf5_reason());
+    int *fdp = NULL;
+    if (H5Fget_vfd_handle(s->file[k], H5P_DEFAULT, (void **)&fdp) >= 0 && fdp)
+        s->resfd[k] = fcntl(*fdp, F_DUPFD_CLOEXEC, 0);
+    s->reserved[k] = 1; /* nothing yet, but supported until fallocate says otherwise */
+    return reserve(s, k, 0);
+}
+
+/* Closes split k's HDF5 file and gives back the reserve beyond its end. */
+static herr_t close_file(h5p_sink *s, int k)
+{
+    herr_t e = H5Fclose(s->file[k]);
+    s->file[k] = -1;
+    struct stat sb;
+    if (s->resfd[k] >= 0) {
+        if (s->reserved[k] > 0 && fstat(s->resfd[k], &sb) == 0)
+            e |= ftruncate(s->resfd[k], sb.st_size); /* frees the blocks past the end */
+        close(s->resfd[k]);
+        s->resfd[k] = -1;
+    }
+    return e;
 }
 
 /* ---- opening ------------------------------------------------------------------------------ */
@@ -195,7 +258,7 @@ h5prep_status h5p_sink_open(h5p_sink **out, const char *dir, const h5p_write_spe
     s->w.dir = NULL;
     s->nsplits = nsplits;
     for (int k = 0; k < H5P_MAX_SPLITS; k++)
-        s->file[k] = -1;
+        s->file[k] = -1, s->resfd[k] = -1;
     s->dir = h5p_strdup(dir);
     int nomem = !s->dir;
     for (int k = 0; k < nsplits && !nomem; k++) {
@@ -210,14 +273,10 @@ h5prep_status h5p_sink_open(h5p_sink **out, const char *dir, const h5p_write_spe
         return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", dir);
     }
     for (int k = 0; k < nsplits; k++) {
-        if (w->hdf5) {
-            s->file[k] = H5Fcreate(s->h5_path[k], H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-            if (s->file[k] < 0) {
-                h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output file (HDF5: %s)", s->h5_path[k],
-                         h5p_hdf5_reason());
-                h5p_sink_free(s);
-                return H5PREP_ERR_OUTPUT;
-            }
+        h5prep_status st = w->hdf5 ? create_file(s, k) : H5PREP_OK;
+        if (st != H5PREP_OK) {
+            h5p_sink_free(s);
+            return st;
         }
         if (w->npy) {
             char *sub = path_printf("%s/%s", dir, split_names[k]);
@@ -294,7 +353,7 @@ static h5prep_status create_dataset(h5p_sink *s, output *o, int k)
         H5Pclose(dapl);
     RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s:/%s: cannot create the dataset (HDF5: %s)", path, o->name,
                     h5p_hdf5_reason());
-    return H5PREP_OK;
+    return reserve(s, k, 0);
 }
 
 /* Opens shard st->shard of (o, k) and puts its header in the buffer. */
@@ -330,7 +389,7 @@ static h5prep_status open_shard(h5p_sink *s, output *o, int k)
     memset(h + 10 + len, ' ', hlen - (size_t)len - 1);
     h[total - 1] = '\n';
     st->buffed = total;
-    st->fd = open(st->shard_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    st->fd = h5p_create_excl(st->shard_path);
     RETURN_ERROR_IF(st->fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create the shard: %s", st->shard_path,
                     strerror(errno));
     return H5PREP_OK;
@@ -391,6 +450,7 @@ h5prep_status h5p_sink_add_output(h5p_sink *s, const char *name, int rank, const
 /* rows [row0, row0 + n) of (o, k) to HDF5 from p */
 static h5prep_status hdf5_put(h5p_sink *s, output *o, int k, uint64_t row0, uint64_t n, const void *p)
 {
+    FORWARD_IF_ERROR(reserve(s, k, n * o->row_bytes));
     stream *st = &o->st[k];
     hsize_t start[H5PREP_MAX_RANK + 1] = {row0}, count[H5PREP_MAX_RANK + 1] = {n};
     for (int a = 0; a < o->rank; a++)
@@ -440,7 +500,7 @@ static h5prep_status hdf5_append(h5p_sink *s, output *o, int k, uint64_t n, cons
 
 static h5prep_status npy_flush(stream *st)
 {
-    RETURN_ERROR_IF(write_all(st->fd, st->buf, st->buffed) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
+    RETURN_ERROR_IF(h5p_write_all(st->fd, st->buf, st->buffed) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
                     st->shard_path, strerror(errno));
     st->buffed = 0;
     return H5PREP_OK;
@@ -451,7 +511,7 @@ static h5prep_status npy_put(stream *st, const unsigned char *p, size_t bytes)
     if (st->buffed + bytes > NPY_BUF_BYTES) {
         FORWARD_IF_ERROR(npy_flush(st));
         if (bytes >= NPY_BUF_BYTES) {
-            RETURN_ERROR_IF(write_all(st->fd, p, bytes) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
+            RETURN_ERROR_IF(h5p_write_all(st->fd, p, bytes) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
                             st->shard_path, strerror(errno));
             return H5PREP_OK;
         }
@@ -579,8 +639,11 @@ static h5prep_status write_index(const h5p_sink *s, const char *extra)
         free(path);
         return h5p_fail(H5PREP_ERR_NOMEM, "%s/index.json: out of memory while building the index", s->dir);
     }
-    FILE *f = fopen(path, "w");
+    int fd = h5p_create_excl(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int e = f ? 0 : errno;
+    if (!f && fd >= 0)
+        close(fd);
     if (f) {
         int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
         e = bad ? errno : 0;
@@ -626,8 +689,7 @@ h5prep_status h5p_sink_close(h5p_sink *s, const char *extra)
         }
     for (int k = 0; k < s->nsplits; k++)
         if (s->file[k] >= 0) {
-            herr_t e = H5Fclose(s->file[k]);
-            s->file[k] = -1;
+            herr_t e = close_file(s, k);
             RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s: closing the file failed (HDF5: %s)", s->h5_path[k],
                             h5p_hdf5_reason());
         }
@@ -638,6 +700,8 @@ void h5p_sink_free(h5p_sink *s)
 {
     if (!s)
         return;
+    for (int k = 0; k < H5P_MAX_SPLITS; k++)
+        discard(s, k); /* still open: the run failed, and the directory goes */
     for (int i = 0; i < s->nouts; i++) {
         for (int k = 0; k < H5P_MAX_SPLITS; k++) {
             stream *st = &s->outs[i].st[k];
@@ -658,7 +722,7 @@ void h5p_sink_free(h5p_sink *s)
     free(s->outs);
     for (int k = 0; k < H5P_MAX_SPLITS; k++) {
         if (s->file[k] >= 0)
-            H5Fclose(s->file[k]);
+            close_file(s, k);
         free(s->split_names[k]);
         free(s->h5_path[k]);
     }

@@ -1,6 +1,7 @@
 /* state_io.c: the h5prep-stats/1 document: built once as JSON, written as .json or .h5 (same
  * content), and read back from either for `h5prep merge`. Layout documented in README.md. */
 #include "common/internal.h"
+#include "common/outfile.h"
 #include "output/state.h"
 
 #include <errno.h>
@@ -167,11 +168,11 @@ char *h5prep_stats_json(const h5prep_stats *s)
 
 /* ---- writing ------------------------------------------------------------------------- */
 
-static h5prep_status write_json(const h5prep_stats *s, const char *tmp, const char *path)
+static h5prep_status write_json(const h5prep_stats *s, h5p_tmpfile *t, const char *path)
 {
     char *text = h5prep_stats_json(s);
     RETURN_ERROR_IF(!text, H5PREP_ERR_NOMEM, "%s: out of memory while building the document", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = h5p_tmpfile_stream(t);
     if (!f) {
         int e = errno;
         free(text);
@@ -274,14 +275,18 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
     return e;
 }
 
-static h5prep_status write_h5(const h5prep_stats *s, const char *tmp, const char *path)
+/* The file is built in memory (HDF5's core driver, no backing store: HDF5 opens nothing by name)
+ * and its image written to the exclusive temporary: no link is followed, and a full disk is a
+ * failed write(2), which libhdf5 never sees (its own failed flushes crash it at exit). */
+static h5prep_status write_h5(const h5prep_stats *s, h5p_tmpfile *t, const char *path)
 {
     h5p_hdf5_init();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        int e = errno;
-        return h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot create the output: %s", path, strerror(e));
-    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t f = fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ? -1
+            : H5Fcreate(t->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    RETURN_ERROR_IF(f < 0, H5PREP_ERR_OUTPUT, "%s: cannot create the output in memory (HDF5: %s)", path, h5p_hdf5_reason());
     json_t *prov = provenance_json(s);
     char *ptext = json_dumps(prov, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(prov);
@@ -293,9 +298,21 @@ static h5prep_status write_h5(const h5prep_stats *s, const char *tmp, const char
     for (size_t i = 0; i < s->nvars && e >= 0; i++)
         if (s->vars[i].result)
             e |= write_h5_var(f, &s->vars[i], s->cfg.ddof);
-    e |= H5Fclose(f);
-    RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s: writing the HDF5 output failed (HDF5: %s)", path, h5p_hdf5_reason());
-    return H5PREP_OK;
+    if (e >= 0)
+        e = H5Fflush(f, H5F_SCOPE_GLOBAL);
+    ssize_t n = e < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+    void *image = n > 0 ? h5p_malloc((size_t)n) : NULL;
+    if (!image || H5Fget_file_image(f, image, (size_t)n) != n)
+        e = -1;
+    if (e < 0)
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: building the HDF5 output failed (HDF5: %s)", path, h5p_hdf5_reason());
+    H5Fclose(f); /* in memory: nothing to fail */
+    if (e >= 0 && h5p_write_all(t->fd, image, (size_t)n) != 0) {
+        e = -1;
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: writing the output failed: %s", path, strerror(errno));
+    }
+    free(image);
+    return e < 0 ? H5PREP_ERR_OUTPUT : H5PREP_OK;
 }
 
 static int has_ext(const char *path, const char *ext)
@@ -349,7 +366,7 @@ h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
     RETURN_ERROR_IF(input, H5PREP_ERR_OUTPUT, "%s: is the input %s; h5prep does not overwrite its inputs", path, input);
     h5p_tmpfile t;
     FORWARD_IF_ERROR(h5p_tmpfile_begin(&t, path));
-    h5prep_status st = h5 ? write_h5(s, t.tmp_path, path) : write_json(s, t.tmp_path, path);
+    h5prep_status st = h5 ? write_h5(s, &t, path) : write_json(s, &t, path);
     if (st != H5PREP_OK) {
         h5p_tmpfile_abort(&t);
         return st;

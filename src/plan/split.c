@@ -4,6 +4,7 @@
 #include "plan/split.h"
 
 #include "common/internal.h"
+#include "common/outfile.h"
 #include "common/philox.h"
 
 #include <errno.h>
@@ -539,7 +540,7 @@ h5prep_status h5p_split_write_manifest(const h5p_split *s, const h5p_split_spec 
         st = h5p_tmpfile_begin(&t, path);
     if (st == H5PREP_OK) {
         outbuf *o = h5p_malloc(sizeof *o);
-        FILE *f = o ? fopen(t.tmp_path, "w") : NULL;
+        FILE *f = o ? h5p_tmpfile_stream(&t) : NULL;
         if (!o) {
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
         } else if (!f) {

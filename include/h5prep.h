@@ -91,7 +91,9 @@ void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
 
 /* Adds an input "FILE:DATASET" (FILE may be a glob; the split is at the last ':'). Files are
  * opened and checked now: shape, type, keep-axes. The same dataset path given again, or matched
- * in several files, is one logical dataset concatenated along axis 0. */
+ * in several files, is one logical dataset concatenated along axis 0 (arguments in the order
+ * given; a warning through the warning handler says that two arguments became one); a file given
+ * twice for one dataset is refused (H5PREP_ERR_USAGE). */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
 /* Streams every added input once and computes the statistics. */

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,10 @@ static const char *usage_stats =
     "Streams every dataset once and computes, per feature, the count of values used, the count of\n"
     "missing values, mean, variance and std (accumulated in float64, merged with Chan's formula),\n"
     "min and max. FILE may be a quoted glob: the dataset of all matching files is one dataset joined\n"
-    "along axis 0. Several FILE:DATASET arguments each get their own statistics. The split is at the\n"
-    "first ':/', else at the last ':', so 'f.h5:/a:b' is dataset /a:b of f.h5.\n"
+    "along axis 0. Arguments with different dataset paths each get their own statistics; arguments\n"
+    "that name the same dataset path are one dataset, their files joined along axis 0 in the order\n"
+    "given (with a warning); the same file twice is refused. The split is at the first ':/', else at\n"
+    "the last ':', so 'f.h5:/a:b' is dataset /a:b of f.h5.\n"
     "\n"
     "Features:\n"
     "  -k, --keep-axes AXES  axes kept as features, the others are reduced: one axis (2), consecutive\n"
@@ -157,6 +160,53 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nhint: 'h5prep help %s' lists the options\n", cmd);
+    return H5PREP_ERR_USAGE;
+}
+
+/* Edit distance of a[0..na) and b counting a swap of neighbours as one edit (optimal string
+ * alignment); at most 64 characters of each (longer never match). */
+static size_t edit_distance(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    unsigned char d[65][65];
+    if (na > 64 || nb > 64)
+        return SIZE_MAX;
+    for (size_t i = 0; i <= na; i++)
+        for (size_t j = 0; j <= nb; j++) {
+            if (i == 0 || j == 0) {
+                d[i][j] = (unsigned char)(i + j);
+                continue;
+            }
+            unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1u < best)
+                best = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < best)
+                best = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1u < best)
+                best = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)best;
+        }
+    return d[na][nb];
+}
+
+/* After getopt_long's own message for an option it does not know (`arg`, the argument it stopped
+ * at): the closest long option of opts, when it is a near miss, and where the options are listed. */
+static int unknown_option(const char *cmd, const char *arg, const struct option *opts)
+{
+    if (arg && strncmp(arg, "--", 2) == 0) {
+        const char *name = arg + 2;
+        size_t len = strcspn(name, "=");
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+        for (const struct option *o = opts; o->name; o++) {
+            size_t d = edit_distance(name, len, o->name);
+            if (d < best_d)
+                best = o->name, best_d = d;
+        }
+        if (best && best_d > 0 && best_d <= (len < 6 ? 1 : 2))
+            fprintf(stderr, "h5prep %s: did you mean --%s?\n", cmd, best);
+    }
+    fprintf(stderr, "hint: 'h5prep help %s' lists the options\n", cmd);
     return H5PREP_ERR_USAGE;
 }
 
@@ -465,8 +515,7 @@ static int cmd_stats(int argc, char **argv)
                     return rc;
                 break;
             }
-            fprintf(stderr, "hint: 'h5prep help stats' lists the options\n");
-            return H5PREP_ERR_USAGE;
+            return unknown_option("stats", argv[optind - 1], opts);
         }
     }
     if (optind >= argc)
@@ -542,10 +591,8 @@ static int cmd_transform(int argc, char **argv)
         case 'v': verbose = 1; break;
         case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
         default:
-            if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0) {
-                fprintf(stderr, "hint: 'h5prep help transform' lists the options\n");
-                rc = H5PREP_ERR_USAGE;
-            }
+            if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0)
+                rc = unknown_option("transform", argv[optind - 1], opts);
         }
     }
     if (rc == 0 && optind != argc - 1)
@@ -599,7 +646,7 @@ static int cmd_merge(int argc, char **argv)
                 return rc;
             break;
         case 'h': fputs(usage_merge, stdout); return 0;
-        default: fprintf(stderr, "hint: 'h5prep help merge' lists the options\n"); return H5PREP_ERR_USAGE;
+        default: return unknown_option("merge", argv[optind - 1], opts);
         }
     }
     if (optind >= argc)

@@ -520,6 +520,78 @@ static h5prep_status read_packing(hid_t d, const char *path, const char *name, h
     return H5PREP_OK;
 }
 
+/* A single number of attribute a into *out; 0 when it is not one number. */
+static int one_number(const cf_attr *a, double *out)
+{
+    if (!a->present || a->n != 1 || !a->v || (a->kind != 'i' && a->kind != 'u' && a->kind != 'f'))
+        return 0;
+    *out = a->kind == 'f' ? a->v[0].f : a->kind == 'i' ? (double)a->v[0].i : (double)a->v[0].u;
+    return 1;
+}
+
+/* ODIM_H5 (EUMETNET OPERA): a dataset .../dataN/data is packed by the `what` group beside it:
+ * value = raw*gain + offset, raw == nodata (not scanned) and raw == undetect (below the detection
+ * threshold) are missing. Used when the dataset has no CF packing or fill value of its own (CF
+ * then wins, with a warning); each of the four is used only when it is one number (nodata and
+ * undetect: one that casts exactly to the stored type), else a warning says it was not used. */
+static h5prep_status read_odim(hid_t d, const char *path, const char *name, h5p_dtype t, h5p_decode *dec)
+{
+    static const char *names[] = {"gain", "offset", "nodata", "undetect"};
+    const char *slash = strrchr(name, '/');
+    char what[1024];
+    if (!slash || snprintf(what, sizeof what, "%.*s/what", (int)(slash - name), name) >= (int)sizeof what)
+        return H5PREP_OK;
+    hid_t f = H5Iget_file_id(d);
+    RETURN_ERROR_IF(f < 0, H5PREP_ERR_INTERNAL, "%s:%s: cannot find the dataset's file (HDF5: %s)", path, name,
+                    h5p_hdf5_reason());
+    H5O_info_t oi;
+    htri_t ex = H5Lexists(f, what, H5P_DEFAULT);
+    hid_t g = ex > 0 && H5Oget_info_by_name(f, what, &oi, H5P_DEFAULT) >= 0 && oi.type == H5O_TYPE_GROUP
+                  ? H5Oopen(f, what, H5P_DEFAULT)
+                  : H5I_INVALID_HID;
+    H5Fclose(f);
+    if (g < 0)
+        return H5PREP_OK;
+    cf_attr a[4];
+    h5prep_status st = H5PREP_OK;
+    int any = 0;
+    for (int k = 0; k < 4; k++) {
+        if (st == H5PREP_OK)
+            st = read_attr(g, path, what, names[k], &a[k]);
+        else
+            memset(&a[k], 0, sizeof a[k]);
+        any |= a[k].present;
+    }
+    H5Oclose(g);
+    if (st == H5PREP_OK && any && (dec->nfill || dec->scale != 1.0 || dec->offset != 0.0)) {
+        h5p_warn("%s:%s: the ODIM attributes of %s (gain, offset, nodata, undetect) are not applied: the dataset's "
+                 "own CF attributes are",
+                 path, name, what);
+    } else if (st == H5PREP_OK && any) {
+        double num[2] = {1.0, 0.0};
+        for (int k = 0; k < 4; k++) {
+            h5p_stored raw = {0};
+            double x = 0;
+            int used = !a[k].present || (k < 2 ? one_number(&a[k], &x) : a[k].n == 1 && safecast_all(&a[k], t, &raw));
+            if (!used) {
+                char desc[120];
+                describe(&a[k], desc, sizeof desc);
+                h5p_warn("%s:%s: ODIM %s/%s %s is not one number%s: not used", path, name, what, names[k], desc,
+                         k < 2 ? "" : " of the dataset's type");
+            } else if (a[k].present && k < 2) {
+                num[k] = x;
+            } else if (a[k].present && dec->nfill < H5P_MAX_FILLS && !(is_float(t) && isnan(raw.f))) {
+                dec->fill[dec->nfill++] = raw;
+            }
+        }
+        dec->scale = num[0];
+        dec->offset = num[1];
+    }
+    for (int k = 0; k < 4; k++)
+        free_attr(&a[k]);
+    return st;
+}
+
 h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5p_dtype t, int raw,
                             h5p_decode *dec)
 {
@@ -533,5 +605,6 @@ h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5
     hid_t d = (hid_t)dset;
     FORWARD_IF_ERROR(read_fills(d, path, name, t, dec));
     FORWARD_IF_ERROR(read_range(d, path, name, t, dec));
-    return read_packing(d, path, name, dec);
+    FORWARD_IF_ERROR(read_packing(d, path, name, dec));
+    return read_odim(d, path, name, t, dec);
 }

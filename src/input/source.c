@@ -6,6 +6,7 @@
 #include "input/chunks.h"
 #include "common/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -118,6 +119,49 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
                     *why ? " (HDF5: " : "", why, *why ? ")" : "");
 }
 
+/* The search for a dataset whose path differs from `want` only in case or in slashes. */
+typedef struct near_walk {
+    const char *want; /* without its leading slashes */
+    char found[1024];
+} near_walk;
+
+static int same_but_case_and_slashes(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '/' && (a[1] == '/' || a[1] == 0))
+            a++;
+        while (*b == '/' && (b[1] == '/' || b[1] == 0))
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+        a++, b++;
+    }
+}
+
+static herr_t near_visit(hid_t root, const char *name, const H5O_info_t *oi, void *arg)
+{
+    (void)root;
+    near_walk *w = arg;
+    if (oi->type != H5O_TYPE_DATASET || !same_but_case_and_slashes(name, w->want))
+        return 0;
+    snprintf(w->found, sizeof w->found, "/%s", name);
+    return 1; /* the first one, in name order */
+}
+
+/* The missing dataset's message, with the dataset of another case it may have meant. */
+static h5prep_status no_such_dataset(hid_t f, const char *path, const char *name, const char *missing)
+{
+    h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path, name, missing);
+    near_walk w = {name, ""};
+    while (*w.want == '/')
+        w.want++;
+    if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, near_visit, &w) > 0 && w.found[0])
+        return h5p_hint(H5PREP_ERR_NO_DATASET, "did you mean %s:%s? (dataset paths are case-sensitive)", path, w.found);
+    return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
+}
+
 /* Opens dataset `name` in file `f`, telling a missing path from a group. */
 static h5prep_status open_dataset(hid_t f, const char *path, const char *name, hid_t *out)
 {
@@ -133,11 +177,8 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
              * bad metadata checksum) */
             RETURN_ERROR_IF(ex < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot look \"%s\" up: the file is damaged (HDF5: %s)",
                             path, name, buf, h5p_hdf5_reason());
-            if (ex == 0) {
-                h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path,
-                         name, buf);
-                return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
-            }
+            if (ex == 0)
+                return no_such_dataset(f, path, name, buf);
             *p = c;
             if (c == 0)
                 break;

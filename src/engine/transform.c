@@ -9,6 +9,7 @@
 #include "output/outdir.h"
 #include "output/sink.h"
 #include "output/state.h"
+#include "plan/describe.h"
 #include "plan/plan.h"
 #include "plan/split.h"
 
@@ -520,13 +521,62 @@ static h5prep_status open_sink(run *r)
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
                                              p->outs[o].spec->dtype));
+    const char *split = r->stats_split < 0 ? NULL : r->recipe->split.names[r->stats_split];
+    for (size_t o = 0; o < p->nouts; o++) {
+        json_t *meta;
+        h5p_output_labels lab;
+        FORWARD_IF_ERROR(h5p_describe_output(p, o, split, &meta, &lab));
+        h5prep_status st = h5p_sink_describe(r->sink, (int)o, meta, &lab);
+        json_decref(meta);
+        FORWARD_IF_ERROR(st);
+    }
     return H5PREP_OK;
+}
+
+/* The recipe as it was read, copied into the output directory as recipe.yaml. */
+static h5prep_status copy_recipe(run *r)
+{
+    char *dst = h5p_outdir_path(&r->outdir, "recipe.yaml");
+    RETURN_ERROR_IF(!dst, H5PREP_ERR_NOMEM, "out of memory");
+    FILE *in = fopen(r->recipe->path, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    int e = in && out ? 0 : errno ? errno : EIO;
+    char buf[65536];
+    for (size_t n; !e && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        if (fwrite(buf, 1, n, out) != n)
+            e = errno ? errno : EIO;
+    if (!e && ferror(in))
+        e = EIO;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (e)
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot copy the recipe %s into the output: %s", dst, r->recipe->path, strerror(e));
+    free(dst);
+    return e ? H5PREP_ERR_OUTPUT : H5PREP_OK;
+}
+
+/* Every input file that was read: path, dataset, rows, type, size and mtime (as stats.json). */
+static json_t *inputs_json(const run *r)
+{
+    json_t *inputs = json_array();
+    for (size_t v = 0; inputs && v < r->plan.nvars; v++)
+        for (size_t k = 0; k < r->plan.vars[v].var.nparts; k++)
+            json_array_append_new(inputs, h5p_input_json(&r->plan.vars[v].var, &r->plan.vars[v].var.parts[k]));
+    return inputs;
 }
 
 static h5prep_status close_sink(run *r)
 {
-    json_t *extra = json_pack("{s:s, s:s, s:s, s:s, s:I}", "stats", "stats.json", "split", "split.json", "recipe",
-                              r->recipe->path, "backend", r->backend_name, "samples", (json_int_t)r->plan.n);
+    FORWARD_IF_ERROR(copy_recipe(r));
+    json_t *inputs = inputs_json(r);
+    char tool[64];
+    snprintf(tool, sizeof tool, "h5prep %s", h5prep_version());
+    json_t *extra = inputs ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s, s:b, s:o}}", "stats", "stats.json", "split",
+                                       "split.json", "recipe", r->recipe->path, "recipe_copy", "recipe.yaml", "backend",
+                                       r->backend_name, "samples", (json_int_t)r->plan.n, "provenance", "tool", tool,
+                                       "cf_decoding", !r->cfg->engine.raw, "inputs", inputs)
+                           : NULL;
     char *text = extra ? json_dumps(extra, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(extra);
     RETURN_ERROR_IF(!text, H5PREP_ERR_NOMEM, "out of memory");

@@ -23,7 +23,7 @@ typedef struct cf_attr {
     char kind;      /* 'i' signed, 'u' unsigned, 'f' float, 's' string, 'x' another class */
     size_t n;       /* values (elements of the dataspace) */
     h5p_stored *v;  /* (n,) for 'i', 'u', 'f' when n <= MAX_ATTR_VALUES, else NULL */
-    char text[80];  /* 's': the first string, cut; 'x': the class name */
+    char text[256]; /* 's': the first string, cut; 'x': the class name */
 } cf_attr;
 
 const char *h5p_type_class_name(int cls)
@@ -132,15 +132,25 @@ static void free_attr(cf_attr *a)
     a->v = NULL;
 }
 
+int h5p_string_attr(int64_t obj, const char *name, char *dst, size_t cap)
+{
+    cf_attr a;
+    int ok = read_attr((hid_t)obj, "", "", name, &a) == H5PREP_OK && a.present && a.kind == 's' && a.n >= 1;
+    if (ok)
+        snprintf(dst, cap, "%s", a.text);
+    free_attr(&a);
+    return ok;
+}
+
 /* "-9999 (int16)", "\"abc\" (a string)", "of 100 values" ...: the attribute for a message. */
 static void describe(const cf_attr *a, char *out, size_t cap)
 {
     if (a->n != 1 || (a->kind != 's' && !a->v))
         snprintf(out, cap, "(%zu values)", a->n);
     else if (a->kind == 's')
-        snprintf(out, cap, "\"%s\" (a string)", a->text);
+        snprintf(out, cap, "\"%.80s\" (a string)", a->text);
     else if (a->kind == 'x')
-        snprintf(out, cap, "(of %s type)", a->text);
+        snprintf(out, cap, "(of %.80s type)", a->text);
     else if (a->kind == 'i')
         snprintf(out, cap, "%lld", a->v[0].i);
     else if (a->kind == 'u')
@@ -499,7 +509,7 @@ static h5prep_status read_packing(hid_t d, const char *path, const char *name, h
             val[k] = a.kind == 'f' ? a.v[0].f : a.kind == 'i' ? (double)a.v[0].i : (double)a.v[0].u;
         } else if (a.kind == 's' && a.n == 1 && python_float(a.text)) {
             char what[240];
-            snprintf(what, sizeof what, "%s is the string \"%s\", not a number (netCDF4-python fails on it too)",
+            snprintf(what, sizeof what, "%s is the string \"%.80s\", not a number (netCDF4-python fails on it too)",
                      a.name, a.text);
             st = refuse(path, name, what);
         } else {

@@ -7,6 +7,7 @@
 #include "common/decode.h"
 #include "common/dtype.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Fills `dec` for dataset `dset` (hid_t) of stored type t from _FillValue, missing_value,
@@ -16,6 +17,10 @@
  * are not used; attributes it fails on give H5PREP_ERR_DTYPE naming path:name. */
 h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5p_dtype t, int raw,
                             h5p_decode *dec);
+
+/* The first string of string attribute `name` of object obj (hid_t) into dst (cut to cap);
+ * 0 when there is none, it is not a string or it cannot be read. */
+int h5p_string_attr(int64_t obj, const char *name, char *dst, size_t cap);
 
 /* "string", "compound", "enum", ... for an HDF5 type class (H5T_class_t) that is not numeric. */
 const char *h5p_type_class_name(int cls);

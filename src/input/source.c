@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,38 @@ h5prep_status h5p_file_open(const char *path, int64_t *file)
     FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
     *file = f;
     return H5PREP_OK;
+}
+
+static herr_t scale_name(hid_t did, unsigned dim, hid_t dsid, void *arg)
+{
+    (void)did, (void)dim;
+    char path[512], *name = arg;
+    ssize_t n = H5Iget_name(dsid, path, sizeof path);
+    const char *base = n > 0 && (size_t)n < sizeof path ? strrchr(path, '/') : NULL;
+    if (base && base[1])
+        snprintf(name, 64, "%s", base + 1);
+    return 1; /* the first scale */
+}
+
+void h5p_var_labels(const h5p_var *v, h5p_labels *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v->nparts == 0)
+        return;
+    h5p_hdf5_init();
+    hid_t f = H5Fopen(v->parts[0].path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f < 0 ? H5I_INVALID_HID : H5Dopen2(f, v->name, H5P_DEFAULT);
+    for (int a = 0; d >= 0 && a < v->rank; a++)
+        if (H5DSget_num_scales(d, (unsigned)a) > 0)
+            H5DSiterate_scales(d, (unsigned)a, NULL, scale_name, out->dims[a]);
+    if (d >= 0) {
+        h5p_string_attr(d, "units", out->units, sizeof out->units);
+        h5p_string_attr(d, "long_name", out->long_name, sizeof out->long_name);
+        H5Dclose(d);
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    h5p_clear_error(); /* nothing here fails a run */
 }
 
 h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part, int *rank,

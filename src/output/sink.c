@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ typedef struct output {
     size_t row_bytes;                 /* bytes of one sample */
     uint64_t chunk_rows[H5P_MAX_SPLITS];
     stream st[H5P_MAX_SPLITS];
+    json_t *meta;                     /* h5p_sink_describe's, or NULL */
 } output;
 
 struct h5p_sink {
@@ -514,6 +516,113 @@ h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *
     return H5PREP_OK;
 }
 
+/* ---- what the outputs are ---------------------------------------------------------------- */
+
+/* netCDF-4's mark of a dimension that has no coordinate variable (netCDF-C's nc4hdf.c). */
+#define NC_DIM_WITHOUT_VARIABLE "This is a netCDF dimension but not a netCDF variable."
+
+/* The dimension scale `name` of length len in file f: opened, or created as netCDF-4 does for a
+ * dimension without values (float32, no storage written). -1 when there is one of another length
+ * or no dimension scale by that name. */
+static hid_t dimension(hid_t f, const char *name, uint64_t len)
+{
+    htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
+    if (ex < 0)
+        return -1;
+    if (ex > 0) {
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+        hsize_t n = 0;
+        int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 &&
+                 n == len && H5DSis_scale(d) > 0;
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (!ok && d >= 0)
+            H5Dclose(d);
+        return ok ? d : -1;
+    }
+    hsize_t dims = len, maxdims = len ? len : H5S_UNLIMITED, chunk = 1;
+    hid_t sp = H5Screate_simple(1, &dims, &maxdims), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (len == 0 && dcpl >= 0)
+        H5Pset_chunk(dcpl, 1, &chunk);
+    hid_t d = sp < 0 || dcpl < 0 ? -1 : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    char mark[96];
+    snprintf(mark, sizeof mark, "%s%10llu", NC_DIM_WITHOUT_VARIABLE, (unsigned long long)len);
+    if (d >= 0 && H5DSset_scale(d, mark) < 0) {
+        H5Dclose(d);
+        d = -1;
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return d;
+}
+
+/* A JSON value as an attribute: strings as they are, the rest as compact JSON text. */
+static herr_t json_attr(hid_t d, const char *name, const json_t *v)
+{
+    if (!v)
+        return 0;
+    if (json_is_string(v))
+        return h5p_put_string_attr(d, name, json_string_value(v));
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    herr_t e = text ? h5p_put_string_attr(d, name, text) : -1;
+    free(text);
+    return e;
+}
+
+static int is_output_name(const h5p_sink *s, const char *name)
+{
+    for (int i = 0; i < s->nouts; i++)
+        if (strcmp(s->outs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static h5prep_status describe_hdf5(h5p_sink *s, output *o, int k, const h5p_output_labels *lab)
+{
+    hid_t d = o->st[k].dset;
+    herr_t e = json_attr(d, "h5prep_from", json_object_get(o->meta, "from"));
+    if (e >= 0)
+        e = json_attr(d, "h5prep_normalize", json_object_get(o->meta, "normalize"));
+    if (e >= 0)
+        e = json_attr(d, "h5prep_cast", json_object_get(o->meta, "cast"));
+    if (e >= 0 && *lab->units)
+        e = h5p_put_string_attr(d, "units", lab->units);
+    if (e >= 0 && *lab->long_name)
+        e = h5p_put_string_attr(d, "long_name", lab->long_name);
+    for (int a = 0; e >= 0 && a <= o->rank; a++) {
+        uint64_t len = a == 0 ? s->rows[k] : o->shape[a - 1];
+        char name[160];
+        /* an output's own name is a variable, not a dimension */
+        snprintf(name, sizeof name, "%s%s", is_output_name(s, lab->dims[a]) ? "dim_" : "", lab->dims[a]);
+        hid_t dim = dimension(s->file[k], name, len);
+        if (dim < 0) { /* taken by an axis of another length */
+            snprintf(name, sizeof name, "%s_%s", o->name, lab->dims[a]);
+            dim = dimension(s->file[k], name, len);
+        }
+        e = dim < 0 ? -1 : H5DSattach_scale(d, dim, (unsigned)a);
+        if (dim >= 0)
+            H5Dclose(dim);
+    }
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s:/%s: cannot write what the output is (attributes, dimensions) (HDF5: %s)",
+                    s->h5_path[k], o->name, h5p_hdf5_reason());
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_sink_describe(h5p_sink *s, int o, json_t *meta, const h5p_output_labels *lab)
+{
+    RETURN_ERROR_IF(o < 0 || o >= s->nouts || s->writing || s->closed || !json_is_object(meta), H5PREP_ERR_INTERNAL,
+                    "%s: output %d described out of turn", s->dir, o);
+    output *out = &s->outs[o];
+    json_decref(out->meta);
+    out->meta = json_incref(meta);
+    for (int k = 0; s->w.hdf5 && k < s->nsplits; k++)
+        FORWARD_IF_ERROR(describe_hdf5(s, out, k, lab));
+    return H5PREP_OK;
+}
+
 /* ---- closing ------------------------------------------------------------------------------ */
 
 static json_t *output_json(const h5p_sink *s, const output *o, int k)
@@ -556,6 +665,14 @@ static h5prep_status write_index(const h5p_sink *s, const char *extra)
         json_object_set_new(splits, s->split_names[k], sp);
     }
     json_object_set_new(doc, "splits", splits);
+    json_t *described = json_object();
+    for (int i = 0; described && i < s->nouts; i++)
+        if (s->outs[i].meta)
+            json_object_set(described, s->outs[i].name, s->outs[i].meta);
+    if (json_object_size(described))
+        json_object_set_new(doc, "outputs", described);
+    else
+        json_decref(described);
     if (extra) {
         json_error_t err;
         json_t *x = json_loads(extra, 0, &err);
@@ -567,7 +684,7 @@ static h5prep_status write_index(const h5p_sink *s, const char *extra)
         if (bad) {
             json_decref(x), json_decref(doc), free(path);
             return h5p_fail(H5PREP_ERR_INTERNAL,
-                            "%s/index.json: the extra keys are not a JSON object apart from format and splits",
+                            "%s/index.json: the extra keys are not a JSON object apart from format, splits and outputs",
                             s->dir);
         }
         json_object_update(doc, x);
@@ -654,6 +771,7 @@ void h5p_sink_free(h5p_sink *s)
         if (s->outs[i].ftype >= 0)
             H5Tclose(s->outs[i].ftype), H5Tclose(s->outs[i].mtype);
         free(s->outs[i].name);
+        json_decref(s->outs[i].meta);
     }
     free(s->outs);
     for (int k = 0; k < H5P_MAX_SPLITS; k++) {

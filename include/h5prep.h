@@ -193,6 +193,14 @@ typedef struct h5prep_dataset_info {
 typedef void (*h5prep_info_fn)(const h5prep_dataset_info *d, void *user);
 h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
 
+/* A transform's output directory summarised from its index.json and the sizes of its files:
+ * splits (rows, bytes of HDF5 and .npy), outputs (per-sample shape, dtype, normalization, axis
+ * names, bytes), total size. *out (free() it) gets a table for people, or with as_json the
+ * document {"format": "h5prep-info/1", "dir", "samples", "recipe", "backend", "splits",
+ * "outputs", "bytes"}. H5PREP_ERR_FILE_NOT_FOUND when dir has no index.json, H5PREP_ERR_STATE
+ * when it is not one of format h5prep-dataset/1. */
+h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out);
+
 /* Warnings: the library never prints. Where h5prep reads something doubtful and goes on (a CF
  * attribute that netCDF4-python also warns about and does not use, say), it passes one line
  * naming the file, the dataset and what it did to the handler set here, from the thread that

@@ -25,7 +25,8 @@ static const char *usage_main = /* after "h5prep VERSION" */
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
     "  h5prep merge [options] STATE... -o OUT   combine statistics files of independent runs exactly\n"
     "  h5prep transform [options] RECIPE.yaml   model-ready tensors, seeded splits and normalization\n"
-    "  h5prep info FILE...                      list datasets: shape, type, chunks, filters, CF attributes\n"
+    "  h5prep info FILE|DIR...                  list datasets: shape, type, chunks, filters, CF attributes;\n"
+    "                                           or summarise a transform's output directory\n"
     "  h5prep help [COMMAND]                    this text, or the options of a command\n"
     "  h5prep --version\n"
     "\n"
@@ -131,10 +132,15 @@ static const char *usage_transform =
     "  python3 -c \"import numpy as np; print(np.load('3dc/train/x-00000.npy').shape)\"\n";
 
 static const char *usage_info =
-    "Usage: h5prep info FILE...\n"
+    "Usage: h5prep info [--json] FILE|DIR...\n"
     "\n"
-    "Lists every dataset of each file with its shape, type, chunk shape, filters and the CF\n"
-    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n";
+    "FILE: lists every dataset of the file with its shape, type, chunk shape, filters and the CF\n"
+    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n"
+    "DIR (the output directory of 'h5prep transform'): summarises it from its index.json: splits and\n"
+    "their rows, each output's per-sample shape, dtype, normalization and axis names, and the sizes\n"
+    "of the HDF5 files and .npy shards.\n"
+    "\n"
+    "      --json            DIR: print the summary as JSON (format h5prep-info/1) instead.\n";
 
 /* The library's warnings (doubtful input that h5prep reads on), one line each. */
 static void print_warning(const char *msg, void *user)
@@ -680,21 +686,47 @@ static void print_dataset(const h5prep_dataset_info *d, void *user)
     putchar('\n');
 }
 
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 static int cmd_info(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage_error("info", "give at least one FILE");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(usage_info, stdout);
-        return 0;
+    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, opt;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_JSON: json = 1; break;
+        case 'h': fputs(usage_info, stdout); return 0;
+        default: return unknown_option("info", argv[optind - 1], opts);
+        }
     }
-    for (int i = 1; i < argc; i++) {
+    if (optind >= argc)
+        return usage_error("info", "give at least one FILE or transform output DIR");
+    for (int i = optind; i < argc; i++) {
+        if (is_dir(argv[i])) {
+            char *text;
+            h5prep_status st = h5prep_info_dir(argv[i], json, &text);
+            if (st != H5PREP_OK)
+                return fail(st);
+            size_t len = strlen(text);
+            fputs(text, stdout);
+            if (!len || text[len - 1] != '\n')
+                putchar('\n');
+            free(text);
+            continue;
+        }
+        if (json)
+            return usage_error("info", "%s: --json summarises a transform's output directory; for a file, 'h5prep info FILE' lists its datasets",
+                               argv[i]);
         printf("%s\n", argv[i]);
         h5prep_status st = h5prep_info(argv[i], print_dataset, NULL);
         if (st != H5PREP_OK)
             return fail(st);
     }
-    return 0;
+    return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
 }
 
 int main(int argc, char **argv)

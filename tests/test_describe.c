@@ -224,3 +224,48 @@ Test(describe, one_axis_name_two_lengths)
              H5PREP_PYTHON, h5);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
+
+/* `h5prep info DIR`: the splits, rows, outputs and sizes of a transform's output, as a table and
+ * as JSON; a folder that is not one is refused. */
+Test(describe, info_summarises_an_output_directory)
+{
+    const char *rp = tu_path("r.yaml"), *out = tu_path("out");
+    write_text(rp, recipe("{method: zscore, keep_axes: [1]}"));
+    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    const char *a1[] = {"info", out, NULL};
+    cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stdout(), "h5prep transform output, 1 samples"), "%s", tu_stdout());
+    cr_assert(strstr(tu_stdout(), "  all                     1 "), "%s", tu_stdout());
+    cr_assert(strstr(tu_stdout(), "  w            (2, 14, 64, 128)     float32   zscore per axes [1], factors of stats.json (all); dims sample, w_1, lev, lat, lon"),
+              "%s", tu_stdout());
+    cr_assert(strstr(tu_stdout(), "  p            (15, 64, 128)        float16   none"), "%s", tu_stdout());
+    const char *a2[] = {"info", "--json", out, NULL};
+    cr_assert_eq(tu_cli(a2), 0, "%s", tu_stderr());
+    json_error_t e;
+    json_t *doc = json_loads(tu_stdout(), 0, &e);
+    cr_assert_not_null(doc, "%s: %s", e.text, tu_stdout());
+    cr_assert_str_eq(str(doc, "format"), "h5prep-info/1");
+    json_t *all = json_object_get(json_object_get(doc, "splits"), "all");
+    cr_assert_eq(json_integer_value(json_object_get(all, "rows")), 1);
+    char h5[1024], npy[1024];
+    struct stat sb;
+    snprintf(h5, sizeof h5, "%s/all.h5", out);
+    cr_assert_eq(stat(h5, &sb), 0);
+    cr_assert_eq(json_integer_value(json_object_get(all, "hdf5_bytes")), sb.st_size);
+    snprintf(npy, sizeof npy, "%s/all/t-00000.npy", out);
+    cr_assert_eq(stat(npy, &sb), 0);
+    json_t *t = json_object_get(json_object_get(doc, "outputs"), "t");
+    cr_assert_eq(json_integer_value(json_object_get(t, "bytes")), sb.st_size);
+    cr_assert_str_eq(str(t, "dtype"), "float64");
+    cr_assert_eq(json_integer_value(json_array_get(json_object_get(t, "shape"), 0)), 14);
+    cr_assert_str_eq(str(doc, "outputs.f.normalize.method"), "minmax");
+    json_decref(doc);
+    /* not an output directory; --json of a file */
+    const char *a3[] = {"info", tu_dir(), NULL};
+    cr_assert_eq(tu_cli(a3), 3);
+    cr_assert(strstr(tu_stderr(), "no index.json: not the output directory of 'h5prep transform'"), "%s", tu_stderr());
+    const char *a4[] = {"info", "--json", NC4, NULL};
+    cr_assert_eq(tu_cli(a4), 2);
+    cr_assert(strstr(tu_stderr(), "--json summarises a transform's output directory"), "%s", tu_stderr());
+}

@@ -179,6 +179,13 @@ typedef struct h5prep_transform_report {
  * when complete; on any error nothing is left behind. */
 h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep);
 
+/* What h5prep_transform would do, without reading any data or creating the output directory:
+ * the recipe is read, its inputs opened and checked, the outputs' shapes, the split and the
+ * staging worked out as a run would. *text (free() it) gets the plan for people: each input,
+ * each output's shape, dtype and normalization, the split sizes, the bytes to read and write
+ * and where the outputs are staged between the passes. */
+h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text);
+
 /* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */
 typedef struct h5prep_dataset_info {
     const char *path;

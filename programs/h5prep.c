@@ -115,6 +115,9 @@ static const char *usage_transform =
     "  -o, --out DIR         the output directory instead of the recipe's write.dir.\n"
     "      --overwrite       replace DIR if it exists (only once the new one is complete).\n"
     "      --raw             no CF decoding (see 'h5prep help stats').\n"
+    "  -n, --dry-run         print the plan (each input; each output's shape, dtype and\n"
+    "                        normalization; split sizes; bytes to read and write; where the outputs\n"
+    "                        are staged) and exit without reading data or creating DIR.\n"
     "  -q, --quiet           no progress bar and no summary.\n"
     "  -v, --verbose         say which backend ran and why (e.g. no CUDA device: the CPU).\n"
     "Engine:\n"
@@ -454,7 +457,8 @@ static void on_sigint(int sig)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM };
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
+       OPT_DRY_RUN };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -572,7 +576,8 @@ static int cmd_transform(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
-        {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM}, ENGINE_OPTIONS,
+        {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM},
+        {"dry-run", no_argument, 0, 'n'}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
@@ -581,9 +586,10 @@ static int cmd_transform(int argc, char **argv)
         fprintf(stderr, "h5prep: out of memory\n");
         return H5PREP_ERR_NOMEM;
     }
-    int quiet = 0, verbose = 0, opt, rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:qvh", opts, NULL)) != -1) {
+    int quiet = 0, verbose = 0, dry_run = 0, opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:nqvh", opts, NULL)) != -1) {
         switch (opt) {
+        case 'n': dry_run = 1; break;
         case 'i': inputs[c.ninputs++] = optarg; break;
         case 'o': c.out_dir = optarg; break;
         case OPT_OVERWRITE: c.overwrite = 1; break;
@@ -609,6 +615,16 @@ static int cmd_transform(int argc, char **argv)
         return rc;
     }
     c.inputs = c.ninputs ? inputs : NULL;
+    if (dry_run) { /* before make_parents: nothing is created */
+        char *text;
+        h5prep_status st = h5prep_transform_plan(argv[optind], &c, &text);
+        free(inputs);
+        if (st != H5PREP_OK)
+            return fail(st);
+        fputs(text, stdout);
+        free(text);
+        return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
+    }
     progress_state ps = {0, 0};
     if (!quiet && isatty(STDERR_FILENO)) {
         c.engine.progress = draw_progress;

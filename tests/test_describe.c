@@ -269,3 +269,36 @@ Test(describe, info_summarises_an_output_directory)
     cr_assert_eq(tu_cli(a4), 2);
     cr_assert(strstr(tu_stderr(), "--json summarises a transform's output directory"), "%s", tu_stderr());
 }
+
+/* --dry-run: the plan on stdout, exit 0, and no output directory (nor its temporary) created. */
+Test(describe, dry_run_prints_the_plan_and_creates_nothing)
+{
+    const char *rp = tu_path("r.yaml"), *out = tu_path("sub/out");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "inputs:\n  - files: %s\n    variables: {t: /T, u: /U}\n"
+             "outputs:\n"
+             "  w: {from: {stack: {axis: 1, of: [t, u]}}, normalize: {method: zscore, keep_axes: [1]}, cast: float16}\n"
+             "write: {dir: unused, hdf5: true, npy: true}\n",
+             NC4);
+    write_text(rp, text);
+    const char *args[] = {"transform", rp, "-o", out, "--dry-run", "--stage-mem", "1M", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    const char *o = tu_stdout();
+    cr_assert(strstr(o, ": 1 samples from 2 variable(s) in 1 file(s), cpu backend"), "%s", o);
+    cr_assert(strstr(o, "  t                /T                       (1, 14, 64, 128)             float32"), "%s", o);
+    cr_assert(strstr(o, "  w                (1, 2, 14, 64, 128)          float16   zscore, 2 feature(s), factors of all (this run's split)"),
+              "%s", o);
+    cr_assert(strstr(o, "  split all 1\n"), "%s", o);
+    /* 2 variables of 14*64*128 float32 read; 2*14*64*128 float16 written twice; staged as float32 */
+    cr_assert(strstr(o, "  read:  917.50 kB of input values, once"), "%s", o);
+    cr_assert(strstr(o, "  write: 917.50 kB (HDF5 and .npy)"), "%s", o);
+    cr_assert(strstr(o, "  staging: 917.50 kB in memory (within 1.05 MB of --stage-mem)"), "%s", o);
+    cr_assert(strstr(o, "(not created: dry run)"), "%s", o);
+    cr_assert(!tu_exists(out) && !tu_exists(tu_path("sub")), "a dry run created the output");
+    const char *args2[] = {"transform", rp, "-o", out, "-n", "--stage-mem", "512K", NULL};
+    cr_assert_eq(tu_cli(args2), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stdout(), "  staging: 917.50 kB in a file in "), "%s", tu_stdout());
+    cr_assert(!tu_exists(tu_path("sub")), "a dry run created the output");
+}
+

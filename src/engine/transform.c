@@ -387,18 +387,24 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
     return H5PREP_OK;
 }
 
+/* --stage-mem, or half the free memory. */
+static size_t staging_budget(const run *r)
+{
+    size_t budget = r->cfg->stage_mem;
+    if (budget == H5PREP_STAGE_MEM_AUTO) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
+    }
+    return budget;
+}
+
 static h5prep_status open_staging(run *r)
 {
     const h5p_plan *p = &r->plan;
     r->staged = h5p_calloc(p->nouts, sizeof *r->staged);
     r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
     RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
-    size_t total = p->n * h5p_plan_out_row_bytes(p), budget = r->cfg->stage_mem;
-    if (budget == H5PREP_STAGE_MEM_AUTO) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
-    }
-    r->staged_in_memory = total <= budget;
+    r->staged_in_memory = p->n * h5p_plan_out_row_bytes(p) <= staging_budget(r);
     for (size_t o = 0; o < p->nouts; o++) {
         size_t len = p->n * h5p_plan_row_bytes(p, o);
         if (len > 0)
@@ -427,9 +433,14 @@ static h5prep_status make_split(run *r)
                      sp->names[k], sp->fractions[k], units, p->group_of ? "groups" : "samples");
     }
     r->stats_split = sp->stats_split;
+    return H5PREP_OK;
+}
+
+static h5prep_status write_split(run *r)
+{
     char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
-    st = h5p_split_write_manifest(&r->split, sp, path);
+    h5prep_status st = h5p_split_write_manifest(&r->split, &r->recipe->split, path);
     free(path);
     return st;
 }
@@ -585,23 +596,34 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
-static h5prep_status run_passes(run *r)
+/* Everything before the output directory: the factors of given statistics files read, the slabs
+ * of both passes sized, the backend opened, the split made (no data is read). *in_bytes and
+ * *out_bytes get the size of each slot's buffers. */
+static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
 {
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
     FORWARD_IF_ERROR(plan_pass1(r));
-    size_t in_bytes = r->slab_rows * h5p_plan_in_row_bytes(p), out_bytes = r->slab_rows * h5p_plan_out_row_bytes(p);
+    size_t in = r->slab_rows * h5p_plan_in_row_bytes(p), out = r->slab_rows * h5p_plan_out_row_bytes(p);
     size_t block_max = 0;
     for (size_t o = 0; o < p->nouts; o++) {
         size_t b;
         pass2_rows(r, o, &b);
         block_max = b > block_max ? b : block_max;
     }
-    in_bytes = in_bytes > block_max ? in_bytes : block_max;
-    out_bytes = out_bytes > block_max ? out_bytes : block_max;
-    FORWARD_IF_ERROR(open_backend(r, in_bytes, out_bytes));
+    *in_bytes = in > block_max ? in : block_max;
+    *out_bytes = out > block_max ? out : block_max;
+    FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
+    return make_split(r);
+}
+
+static h5prep_status run_passes(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    size_t in_bytes, out_bytes;
+    FORWARD_IF_ERROR(prepare_passes(r, &in_bytes, &out_bytes));
     FORWARD_IF_ERROR(h5p_outdir_begin(&r->outdir, r->dir, r->cfg->overwrite));
-    FORWARD_IF_ERROR(make_split(r));
+    FORWARD_IF_ERROR(write_split(r));
     FORWARD_IF_ERROR(open_staging(r));
 
     h5prep_status st = H5PREP_OK;
@@ -703,6 +725,33 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
     rep->seconds = h5p_now() - r->t0;
 }
 
+/* The recipe read, the output directory named, the plan built and checked against --mem. */
+static h5prep_status prepare(run *r, const char *recipe_path, const h5prep_transform_config *cfg)
+{
+    r->cfg = cfg;
+    r->t0 = h5p_now();
+    r->nslots = (r->cfg->engine.slots > 0 ? r->cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
+    FORWARD_IF_ERROR(h5p_recipe_load(recipe_path, &r->recipe));
+    const char *dir = r->cfg->out_dir ? r->cfg->out_dir : r->recipe->write.dir;
+    if (!dir) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
+        return h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
+    }
+    RETURN_ERROR_IF(!(r->dir = h5p_strdup(dir)), H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t len = strlen(r->dir); len > 1 && r->dir[len - 1] == '/'; len--) /* "out/" is "out" */
+        r->dir[len - 1] = 0;
+    FORWARD_IF_ERROR(h5p_plan_build(r->recipe, r->cfg->inputs, r->cfg->ninputs, r->cfg->engine.raw, &r->plan));
+    uint64_t elems = 0;
+    for (size_t o = 0; o < r->plan.nouts; o++)
+        elems += r->plan.outs[o].elems;
+    FORWARD_IF_ERROR(h5p_plan_check_maps(recipe_path, elems, r->cfg->engine.mem_bytes));
+    int threads = h5p_thread_count(&r->cfg->engine);
+    r->decode = threads > 1 ? h5p_pool_create(threads) : NULL;
+    r->rows_total = r->plan.n * (1 + r->plan.nouts);
+    r->bytes_total = r->plan.n * (h5p_plan_in_row_bytes(&r->plan) + h5p_plan_out_row_bytes(&r->plan));
+    return H5PREP_OK;
+}
+
 h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep)
 {
     h5p_clear_error();
@@ -710,41 +759,135 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
     h5prep_transform_config defaults = h5prep_transform_config_default();
     run r;
     memset(&r, 0, sizeof r);
-    r.cfg = cfg ? cfg : &defaults;
-    r.t0 = h5p_now();
-    r.nslots = (r.cfg->engine.slots > 0 ? r.cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
-    h5prep_status st = h5p_recipe_load(recipe_path, &r.recipe);
-    if (st == H5PREP_OK) {
-        const char *dir = r.cfg->out_dir ? r.cfg->out_dir : r.recipe->write.dir;
-        if (!dir) {
-            h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
-            st = h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
-        } else if (!(r.dir = h5p_strdup(dir))) {
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        } else { /* "out/" names the directory "out", whose temporary sibling is "out.tmp-PID" */
-            for (size_t len = strlen(r.dir); len > 1 && r.dir[len - 1] == '/'; len--)
-                r.dir[len - 1] = 0;
-        }
-    }
+    h5prep_status st = prepare(&r, recipe_path, cfg ? cfg : &defaults);
     if (st == H5PREP_OK)
-        st = h5p_plan_build(r.recipe, r.cfg->inputs, r.cfg->ninputs, r.cfg->engine.raw, &r.plan);
-    if (st == H5PREP_OK) {
-        uint64_t elems = 0;
-        for (size_t o = 0; o < r.plan.nouts; o++)
-            elems += r.plan.outs[o].elems;
-        st = h5p_plan_check_maps(recipe_path, elems, r.cfg->engine.mem_bytes);
-    }
-    if (st == H5PREP_OK) {
-        int threads = h5p_thread_count(&r.cfg->engine);
-        r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
-        r.rows_total = r.plan.n * (1 + r.plan.nouts);
-        r.bytes_total = r.plan.n * (h5p_plan_in_row_bytes(&r.plan) + h5p_plan_out_row_bytes(&r.plan));
         st = run_passes(&r);
-    }
     if (st == H5PREP_OK)
         st = h5p_outdir_publish(&r.outdir);
     if (st == H5PREP_OK && rep)
         fill_report(&r, rep);
+    run_free(&r);
+    return st;
+}
+
+/* ---- --dry-run ---- */
+
+static void print_bytes(FILE *f, double b)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (b >= 1000 && u < 5)
+        b /= 1000, u++;
+    fprintf(f, u ? "%.2f %s" : "%.0f %s", b, units[u]);
+}
+
+static void print_dims(FILE *f, uint64_t n, int rank, const uint64_t *shape)
+{
+    fprintf(f, "(%" PRIu64, n);
+    for (int a = 0; a < rank; a++)
+        fprintf(f, ", %" PRIu64, shape[a]);
+    fputs(rank ? ")" : ",)", f);
+}
+
+static h5prep_status plan_text(run *r, char **out)
+{
+    const h5p_plan *p = &r->plan;
+    const h5p_write_spec *w = &r->recipe->write;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    RETURN_ERROR_IF(!f, H5PREP_ERR_NOMEM, "out of memory");
+    size_t files = 0;
+    double file_bytes = 0;
+    for (size_t v = 0; v < p->nvars; v++)
+        for (size_t k = 0; k < p->vars[v].var.nparts; k++) {
+            const h5p_part *pt = &p->vars[v].var.parts[k];
+            int seen = 0;
+            for (size_t u = 0; u <= v && !seen; u++)
+                for (size_t j = 0; j < (u == v ? k : p->vars[u].var.nparts) && !seen; j++)
+                    seen = strcmp(p->vars[u].var.parts[j].path, pt->path) == 0;
+            if (!seen)
+                files++, file_bytes += (double)pt->size;
+        }
+    fprintf(f, "%s: %" PRIu64 " samples from %zu variable(s) in %zu file(s), %s backend\n", r->recipe->path, p->n,
+            p->nvars, files, r->backend_name);
+    fprintf(f, "  %-16s %-24s %-28s %s\n", "input", "dataset", "shape", "dtype");
+    for (size_t v = 0; v < p->nvars; v++) {
+        const h5p_plan_var *pv = &p->vars[v];
+        char shape[256];
+        h5p_format_shape(shape, sizeof shape, pv->var.rank, pv->var.dims);
+        fprintf(f, "  %-16s %-24s %-28s %s%s%s\n", pv->name, pv->var.name, shape, h5p_dtype_name(pv->dtype),
+                pv->per_file ? ", one sample per file" : "", pv->var.nparts > 1 ? " (several files)" : "");
+    }
+    uint64_t write_row = 0;
+    fprintf(f, "  %-16s %-28s %-9s %s\n", "output", "shape", "dtype", "normalization");
+    for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        fprintf(f, "  %-16s ", po->spec->name);
+        char shape[256];
+        FILE *g = fmemopen(shape, sizeof shape, "w");
+        if (g) {
+            print_dims(g, p->n, po->rank, po->shape);
+            fclose(g);
+        }
+        fprintf(f, "%-28s %-9s %s", shape, h5p_out_dtype_name(po->spec->dtype),
+                po->spec->norm == H5P_NORM_ZSCORE ? "zscore" : po->spec->norm == H5P_NORM_MINMAX ? "minmax" : "none");
+        if (po->spec->norm != H5P_NORM_NONE)
+            fprintf(f, ", %" PRIu64 " feature(s), factors of %s", po->features,
+                    po->spec->stats_path ? po->spec->stats_path
+                    : r->stats_split < 0 ? "this run's rows"
+                                         : r->recipe->split.names[r->stats_split]);
+        if (po->spec->norm != H5P_NORM_NONE && !po->spec->stats_path && r->stats_split >= 0)
+            fputs(" (this run's split)", f);
+        fputc('\n', f);
+        write_row += po->elems * h5p_out_dtype_size(po->spec->dtype);
+    }
+    fprintf(f, "  split");
+    for (int k = 0; k < r->split.nsplits; k++)
+        fprintf(f, "%s %s %" PRIu64, k ? "," : "", r->recipe->split.names[k], r->split.count[k]);
+    fputs("\n  read:  ", f);
+    print_bytes(f, (double)p->n * (double)h5p_plan_in_row_bytes(p));
+    fputs(" of input values, once (the files hold ", f);
+    print_bytes(f, file_bytes);
+    fputs(")\n  write: ", f);
+    int copies = (w->hdf5 ? 1 : 0) + (w->npy ? 1 : 0);
+    print_bytes(f, (double)p->n * (double)write_row * copies);
+    fprintf(f, " (%s%s%s%s)\n  staging: ", w->hdf5 ? "HDF5" : "", copies == 2 ? " and " : "", w->npy ? ".npy" : "",
+            w->hdf5 && w->gzip ? ", before compression" : "");
+    size_t staged = p->n * h5p_plan_out_row_bytes(p), budget = staging_budget(r);
+    print_bytes(f, (double)staged);
+    if (staged <= budget) {
+        fputs(" in memory (within ", f);
+        print_bytes(f, (double)budget);
+        fputs(" of --stage-mem)\n", f);
+    } else {
+        fprintf(f, " in a file in %s.tmp-PID (more than ", r->dir);
+        print_bytes(f, (double)budget);
+        fputs(" of --stage-mem)\n", f);
+    }
+    fprintf(f, "  output: %s (not created: dry run)\n", r->dir);
+    if (fclose(f) != 0) {
+        free(text);
+        return h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    }
+    *out = text;
+    return H5PREP_OK;
+}
+
+h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text)
+{
+    h5p_clear_error();
+    h5p_hdf5_init();
+    *text = NULL;
+    h5prep_transform_config defaults = h5prep_transform_config_default();
+    run r;
+    memset(&r, 0, sizeof r);
+    size_t in_bytes, out_bytes;
+    h5prep_status st = prepare(&r, recipe_path, cfg ? cfg : &defaults);
+    if (st == H5PREP_OK)
+        st = prepare_passes(&r, &in_bytes, &out_bytes);
+    if (st == H5PREP_OK)
+        st = plan_text(&r, text);
     run_free(&r);
     return st;
 }

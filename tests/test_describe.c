@@ -302,3 +302,49 @@ Test(describe, dry_run_prints_the_plan_and_creates_nothing)
     cr_assert(!tu_exists(tu_path("sub")), "a dry run created the output");
 }
 
+/* write: {npy: {layout: dask}}: each output a folder that dask.array.from_npy_stack opens, with
+ * the values of the HDF5 file (several shards, a bfloat16 output as its uint16 patterns, an
+ * empty split). */
+Test(describe, npy_dask_layout_opens_with_from_npy_stack)
+{
+    const char *rp = tu_path("r.yaml"), *out = tu_path("out"), *in = tu_path("in.h5");
+    enum { ROWS = 37 };
+    static float x[ROWS * 6];
+    for (int i = 0; i < ROWS * 6; i++)
+        x[i] = (float)i * 0.5f - 3;
+    uint64_t dims[] = {ROWS, 2, 3};
+    tu_write(in, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, x, 0);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "inputs:\n  - files: %s\n    variables: [x]\n"
+             "outputs:\n"
+             "  a: {from: x, normalize: zscore}\n"
+             "  b: {from: {flatten: x}, cast: bfloat16}\n"
+             "split: {fractions: {train: 0.8, val: 0.2, test: 0.0}, seed: 3}\n"
+             "write: {dir: unused, hdf5: true, npy: {layout: dask, shard_rows: 8}}\n",
+             in);
+    write_text(rp, text);
+    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    json_t *ix = load(out, "index.json");
+    cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
+    cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");
+    json_decref(ix);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import dask.array as da, h5py, json, numpy as np\n"
+             "root = '%s'\n"
+             "ix = json.load(open(root + '/index.json'))['splits']\n"
+             "assert ix['test']['rows'] == 0 and ix['train']['rows'] > 8, ix\n"
+             "for split in ('train', 'val', 'test'):\n"
+             "    rows = ix[split]['rows']\n"
+             "    f = h5py.File(root + '/' + split + '.h5')\n"
+             "    for k, shape, dt in (('a', (2, 3), 'float32'), ('b', (6,), 'uint16')):\n"
+             "        s = da.from_npy_stack(root + '/' + split + '/' + k)\n"
+             "        assert s.shape == (rows,) + shape and s.dtype == dt, (split, k, s.shape, s.dtype)\n"
+             "        assert rows == 0 or s.chunks[0][0] == min(8, rows), s.chunks\n"
+             "        np.testing.assert_array_equal(s.compute(), f[k][...])\n"
+             "print('dask ok')\n\"",
+             H5PREP_PYTHON, out);
+    cr_assert_eq(system(cmd), 0, "the dask check failed (its message is above): %s", cmd);
+}

@@ -1,6 +1,5 @@
 /* dirinfo.c: `h5prep info DIR`: a transform's output directory summarised from its index.json and
  * the sizes of its files (splits, rows, outputs, shapes, dtypes, normalization), as JSON or a table. */
-#define _XOPEN_SOURCE 700 /* open_memstream */
 #include "common/internal.h"
 
 #include <inttypes.h>

@@ -306,8 +306,10 @@ static h5prep_status open_shard(h5p_sink *s, output *o, int k)
     uint64_t sr = shard_rows_of(s, k), row0 = st->shard * sr;
     uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
     free(st->shard_path);
-    st->shard_path = path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name,
-                                 (unsigned long long)st->shard);
+    st->shard_path = s->w.npy_dask ? path_printf("%s/%s/%s/%llu.npy", s->dir, s->split_names[k], o->name,
+                                                 (unsigned long long)st->shard)
+                                   : path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name,
+                                                 (unsigned long long)st->shard);
     RETURN_ERROR_IF(!st->shard_path, H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
     if (!st->buf) {
         st->buf = h5p_malloc(NPY_BUF_BYTES);
@@ -382,6 +384,16 @@ h5prep_status h5p_sink_add_output(h5p_sink *s, const char *name, int rank, const
         o->chunk_rows[k] = chunk_rows_of(s, o, k);
         if (s->w.hdf5)
             FORWARD_IF_ERROR(create_dataset(s, o, k));
+        if (s->w.npy && s->w.npy_dask) {
+            char *sub = path_printf("%s/%s/%s", s->dir, s->split_names[k], o->name);
+            int e = !sub ? ENOMEM : mkdir(sub, 0777) != 0 ? errno : 0;
+            if (e)
+                h5p_fail(e == ENOMEM ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s/%s/%s: cannot create the folder of the .npy stack: %s",
+                         s->dir, s->split_names[k], o->name, strerror(e));
+            free(sub);
+            if (e)
+                return e == ENOMEM ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT;
+        }
         if (s->w.npy)
             FORWARD_IF_ERROR(open_shard(s, o, k));
     }
@@ -516,6 +528,98 @@ h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *
     return H5PREP_OK;
 }
 
+/* ---- the `info` of a .npy stack (layout: dask) ---------------------------------------------- */
+
+/* A Python pickle (protocol 2) of basic values, as pickle.dump writes them, into a buffer. */
+typedef struct pickle {
+    unsigned char *b;
+    size_t len, cap;
+    int nomem;
+} pickle;
+
+static void pk_bytes(pickle *p, const void *src, size_t n)
+{
+    if (p->nomem)
+        return;
+    if (p->len + n > p->cap) {
+        size_t cap = (p->len + n) * 2;
+        unsigned char *b = realloc(p->b, cap);
+        if (!b) {
+            p->nomem = 1;
+            return;
+        }
+        p->b = b, p->cap = cap;
+    }
+    memcpy(p->b + p->len, src, n);
+    p->len += n;
+}
+
+static void pk_op(pickle *p, unsigned char op) { pk_bytes(p, &op, 1); }
+
+static void pk_int(pickle *p, uint64_t v)
+{
+    unsigned char b[10];
+    int n = v < 0x80000000u ? 4 : 9; /* BININT: 4 bytes signed; LONG1: 9 bytes, the sign bit clear */
+    pk_op(p, n == 4 ? 'J' : 0x8a);
+    if (n == 9)
+        pk_op(p, 9);
+    for (int i = 0; i < n; i++)
+        b[i] = i < 8 ? (unsigned char)(v >> (8 * i)) : 0;
+    pk_bytes(p, b, (size_t)n);
+}
+
+static void pk_str(pickle *p, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char b[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+    pk_op(p, 'X'); /* BINUNICODE */
+    pk_bytes(p, b, 4);
+    pk_bytes(p, s, n);
+}
+
+/* <dir>/<split>/<output>/info: {'chunks': ((rows of each shard), (d1,), ...), 'dtype': descr,
+ * 'axis': 0}, what dask.array.from_npy_stack(folder) loads (dask/array/core.py, to_npy_stack). */
+static h5prep_status write_stack_info(const h5p_sink *s, const output *o, int k)
+{
+    pickle p = {0};
+    pk_bytes(&p, "\x80\x02", 2); /* PROTO 2 */
+    pk_op(&p, '}');                /* EMPTY_DICT */
+    pk_op(&p, '(');                /* MARK */
+    pk_str(&p, "chunks");
+    pk_op(&p, '(');
+    pk_op(&p, '(');
+    uint64_t sr = shard_rows_of(s, k);
+    for (uint64_t row0 = 0, i = 0; i == 0 || row0 < s->rows[k]; i++, row0 += sr)
+        pk_int(&p, s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr);
+    pk_op(&p, 't'); /* TUPLE */
+    for (int a = 0; a < o->rank; a++) {
+        pk_op(&p, '(');
+        pk_int(&p, o->shape[a]);
+        pk_op(&p, 't');
+    }
+    pk_op(&p, 't');
+    pk_str(&p, "dtype");
+    pk_str(&p, npy_descr(o->t));
+    pk_str(&p, "axis");
+    pk_int(&p, 0);
+    pk_op(&p, 'u'); /* SETITEMS */
+    pk_op(&p, '.'); /* STOP */
+    char *path = p.nomem ? NULL : path_printf("%s/%s/%s/info", s->dir, s->split_names[k], o->name);
+    if (!path) {
+        free(p.b);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    int e = fd < 0 || write_all(fd, p.b, p.len) != 0 ? errno : 0;
+    if (fd >= 0 && close(fd) != 0 && !e)
+        e = errno;
+    free(p.b);
+    if (e)
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot write the .npy stack's info: %s", path, strerror(e));
+    free(path);
+    return e ? H5PREP_ERR_OUTPUT : H5PREP_OK;
+}
+
 /* ---- what the outputs are ---------------------------------------------------------------- */
 
 /* netCDF-4's mark of a dimension that has no coordinate variable (netCDF-C's nc4hdf.c). */
@@ -640,12 +744,15 @@ static json_t *output_json(const h5p_sink *s, const output *o, int k)
         json_t *shards = json_array();
         uint64_t sr = shard_rows_of(s, k);
         for (uint64_t i = 0, row0 = 0; i == 0 || row0 < s->rows[k]; i++, row0 += sr) {
-            json_t *path = json_sprintf("%s/%s-%05llu.npy", s->split_names[k], o->name, (unsigned long long)i);
+            json_t *path = s->w.npy_dask ? json_sprintf("%s/%s/%llu.npy", s->split_names[k], o->name, (unsigned long long)i)
+                                         : json_sprintf("%s/%s-%05llu.npy", s->split_names[k], o->name, (unsigned long long)i);
             uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
             json_array_append_new(shards, json_pack("{s:o, s:I, s:I}", "path", path, "row0", (json_int_t)row0,
                                                     "rows", (json_int_t)n));
         }
         json_object_set_new(j, "npy", shards);
+        if (s->w.npy_dask)
+            json_object_set_new(j, "npy_stack", json_sprintf("%s/%s", s->split_names[k], o->name));
     }
     return j;
 }
@@ -732,6 +839,8 @@ h5prep_status h5p_sink_close(h5p_sink *s, const char *extra)
             stream *st = &s->outs[i].st[k];
             if (st->fd >= 0) /* a split of 0 rows: its one shard holds the header alone */
                 FORWARD_IF_ERROR(close_shard(st));
+            if (s->w.npy && s->w.npy_dask)
+                FORWARD_IF_ERROR(write_stack_info(s, &s->outs[i], k));
             if (st->fspace >= 0)
                 H5Sclose(st->fspace), st->fspace = -1;
             if (st->dset >= 0) {

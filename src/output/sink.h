@@ -1,5 +1,6 @@
 /* sink.h: the files a transform writes into its output directory: one HDF5 file per split
- * and/or .npy shards, plus index.json. The caller gives rows in order; the engine writes the
+ * and/or .npy shards (flat, or with write.npy_dask a folder per output that dask's from_npy_stack
+ * opens), plus index.json. The caller gives rows in order; the engine writes the
  * whole directory under a temporary name and renames it when complete. */
 #ifndef H5PREP_SINK_H
 #define H5PREP_SINK_H

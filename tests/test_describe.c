@@ -88,11 +88,11 @@ Test(describe, index_records_each_output_its_factors_and_inputs)
     cr_assert_str_eq(str(ix, "outputs.w.normalize.factors.stats"), "stats.json");
     cr_assert_str_eq(str(ix, "outputs.w.normalize.factors.split"), "all");
     cr_assert_str_eq(str(ix, "outputs.w.from.stack.of.1"), "u");
-    cr_assert_str_eq(str(ix, "outputs.w.dims.1"), "w_1");
+    cr_assert_str_eq(str(ix, "outputs.w.dims.1"), "w_dim1");
     cr_assert_str_eq(str(ix, "outputs.w.dims.2"), "lev");
     cr_assert_null(json_object_get(json_object_get(json_object_get(ix, "outputs"), "w"), "units"),
                    "two variables, normalized: no units");
-    cr_assert_str_eq(str(ix, "outputs.p.dims.1"), "p_1", "padded: lev has another length");
+    cr_assert_str_eq(str(ix, "outputs.p.dims.1"), "p_dim1", "padded: lev has another length");
     cr_assert_str_eq(str(ix, "outputs.p.dims.2"), "lat");
     cr_assert_str_eq(str(ix, "outputs.p.from.pad.mode"), "edge");
     cr_assert_str_eq(str(ix, "outputs.p.cast"), "float16");
@@ -153,9 +153,9 @@ Test(describe, xarray_h5netcdf_sees_named_dimensions)
              "p = '%s/all.h5'\n"
              "ds = xr.open_dataset(p, engine='h5netcdf')\n"
              "assert ds['t'].dims == ('sample', 'lev', 'lat', 'lon'), ds['t'].dims\n"
-             "assert ds['w'].dims == ('sample', 'w_1', 'lev', 'lat', 'lon'), ds['w'].dims\n"
-             "assert ds['p'].dims == ('sample', 'p_1', 'lat', 'lon'), ds['p'].dims\n"
-             "assert ds['f'].dims == ('sample', 'f_1'), ds['f'].dims\n"
+             "assert ds['w'].dims == ('sample', 'w_dim1', 'lev', 'lat', 'lon'), ds['w'].dims\n"
+             "assert ds['p'].dims == ('sample', 'p_dim1', 'lat', 'lon'), ds['p'].dims\n"
+             "assert ds['f'].dims == ('sample', 'f_dim1'), ds['f'].dims\n"
              "assert ds['t'].attrs['units'] == 'C' and ds['t'].attrs['long_name'] == 'Temperature', ds['t'].attrs\n"
              "assert 'units' not in ds['w'].attrs\n"
              "assert json.loads(ds['w'].attrs['h5prep_normalize'])['factors'] == {'stats': 'stats.json', 'split': 'all'}\n"
@@ -187,7 +187,7 @@ Test(describe, one_axis_name_two_lengths)
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
     json_t *ix = load(out, "index.json");
     cr_assert_str_eq(str(ix, "outputs.s.dims.2"), "lat");
-    cr_assert_str_eq(str(ix, "outputs.s.dims.3"), "s_3", "sliced: lon has another length");
+    cr_assert_str_eq(str(ix, "outputs.s.dims.3"), "s_dim3", "sliced: lon has another length");
     json_decref(ix);
 
     /* the sink: "lev" of 14 for a, of 5 for b */
@@ -237,7 +237,7 @@ Test(describe, info_summarises_an_output_directory)
     cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
     cr_assert(strstr(tu_stdout(), "h5prep transform output, 1 samples"), "%s", tu_stdout());
     cr_assert(strstr(tu_stdout(), "  all                     1 "), "%s", tu_stdout());
-    cr_assert(strstr(tu_stdout(), "  w            (2, 14, 64, 128)     float32   zscore per axes [1], factors of stats.json (all); dims sample, w_1, lev, lat, lon"),
+    cr_assert(strstr(tu_stdout(), "  w            (2, 14, 64, 128)     float32   zscore per axes [1], factors of stats.json (all); dims sample, w_dim1, lev, lat, lon"),
               "%s", tu_stdout());
     cr_assert(strstr(tu_stdout(), "  p            (15, 64, 128)        float16   none"), "%s", tu_stdout());
     const char *a2[] = {"info", "--json", out, NULL};

@@ -203,7 +203,7 @@ h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats
         if (*dn && !taken)
             snprintf(lab->dims[a], sizeof lab->dims[a], "%s", dn);
         else
-            snprintf(lab->dims[a], sizeof lab->dims[a], "%s_%d", spec->name, a);
+            snprintf(lab->dims[a], sizeof lab->dims[a], "%s_dim%d", spec->name, a);
     }
     free(names);
     if (pv && spec->norm == H5P_NORM_NONE)

@@ -10,9 +10,9 @@
 
 /* Axis names (sample axis first) and labels of one output. */
 typedef struct h5p_output_labels {
-    char dims[H5PREP_MAX_RANK + 1][72]; /* "sample", then each per-sample axis: the input's
-                                           dimension name where the output is one variable as
-                                           read, else "<output>_<axis>" */
+    char dims[H5PREP_MAX_RANK + 1][72]; /* "sample", then each per-sample axis: the inputs'
+                                           dimension name where the ops keep that axis as it is,
+                                           else "<output>_dim<axis>" (the Python package's names) */
     char units[128];     /* the variable's units where the output is one variable, not normalized */
     char long_name[256]; /* the variable's long_name where the output is one variable */
 } h5p_output_labels;

@@ -772,21 +772,12 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
 
 /* ---- --dry-run ---- */
 
+/* A byte count for people, onto f. */
 static void print_bytes(FILE *f, double b)
 {
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-    int u = 0;
-    while (b >= 1000 && u < 5)
-        b /= 1000, u++;
-    fprintf(f, u ? "%.2f %s" : "%.0f %s", b, units[u]);
-}
-
-static void print_dims(FILE *f, uint64_t n, int rank, const uint64_t *shape)
-{
-    fprintf(f, "(%" PRIu64, n);
-    for (int a = 0; a < rank; a++)
-        fprintf(f, ", %" PRIu64, shape[a]);
-    fputs(rank ? ")" : ",)", f);
+    char text[32];
+    h5p_format_bytes(text, sizeof text, b);
+    fputs(text, f);
 }
 
 static h5prep_status plan_text(run *r, char **out)
@@ -825,11 +816,9 @@ static h5prep_status plan_text(run *r, char **out)
         const h5p_plan_output *po = &p->outs[o];
         fprintf(f, "  %-16s ", po->spec->name);
         char shape[256];
-        FILE *g = fmemopen(shape, sizeof shape, "w");
-        if (g) {
-            print_dims(g, p->n, po->rank, po->shape);
-            fclose(g);
-        }
+        uint64_t dims[H5PREP_MAX_RANK + 1] = {p->n};
+        memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
+        h5p_format_shape(shape, sizeof shape, po->rank + 1, dims);
         fprintf(f, "%-28s %-9s %s", shape, h5p_out_dtype_name(po->spec->dtype),
                 po->spec->norm == H5P_NORM_ZSCORE ? "zscore" : po->spec->norm == H5P_NORM_MINMAX ? "minmax" : "none");
         if (po->spec->norm != H5P_NORM_NONE)

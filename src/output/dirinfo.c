@@ -97,16 +97,6 @@ static h5prep_status summary(const char *dir, json_t **out)
     return H5PREP_OK;
 }
 
-static void print_size(FILE *f, json_int_t b)
-{
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-    double x = (double)b;
-    int u = 0;
-    while (x >= 1000 && u < 4)
-        x /= 1000, u++;
-    fprintf(f, u ? "%.1f %s" : "%.0f %s", x, units[u]);
-}
-
 /* A JSON array of integers or strings as "a, b, c". */
 static void print_list(FILE *f, const json_t *a, const char *open, const char *close)
 {
@@ -158,21 +148,17 @@ static char *table(const json_t *doc)
         fprintf(f, " from %s", json_string_value(json_object_get(doc, "recipe")));
     if (json_object_get(doc, "backend"))
         fprintf(f, " (%s backend)", json_string_value(json_object_get(doc, "backend")));
-    fputs(", ", f);
-    print_size(f, json_integer_value(json_object_get(doc, "bytes")));
+    char size[32];
+    h5p_format_bytes(size, sizeof size, (double)json_integer_value(json_object_get(doc, "bytes")));
+    fprintf(f, ", %s", size);
     fprintf(f, "\n  %-12s %12s %12s %12s\n", "split", "rows", "HDF5", "npy");
     const char *name;
     json_t *v;
     json_object_foreach(json_object_get(doc, "splits"), name, v) {
         fprintf(f, "  %-12s %12" JSON_INTEGER_FORMAT " ", name, json_integer_value(json_object_get(v, "rows")));
         for (int k = 0; k < 2; k++) {
-            char buf[32];
-            FILE *g = fmemopen(buf, sizeof buf, "w");
-            if (g) {
-                print_size(g, json_integer_value(json_object_get(v, k ? "npy_bytes" : "hdf5_bytes")));
-                fclose(g);
-                fprintf(f, " %12s", buf);
-            }
+            h5p_format_bytes(size, sizeof size, (double)json_integer_value(json_object_get(v, k ? "npy_bytes" : "hdf5_bytes")));
+            fprintf(f, " %12s", size);
         }
         fputc('\n', f);
     }

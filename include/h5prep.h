@@ -91,7 +91,9 @@ void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
 
 /* Adds an input "FILE:DATASET" (FILE may be a glob; the split is at the last ':'). Files are
  * opened and checked now: shape, type, keep-axes. The same dataset path given again, or matched
- * in several files, is one logical dataset concatenated along axis 0. */
+ * in several files, is one logical dataset concatenated along axis 0 (arguments in the order
+ * given; a warning through the warning handler says that two arguments became one); a file given
+ * twice for one dataset is refused (H5PREP_ERR_USAGE). */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
 /* Streams every added input once and computes the statistics. */
@@ -179,6 +181,13 @@ typedef struct h5prep_transform_report {
  * is left behind. A symbolic link at the output directory is refused. */
 h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep);
 
+/* What h5prep_transform would do, without reading any data or creating the output directory:
+ * the recipe is read, its inputs opened and checked, the outputs' shapes, the split and the
+ * staging worked out as a run would. *text (free() it) gets the plan for people: each input,
+ * each output's shape, dtype and normalization, the split sizes, the bytes to read and write
+ * and where the outputs are staged between the passes. */
+h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text);
+
 /* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */
 typedef struct h5prep_dataset_info {
     const char *path;
@@ -192,6 +201,14 @@ typedef struct h5prep_dataset_info {
 } h5prep_dataset_info;
 typedef void (*h5prep_info_fn)(const h5prep_dataset_info *d, void *user);
 h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
+
+/* A transform's output directory summarised from its index.json and the sizes of its files:
+ * splits (rows, bytes of HDF5 and .npy), outputs (per-sample shape, dtype, normalization, axis
+ * names, bytes), total size. *out (free() it) gets a table for people, or with as_json the
+ * document {"format": "h5prep-info/1", "dir", "samples", "recipe", "backend", "splits",
+ * "outputs", "bytes"}. H5PREP_ERR_FILE_NOT_FOUND when dir has no index.json, H5PREP_ERR_STATE
+ * when it is not one of format h5prep-dataset/1. */
+h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out);
 
 /* Warnings: the library never prints. Where h5prep reads something doubtful and goes on (a CF
  * attribute that netCDF4-python also warns about and does not use, say), it passes one line

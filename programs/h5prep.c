@@ -8,6 +8,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static const char *usage_main = /* after "h5prep VERSION" */
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
     "  h5prep merge [options] STATE... -o OUT   combine statistics files of independent runs exactly\n"
     "  h5prep transform [options] RECIPE.yaml   model-ready tensors, seeded splits and normalization\n"
-    "  h5prep info FILE...                      list datasets: shape, type, chunks, filters, CF attributes\n"
+    "  h5prep info FILE|DIR...                  list datasets: shape, type, chunks, filters, CF attributes;\n"
+    "                                           or summarise a transform's output directory\n"
     "  h5prep help [COMMAND]                    this text, or the options of a command\n"
     "  h5prep --version\n"
     "\n"
@@ -46,8 +48,10 @@ static const char *usage_stats =
     "Streams every dataset once and computes, per feature, the count of values used, the count of\n"
     "missing values, mean, variance and std (accumulated in float64, merged with Chan's formula),\n"
     "min and max. FILE may be a quoted glob: the dataset of all matching files is one dataset joined\n"
-    "along axis 0. Several FILE:DATASET arguments each get their own statistics. The split is at the\n"
-    "first ':/', else at the last ':', so 'f.h5:/a:b' is dataset /a:b of f.h5.\n"
+    "along axis 0. Arguments with different dataset paths each get their own statistics; arguments\n"
+    "that name the same dataset path are one dataset, their files joined along axis 0 in the order\n"
+    "given (with a warning); the same file twice is refused. The split is at the first ':/', else at\n"
+    "the last ':', so 'f.h5:/a:b' is dataset /a:b of f.h5.\n"
     "\n"
     "Features:\n"
     "  -k, --keep-axes AXES  axes kept as features, the others are reduced: one axis (2), consecutive\n"
@@ -115,6 +119,9 @@ static const char *usage_transform =
     "  -o, --out DIR         the output directory instead of the recipe's write.dir.\n"
     "      --overwrite       replace DIR if it exists (only once the new one is complete).\n"
     "      --raw             no CF decoding (see 'h5prep help stats').\n"
+    "  -n, --dry-run         print the plan (each input; each output's shape, dtype and\n"
+    "                        normalization; split sizes; bytes to read and write; where the outputs\n"
+    "                        are staged) and exit without reading data or creating DIR.\n"
     "  -q, --quiet           no progress bar and no summary.\n"
     "  -v, --verbose         say which backend ran and why (e.g. no CUDA device: the CPU).\n"
     "Engine:\n"
@@ -132,10 +139,15 @@ static const char *usage_transform =
     "  python3 -c \"import numpy as np; print(np.load('3dc/train/x-00000.npy').shape)\"\n";
 
 static const char *usage_info =
-    "Usage: h5prep info FILE...\n"
+    "Usage: h5prep info [--json] FILE|DIR...\n"
     "\n"
-    "Lists every dataset of each file with its shape, type, chunk shape, filters and the CF\n"
-    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n";
+    "FILE: lists every dataset of the file with its shape, type, chunk shape, filters and the CF\n"
+    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n"
+    "DIR (the output directory of 'h5prep transform'): summarises it from its index.json: splits and\n"
+    "their rows, each output's per-sample shape, dtype, normalization and axis names, and the sizes\n"
+    "of the HDF5 files and .npy shards.\n"
+    "\n"
+    "      --json            DIR: print the summary as JSON (format h5prep-info/1) instead.\n";
 
 /* The library's warnings (doubtful input that h5prep reads on), one line each. */
 static void print_warning(const char *msg, void *user)
@@ -161,6 +173,53 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nhint: 'h5prep help %s' lists the options\n", cmd);
+    return H5PREP_ERR_USAGE;
+}
+
+/* Edit distance of a[0..na) and b counting a swap of neighbours as one edit (optimal string
+ * alignment); at most 64 characters of each (longer never match). */
+static size_t edit_distance(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    unsigned char d[65][65];
+    if (na > 64 || nb > 64)
+        return SIZE_MAX;
+    for (size_t i = 0; i <= na; i++)
+        for (size_t j = 0; j <= nb; j++) {
+            if (i == 0 || j == 0) {
+                d[i][j] = (unsigned char)(i + j);
+                continue;
+            }
+            unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1u < best)
+                best = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < best)
+                best = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1u < best)
+                best = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)best;
+        }
+    return d[na][nb];
+}
+
+/* After getopt_long's own message for an option it does not know (`arg`, the argument it stopped
+ * at): the closest long option of opts, when it is a near miss, and where the options are listed. */
+static int unknown_option(const char *cmd, const char *arg, const struct option *opts)
+{
+    if (arg && strncmp(arg, "--", 2) == 0) {
+        const char *name = arg + 2;
+        size_t len = strcspn(name, "=");
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+        for (const struct option *o = opts; o->name; o++) {
+            size_t d = edit_distance(name, len, o->name);
+            if (d < best_d)
+                best = o->name, best_d = d;
+        }
+        if (best && best_d > 0 && best_d <= (len < 6 ? 1 : 2))
+            fprintf(stderr, "h5prep %s: did you mean --%s?\n", cmd, best);
+    }
+    fprintf(stderr, "hint: 'h5prep help %s' lists the options\n", cmd);
     return H5PREP_ERR_USAGE;
 }
 
@@ -417,7 +476,8 @@ static void catch_signals(void)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM };
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
+       OPT_DRY_RUN };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -484,8 +544,7 @@ static int cmd_stats(int argc, char **argv)
                     return rc;
                 break;
             }
-            fprintf(stderr, "hint: 'h5prep help stats' lists the options\n");
-            return H5PREP_ERR_USAGE;
+            return unknown_option("stats", argv[optind - 1], opts);
         }
     }
     if (optind >= argc)
@@ -534,7 +593,8 @@ static int cmd_transform(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
-        {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM}, ENGINE_OPTIONS,
+        {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM},
+        {"dry-run", no_argument, 0, 'n'}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
@@ -543,9 +603,10 @@ static int cmd_transform(int argc, char **argv)
         fprintf(stderr, "h5prep: out of memory\n");
         return H5PREP_ERR_NOMEM;
     }
-    int quiet = 0, verbose = 0, opt, rc = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:qvh", opts, NULL)) != -1) {
+    int quiet = 0, verbose = 0, dry_run = 0, opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "i:o:nqvh", opts, NULL)) != -1) {
         switch (opt) {
+        case 'n': dry_run = 1; break;
         case 'i': inputs[c.ninputs++] = optarg; break;
         case 'o': c.out_dir = optarg; break;
         case OPT_OVERWRITE: c.overwrite = 1; break;
@@ -559,10 +620,8 @@ static int cmd_transform(int argc, char **argv)
         case 'v': verbose = 1; break;
         case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
         default:
-            if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0) {
-                fprintf(stderr, "hint: 'h5prep help transform' lists the options\n");
-                rc = H5PREP_ERR_USAGE;
-            }
+            if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0)
+                rc = unknown_option("transform", argv[optind - 1], opts);
         }
     }
     if (rc == 0 && optind != argc - 1)
@@ -573,6 +632,16 @@ static int cmd_transform(int argc, char **argv)
         return rc;
     }
     c.inputs = c.ninputs ? inputs : NULL;
+    if (dry_run) { /* before make_parents: nothing is created */
+        char *text;
+        h5prep_status st = h5prep_transform_plan(argv[optind], &c, &text);
+        free(inputs);
+        if (st != H5PREP_OK)
+            return fail(st);
+        fputs(text, stdout);
+        free(text);
+        return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
+    }
     progress_state ps = {0, 0};
     if (!quiet && isatty(STDERR_FILENO)) {
         c.engine.progress = draw_progress;
@@ -614,7 +683,7 @@ static int cmd_merge(int argc, char **argv)
                 return rc;
             break;
         case 'h': fputs(usage_merge, stdout); return 0;
-        default: fprintf(stderr, "hint: 'h5prep help merge' lists the options\n"); return H5PREP_ERR_USAGE;
+        default: return unknown_option("merge", argv[optind - 1], opts);
         }
     }
     if (optind >= argc)
@@ -648,21 +717,47 @@ static void print_dataset(const h5prep_dataset_info *d, void *user)
     putchar('\n');
 }
 
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 static int cmd_info(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage_error("info", "give at least one FILE");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(usage_info, stdout);
-        return 0;
+    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, opt;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_JSON: json = 1; break;
+        case 'h': fputs(usage_info, stdout); return 0;
+        default: return unknown_option("info", argv[optind - 1], opts);
+        }
     }
-    for (int i = 1; i < argc; i++) {
+    if (optind >= argc)
+        return usage_error("info", "give at least one FILE or transform output DIR");
+    for (int i = optind; i < argc; i++) {
+        if (is_dir(argv[i])) {
+            char *text;
+            h5prep_status st = h5prep_info_dir(argv[i], json, &text);
+            if (st != H5PREP_OK)
+                return fail(st);
+            size_t len = strlen(text);
+            fputs(text, stdout);
+            if (!len || text[len - 1] != '\n')
+                putchar('\n');
+            free(text);
+            continue;
+        }
+        if (json)
+            return usage_error("info", "%s: --json summarises a transform's output directory; for a file, 'h5prep info FILE' lists its datasets",
+                               argv[i]);
         printf("%s\n", argv[i]);
         h5prep_status st = h5prep_info(argv[i], print_dataset, NULL);
         if (st != H5PREP_OK)
             return fail(st);
     }
-    return 0;
+    return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
 }
 
 int main(int argc, char **argv)

@@ -14,6 +14,8 @@ packages=(
   python3-numpy python3-h5py         # the 3dcorrection generator; tests read outputs back as numpy does
   clang libclang-rt-14-dev           # libFuzzer (scripts/fuzz.sh); CI's corpus replay needs only gcc
   python3-venv                       # scripts/test-python.sh: the Python package's venv (pip inside it)
+  python3-xarray python3-h5netcdf    # tests open the HDF5 outputs with xarray (engine h5netcdf): named dimensions
+  python3-dask                       # tests open npy: {layout: dask} outputs with dask.array.from_npy_stack
 )
 
 missing=()

@@ -258,3 +258,64 @@ Test(cli, summary_table_and_info)
     const char *a3[] = {"info", tu_path("none.h5"), NULL};
     cr_assert_eq(tu_cli(a3), 3);
 }
+
+/* One rule for repeated FILE:DATASET arguments: the same dataset path is one dataset, its files
+ * joined along axis 0 in argument order, with a warning; the help says so. */
+Test(cli, repeated_dataset_arguments_are_one_dataset_with_a_warning)
+{
+    const char *a = tu_path("a.h5"), *b = tu_path("b.h5"), *out = tu_path("ab.json");
+    double xa[6] = {1, 2, 3, 4, 5, 6}, xb[4] = {10, 20, 30, 40};
+    uint64_t da[2] = {3, 2}, db[2] = {2, 2};
+    tu_write(a, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, da, xa, 0);
+    tu_write(b, "/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, db, xb, 0);
+    const char *args[] = {"stats", tu_input(a, "/x"), tu_input(b, "x"), "-k", "none", "-o", out, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "h5prep: warning: ") && strstr(tu_stderr(), "b.h5:x: the dataset /x was given before"),
+              "%s", tu_stderr());
+    json_t *root = json_load_file(out, 0, NULL);
+    cr_assert_not_null(root);
+    json_t *vars = json_object_get(root, "variables");
+    cr_assert_eq(json_object_size(vars), 1, "one dataset, not two");
+    json_t *count = json_object_get(json_object_get(vars, "/x"), "count");
+    cr_assert_eq(json_integer_value(json_array_get(count, 0)), 10);
+    json_decref(root);
+    /* different dataset paths: no warning */
+    tu_write(a, "/y", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, da, xa, 0);
+    const char *args2[] = {"stats", tu_input(a, "/x"), tu_input(a, "/y"), "--json", NULL};
+    cr_assert_eq(tu_cli(args2), 0, "%s", tu_stderr());
+    cr_assert(!strstr(tu_stderr(), "warning"), "%s", tu_stderr());
+    const char *help[] = {"help", "stats", NULL};
+    cr_assert_eq(tu_cli(help), 0);
+    cr_assert(strstr(tu_stdout(), "that name the same dataset path are one dataset"), "%s", tu_stdout());
+}
+
+/* A dataset path that differs only in case (and slashes) from one in the file is named in the hint. */
+Test(cli, did_you_mean_a_dataset)
+{
+    expect_failure(NC4 ":/t", NULL, 6, "nc4uvt.nc:/t: no such dataset");
+    cr_assert(strstr(tu_stderr(), "hint: did you mean " NC4 ":/T?"), "%s", tu_stderr());
+    expect_failure(NC4 ":/GRP1//t/", NULL, 6, "no such dataset");
+    cr_assert(strstr(tu_stderr(), "hint: did you mean " NC4 ":/grp1/T?"), "%s", tu_stderr());
+    expect_failure(NC4 ":/nothing", NULL, 6, "no such dataset");
+    cr_assert(!strstr(tu_stderr(), "did you mean"), "%s", tu_stderr());
+}
+
+/* A misspelt long option gets the closest one; an option far from all of them gets none. */
+Test(cli, did_you_mean_an_option)
+{
+    const char *a1[] = {"stats", "--kep-axes", "1", NC4 ":/T", NULL};
+    cr_assert_eq(tu_cli(a1), 2);
+    cr_assert(strstr(tu_stderr(), "h5prep stats: did you mean --keep-axes?"), "%s", tu_stderr());
+    const char *a2[] = {"transform", "--ovewrite", "r.yaml", NULL};
+    cr_assert_eq(tu_cli(a2), 2);
+    cr_assert(strstr(tu_stderr(), "h5prep transform: did you mean --overwrite?"), "%s", tu_stderr());
+    const char *a3[] = {"merge", "--jsno", "a.json", NULL};
+    cr_assert_eq(tu_cli(a3), 2);
+    cr_assert(strstr(tu_stderr(), "did you mean --json?"), "%s", tu_stderr());
+    const char *a4[] = {"stats", "--threds=4", NC4 ":/T", NULL};
+    cr_assert_eq(tu_cli(a4), 2);
+    cr_assert(strstr(tu_stderr(), "did you mean --threads?"), "%s", tu_stderr());
+    const char *a5[] = {"stats", "--bogus", NC4 ":/T", NULL};
+    cr_assert_eq(tu_cli(a5), 2);
+    cr_assert(!strstr(tu_stderr(), "did you mean") && strstr(tu_stderr(), "lists the options"), "%s", tu_stderr());
+}

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,18 @@ static double *reference_values(const char *path, const char *name, int *rank, u
             offset = v[0];
         if (read_attr(d, "valid_range", v, 2) == 2)
             lo = v[0], hi = v[1];
+        char what[600];
+        snprintf(what, sizeof what, "%.*s/what", (int)(strrchr(name, '/') - name), name);
+        if (nf == 0 && scale == 1 && offset == 0 && H5Lexists(f, what, H5P_DEFAULT) > 0) { /* ODIM */
+            hid_t g = H5Gopen2(f, what, H5P_DEFAULT);
+            if (read_attr(g, "gain", v, 1))
+                scale = v[0];
+            if (read_attr(g, "offset", v, 1))
+                offset = v[0];
+            nf += read_attr(g, "nodata", fills + nf, 1);
+            nf += read_attr(g, "undetect", fills + nf, 1);
+            H5Gclose(g);
+        }
     }
     for (size_t i = 0; i < n; i++) {
         int miss = x[i] < lo || x[i] > hi;
@@ -129,10 +142,53 @@ Test(real, arm_packed_int16_moments)
     check_real(ARM, "/sweep", 0, 0, 0); /* big-endian float32 */
 }
 
+/* ODIM packing (what/gain, offset, nodata, undetect beside the data) decoded as CF packing */
 Test(real, odim_uint8_sweeps)
 {
     check_real(ODIM, "/dataset1/data1/data", H5PREP_KEEP_DEFAULT, 1, 0);
     check_real(ODIM, "/dataset1/data2/data", 0, 0, 0);
+    check_real(ODIM, "/dataset1/data3/data", 0, 0, 0);
+    check_real(ODIM, "/dataset1/data3/data", 0, 0, 1);
+}
+
+/* The same decoding computed by h5py and numpy (value*gain+offset, nodata and undetect left out),
+ * against the CLI's JSON. */
+Test(real, odim_decoding_equals_numpy)
+{
+    const char *py = tu_path("odim.json"), *out = tu_path("h5prep.json");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import h5py, json, numpy as np\n"
+             "f = h5py.File('%s/data/%s')\nres = {}\n"
+             "for k in ('data1', 'data3'):\n"
+             "    raw = f['dataset1/' + k + '/data'][...]; w = f['dataset1/' + k + '/what'].attrs\n"
+             "    x = raw[(raw != w['nodata']) & (raw != w['undetect'])] * w['gain'] + w['offset']\n"
+             "    res['/dataset1/' + k + '/data'] = [int(x.size), int(raw.size - x.size), float(x.mean()), float(x.std()), float(x.min()), float(x.max())]\n"
+             "json.dump(res, open('%s', 'w'))\n\"",
+             H5PREP_PYTHON, H5PREP_SOURCE_DIR, ODIM, py);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char in1[700], in3[700];
+    snprintf(in1, sizeof in1, "%s/data/%s:/dataset1/data1/data", H5PREP_SOURCE_DIR, ODIM);
+    snprintf(in3, sizeof in3, "%s/data/%s:/dataset1/data3/data", H5PREP_SOURCE_DIR, ODIM);
+    const char *args[] = {"stats", in1, in3, "-k", "none", "-o", out, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    json_t *want = json_load_file(py, 0, NULL), *got = json_load_file(out, 0, NULL);
+    cr_assert(want && got);
+    static const char *keys[] = {"count", "missing", "mean", "std", "min", "max"};
+    const char *name;
+    json_t *w;
+    json_object_foreach(want, name, w) {
+        json_t *v = json_object_get(json_object_get(got, "variables"), name);
+        cr_assert_not_null(v, "%s", name);
+        for (size_t k = 0; k < 6; k++) {
+            double gv = json_number_value(json_array_get(json_object_get(v, keys[k]), 0));
+            double wv = json_number_value(json_array_get(w, k));
+            cr_assert(fabs(gv - wv) <= 1e-12 * fabs(wv) + 1e-12, "%s %s: h5prep %.17g, numpy %.17g", name, keys[k], gv, wv);
+        }
+        cr_assert_gt(json_number_value(json_array_get(w, 1)), 0, "%s: nodata/undetect are there", name);
+    }
+    json_decref(want);
+    json_decref(got);
 }
 
 /* The packed radar file has many fill values: they are counted, not averaged. */

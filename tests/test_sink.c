@@ -177,7 +177,7 @@ static const char *out_dir(const char *name)
 
 static h5p_write_spec spec(int hdf5, uint64_t chunk_rows, int gzip, int npy, uint64_t shard_rows)
 {
-    h5p_write_spec w = {NULL, hdf5, chunk_rows, gzip, npy, shard_rows};
+    h5p_write_spec w = {NULL, hdf5, chunk_rows, gzip, npy, shard_rows, 0};
     return w;
 }
 

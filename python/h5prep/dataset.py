@@ -142,9 +142,10 @@ class ShardedArray:
 class Split:
     """One split of an output directory: name, rows, outputs {name: Output}."""
 
-    def __init__(self, root, name, entry):
+    def __init__(self, root, name, entry, described=None):
         self.root = root
         self.name = name
+        self.described = described or {}
         self.rows = int(entry["rows"])
         self.hdf5 = entry.get("hdf5")
         self.outputs = {k: Output(root, k, v, self.hdf5) for k, v in entry["outputs"].items()}
@@ -208,8 +209,9 @@ class Split:
         return out
 
     def xarray(self, outputs=None):
-        """An xarray.Dataset: dimension "sample" and "<output>_dim<k>" for the other axes; lazy
-        (dask) when dask is installed."""
+        """An xarray.Dataset: the axis names index.json gives each output ("sample", then the
+        inputs' dimension names where the output keeps them, else "<output>_dim<k>"), units and
+        long_name where it has them; lazy (dask) when dask is installed."""
         import xarray as xr
         names = self._names(outputs)
         try:
@@ -219,8 +221,13 @@ class Split:
         data = {}
         for n in names:
             o = self.outputs[n]
-            dims = ("sample",) + tuple(f"{n}_dim{k}" for k in range(1, len(o.shape)))
-            data[n] = xr.Variable(dims, arrays[n], attrs={"h5prep_dtype": o.dtype})
+            meta = self.described.get(n, {})
+            dims = tuple(meta.get("dims") or ("sample",) + tuple(f"{n}_dim{k}" for k in range(1, len(o.shape))))
+            attrs = {"h5prep_dtype": o.dtype}
+            attrs.update({k: meta[k] for k in ("units", "long_name") if k in meta})
+            if "normalize" in meta:
+                attrs["h5prep_normalize"] = json.dumps(meta["normalize"])
+            data[n] = xr.Variable(dims, arrays[n], attrs=attrs)
         return xr.Dataset(data, attrs={"split": self.name})
 
     def torch(self, outputs=None, source=None, as_dict=False, transform=None):
@@ -248,7 +255,8 @@ class Dataset:
                                     f"'h5prep transform'?") from None
         if self.index.get("format") != FORMAT:
             raise ValueError(f"{path}: format {self.index.get('format')!r}, expected {FORMAT!r}")
-        self.splits = {k: Split(self.root, k, v) for k, v in self.index["splits"].items()}
+        described = self.index.get("outputs", {})
+        self.splits = {k: Split(self.root, k, v, described) for k, v in self.index["splits"].items()}
         st = self.index.get("stats")
         self.stats_path = os.path.join(self.root, st) if st else None
 

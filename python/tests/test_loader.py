@@ -54,6 +54,8 @@ def test_dask_and_xarray_views(pointcloud):
     x = tr.xarray()
     assert isinstance(x, xr.Dataset)
     assert x["inputs"].dims == ("sample", "inputs_dim1")
+    assert h5prep.open(pointcloud.out_dir).index["outputs"]["inputs"]["dims"] == ["sample", "inputs_dim1"]
+    assert x["inputs"].attrs["h5prep_normalize"].startswith('{"method": "zscore"')
     np.testing.assert_array_equal(x["inputs"].values, np.asarray(tr.numpy()["inputs"]))
 
 

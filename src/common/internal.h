@@ -50,6 +50,8 @@ uint64_t h5p_prod(const uint64_t *d, int a, int b);
 
 /* "(a, b, c)"; "(n,)" for rank 1. */
 void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims);
+/* "917.50 kB", "1.05 MB", "12 B": a byte count in decimal units, for people. */
+void h5p_format_bytes(char *dst, size_t cap, double bytes);
 
 /* malloc/calloc that never return NULL for size 0. */
 void *h5p_malloc(size_t n);

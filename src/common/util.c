@@ -179,6 +179,15 @@ void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims)
         snprintf(dst + len, cap - len, "%s)", rank == 1 ? "," : rank == 0 ? "(" : "");
 }
 
+void h5p_format_bytes(char *dst, size_t cap, double bytes)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 5)
+        bytes /= 1000, u++;
+    snprintf(dst, cap, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
+}
+
 uint64_t h5p_prod(const uint64_t *d, int a, int b)
 {
     uint64_t n = 1;

@@ -70,6 +70,10 @@ h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
     }
     if (st == H5PREP_OK)
         st = h5p_var_add_files(v, file, s->cfg.raw);
+    if (st == H5PREP_OK && !created) /* one rule: statistics are per dataset path */
+        h5p_warn("%s: the dataset %s was given before: this argument's files are joined to it along axis 0, "
+                 "one set of statistics for both",
+                 arg, name);
     if (st == H5PREP_OK && created)
         st = resolve_axes(&s->cfg, v, v->parts[0].path);
     if (st != H5PREP_OK && created && v) { /* leave s as it was */

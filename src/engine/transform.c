@@ -9,6 +9,7 @@
 #include "output/outdir.h"
 #include "output/sink.h"
 #include "output/state.h"
+#include "plan/describe.h"
 #include "plan/plan.h"
 #include "plan/split.h"
 
@@ -408,6 +409,17 @@ static h5prep_status stage_output(run *r, size_t o, size_t len, int in_memory)
     return H5PREP_OK;
 }
 
+/* --stage-mem, or half the free memory. */
+static size_t staging_budget(const run *r)
+{
+    size_t budget = r->cfg->stage_mem;
+    if (budget == H5PREP_STAGE_MEM_AUTO) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
+    }
+    return budget;
+}
+
 static h5prep_status open_staging(run *r)
 {
     const h5p_plan *p = &r->plan;
@@ -415,12 +427,7 @@ static h5prep_status open_staging(run *r)
     r->staged_len = h5p_calloc(p->nouts, sizeof *r->staged_len);
     RETURN_ERROR_IF(!r->staged || !r->staged_len, H5PREP_ERR_NOMEM, "out of memory");
     uint64_t kept = p->n - r->split.dropped;
-    size_t total = kept * h5p_plan_out_row_bytes(p), budget = r->cfg->stage_mem;
-    if (budget == H5PREP_STAGE_MEM_AUTO) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        budget = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
-    }
-    r->staged_in_memory = total <= budget;
+    r->staged_in_memory = kept * h5p_plan_out_row_bytes(p) <= staging_budget(r);
     for (size_t o = 0; o < p->nouts; o++) {
         size_t len = kept * h5p_plan_row_bytes(p, o);
         if (len > 0)
@@ -463,9 +470,14 @@ static h5prep_status make_split(run *r)
     r->rows_total -= r->split.dropped * p->nouts;
     r->bytes_total -= r->split.dropped * h5p_plan_out_row_bytes(p);
     r->stats_split = sp->stats_split;
+    return H5PREP_OK;
+}
+
+static h5prep_status write_split(run *r)
+{
     char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
-    st = h5p_split_write_manifest(&r->split, sp, path);
+    h5prep_status st = h5p_split_write_manifest(&r->split, &r->recipe->split, path);
     free(path);
     return st;
 }
@@ -557,13 +569,62 @@ static h5prep_status open_sink(run *r)
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
                                              p->outs[o].spec->dtype));
+    const char *split = r->stats_split < 0 ? NULL : r->recipe->split.names[r->stats_split];
+    for (size_t o = 0; o < p->nouts; o++) {
+        json_t *meta;
+        h5p_output_labels lab;
+        FORWARD_IF_ERROR(h5p_describe_output(p, o, split, &meta, &lab));
+        h5prep_status st = h5p_sink_describe(r->sink, (int)o, meta, &lab);
+        json_decref(meta);
+        FORWARD_IF_ERROR(st);
+    }
     return H5PREP_OK;
+}
+
+/* The recipe as it was read, copied into the output directory as recipe.yaml. */
+static h5prep_status copy_recipe(run *r)
+{
+    char *dst = h5p_outdir_path(&r->outdir, "recipe.yaml");
+    RETURN_ERROR_IF(!dst, H5PREP_ERR_NOMEM, "out of memory");
+    FILE *in = fopen(r->recipe->path, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    int e = in && out ? 0 : errno ? errno : EIO;
+    char buf[65536];
+    for (size_t n; !e && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        if (fwrite(buf, 1, n, out) != n)
+            e = errno ? errno : EIO;
+    if (!e && ferror(in))
+        e = EIO;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (e)
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot copy the recipe %s into the output: %s", dst, r->recipe->path, strerror(e));
+    free(dst);
+    return e ? H5PREP_ERR_OUTPUT : H5PREP_OK;
+}
+
+/* Every input file that was read: path, dataset, rows, type, size and mtime (as stats.json). */
+static json_t *inputs_json(const run *r)
+{
+    json_t *inputs = json_array();
+    for (size_t v = 0; inputs && v < r->plan.nvars; v++)
+        for (size_t k = 0; k < r->plan.vars[v].var.nparts; k++)
+            json_array_append_new(inputs, h5p_input_json(&r->plan.vars[v].var, &r->plan.vars[v].var.parts[k]));
+    return inputs;
 }
 
 static h5prep_status close_sink(run *r)
 {
-    json_t *extra = json_pack("{s:s, s:s, s:s, s:s, s:I}", "stats", "stats.json", "split", "split.json", "recipe",
-                              r->recipe->path, "backend", r->backend_name, "samples", (json_int_t)r->plan.n);
+    FORWARD_IF_ERROR(copy_recipe(r));
+    json_t *inputs = inputs_json(r);
+    char tool[64];
+    snprintf(tool, sizeof tool, "h5prep %s", h5prep_version());
+    json_t *extra = inputs ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s, s:b, s:o}}", "stats", "stats.json", "split",
+                                       "split.json", "recipe", r->recipe->path, "recipe_copy", "recipe.yaml", "backend",
+                                       r->backend_name, "samples", (json_int_t)r->plan.n, "provenance", "tool", tool,
+                                       "cf_decoding", !r->cfg->engine.raw, "inputs", inputs)
+                           : NULL;
     char *text = extra ? json_dumps(extra, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(extra);
     RETURN_ERROR_IF(!text, H5PREP_ERR_NOMEM, "out of memory");
@@ -572,23 +633,34 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
-static h5prep_status run_passes(run *r)
+/* Everything before the output directory: the factors of given statistics files read, the slabs
+ * of both passes sized, the backend opened, the split made (no data is read). *in_bytes and
+ * *out_bytes get the size of each slot's buffers. */
+static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
 {
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
     FORWARD_IF_ERROR(plan_pass1(r));
-    size_t in_bytes = r->slab_rows * h5p_plan_in_row_bytes(p), out_bytes = r->slab_rows * h5p_plan_out_row_bytes(p);
+    size_t in = r->slab_rows * h5p_plan_in_row_bytes(p), out = r->slab_rows * h5p_plan_out_row_bytes(p);
     size_t block_max = 0;
     for (size_t o = 0; o < p->nouts; o++) {
         size_t b;
         pass2_rows(r, o, &b);
         block_max = b > block_max ? b : block_max;
     }
-    in_bytes = in_bytes > block_max ? in_bytes : block_max;
-    out_bytes = out_bytes > block_max ? out_bytes : block_max;
-    FORWARD_IF_ERROR(open_backend(r, in_bytes, out_bytes));
+    *in_bytes = in > block_max ? in : block_max;
+    *out_bytes = out > block_max ? out : block_max;
+    FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
+    return make_split(r);
+}
+
+static h5prep_status run_passes(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    size_t in_bytes, out_bytes;
+    FORWARD_IF_ERROR(prepare_passes(r, &in_bytes, &out_bytes));
     FORWARD_IF_ERROR(h5p_outdir_begin(&r->outdir, r->dir, r->cfg->overwrite));
-    FORWARD_IF_ERROR(make_split(r));
+    FORWARD_IF_ERROR(write_split(r));
     FORWARD_IF_ERROR(open_staging(r));
 
     h5prep_status st = H5PREP_OK;
@@ -690,6 +762,33 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
     rep->seconds = h5p_now() - r->t0;
 }
 
+/* The recipe read, the output directory named, the plan built and checked against --mem. */
+static h5prep_status prepare(run *r, const char *recipe_path, const h5prep_transform_config *cfg)
+{
+    r->cfg = cfg;
+    r->t0 = h5p_now();
+    r->nslots = (r->cfg->engine.slots > 0 ? r->cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
+    FORWARD_IF_ERROR(h5p_recipe_load(recipe_path, &r->recipe));
+    const char *dir = r->cfg->out_dir ? r->cfg->out_dir : r->recipe->write.dir;
+    if (!dir) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
+        return h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
+    }
+    RETURN_ERROR_IF(!(r->dir = h5p_strdup(dir)), H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t len = strlen(r->dir); len > 1 && r->dir[len - 1] == '/'; len--) /* "out/" is "out" */
+        r->dir[len - 1] = 0;
+    FORWARD_IF_ERROR(h5p_plan_build(r->recipe, r->cfg->inputs, r->cfg->ninputs, r->cfg->engine.raw, &r->plan));
+    uint64_t elems = 0;
+    for (size_t o = 0; o < r->plan.nouts; o++)
+        elems += r->plan.outs[o].elems;
+    FORWARD_IF_ERROR(h5p_plan_check_maps(recipe_path, elems, r->cfg->engine.mem_bytes));
+    int threads = h5p_thread_count(&r->cfg->engine);
+    r->decode = threads > 1 ? h5p_pool_create(threads) : NULL;
+    r->rows_total = r->plan.n * (1 + r->plan.nouts);
+    r->bytes_total = r->plan.n * (h5p_plan_in_row_bytes(&r->plan) + h5p_plan_out_row_bytes(&r->plan));
+    return H5PREP_OK;
+}
+
 h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_config *cfg, h5prep_transform_report *rep)
 {
     h5p_clear_error();
@@ -697,41 +796,127 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
     h5prep_transform_config defaults = h5prep_transform_config_default();
     run r;
     memset(&r, 0, sizeof r);
-    r.cfg = cfg ? cfg : &defaults;
-    r.t0 = h5p_now();
-    r.nslots = (r.cfg->engine.slots > 0 ? r.cfg->engine.slots : 2) + 1; /* one more: read, compute, write */
-    h5prep_status st = h5p_recipe_load(recipe_path, &r.recipe);
-    if (st == H5PREP_OK) {
-        const char *dir = r.cfg->out_dir ? r.cfg->out_dir : r.recipe->write.dir;
-        if (!dir) {
-            h5p_fail(H5PREP_ERR_USAGE, "%s: no output directory: the recipe has no write.dir", recipe_path);
-            st = h5p_hint(H5PREP_ERR_USAGE, "give one with --out DIR");
-        } else if (!(r.dir = h5p_strdup(dir))) {
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
-        } else { /* "out/" names the directory "out" */
-            for (size_t len = strlen(r.dir); len > 1 && r.dir[len - 1] == '/'; len--)
-                r.dir[len - 1] = 0;
-        }
-    }
+    h5prep_status st = prepare(&r, recipe_path, cfg ? cfg : &defaults);
     if (st == H5PREP_OK)
-        st = h5p_plan_build(r.recipe, r.cfg->inputs, r.cfg->ninputs, r.cfg->engine.raw, &r.plan);
-    if (st == H5PREP_OK) {
-        uint64_t elems = 0;
-        for (size_t o = 0; o < r.plan.nouts; o++)
-            elems += r.plan.outs[o].elems;
-        st = h5p_plan_check_maps(recipe_path, elems, r.cfg->engine.mem_bytes);
-    }
-    if (st == H5PREP_OK) {
-        int threads = h5p_thread_count(&r.cfg->engine);
-        r.decode = threads > 1 ? h5p_pool_create(threads) : NULL;
-        r.rows_total = r.plan.n * (1 + r.plan.nouts);
-        r.bytes_total = r.plan.n * (h5p_plan_in_row_bytes(&r.plan) + h5p_plan_out_row_bytes(&r.plan));
         st = run_passes(&r);
-    }
     if (st == H5PREP_OK)
         st = h5p_outdir_publish(&r.outdir);
     if (st == H5PREP_OK && rep)
         fill_report(&r, rep);
+    run_free(&r);
+    return st;
+}
+
+/* ---- --dry-run ---- */
+
+/* A byte count for people, onto f. */
+static void print_bytes(FILE *f, double b)
+{
+    char text[32];
+    h5p_format_bytes(text, sizeof text, b);
+    fputs(text, f);
+}
+
+static h5prep_status plan_text(run *r, char **out)
+{
+    const h5p_plan *p = &r->plan;
+    const h5p_write_spec *w = &r->recipe->write;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    RETURN_ERROR_IF(!f, H5PREP_ERR_NOMEM, "out of memory");
+    size_t files = 0;
+    double file_bytes = 0;
+    for (size_t v = 0; v < p->nvars; v++)
+        for (size_t k = 0; k < p->vars[v].var.nparts; k++) {
+            const h5p_part *pt = &p->vars[v].var.parts[k];
+            int seen = 0;
+            for (size_t u = 0; u <= v && !seen; u++)
+                for (size_t j = 0; j < (u == v ? k : p->vars[u].var.nparts) && !seen; j++)
+                    seen = strcmp(p->vars[u].var.parts[j].path, pt->path) == 0;
+            if (!seen)
+                files++, file_bytes += (double)pt->size;
+        }
+    fprintf(f, "%s: %" PRIu64 " samples from %zu variable(s) in %zu file(s), %s backend\n", r->recipe->path, p->n,
+            p->nvars, files, r->backend_name);
+    fprintf(f, "  %-16s %-24s %-28s %s\n", "input", "dataset", "shape", "dtype");
+    for (size_t v = 0; v < p->nvars; v++) {
+        const h5p_plan_var *pv = &p->vars[v];
+        char shape[256];
+        h5p_format_shape(shape, sizeof shape, pv->var.rank, pv->var.dims);
+        fprintf(f, "  %-16s %-24s %-28s %s%s%s\n", pv->name, pv->var.name, shape, h5p_dtype_name(pv->dtype),
+                pv->per_file ? ", one sample per file" : "", pv->var.nparts > 1 ? " (several files)" : "");
+    }
+    uint64_t write_row = 0;
+    fprintf(f, "  %-16s %-28s %-9s %s\n", "output", "shape", "dtype", "normalization");
+    for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        fprintf(f, "  %-16s ", po->spec->name);
+        char shape[256];
+        uint64_t dims[H5PREP_MAX_RANK + 1] = {p->n};
+        memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
+        h5p_format_shape(shape, sizeof shape, po->rank + 1, dims);
+        fprintf(f, "%-28s %-9s %s", shape, h5p_out_dtype_name(po->spec->dtype),
+                po->spec->norm == H5P_NORM_ZSCORE ? "zscore" : po->spec->norm == H5P_NORM_MINMAX ? "minmax" : "none");
+        if (po->spec->norm != H5P_NORM_NONE)
+            fprintf(f, ", %" PRIu64 " feature(s), factors of %s", po->features,
+                    po->spec->stats_path ? po->spec->stats_path
+                    : r->stats_split < 0 ? "this run's rows"
+                                         : r->recipe->split.names[r->stats_split]);
+        if (po->spec->norm != H5P_NORM_NONE && !po->spec->stats_path && r->stats_split >= 0)
+            fputs(" (this run's split)", f);
+        fputc('\n', f);
+        write_row += po->elems * h5p_out_dtype_size(po->spec->dtype);
+    }
+    fprintf(f, "  split");
+    for (int k = 0; k < r->split.nsplits; k++)
+        fprintf(f, "%s %s %" PRIu64, k ? "," : "", r->recipe->split.names[k], r->split.count[k]);
+    if (r->split.dropped)
+        fprintf(f, " (%" PRIu64 " rows in no split: read, not written)", r->split.dropped);
+    uint64_t kept = p->n - r->split.dropped;
+    fputs("\n  read:  ", f);
+    print_bytes(f, (double)p->n * (double)h5p_plan_in_row_bytes(p));
+    fputs(" of input values, once (the files hold ", f);
+    print_bytes(f, file_bytes);
+    fputs(")\n  write: ", f);
+    int copies = (w->hdf5 ? 1 : 0) + (w->npy ? 1 : 0);
+    print_bytes(f, (double)kept * (double)write_row * copies);
+    fprintf(f, " (%s%s%s%s)\n  staging: ", w->hdf5 ? "HDF5" : "", copies == 2 ? " and " : "", w->npy ? ".npy" : "",
+            w->hdf5 && w->gzip ? ", before compression" : "");
+    size_t staged = kept * h5p_plan_out_row_bytes(p), budget = staging_budget(r);
+    print_bytes(f, (double)staged);
+    if (staged <= budget) {
+        fputs(" in memory (within ", f);
+        print_bytes(f, (double)budget);
+        fputs(" of --stage-mem)\n", f);
+    } else {
+        fprintf(f, " in a file in the temporary directory beside %s (more than ", r->dir);
+        print_bytes(f, (double)budget);
+        fputs(" of --stage-mem)\n", f);
+    }
+    fprintf(f, "  output: %s (not created: dry run)\n", r->dir);
+    if (fclose(f) != 0) {
+        free(text);
+        return h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    }
+    *out = text;
+    return H5PREP_OK;
+}
+
+h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text)
+{
+    h5p_clear_error();
+    h5p_hdf5_init();
+    *text = NULL;
+    h5prep_transform_config defaults = h5prep_transform_config_default();
+    run r;
+    memset(&r, 0, sizeof r);
+    size_t in_bytes, out_bytes;
+    h5prep_status st = prepare(&r, recipe_path, cfg ? cfg : &defaults);
+    if (st == H5PREP_OK)
+        st = prepare_passes(&r, &in_bytes, &out_bytes);
+    if (st == H5PREP_OK)
+        st = plan_text(&r, text);
     run_free(&r);
     return st;
 }

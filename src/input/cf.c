@@ -23,7 +23,7 @@ typedef struct cf_attr {
     char kind;      /* 'i' signed, 'u' unsigned, 'f' float, 's' string, 'x' another class */
     size_t n;       /* values (elements of the dataspace) */
     h5p_stored *v;  /* (n,) for 'i', 'u', 'f' when n <= MAX_ATTR_VALUES, else NULL */
-    char text[80];  /* 's': the first string, cut; 'x': the class name */
+    char text[256]; /* 's': the first string, cut; 'x': the class name */
 } cf_attr;
 
 const char *h5p_type_class_name(int cls)
@@ -132,15 +132,25 @@ static void free_attr(cf_attr *a)
     a->v = NULL;
 }
 
+int h5p_string_attr(int64_t obj, const char *name, char *dst, size_t cap)
+{
+    cf_attr a;
+    int ok = read_attr((hid_t)obj, "", "", name, &a) == H5PREP_OK && a.present && a.kind == 's' && a.n >= 1;
+    if (ok)
+        snprintf(dst, cap, "%s", a.text);
+    free_attr(&a);
+    return ok;
+}
+
 /* "-9999 (int16)", "\"abc\" (a string)", "of 100 values" ...: the attribute for a message. */
 static void describe(const cf_attr *a, char *out, size_t cap)
 {
     if (a->n != 1 || (a->kind != 's' && !a->v))
         snprintf(out, cap, "(%zu values)", a->n);
     else if (a->kind == 's')
-        snprintf(out, cap, "\"%s\" (a string)", a->text);
+        snprintf(out, cap, "\"%.80s\" (a string)", a->text);
     else if (a->kind == 'x')
-        snprintf(out, cap, "(of %s type)", a->text);
+        snprintf(out, cap, "(of %.80s type)", a->text);
     else if (a->kind == 'i')
         snprintf(out, cap, "%lld", a->v[0].i);
     else if (a->kind == 'u')
@@ -499,7 +509,7 @@ static h5prep_status read_packing(hid_t d, const char *path, const char *name, h
             val[k] = a.kind == 'f' ? a.v[0].f : a.kind == 'i' ? (double)a.v[0].i : (double)a.v[0].u;
         } else if (a.kind == 's' && a.n == 1 && python_float(a.text)) {
             char what[240];
-            snprintf(what, sizeof what, "%s is the string \"%s\", not a number (netCDF4-python fails on it too)",
+            snprintf(what, sizeof what, "%s is the string \"%.80s\", not a number (netCDF4-python fails on it too)",
                      a.name, a.text);
             st = refuse(path, name, what);
         } else {
@@ -520,6 +530,78 @@ static h5prep_status read_packing(hid_t d, const char *path, const char *name, h
     return H5PREP_OK;
 }
 
+/* A single number of attribute a into *out; 0 when it is not one number. */
+static int one_number(const cf_attr *a, double *out)
+{
+    if (!a->present || a->n != 1 || !a->v || (a->kind != 'i' && a->kind != 'u' && a->kind != 'f'))
+        return 0;
+    *out = a->kind == 'f' ? a->v[0].f : a->kind == 'i' ? (double)a->v[0].i : (double)a->v[0].u;
+    return 1;
+}
+
+/* ODIM_H5 (EUMETNET OPERA): a dataset .../dataN/data is packed by the `what` group beside it:
+ * value = raw*gain + offset, raw == nodata (not scanned) and raw == undetect (below the detection
+ * threshold) are missing. Used when the dataset has no CF packing or fill value of its own (CF
+ * then wins, with a warning); each of the four is used only when it is one number (nodata and
+ * undetect: one that casts exactly to the stored type), else a warning says it was not used. */
+static h5prep_status read_odim(hid_t d, const char *path, const char *name, h5p_dtype t, h5p_decode *dec)
+{
+    static const char *names[] = {"gain", "offset", "nodata", "undetect"};
+    const char *slash = strrchr(name, '/');
+    char what[1024];
+    if (!slash || snprintf(what, sizeof what, "%.*s/what", (int)(slash - name), name) >= (int)sizeof what)
+        return H5PREP_OK;
+    hid_t f = H5Iget_file_id(d);
+    RETURN_ERROR_IF(f < 0, H5PREP_ERR_INTERNAL, "%s:%s: cannot find the dataset's file (HDF5: %s)", path, name,
+                    h5p_hdf5_reason());
+    H5O_info_t oi;
+    htri_t ex = H5Lexists(f, what, H5P_DEFAULT);
+    hid_t g = ex > 0 && H5Oget_info_by_name(f, what, &oi, H5P_DEFAULT) >= 0 && oi.type == H5O_TYPE_GROUP
+                  ? H5Oopen(f, what, H5P_DEFAULT)
+                  : H5I_INVALID_HID;
+    H5Fclose(f);
+    if (g < 0)
+        return H5PREP_OK;
+    cf_attr a[4];
+    h5prep_status st = H5PREP_OK;
+    int any = 0;
+    for (int k = 0; k < 4; k++) {
+        if (st == H5PREP_OK)
+            st = read_attr(g, path, what, names[k], &a[k]);
+        else
+            memset(&a[k], 0, sizeof a[k]);
+        any |= a[k].present;
+    }
+    H5Oclose(g);
+    if (st == H5PREP_OK && any && (dec->nfill || dec->scale != 1.0 || dec->offset != 0.0)) {
+        h5p_warn("%s:%s: the ODIM attributes of %s (gain, offset, nodata, undetect) are not applied: the dataset's "
+                 "own CF attributes are",
+                 path, name, what);
+    } else if (st == H5PREP_OK && any) {
+        double num[2] = {1.0, 0.0};
+        for (int k = 0; k < 4; k++) {
+            h5p_stored raw = {0};
+            double x = 0;
+            int used = !a[k].present || (k < 2 ? one_number(&a[k], &x) : a[k].n == 1 && safecast_all(&a[k], t, &raw));
+            if (!used) {
+                char desc[120];
+                describe(&a[k], desc, sizeof desc);
+                h5p_warn("%s:%s: ODIM %s/%s %s is not one number%s: not used", path, name, what, names[k], desc,
+                         k < 2 ? "" : " of the dataset's type");
+            } else if (a[k].present && k < 2) {
+                num[k] = x;
+            } else if (a[k].present && dec->nfill < H5P_MAX_FILLS && !(is_float(t) && isnan(raw.f))) {
+                dec->fill[dec->nfill++] = raw;
+            }
+        }
+        dec->scale = num[0];
+        dec->offset = num[1];
+    }
+    for (int k = 0; k < 4; k++)
+        free_attr(&a[k]);
+    return st;
+}
+
 h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5p_dtype t, int raw,
                             h5p_decode *dec)
 {
@@ -533,7 +615,8 @@ h5prep_status h5p_cf_decode(int64_t dset, const char *path, const char *name, h5
     hid_t d = (hid_t)dset;
     FORWARD_IF_ERROR(read_fills(d, path, name, t, dec));
     FORWARD_IF_ERROR(read_range(d, path, name, t, dec));
-    return read_packing(d, path, name, dec);
+    FORWARD_IF_ERROR(read_packing(d, path, name, dec));
+    return read_odim(d, path, name, t, dec);
 }
 
 /* ---- time: CF units "UNIT since DATE" and ISO 8601 dates ------------------------------------ */

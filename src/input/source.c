@@ -6,8 +6,10 @@
 #include "input/chunks.h"
 #include "common/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +120,49 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
                     *why ? " (HDF5: " : "", why, *why ? ")" : "");
 }
 
+/* The search for a dataset whose path differs from `want` only in case or in slashes. */
+typedef struct near_walk {
+    const char *want; /* without its leading slashes */
+    char found[1024];
+} near_walk;
+
+static int same_but_case_and_slashes(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '/' && (a[1] == '/' || a[1] == 0))
+            a++;
+        while (*b == '/' && (b[1] == '/' || b[1] == 0))
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+        a++, b++;
+    }
+}
+
+static herr_t near_visit(hid_t root, const char *name, const H5O_info_t *oi, void *arg)
+{
+    (void)root;
+    near_walk *w = arg;
+    if (oi->type != H5O_TYPE_DATASET || !same_but_case_and_slashes(name, w->want))
+        return 0;
+    snprintf(w->found, sizeof w->found, "/%s", name);
+    return 1; /* the first one, in name order */
+}
+
+/* The missing dataset's message, with the dataset of another case it may have meant. */
+static h5prep_status no_such_dataset(hid_t f, const char *path, const char *name, const char *missing)
+{
+    h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path, name, missing);
+    near_walk w = {name, ""};
+    while (*w.want == '/')
+        w.want++;
+    if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, near_visit, &w) > 0 && w.found[0])
+        return h5p_hint(H5PREP_ERR_NO_DATASET, "did you mean %s:%s? (dataset paths are case-sensitive)", path, w.found);
+    return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
+}
+
 /* Opens dataset `name` in file `f`, telling a missing path from a group. */
 static h5prep_status open_dataset(hid_t f, const char *path, const char *name, hid_t *out)
 {
@@ -133,11 +178,8 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
              * bad metadata checksum) */
             RETURN_ERROR_IF(ex < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot look \"%s\" up: the file is damaged (HDF5: %s)",
                             path, name, buf, h5p_hdf5_reason());
-            if (ex == 0) {
-                h5p_fail(H5PREP_ERR_NO_DATASET, "%s:%s: no such dataset (\"%s\" does not exist)", path,
-                         name, buf);
-                return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
-            }
+            if (ex == 0)
+                return no_such_dataset(f, path, name, buf);
             *p = c;
             if (c == 0)
                 break;
@@ -266,6 +308,38 @@ h5prep_status h5p_file_open(const char *path, int64_t *file)
     FORWARD_IF_ERROR(open_file_stat(path, &f, &st));
     *file = f;
     return H5PREP_OK;
+}
+
+static herr_t scale_name(hid_t did, unsigned dim, hid_t dsid, void *arg)
+{
+    (void)did, (void)dim;
+    char path[512], *name = arg;
+    ssize_t n = H5Iget_name(dsid, path, sizeof path);
+    const char *base = n > 0 && (size_t)n < sizeof path ? strrchr(path, '/') : NULL;
+    if (base && base[1])
+        snprintf(name, 64, "%s", base + 1);
+    return 1; /* the first scale */
+}
+
+void h5p_var_labels(const h5p_var *v, h5p_labels *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v->nparts == 0)
+        return;
+    h5p_hdf5_init();
+    hid_t f = H5Fopen(v->parts[0].path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f < 0 ? H5I_INVALID_HID : H5Dopen2(f, v->name, H5P_DEFAULT);
+    for (int a = 0; d >= 0 && a < v->rank; a++)
+        if (H5DSget_num_scales(d, (unsigned)a) > 0)
+            H5DSiterate_scales(d, (unsigned)a, NULL, scale_name, out->dims[a]);
+    if (d >= 0) {
+        h5p_string_attr(d, "units", out->units, sizeof out->units);
+        h5p_string_attr(d, "long_name", out->long_name, sizeof out->long_name);
+        H5Dclose(d);
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    h5p_clear_error(); /* nothing here fails a run */
 }
 
 h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part, int *rank,

@@ -50,6 +50,18 @@ size_t h5p_part_row_bytes(const h5p_var *v, const h5p_part *p);
 h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_part *part,
                              int *rank, uint64_t dims[H5PREP_MAX_RANK]);
 
+/* What a dataset says about itself, for outputs made of it: the name of each axis (netCDF-4's
+ * dimension, the dimension scale attached to it: the scale dataset's name), "" where none, and
+ * the units and long_name string attributes, "" where absent. */
+typedef struct h5p_labels {
+    char dims[H5PREP_MAX_RANK][64];
+    char units[128], long_name[256];
+} h5p_labels;
+
+/* The labels of v as its first file has them; nothing is an error (a label that cannot be read
+ * stays ""). */
+void h5p_var_labels(const h5p_var *v, h5p_labels *out);
+
 /* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
 h5prep_status h5p_file_open(const char *path, int64_t *file);
 

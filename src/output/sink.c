@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ typedef struct output {
     size_t row_bytes;                 /* bytes of one sample */
     uint64_t chunk_rows[H5P_MAX_SPLITS];
     stream st[H5P_MAX_SPLITS];
+    json_t *meta;                     /* h5p_sink_describe's, or NULL */
 } output;
 
 struct h5p_sink {
@@ -363,8 +365,10 @@ static h5prep_status open_shard(h5p_sink *s, output *o, int k)
     uint64_t sr = shard_rows_of(s, k), row0 = st->shard * sr;
     uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
     free(st->shard_path);
-    st->shard_path = path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name,
-                                 (unsigned long long)st->shard);
+    st->shard_path = s->w.npy_dask ? path_printf("%s/%s/%s/%llu.npy", s->dir, s->split_names[k], o->name,
+                                                 (unsigned long long)st->shard)
+                                   : path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name,
+                                                 (unsigned long long)st->shard);
     RETURN_ERROR_IF(!st->shard_path, H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
     if (!st->buf) {
         st->buf = h5p_malloc(NPY_BUF_BYTES);
@@ -439,6 +443,16 @@ h5prep_status h5p_sink_add_output(h5p_sink *s, const char *name, int rank, const
         o->chunk_rows[k] = chunk_rows_of(s, o, k);
         if (s->w.hdf5)
             FORWARD_IF_ERROR(create_dataset(s, o, k));
+        if (s->w.npy && s->w.npy_dask) {
+            char *sub = path_printf("%s/%s/%s", s->dir, s->split_names[k], o->name);
+            int e = !sub ? ENOMEM : mkdir(sub, 0777) != 0 ? errno : 0;
+            if (e)
+                h5p_fail(e == ENOMEM ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT, "%s/%s/%s: cannot create the folder of the .npy stack: %s",
+                         s->dir, s->split_names[k], o->name, strerror(e));
+            free(sub);
+            if (e)
+                return e == ENOMEM ? H5PREP_ERR_NOMEM : H5PREP_ERR_OUTPUT;
+        }
         if (s->w.npy)
             FORWARD_IF_ERROR(open_shard(s, o, k));
     }
@@ -574,6 +588,205 @@ h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *
     return H5PREP_OK;
 }
 
+/* ---- the `info` of a .npy stack (layout: dask) ---------------------------------------------- */
+
+/* A Python pickle (protocol 2) of basic values, as pickle.dump writes them, into a buffer. */
+typedef struct pickle {
+    unsigned char *b;
+    size_t len, cap;
+    int nomem;
+} pickle;
+
+static void pk_bytes(pickle *p, const void *src, size_t n)
+{
+    if (p->nomem)
+        return;
+    if (p->len + n > p->cap) {
+        size_t cap = (p->len + n) * 2;
+        unsigned char *b = realloc(p->b, cap);
+        if (!b) {
+            p->nomem = 1;
+            return;
+        }
+        p->b = b, p->cap = cap;
+    }
+    memcpy(p->b + p->len, src, n);
+    p->len += n;
+}
+
+static void pk_op(pickle *p, unsigned char op) { pk_bytes(p, &op, 1); }
+
+static void pk_int(pickle *p, uint64_t v)
+{
+    unsigned char b[10];
+    int n = v < 0x80000000u ? 4 : 9; /* BININT: 4 bytes signed; LONG1: 9 bytes, the sign bit clear */
+    pk_op(p, n == 4 ? 'J' : 0x8a);
+    if (n == 9)
+        pk_op(p, 9);
+    for (int i = 0; i < n; i++)
+        b[i] = i < 8 ? (unsigned char)(v >> (8 * i)) : 0;
+    pk_bytes(p, b, (size_t)n);
+}
+
+static void pk_str(pickle *p, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char b[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+    pk_op(p, 'X'); /* BINUNICODE */
+    pk_bytes(p, b, 4);
+    pk_bytes(p, s, n);
+}
+
+/* <dir>/<split>/<output>/info: {'chunks': ((rows of each shard), (d1,), ...), 'dtype': descr,
+ * 'axis': 0}, what dask.array.from_npy_stack(folder) loads (dask/array/core.py, to_npy_stack). */
+static h5prep_status write_stack_info(const h5p_sink *s, const output *o, int k)
+{
+    pickle p = {0};
+    pk_bytes(&p, "\x80\x02", 2); /* PROTO 2 */
+    pk_op(&p, '}');                /* EMPTY_DICT */
+    pk_op(&p, '(');                /* MARK */
+    pk_str(&p, "chunks");
+    pk_op(&p, '(');
+    pk_op(&p, '(');
+    uint64_t sr = shard_rows_of(s, k);
+    for (uint64_t row0 = 0, i = 0; i == 0 || row0 < s->rows[k]; i++, row0 += sr)
+        pk_int(&p, s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr);
+    pk_op(&p, 't'); /* TUPLE */
+    for (int a = 0; a < o->rank; a++) {
+        pk_op(&p, '(');
+        pk_int(&p, o->shape[a]);
+        pk_op(&p, 't');
+    }
+    pk_op(&p, 't');
+    pk_str(&p, "dtype");
+    pk_str(&p, npy_descr(o->t));
+    pk_str(&p, "axis");
+    pk_int(&p, 0);
+    pk_op(&p, 'u'); /* SETITEMS */
+    pk_op(&p, '.'); /* STOP */
+    char *path = p.nomem ? NULL : path_printf("%s/%s/%s/info", s->dir, s->split_names[k], o->name);
+    if (!path) {
+        free(p.b);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    int e = fd < 0 || write_all(fd, p.b, p.len) != 0 ? errno : 0;
+    if (fd >= 0 && close(fd) != 0 && !e)
+        e = errno;
+    free(p.b);
+    if (e)
+        h5p_fail(H5PREP_ERR_OUTPUT, "%s: cannot write the .npy stack's info: %s", path, strerror(e));
+    free(path);
+    return e ? H5PREP_ERR_OUTPUT : H5PREP_OK;
+}
+
+/* ---- what the outputs are ---------------------------------------------------------------- */
+
+/* netCDF-4's mark of a dimension that has no coordinate variable (netCDF-C's nc4hdf.c). */
+#define NC_DIM_WITHOUT_VARIABLE "This is a netCDF dimension but not a netCDF variable."
+
+/* The dimension scale `name` of length len in file f: opened, or created as netCDF-4 does for a
+ * dimension without values (float32, no storage written). -1 when there is one of another length
+ * or no dimension scale by that name. */
+static hid_t dimension(hid_t f, const char *name, uint64_t len)
+{
+    htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
+    if (ex < 0)
+        return -1;
+    if (ex > 0) {
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+        hsize_t n = 0;
+        int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 &&
+                 n == len && H5DSis_scale(d) > 0;
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (!ok && d >= 0)
+            H5Dclose(d);
+        return ok ? d : -1;
+    }
+    hsize_t dims = len, maxdims = len ? len : H5S_UNLIMITED, chunk = 1;
+    hid_t sp = H5Screate_simple(1, &dims, &maxdims), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (len == 0 && dcpl >= 0)
+        H5Pset_chunk(dcpl, 1, &chunk);
+    hid_t d = sp < 0 || dcpl < 0 ? -1 : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    char mark[96];
+    snprintf(mark, sizeof mark, "%s%10llu", NC_DIM_WITHOUT_VARIABLE, (unsigned long long)len);
+    if (d >= 0 && H5DSset_scale(d, mark) < 0) {
+        H5Dclose(d);
+        d = -1;
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return d;
+}
+
+/* A JSON value as an attribute: strings as they are, the rest as compact JSON text. */
+static herr_t json_attr(hid_t d, const char *name, const json_t *v)
+{
+    if (!v)
+        return 0;
+    if (json_is_string(v))
+        return h5p_put_string_attr(d, name, json_string_value(v));
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    herr_t e = text ? h5p_put_string_attr(d, name, text) : -1;
+    free(text);
+    return e;
+}
+
+static int is_output_name(const h5p_sink *s, const char *name)
+{
+    for (int i = 0; i < s->nouts; i++)
+        if (strcmp(s->outs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static h5prep_status describe_hdf5(h5p_sink *s, output *o, int k, const h5p_output_labels *lab)
+{
+    hid_t d = o->st[k].dset;
+    herr_t e = json_attr(d, "h5prep_from", json_object_get(o->meta, "from"));
+    if (e >= 0)
+        e = json_attr(d, "h5prep_normalize", json_object_get(o->meta, "normalize"));
+    if (e >= 0)
+        e = json_attr(d, "h5prep_cast", json_object_get(o->meta, "cast"));
+    if (e >= 0 && *lab->units)
+        e = h5p_put_string_attr(d, "units", lab->units);
+    if (e >= 0 && *lab->long_name)
+        e = h5p_put_string_attr(d, "long_name", lab->long_name);
+    for (int a = 0; e >= 0 && a <= o->rank; a++) {
+        uint64_t len = a == 0 ? s->rows[k] : o->shape[a - 1];
+        char name[160];
+        /* an output's own name is a variable, not a dimension */
+        snprintf(name, sizeof name, "%s%s", is_output_name(s, lab->dims[a]) ? "dim_" : "", lab->dims[a]);
+        hid_t dim = dimension(s->file[k], name, len);
+        if (dim < 0) { /* taken by an axis of another length */
+            snprintf(name, sizeof name, "%s_%s", o->name, lab->dims[a]);
+            dim = dimension(s->file[k], name, len);
+        }
+        e = dim < 0 ? -1 : H5DSattach_scale(d, dim, (unsigned)a);
+        if (dim >= 0)
+            H5Dclose(dim);
+    }
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_OUTPUT, "%s:/%s: cannot write what the output is (attributes, dimensions) (HDF5: %s)",
+                    s->h5_path[k], o->name, h5p_hdf5_reason());
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_sink_describe(h5p_sink *s, int o, json_t *meta, const h5p_output_labels *lab)
+{
+    RETURN_ERROR_IF(o < 0 || o >= s->nouts || s->writing || s->closed || !json_is_object(meta), H5PREP_ERR_INTERNAL,
+                    "%s: output %d described out of turn", s->dir, o);
+    output *out = &s->outs[o];
+    json_decref(out->meta);
+    out->meta = json_incref(meta);
+    for (int k = 0; s->w.hdf5 && k < s->nsplits; k++)
+        FORWARD_IF_ERROR(describe_hdf5(s, out, k, lab));
+    return H5PREP_OK;
+}
+
 /* ---- closing ------------------------------------------------------------------------------ */
 
 static json_t *output_json(const h5p_sink *s, const output *o, int k)
@@ -591,12 +804,15 @@ static json_t *output_json(const h5p_sink *s, const output *o, int k)
         json_t *shards = json_array();
         uint64_t sr = shard_rows_of(s, k);
         for (uint64_t i = 0, row0 = 0; i == 0 || row0 < s->rows[k]; i++, row0 += sr) {
-            json_t *path = json_sprintf("%s/%s-%05llu.npy", s->split_names[k], o->name, (unsigned long long)i);
+            json_t *path = s->w.npy_dask ? json_sprintf("%s/%s/%llu.npy", s->split_names[k], o->name, (unsigned long long)i)
+                                         : json_sprintf("%s/%s-%05llu.npy", s->split_names[k], o->name, (unsigned long long)i);
             uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
             json_array_append_new(shards, json_pack("{s:o, s:I, s:I}", "path", path, "row0", (json_int_t)row0,
                                                     "rows", (json_int_t)n));
         }
         json_object_set_new(j, "npy", shards);
+        if (s->w.npy_dask)
+            json_object_set_new(j, "npy_stack", json_sprintf("%s/%s", s->split_names[k], o->name));
     }
     return j;
 }
@@ -616,6 +832,14 @@ static h5prep_status write_index(const h5p_sink *s, const char *extra)
         json_object_set_new(splits, s->split_names[k], sp);
     }
     json_object_set_new(doc, "splits", splits);
+    json_t *described = json_object();
+    for (int i = 0; described && i < s->nouts; i++)
+        if (s->outs[i].meta)
+            json_object_set(described, s->outs[i].name, s->outs[i].meta);
+    if (json_object_size(described))
+        json_object_set_new(doc, "outputs", described);
+    else
+        json_decref(described);
     if (extra) {
         json_error_t err;
         json_t *x = json_loads(extra, 0, &err);
@@ -627,7 +851,7 @@ static h5prep_status write_index(const h5p_sink *s, const char *extra)
         if (bad) {
             json_decref(x), json_decref(doc), free(path);
             return h5p_fail(H5PREP_ERR_INTERNAL,
-                            "%s/index.json: the extra keys are not a JSON object apart from format and splits",
+                            "%s/index.json: the extra keys are not a JSON object apart from format, splits and outputs",
                             s->dir);
         }
         json_object_update(doc, x);
@@ -678,6 +902,8 @@ h5prep_status h5p_sink_close(h5p_sink *s, const char *extra)
             stream *st = &s->outs[i].st[k];
             if (st->fd >= 0) /* a split of 0 rows: its one shard holds the header alone */
                 FORWARD_IF_ERROR(close_shard(st));
+            if (s->w.npy && s->w.npy_dask)
+                FORWARD_IF_ERROR(write_stack_info(s, &s->outs[i], k));
             if (st->fspace >= 0)
                 H5Sclose(st->fspace), st->fspace = -1;
             if (st->dset >= 0) {
@@ -718,6 +944,7 @@ void h5p_sink_free(h5p_sink *s)
         if (s->outs[i].ftype >= 0)
             H5Tclose(s->outs[i].ftype), H5Tclose(s->outs[i].mtype);
         free(s->outs[i].name);
+        json_decref(s->outs[i].meta);
     }
     free(s->outs);
     for (int k = 0; k < H5P_MAX_SPLITS; k++) {

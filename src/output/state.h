@@ -38,4 +38,8 @@ h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, 
 /* The backend recorded as having computed the states (a static string). */
 void h5p_stats_set_backend(h5prep_stats *s, const char *name);
 
+/* One input file of the provenance (a jansson json_t *): path, dataset, rows, dtype, byte order,
+ * size and mtime; NULL when out of memory. */
+struct json_t *h5p_input_json(const h5p_var *v, const h5p_part *p);
+
 #endif

@@ -35,7 +35,7 @@ static json_t *u64_array(const uint64_t *a, int n, uint64_t offset)
     return arr;
 }
 
-static json_t *input_json(const h5p_var *v, const h5p_part *p)
+json_t *h5p_input_json(const h5p_var *v, const h5p_part *p)
 {
     char mtime[32];
     time_t t = (time_t)p->mtime;
@@ -52,7 +52,7 @@ static json_t *provenance_json(const h5prep_stats *s)
     json_t *inputs = json_array();
     for (size_t i = 0; i < s->nvars; i++)
         for (size_t k = 0; k < s->vars[i].nparts; k++)
-            json_array_append_new(inputs, input_json(&s->vars[i], &s->vars[i].parts[k]));
+            json_array_append_new(inputs, h5p_input_json(&s->vars[i], &s->vars[i].parts[k]));
     if (s->merged_inputs)
         json_array_extend(inputs, s->merged_inputs);
     char tool[64];

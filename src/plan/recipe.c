@@ -1159,7 +1159,8 @@ static h5prep_status read_switch(const ctx *c, const yaml_node_t *n, const char 
 static h5prep_status parse_write(const ctx *c, const yaml_node_t *n, h5p_write_spec *w)
 {
     static const char *const keys[] = {"dir", "hdf5", "npy", NULL};
-    static const char *const hkeys[] = {"chunk_rows", "gzip", NULL}, *const nkeys[] = {"shard_rows", NULL};
+    static const char *const hkeys[] = {"chunk_rows", "gzip", NULL}, *const nkeys[] = {"shard_rows", "layout", NULL};
+    static const char *const layouts[] = {"flat", "dask", NULL};
     FORWARD_IF_ERROR(check_keys(c, n, "write", keys));
     const yaml_node_t *dir = get(c, n, "dir"), *h5 = get(c, n, "hdf5"), *npy = get(c, n, "npy"), *p, *v;
     if (dir)
@@ -1180,6 +1181,8 @@ static h5prep_status parse_write(const ctx *c, const yaml_node_t *n, h5p_write_s
             FORWARD_IF_ERROR(check_keys(c, p, "write.npy", nkeys));
             if ((v = get(c, p, "shard_rows")))
                 FORWARD_IF_ERROR(read_u64(c, v, "write.npy.shard_rows", 0, &w->shard_rows));
+            if ((v = get(c, p, "layout")))
+                FORWARD_IF_ERROR(read_enum(c, v, "write.npy.layout", layouts, &w->npy_dask));
         }
     }
     if (!w->hdf5 && !w->npy)

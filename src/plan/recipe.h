@@ -130,6 +130,9 @@ typedef struct h5p_write_spec {
     int gzip;                /* HDF5 deflate level 1..9, 0 for none (0) */
     int npy;                 /* <dir>/<split>/<output>-NNNNN.npy shards (0) */
     uint64_t shard_rows;     /* rows per .npy shard; 0 means one shard per split (0) */
+    int npy_dask;            /* layout: dask: each output a folder <split>/<output>/ of 0.npy, 1.npy ...
+                                and the `info` that dask.array.from_npy_stack reads (0: flat,
+                                <split>/<output>-NNNNN.npy) */
 } h5p_write_spec;
 
 typedef struct h5p_recipe {

@@ -94,6 +94,11 @@ void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
  * in several files, is one logical dataset concatenated along axis 0. */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
+/* Makes the run part `index` (1-based) of `count`: it reduces the index-th of count shares of each
+ * variable's blocks, and its document (JSON) records what h5prep_stats_load needs to merge all
+ * count parts into exactly the result of one run. Variables keeping axis 0 cannot be parted. */
+h5prep_status h5prep_stats_set_part(h5prep_stats *s, int index, int count);
+
 /* Streams every added input once and computes the statistics. */
 h5prep_status h5prep_stats_run(h5prep_stats *s);
 

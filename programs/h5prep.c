@@ -64,6 +64,8 @@ static const char *usage_stats =
     "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
     "  -v, --verbose         say on stderr how each dataset was read: viewed in place, raw chunks\n"
     "                        decoded in parallel (shuffle, deflate), or H5Dread and why.\n"
+    "      --part I/N        reduce only the I-th of N shares of the data (1 <= I <= N) and write a\n"
+    "                        JSON part; 'h5prep merge' of all N parts gives the very bytes of one run.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -398,7 +400,7 @@ static void on_sigint(int sig)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM };
+enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM, OPT_PART };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -438,16 +440,22 @@ static int cmd_stats(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
-        ENGINE_OPTIONS,
+        {"part", required_argument, 0, OPT_PART}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
     const char *out = NULL;
-    int json = 0, quiet = 0, verbose = 0, opt, rc;
+    int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
     while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_PART: {
+            char tail;
+            if (sscanf(optarg, "%d/%d%c", &part_i, &part_n, &tail) != 2 || part_n < 1 || part_i < 1 || part_i > part_n)
+                return usage_error("stats", "--part %s: expected I/N with 1 <= I <= N, e.g. --part 3/16", optarg);
+            break;
+        }
         case 'k':
             if ((rc = parse_axes(optarg, &c)) != 0)
                 return rc;
@@ -479,7 +487,7 @@ static int cmd_stats(int argc, char **argv)
     h5prep_stats *s = h5prep_stats_create(&c);
     if (!s)
         return out_of_memory();
-    h5prep_status st = H5PREP_OK;
+    h5prep_status st = part_n ? h5prep_stats_set_part(s, part_i, part_n) : H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
     if (st == H5PREP_OK) {

@@ -112,6 +112,8 @@ typedef struct stats_run {
     double t0;
     int disjoint;  /* axis 0 is kept: block states stay in place (no tree) */
     h5p_tree tree; /* the block states so far */
+    int part_index, part_count; /* reduce only this share of the blocks (0 0: all) */
+    uint64_t blocks, first, end; /* the variable's blocks; the share [first, end) */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -230,7 +232,10 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
         size_t need = (size_t)per[i] * rb;
         *slot_bytes = need > *slot_bytes ? need : *slot_bytes;
         n += CEIL_DIV(p->rows, block[i]) * CEIL_DIV(block[i], per[i]);
+        r->blocks += CEIL_DIV(p->rows, block[i]);
     }
+    r->first = r->part_count ? r->blocks * (uint64_t)(r->part_index - 1) / (uint64_t)r->part_count : 0;
+    r->end = r->part_count ? r->blocks * (uint64_t)r->part_index / (uint64_t)r->part_count : r->blocks;
     r->jobs = h5p_malloc(n * sizeof *r->jobs);
     if (!r->jobs) {
         free(per);
@@ -240,7 +245,7 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
     for (size_t i = 0; i < v->nparts; i++)
         for (uint64_t row = 0; row < v->parts[i].rows; row += block[i], b++) {
             uint64_t left = v->parts[i].rows - row, brows = left < block[i] ? left : block[i];
-            for (uint64_t off = 0; off < brows; off += per[i]) {
+            for (uint64_t off = 0; off < brows && b >= r->first && b < r->end; off += per[i]) {
                 uint64_t len = brows - off < per[i] ? brows - off : per[i];
                 r->jobs[r->njobs++] = (stats_job){i, row + off, len, b, off, brows};
             }
@@ -259,6 +264,7 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     r.rd_part = SIZE_MAX;
     r.disjoint = v->keep_count > 0 && v->keep_first == 0;
+    r.part_index = s->part_index, r.part_count = s->part_count;
     h5p_tree_init(&r.tree, h5p_var_features(v));
     size_t slot_bytes = 0;
     h5prep_status st = plan_jobs(&r, s->cfg.mem_bytes / (size_t)r.nslots, &slot_bytes);
@@ -281,7 +287,13 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         else if (r.disjoint)
             st = ops->stats_end(be, v->result);
         else
-            h5p_tree_finish(&r.tree, v->result);
+            st = h5p_tree_fold(&r.tree, v->result);
+    }
+    if (st == H5PREP_OK && s->pnodes) { /* a part run keeps the nodes for its document */
+        h5p_part_nodes *pn = &s->pnodes[v - s->vars];
+        h5p_tree_free(&pn->tree);
+        *pn = (h5p_part_nodes){r.blocks, r.first, r.end, r.tree};
+        memset(&r.tree, 0, sizeof r.tree);
     }
     h5p_tree_free(&r.tree);
     for (int k = 0; k < r.nslots; k++) {
@@ -298,6 +310,16 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
 {
     h5p_clear_error();
     RETURN_ERROR_IF(s->nvars == 0, H5PREP_ERR_USAGE, "no inputs: give at least one FILE:DATASET");
+    for (size_t i = 0; s->part_count && i < s->nvars; i++)
+        if (s->vars[i].keep_count > 0 && s->vars[i].keep_first == 0) {
+            h5p_fail(H5PREP_ERR_USAGE, "%s: --part %d/%d: axis 0 is kept as a feature axis, so every row has statistics of its own and there is nothing to merge",
+                     s->vars[i].name, s->part_index, s->part_count);
+            return h5p_hint(H5PREP_ERR_USAGE, "run it whole, or keep other axes");
+        }
+    if (s->part_count && !s->pnodes) {
+        s->pnodes = calloc(s->nvars, sizeof *s->pnodes);
+        RETURN_ERROR_IF(!s->pnodes, H5PREP_ERR_NOMEM, "out of memory");
+    }
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;

@@ -67,18 +67,21 @@ int h5p_tree_follows(const h5p_tree *t, uint32_t level, uint64_t index, uint64_t
     return level < 64 && index << level == h5p_tree_end(t, first);
 }
 
-void h5p_tree_finish(h5p_tree *t, h5p_moments *out)
+h5prep_status h5p_tree_fold(const h5p_tree *t, h5p_moments *out)
 {
     for (uint64_t f = 0; f < t->nf; f++)
         out[f] = h5p_moments_empty();
-    if (t->n > 0) {
-        /* right fold: acc = n[last]; acc = n[i] ⊕ acc */
-        h5p_moments *acc = t->node[t->n - 1].m;
-        for (size_t i = t->n - 1; i-- > 0;) {
-            merge_states(t->node[i].m, acc, t->nf);
-            acc = t->node[i].m;
-        }
-        memcpy(out, acc, t->nf * sizeof *out);
+    if (t->n == 0)
+        return H5PREP_OK;
+    /* right fold: out = n[last]; out = n[i] ⊕ out */
+    h5p_moments *left = h5p_malloc(t->nf * sizeof *left);
+    RETURN_ERROR_IF(!left, H5PREP_ERR_NOMEM, "out of memory for %llu feature states", (unsigned long long)t->nf);
+    memcpy(out, t->node[t->n - 1].m, t->nf * sizeof *out);
+    for (size_t i = t->n - 1; i-- > 0;) {
+        memcpy(left, t->node[i].m, t->nf * sizeof *left);
+        merge_states(left, out, t->nf);
+        memcpy(out, left, t->nf * sizeof *out);
     }
-    h5p_tree_free(t);
+    free(left);
+    return H5PREP_OK;
 }

@@ -45,7 +45,7 @@ int h5p_tree_follows(const h5p_tree *t, uint32_t level, uint64_t index, uint64_t
 uint64_t h5p_tree_end(const h5p_tree *t, uint64_t first);
 
 /* Folds the stack from the right into out (nf states); empty states when nothing was pushed. The
- * tree is left empty. */
-void h5p_tree_finish(h5p_tree *t, h5p_moments *out);
+ * tree is left as it was. */
+h5prep_status h5p_tree_fold(const h5p_tree *t, h5p_moments *out);
 
 #endif

@@ -110,6 +110,11 @@ const char *h5prep_stats_backend_notice(const h5prep_stats *s);
 /* Merges a state file (.json or .h5 written by h5prep) into s: variables of the same name are
  * combined exactly (Chan et al.), new ones are added. */
 h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path);
+/* The same from a JSON document in memory (as h5prep_stats_json gives it); `name` stands for it in
+ * messages and in provenance.merged_from. */
+h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *json_text, const char *name);
+/* Records in the provenance that `ranks` MPI ranks computed the statistics. */
+void h5prep_stats_set_ranks(h5prep_stats *s, int ranks);
 
 /* Writes the document; the format follows the extension (.json, .h5/.hdf5/.nc). The file is
  * written under a temporary name and renamed when complete. */

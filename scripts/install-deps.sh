@@ -13,6 +13,7 @@ packages=(
   python3-numpy python3-h5py         # the 3dcorrection generator; tests read outputs back as numpy does
   clang libclang-rt-14-dev           # libFuzzer (scripts/fuzz.sh); CI's corpus replay needs only gcc
   python3-venv                       # scripts/test-python.sh: the Python package's venv (pip inside it)
+  openmpi-bin libopenmpi-dev         # MPI: `h5prep stats` over mpirun/srun ranks, and its tests (mpirun)
 )
 
 missing=()

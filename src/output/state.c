@@ -65,6 +65,8 @@ h5prep_status h5prep_stats_set_part(h5prep_stats *s, int index, int count)
     return H5PREP_OK;
 }
 
+void h5prep_stats_set_ranks(h5prep_stats *s, int ranks) { s->ranks = ranks; }
+
 h5p_var *h5p_stats_find(h5prep_stats *s, const char *name)
 {
     for (size_t i = 0; i < s->nvars; i++)

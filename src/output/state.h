@@ -32,6 +32,7 @@ struct h5prep_stats {
     int part_index, part_count; /* a part run: part part_index (1-based) of part_count; 0 0: the whole */
     h5p_part_nodes *pnodes;     /* (nvars,) after a part run */
     void *pending;              /* json_t object: variable -> array of its loaded parts (a merge of parts) */
+    int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
 };
 
 /* Finds the variable called name, NULL when absent. */

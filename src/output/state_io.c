@@ -61,6 +61,8 @@ static json_t *provenance_json(const h5prep_stats *s)
                           "cf_decoding", !s->cfg.raw, "inputs", inputs);
     if (s->merged_from)
         json_object_set(p, "merged_from", s->merged_from);
+    if (s->ranks > 0)
+        json_object_set_new(p, "ranks", json_integer(s->ranks));
     if (s->part_count) {
         char part[32];
         snprintf(part, sizeof part, "%d/%d", s->part_index, s->part_count);
@@ -891,11 +893,9 @@ static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *p
     return H5PREP_OK;
 }
 
-static h5prep_status load_json(h5prep_stats *s, const char *path)
+/* Merges a parsed document (consumed) called `path` in messages into s. */
+static h5prep_status load_json_doc(h5prep_stats *s, json_t *doc, const char *path)
 {
-    json_error_t err;
-    json_t *doc = json_load_file(path, 0, &err);
-    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
     h5prep_status st = H5PREP_OK;
     json_t *fmt = json_object_get(doc, "format"), *vars = json_object_get(doc, "variables");
     json_t *prov = json_object_get(doc, "provenance");
@@ -926,6 +926,28 @@ static h5prep_status load_json(h5prep_stats *s, const char *path)
     if (st == H5PREP_OK)
         remember_merge(s, path, prov);
     json_decref(doc);
+    return st;
+}
+
+static h5prep_status load_json(h5prep_stats *s, const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
+    return load_json_doc(s, doc, path);
+}
+
+h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *text, const char *name)
+{
+    h5p_clear_error();
+    json_error_t err;
+    json_t *doc = json_loads(text, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", name, err.line, err.column, err.text);
+    h5prep_status st = load_json_doc(s, doc, name);
+    if (st == H5PREP_OK) {
+        h5p_stats_stamp(s);
+        s->backend = "merge";
+    }
     return st;
 }
 

@@ -96,6 +96,11 @@ void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
  * twice for one dataset is refused (H5PREP_ERR_USAGE). */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
+/* Makes the run part `index` (1-based) of `count`: it reduces the index-th of count shares of each
+ * variable's blocks, and its document (JSON) records what h5prep_stats_load needs to merge all
+ * count parts into exactly the result of one run. Variables keeping axis 0 cannot be parted. */
+h5prep_status h5prep_stats_set_part(h5prep_stats *s, int index, int count);
+
 /* Streams every added input once and computes the statistics. */
 h5prep_status h5prep_stats_run(h5prep_stats *s);
 
@@ -107,6 +112,11 @@ const char *h5prep_stats_backend_notice(const h5prep_stats *s);
 /* Merges a state file (.json or .h5 written by h5prep) into s: variables of the same name are
  * combined exactly (Chan et al.), new ones are added. */
 h5prep_status h5prep_stats_load(h5prep_stats *s, const char *path);
+/* The same from a JSON document in memory (as h5prep_stats_json gives it); `name` stands for it in
+ * messages and in provenance.merged_from. */
+h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *json_text, const char *name);
+/* Records in the provenance that `ranks` MPI ranks computed the statistics. */
+void h5prep_stats_set_ranks(h5prep_stats *s, int ranks);
 
 /* Writes the document; the format follows the extension (.json, .h5/.hdf5/.nc). The file is
  * written under an exclusive temporary ".<name>.h5prep-tmp-*" beside it and renamed when

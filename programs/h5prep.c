@@ -1,6 +1,7 @@
 /* h5prep.c: the `h5prep` command line (stats, transform, merge, info). Written against include/h5prep.h alone:
  * it parses options, draws the progress bar, and turns statuses into messages and exit codes. */
 #include "h5prep.h"
+#include "mpi_world.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -70,6 +71,8 @@ static const char *usage_stats =
     "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
     "  -v, --verbose         say on stderr how each dataset was read: viewed in place, raw chunks\n"
     "                        decoded in parallel (shuffle, deflate), or H5Dread and why.\n"
+    "      --part I/N        reduce only the I-th of N shares of the data (1 <= I <= N) and write a\n"
+    "                        JSON part; 'h5prep merge' of all N parts gives the very bytes of one run.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -477,7 +480,7 @@ static void catch_signals(void)
 /* ---- commands ----------------------------------------------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
-       OPT_DRY_RUN };
+       OPT_DRY_RUN, OPT_PART };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -512,21 +515,69 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
         {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS}, \
         {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE}
 
+/* Under MPI: every rank's part (or its error) goes to rank 0, which merges the parts in the fixed
+ * tree and writes the output, or prints the first failing rank's message; all ranks exit alike. */
+static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, const h5prep_stats_config *c,
+                        const char *out, int json)
+{
+    char *text = st == H5PREP_OK ? h5prep_stats_json(s) : NULL;
+    int rc = st != H5PREP_OK ? (st == H5PREP_ERR_INTERRUPTED ? EXIT_INTERRUPTED : (int)st) : text ? 0 : H5PREP_ERR_NOMEM;
+    int *rcs;
+    char **texts;
+    int bad = mpi_world_gather(w, rc, text ? text : h5prep_last_error(), &rcs, &texts);
+    free(text);
+    if (w->rank == 0) {
+        int failed = -1;
+        for (int r = 0; !bad && r < w->size && failed < 0; r++)
+            failed = rcs[r] != 0 ? r : -1;
+        if (bad) {
+            rc = out_of_memory();
+        } else if (failed >= 0) {
+            fprintf(stderr, "h5prep: rank %d of %d: %s\n", failed, w->size, texts[failed]);
+            rc = rcs[failed];
+        } else {
+            h5prep_stats *m = h5prep_stats_create(c);
+            h5prep_status ms = m ? H5PREP_OK : H5PREP_ERR_NOMEM;
+            for (int r = 0; r < w->size && ms == H5PREP_OK; r++) {
+                char name[32];
+                snprintf(name, sizeof name, "rank %d", r);
+                ms = h5prep_stats_load_text(m, texts[r], name);
+            }
+            if (m)
+                h5prep_stats_set_ranks(m, w->size);
+            rc = ms == H5PREP_OK ? emit(m, out, json, c->ddof) : m ? fail(ms) : out_of_memory();
+            h5prep_stats_destroy(m);
+        }
+        for (int r = 0; texts && r < w->size; r++)
+            free(texts[r]);
+        free(texts);
+        free(rcs);
+    }
+    return mpi_world_share_rc(w, rc);
+}
+
 static int cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
-        ENGINE_OPTIONS,
+        {"part", required_argument, 0, OPT_PART}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
+    c.device = -1; /* not given: the node-local rank's device */
     const char *out = NULL;
-    int json = 0, quiet = 0, verbose = 0, opt, rc;
+    int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
     while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_PART: {
+            char tail;
+            if (sscanf(optarg, "%d/%d%c", &part_i, &part_n, &tail) != 2 || part_n < 1 || part_i < 1 || part_i > part_n)
+                return usage_error("stats", "--part %s: expected I/N with 1 <= I <= N, e.g. --part 3/16", optarg);
+            break;
+        }
         case 'k':
             if ((rc = parse_axes(optarg, &c)) != 0)
                 return rc;
@@ -549,6 +600,19 @@ static int cmd_stats(int argc, char **argv)
     }
     if (optind >= argc)
         return usage_error("stats", "no inputs: give at least one FILE:DATASET (e.g. data/nc4uvt.nc:/T)");
+    mpi_world w;
+    if (mpi_world_start(&w) != 0)
+        return H5PREP_ERR_USAGE;
+    if (w.size > 1 && part_n) {
+        mpi_world_end(&w);
+        return usage_error("stats", "--part %d/%d under %d MPI ranks: the ranks are the parts already", part_i, part_n, w.size);
+    }
+    if (w.size > 1) {
+        part_i = w.rank + 1, part_n = w.size;
+        quiet |= w.rank != 0;
+    }
+    if (c.device < 0)
+        c.device = w.local_rank;
     progress_state ps = {0, 0};
     if (!quiet && isatty(STDERR_FILENO)) {
         c.progress = draw_progress;
@@ -557,7 +621,7 @@ static int cmd_stats(int argc, char **argv)
     h5prep_stats *s = h5prep_stats_create(&c);
     if (!s)
         return out_of_memory();
-    h5prep_status st = H5PREP_OK;
+    h5prep_status st = part_n ? h5prep_stats_set_part(s, part_i, part_n) : H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
     if (st == H5PREP_OK) {
@@ -573,7 +637,13 @@ static int cmd_stats(int argc, char **argv)
                         h5prep_stats_backend_name(s));
         }
     }
-    rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    if (w.started && w.size == 1)
+        h5prep_stats_set_ranks(s, 1);
+    if (w.size > 1)
+        rc = finish_ranks(&w, s, st, &c, out, json);
+    else
+        rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    mpi_world_end(&w);
     h5prep_stats_destroy(s);
     return rc;
 }
@@ -769,6 +839,11 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     h5prep_set_warning_handler(print_warning, NULL);
+    if (mpi_launched() > 1 && strcmp(cmd, "stats") != 0) {
+        fprintf(stderr, "h5prep %s: started as %d MPI ranks, but only 'h5prep stats' runs over MPI ranks so far\n"
+                        "hint: run 'h5prep %s' without mpirun (one process)\n", cmd, mpi_launched(), cmd);
+        return H5PREP_ERR_USAGE;
+    }
     if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "merge") == 0 || strcmp(cmd, "transform") == 0)
         catch_signals(); /* for the whole command: its output is written under the handler too */
     if (strcmp(cmd, "stats") == 0)

@@ -16,6 +16,7 @@ packages=(
   python3-venv                       # scripts/test-python.sh: the Python package's venv (pip inside it)
   python3-xarray python3-h5netcdf    # tests open the HDF5 outputs with xarray (engine h5netcdf): named dimensions
   python3-dask                       # tests open npy: {layout: dask} outputs with dask.array.from_npy_stack
+  openmpi-bin libopenmpi-dev         # MPI: `h5prep stats` over mpirun/srun ranks, and its tests (mpirun)
 )
 
 missing=()

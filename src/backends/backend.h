@@ -20,13 +20,18 @@ enum { H5P_RING_SLOTS_MAX = H5PREP_MAX_SLOTS + 1 };
 
 /* Statistics input: a slab of staged rows viewed as [outer][features][inner]; `feature_base` is
  * the index of its first feature among the variable's features (non-zero only when axis 0 is
- * kept). */
+ * kept). A slab is a block of the variable (engine/ring.h: h5p_block_rows) or a piece of one: its
+ * work units (rows of features where inner is 1, else lines of `inner` values) are units
+ * [unit0, unit0 + its own) of the block's `units`, and a backend that splits a block's work does
+ * so by unit position in the block, so that a block's state does not depend on how it was cut.
+ * units 0: the slab stands alone. */
 typedef struct h5p_slab {
     const void *data; /* (outer, features, inner) of dtype, native byte order */
     h5p_dtype dtype;
     uint64_t outer, features, inner;
     uint64_t feature_base;
     const h5p_decode *dec;
+    uint64_t unit0, units; /* the slab's first unit in its block; the block's units (0: no block) */
 } h5p_slab;
 
 /* Transform pass 1 input: `rows` samples of every plan variable, staged in slot buffers. */
@@ -65,7 +70,8 @@ typedef struct h5p_backend_ops {
     h5prep_status (*stats_begin)(h5p_backend *be, uint64_t n_features, size_t slab_bytes);
     /* Accumulates the slab staged in `slot`; may return before the work is done. */
     h5prep_status (*stats_slab)(h5p_backend *be, int slot, const h5p_slab *slab);
-    /* Merges every partial state into out (n_features), in an order that does not depend on timing. */
+    /* Merges every partial state into out (n_features), in an order that does not depend on timing,
+     * and resets them: the next slab starts a new state (of the next block). */
     h5prep_status (*stats_end)(h5p_backend *be, h5p_moments *out);
 
     /* Transform: slot buffers of in_bytes (inputs) and out_bytes (results). */

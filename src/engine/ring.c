@@ -1,6 +1,6 @@
 /* ring.c: the one ring (engine/ring.h): reader thread -> compute (the caller) -> optional writer
  * thread over nslots slots, with one way errors cross threads and one interrupt path; and the
- * one slab sizing rule. */
+ * one slab sizing rule, and the block rule made from it. */
 #include "engine/ring.h"
 
 #include "common/internal.h"
@@ -34,6 +34,14 @@ uint64_t h5p_slab_rows(const h5p_slab_rule *r)
     if (rows == 0 && budget > 0)
         rows = 1;
     return rows < r->max_rows ? rows : r->max_rows;
+}
+
+uint64_t h5p_block_rows(const h5p_slab_rule *r)
+{
+    h5p_slab_rule free_rule = *r;
+    free_rule.slot_bytes = SIZE_MAX;
+    free_rule.decoders = 0;
+    return h5p_slab_rows(&free_rule);
 }
 
 h5prep_status h5p_check_chunk_budget(const h5p_var *v, const h5p_part *p, size_t slot_bytes, int nslots)

@@ -46,6 +46,11 @@ typedef struct h5p_slab_rule {
 } h5p_slab_rule;
 uint64_t h5p_slab_rows(const h5p_slab_rule *r);
 
+/* The rows of a block, the unit a statistic is defined over: the slab rule without a memory budget
+ * or decoding threads (it depends on the data alone: row bytes and chunk rows). Slabs are then
+ * whole blocks, or pieces of one where a block does not fit a slot. */
+uint64_t h5p_block_rows(const h5p_slab_rule *r);
+
 /* --mem is a promise: decoding a compressed chunk needs the whole chunk in memory, so a part whose
  * chunks are filtered must have chunks no larger than a slot, or than HDF5's chunk cache (1 MiB
  * a dataset, which is outside --mem). H5PREP_ERR_NOMEM naming the --mem to give otherwise. */

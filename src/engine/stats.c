@@ -6,6 +6,7 @@
 #include "engine/ring.h"
 #include "input/variable.h"
 #include "output/state.h"
+#include "output/state_tree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,12 +86,17 @@ h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
     return st;
 }
 
-/* ---- one variable through the ring: no writer; slabs of whole chunks, in slot buffers or
- * viewed in place in a mapped file ---- */
+/* ---- one variable through the ring: no writer; slabs of whole blocks (or pieces of a block that
+ * does not fit a slot), in slot buffers or viewed in place in a mapped file. Each block is reduced
+ * to a state of its own and the block states are merged in the fixed tree (output/state_tree.h),
+ * so that a result depends on the data alone. Where axis 0 is kept, blocks share no feature and
+ * their states are left in place instead. ---- */
 
 typedef struct stats_job {
     size_t part;
-    uint64_t row, rows; /* local rows of the part */
+    uint64_t row, rows;             /* local rows of the part */
+    uint64_t block;                 /* the block's index among the variable's blocks */
+    uint64_t block_row, block_rows; /* the job's first row in its block; the block's rows */
 } stats_job;
 
 typedef struct stats_run {
@@ -108,6 +114,10 @@ typedef struct stats_run {
     h5prep_progress *totals;
     const h5prep_stats_config *cfg;
     double t0;
+    int disjoint;  /* axis 0 is kept: block states stay in place (no tree) */
+    h5p_tree tree; /* the block states so far */
+    int part_index, part_count; /* reduce only this share of the blocks (0 0: all) */
+    uint64_t blocks, first, end; /* the variable's blocks; the share [first, end) */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -158,6 +168,13 @@ static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *dat
         sl.features = h5p_prod(v->dims, kf, kf + kc);
         sl.inner = h5p_prod(v->dims, kf + kc, r);
     }
+    /* the slab's place in its block, in units (rows of features, or lines); where axis 0 is kept
+     * with the last axis, every value is a feature of its own and no unit spans rows */
+    uint64_t units = sl.inner == 1 ? sl.outer : sl.outer * sl.features;
+    if (!(kc > 0 && kf == 0 && sl.inner == 1)) {
+        sl.unit0 = units / n * jb->block_row;
+        sl.units = units / n * jb->block_rows;
+    }
     return sl;
 }
 
@@ -167,6 +184,17 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
     const stats_job *jb = &r->jobs[job];
     h5p_slab sl = slab_view(r->v, jb, r->data[slot]);
     FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
+    if (!r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
+        h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
+        RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
+                        (unsigned long long)r->tree.nf);
+        h5prep_status st = r->ops->stats_end(r->be, m);
+        if (st != H5PREP_OK) {
+            free(m);
+            return st;
+        }
+        FORWARD_IF_ERROR(h5p_tree_push(&r->tree, 0, jb->block, m));
+    }
     h5prep_progress *t = r->totals;
     t->rows_done += jb->rows;
     t->bytes_done += jb->rows * h5p_part_row_bytes(r->v, &r->v->parts[jb->part]);
@@ -176,13 +204,14 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
-/* The jobs of v: each part in slabs of whole chunks; *slot_bytes: the largest slab. */
+/* The jobs of v: each part in blocks (h5p_block_rows), each block in one slab or in pieces of whole
+ * chunks that fit a slot; *slot_bytes: the largest slab. */
 static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_bytes)
 {
     const h5p_var *v = r->v;
     *slot_bytes = 0;
     uint64_t n = 0;
-    uint64_t *per = h5p_malloc(v->nparts * sizeof *per);
+    uint64_t *per = h5p_malloc(2 * v->nparts * sizeof *per), *block = per + v->nparts; /* piece and block rows */
     RETURN_ERROR_IF(!per, H5PREP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < v->nparts; i++) {
         const h5p_part *p = &v->parts[i];
@@ -194,6 +223,8 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
         }
         h5p_slab_rule rule = {rb, rb, slot_budget, p->chunk_rows, p->row_chunks, p->filtered,
                               r->decode ? h5p_pool_size(r->decode) : 0, p->rows};
+        block[i] = h5p_block_rows(&rule);
+        rule.max_rows = block[i];
         per[i] = h5p_slab_rows(&rule);
         if (per[i] == 0) {
             free(per);
@@ -204,17 +235,24 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
         }
         size_t need = (size_t)per[i] * rb;
         *slot_bytes = need > *slot_bytes ? need : *slot_bytes;
-        n += CEIL_DIV(p->rows, per[i]);
+        n += CEIL_DIV(p->rows, block[i]) * CEIL_DIV(block[i], per[i]);
+        r->blocks += CEIL_DIV(p->rows, block[i]);
     }
+    r->first = r->part_count ? r->blocks * (uint64_t)(r->part_index - 1) / (uint64_t)r->part_count : 0;
+    r->end = r->part_count ? r->blocks * (uint64_t)r->part_index / (uint64_t)r->part_count : r->blocks;
     r->jobs = h5p_malloc(n * sizeof *r->jobs);
     if (!r->jobs) {
         free(per);
         return h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %llu slabs", (unsigned long long)n);
     }
+    uint64_t b = 0;
     for (size_t i = 0; i < v->nparts; i++)
-        for (uint64_t row = 0; row < v->parts[i].rows; row += per[i]) {
-            uint64_t left = v->parts[i].rows - row;
-            r->jobs[r->njobs++] = (stats_job){i, row, left < per[i] ? left : per[i]};
+        for (uint64_t row = 0; row < v->parts[i].rows; row += block[i], b++) {
+            uint64_t left = v->parts[i].rows - row, brows = left < block[i] ? left : block[i];
+            for (uint64_t off = 0; off < brows && b >= r->first && b < r->end; off += per[i]) {
+                uint64_t len = brows - off < per[i] ? brows - off : per[i];
+                r->jobs[r->njobs++] = (stats_job){i, row + off, len, b, off, brows};
+            }
         }
     free(per);
     return H5PREP_OK;
@@ -229,6 +267,9 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0;
     r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     r.rd_part = SIZE_MAX;
+    r.disjoint = v->keep_count > 0 && v->keep_first == 0;
+    r.part_index = s->part_index, r.part_count = s->part_count;
+    h5p_tree_init(&r.tree, h5p_var_features(v));
     size_t slot_bytes = 0;
     h5prep_status st = plan_jobs(&r, s->cfg.mem_bytes / (size_t)r.nslots, &slot_bytes);
     uint64_t nf = h5p_var_features(v);
@@ -245,9 +286,20 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     if (st == H5PREP_OK) {
         free(v->result);
         v->result = h5p_malloc(nf * sizeof *v->result);
-        st = v->result ? ops->stats_end(be, v->result)
-                       : h5p_fail(H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name, (unsigned long long)nf);
+        if (!v->result)
+            st = h5p_fail(H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name, (unsigned long long)nf);
+        else if (r.disjoint)
+            st = ops->stats_end(be, v->result);
+        else
+            st = h5p_tree_fold(&r.tree, v->result);
     }
+    if (st == H5PREP_OK && s->pnodes) { /* a part run keeps the nodes for its document */
+        h5p_part_nodes *pn = &s->pnodes[v - s->vars];
+        h5p_tree_free(&pn->tree);
+        *pn = (h5p_part_nodes){r.blocks, r.first, r.end, r.tree};
+        memset(&r.tree, 0, sizeof r.tree);
+    }
+    h5p_tree_free(&r.tree);
     for (int k = 0; k < r.nslots; k++) {
         if (r.buf[k]) {
             ops->wait(be, k); /* nothing may still copy from a buffer freed here (after an error) */
@@ -262,6 +314,16 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
 {
     h5p_clear_error();
     RETURN_ERROR_IF(s->nvars == 0, H5PREP_ERR_USAGE, "no inputs: give at least one FILE:DATASET");
+    for (size_t i = 0; s->part_count && i < s->nvars; i++)
+        if (s->vars[i].keep_count > 0 && s->vars[i].keep_first == 0) {
+            h5p_fail(H5PREP_ERR_USAGE, "%s: --part %d/%d: axis 0 is kept as a feature axis, so every row has statistics of its own and there is nothing to merge",
+                     s->vars[i].name, s->part_index, s->part_count);
+            return h5p_hint(H5PREP_ERR_USAGE, "run it whole, or keep other axes");
+        }
+    if (s->part_count && !s->pnodes) {
+        s->pnodes = calloc(s->nvars, sizeof *s->pnodes);
+        RETURN_ERROR_IF(!s->pnodes, H5PREP_ERR_NOMEM, "out of memory");
+    }
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;

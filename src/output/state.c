@@ -44,12 +44,28 @@ void h5prep_stats_destroy(h5prep_stats *s)
     for (size_t i = 0; i < s->nvars; i++)
         h5p_var_free(&s->vars[i]);
     free(s->vars);
+    for (size_t i = 0; s->pnodes && i < s->nvars; i++)
+        h5p_tree_free(&s->pnodes[i].tree);
+    free(s->pnodes);
     json_decref(s->merged_inputs);
     json_decref(s->merged_from);
+    json_decref(s->pending);
     if (s->acc_release)
         s->acc_release(s->acc);
     free(s);
 }
+
+h5prep_status h5prep_stats_set_part(h5prep_stats *s, int index, int count)
+{
+    h5p_clear_error();
+    RETURN_ERROR_IF(count < 1 || index < 1 || index > count, H5PREP_ERR_USAGE,
+                    "--part %d/%d: expected i/N with 1 <= i <= N (e.g. --part 3/16)", index, count);
+    s->part_index = index;
+    s->part_count = count;
+    return H5PREP_OK;
+}
+
+void h5prep_stats_set_ranks(h5prep_stats *s, int ranks) { s->ranks = ranks; }
 
 h5p_var *h5p_stats_find(h5prep_stats *s, const char *name)
 {

@@ -7,6 +7,15 @@
 #include "h5prep.h"
 #include "common/moments.h"
 #include "input/variable.h"
+#include "output/state_tree.h"
+
+/* What a part run (--part i/N) keeps of a variable: its share [first, end) of the variable's
+ * `blocks` blocks and the aligned nodes of the fixed tree over that share, which a merge of all N
+ * parts pushes in block order to rebuild the tree of a single run. */
+typedef struct h5p_part_nodes {
+    uint64_t blocks, first, end;
+    h5p_tree tree;
+} h5p_part_nodes;
 
 struct h5prep_stats {
     h5prep_stats_config cfg;
@@ -20,6 +29,10 @@ struct h5prep_stats {
     int merged_ddof;         /* provenance.ddof of the loaded documents (all the same) */
     void *acc;               /* what h5prep_stats_update keeps between batches (engine/accumulate.c) */
     void (*acc_release)(void *acc); /* frees acc; set with it */
+    int part_index, part_count; /* a part run: part part_index (1-based) of part_count; 0 0: the whole */
+    h5p_part_nodes *pnodes;     /* (nvars,) after a part run */
+    void *pending;              /* json_t object: variable -> array of its loaded parts (a merge of parts) */
+    int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
 };
 
 /* Finds the variable called name, NULL when absent. */

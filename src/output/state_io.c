@@ -62,7 +62,57 @@ static json_t *provenance_json(const h5prep_stats *s)
                           "cf_decoding", !s->cfg.raw, "inputs", inputs);
     if (s->merged_from)
         json_object_set(p, "merged_from", s->merged_from);
+    if (s->ranks > 0)
+        json_object_set_new(p, "ranks", json_integer(s->ranks));
+    if (s->part_count) {
+        char part[32];
+        snprintf(part, sizeof part, "%d/%d", s->part_index, s->part_count);
+        json_object_set_new(p, "part", json_string(part));
+    }
     return p;
+}
+
+/* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
+ * part's tree nodes, read back bit for bit. */
+static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf)
+{
+    json_t *a[6];
+    for (int k = 0; k < 6; k++)
+        a[k] = json_array();
+    for (uint64_t f = 0; f < nf; f++) {
+        json_array_append_new(a[0], json_integer(m[f].n));
+        json_array_append_new(a[1], json_integer(m[f].missing));
+        json_array_append_new(a[2], real_json(m[f].mean));
+        json_array_append_new(a[3], real_json(m[f].m2));
+        json_array_append_new(a[4], real_json(m[f].min));
+        json_array_append_new(a[5], real_json(m[f].max));
+    }
+    static const char *const keys[6] = {"count", "missing", "mean", "m2", "min", "max"};
+    for (int k = 0; k < 6; k++)
+        if (!obj || !a[k] || json_array_size(a[k]) != nf || json_object_set_new(obj, keys[k], a[k]) != 0) {
+            for (int j = k; j < 6; j++)
+                json_decref(a[j]);
+            json_decref(obj);
+            return NULL;
+        }
+    return obj;
+}
+
+/* A part run's record of a variable: which part, its share of the blocks, and its tree nodes. */
+static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn)
+{
+    json_t *nodes = json_array();
+    for (size_t i = 0; nodes && i < pn->tree.n; i++) {
+        const h5p_tree_node *n = &pn->tree.node[i];
+        json_t *o = states_json(json_pack("{s:i, s:I}", "level", (int)n->level, "index", (json_int_t)n->index), n->m,
+                                pn->tree.nf);
+        if (!o || json_array_append_new(nodes, o) != 0) {
+            json_decref(nodes);
+            return NULL;
+        }
+    }
+    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "index", s->part_index, "count", s->part_count, "blocks",
+                     (json_int_t)pn->blocks, "first", (json_int_t)pn->first, "end", (json_int_t)pn->end, "nodes", nodes);
 }
 
 static json_t *var_json(const h5p_var *v, int ddof)
@@ -108,11 +158,17 @@ static json_t *var_json(const h5p_var *v, int ddof)
 static json_t *document(const h5prep_stats *s)
 {
     json_t *vars = json_object();
-    for (size_t i = 0; i < s->nvars; i++)
-        if (s->vars[i].result && json_object_set_new(vars, s->vars[i].name, var_json(&s->vars[i], s->cfg.ddof)) != 0) {
+    for (size_t i = 0; i < s->nvars; i++) {
+        if (!s->vars[i].result)
+            continue;
+        json_t *jv = var_json(&s->vars[i], s->cfg.ddof);
+        if (jv && s->pnodes && json_object_set_new(jv, "part", part_json(s, &s->pnodes[i])) != 0)
+            jv = NULL; /* set_new released it */
+        if (json_object_set_new(vars, s->vars[i].name, jv) != 0) {
             json_decref(vars); /* a variable left out would be a wrong document, not a shorter one */
             return NULL;
         }
+    }
     return json_pack("{s:s, s:o, s:o}", "format", H5PREP_STATS_FORMAT, "provenance", provenance_json(s),
                      "variables", vars);
 }
@@ -156,8 +212,12 @@ static void collapse_scalar_arrays(char *t)
     *w = 0;
 }
 
+static h5prep_status parts_complete(const h5prep_stats *s);
+
 char *h5prep_stats_json(const h5prep_stats *s)
 {
+    if (parts_complete(s) != H5PREP_OK)
+        return NULL;
     json_t *doc = document(s);
     char *text = doc ? json_dumps(doc, DUMP_FLAGS) : NULL;
     json_decref(doc);
@@ -364,6 +424,12 @@ h5prep_status h5prep_stats_write(const h5prep_stats *s, const char *path)
     }
     const char *input = input_named(s, path);
     RETURN_ERROR_IF(input, H5PREP_ERR_OUTPUT, "%s: is the input %s; h5prep does not overwrite its inputs", path, input);
+    if (h5 && s->part_count) {
+        h5p_fail(H5PREP_ERR_USAGE, "%s: a part (--part %d/%d) is written as JSON: its tree nodes have no place in the .h5 layout",
+                 path, s->part_index, s->part_count);
+        return h5p_hint(H5PREP_ERR_USAGE, "name the part *.json; 'h5prep merge' of all parts may then write .h5");
+    }
+    FORWARD_IF_ERROR(parts_complete(s));
     h5p_tmpfile t;
     FORWARD_IF_ERROR(h5p_tmpfile_begin(&t, path));
     h5prep_status st = h5 ? write_h5(s, &t, path) : write_json(s, &t, path);
@@ -437,11 +503,10 @@ static h5prep_status check_state(const h5p_moments *m, const char *path, const c
     return H5PREP_OK;
 }
 
-static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char *path)
+/* The checked states of loaded arrays into out (nf). */
+static h5prep_status arrays_to_states(const loaded_arrays *a, uint64_t nf, const char *path, const char *name,
+                                      h5p_moments *out)
 {
-    uint64_t nf = h5p_var_features(v);
-    v->result = malloc((nf ? nf : 1) * sizeof *v->result);
-    RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
     for (uint64_t f = 0; f < nf; f++) {
         h5p_moments m = h5p_moments_empty();
         m.missing = a->missing[f];
@@ -452,10 +517,18 @@ static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char 
             m.min = a->min[f];
             m.max = a->max[f];
         }
-        FORWARD_IF_ERROR(check_state(&m, path, v->name, f));
-        v->result[f] = m;
+        FORWARD_IF_ERROR(check_state(&m, path, name, f));
+        out[f] = m;
     }
     return H5PREP_OK;
+}
+
+static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char *path)
+{
+    uint64_t nf = h5p_var_features(v);
+    v->result = malloc((nf ? nf : 1) * sizeof *v->result);
+    RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    return arrays_to_states(a, nf, path, v->name, v->result);
 }
 
 static int json_u64s(json_t *arr, uint64_t *out, int cap, uint64_t min_value)
@@ -597,6 +670,201 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     return st;
 }
 
+/* ---- parts: the documents of --part i/N runs, merged by their tree nodes ---------------- */
+
+/* Integer `key` of a part record, at least min_value. */
+static h5prep_status part_u64(json_t *part, const char *key, uint64_t min_value, uint64_t *out, const char *path,
+                              const char *name)
+{
+    json_t *x = json_object_get(part, key);
+    RETURN_ERROR_IF(!json_is_integer(x) || json_integer_value(x) < (json_int_t)min_value, H5PREP_ERR_STATE,
+                    "%s: variable %s: part.%s is missing or not an integer of at least %llu", path, name, key,
+                    (unsigned long long)min_value);
+    *out = (uint64_t)json_integer_value(x);
+    return H5PREP_OK;
+}
+
+/* Pushes the nodes of one loaded part onto t, checking that they follow the blocks before them
+ * and lie in the part's share. */
+static h5prep_status push_part_nodes(h5p_tree *t, json_t *e, const char *name)
+{
+    const char *path = json_string_value(json_object_get(e, "path"));
+    uint64_t end = (uint64_t)json_integer_value(json_object_get(e, "end"));
+    json_t *nodes = json_object_get(e, "nodes"), *jn;
+    size_t i;
+    json_array_foreach(nodes, i, jn)
+    {
+        json_t *jl = json_object_get(jn, "level"), *jk = json_object_get(jn, "index");
+        RETURN_ERROR_IF(!json_is_integer(jl) || !json_is_integer(jk) || json_integer_value(jl) < 0 ||
+                            json_integer_value(jl) > 62 || json_integer_value(jk) < 0,
+                        H5PREP_ERR_STATE, "%s: variable %s: part node %zu has no valid level and index", path, name, i);
+        uint32_t level = (uint32_t)json_integer_value(jl);
+        uint64_t index = (uint64_t)json_integer_value(jk);
+        if (!h5p_tree_follows(t, level, index, 0) || (index + 1) << level > end) {
+            h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part node %zu (blocks %llu..%llu) does not follow the blocks before it (%llu)",
+                     path, name, i, (unsigned long long)(index << level), (unsigned long long)((index + 1) << level),
+                     (unsigned long long)h5p_tree_end(t, 0));
+            return h5p_hint(H5PREP_ERR_STATE, "h5prep does not write such a part: the file was changed or damaged; compute it again");
+        }
+        loaded_arrays a = {0};
+        h5p_moments *m = NULL;
+        h5prep_status st = alloc_arrays(&a, t->nf, path);
+        for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
+            st = json_column(jn, k, t->nf, "of the variable", key_is_integer(k) ? array_slot(&a, k) : NULL,
+                             key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
+        if (st == H5PREP_OK && !(m = malloc((t->nf ? t->nf : 1) * sizeof *m)))
+            st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+        if (st == H5PREP_OK)
+            st = arrays_to_states(&a, t->nf, path, name, m);
+        free_arrays(&a);
+        if (st != H5PREP_OK) {
+            free(m);
+            return st;
+        }
+        FORWARD_IF_ERROR(h5p_tree_push(t, level, index, m));
+    }
+    return H5PREP_OK;
+}
+
+/* Every part of v is loaded: their nodes in block order rebuild the single run's tree. */
+static h5prep_status assemble_parts(json_t *list, h5p_var *v)
+{
+    size_t n = json_array_size(list);
+    json_t **by_first = malloc((n ? n : 1) * sizeof *by_first);
+    RETURN_ERROR_IF(!by_first, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) { /* insertion sort by first block: n is the part count */
+        json_t *e = json_array_get(list, i);
+        json_int_t first = json_integer_value(json_object_get(e, "first"));
+        size_t j = i;
+        for (; j > 0 && json_integer_value(json_object_get(by_first[j - 1], "first")) > first; j--)
+            by_first[j] = by_first[j - 1];
+        by_first[j] = e;
+    }
+    h5p_tree t;
+    h5p_tree_init(&t, h5p_var_features(v));
+    h5prep_status st = H5PREP_OK;
+    for (size_t i = 0; i < n && st == H5PREP_OK; i++)
+        st = push_part_nodes(&t, by_first[i], v->name);
+    if (st == H5PREP_OK)
+        st = h5p_tree_fold(&t, v->result);
+    h5p_tree_free(&t);
+    free(by_first);
+    return st;
+}
+
+/* Loads variable `in` of a part document: refuses parts of other runs, a part given twice and
+ * parts that overlap; merges the tree once every part of N is there. `in` is consumed. */
+static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, h5p_var *in)
+{
+    const char *name = in->name;
+    uint64_t idx = 0, cnt = 0, blocks = 0, first = 0, end = 0;
+    h5prep_status st = part_u64(part, "index", 1, &idx, path, name);
+    if (st == H5PREP_OK)
+        st = part_u64(part, "count", 1, &cnt, path, name);
+    if (st == H5PREP_OK)
+        st = part_u64(part, "blocks", 0, &blocks, path, name);
+    if (st == H5PREP_OK)
+        st = part_u64(part, "first", 0, &first, path, name);
+    if (st == H5PREP_OK)
+        st = part_u64(part, "end", 0, &end, path, name);
+    if (st == H5PREP_OK && (idx > cnt || first > end || end > blocks || !json_is_array(json_object_get(part, "nodes"))))
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu with blocks %llu..%llu of %llu, or without nodes, is not a part h5prep writes",
+                      path, name, (unsigned long long)idx, (unsigned long long)cnt, (unsigned long long)first,
+                      (unsigned long long)end, (unsigned long long)blocks);
+    if (st == H5PREP_OK && !s->pending && !(s->pending = json_object()))
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    json_t *list = st == H5PREP_OK ? json_object_get(s->pending, name) : NULL;
+    h5p_var *v = st == H5PREP_OK ? h5p_stats_find(s, name) : NULL;
+    if (st == H5PREP_OK && v && !list)
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s is part %llu/%llu of a run, but the files merged before hold it whole",
+                      path, name, (unsigned long long)idx, (unsigned long long)cnt);
+    json_t *e;
+    size_t i;
+    json_array_foreach(list, i, e)
+    {
+        if (st != H5PREP_OK)
+            break;
+        const char *other = json_string_value(json_object_get(e, "path"));
+        uint64_t oi = (uint64_t)json_integer_value(json_object_get(e, "index"));
+        uint64_t oc = (uint64_t)json_integer_value(json_object_get(e, "count"));
+        uint64_t of = (uint64_t)json_integer_value(json_object_get(e, "first"));
+        uint64_t oe = (uint64_t)json_integer_value(json_object_get(e, "end"));
+        if (oc != cnt || (uint64_t)json_integer_value(json_object_get(e, "blocks")) != blocks) {
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu is not a part of the run of %s (part %llu/%llu): the part counts or blocks differ",
+                          path, name, (unsigned long long)idx, (unsigned long long)cnt, other, (unsigned long long)oi,
+                          (unsigned long long)oc);
+        } else if (oi == idx || (first < oe && of < end)) {
+            h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu (blocks %llu..%llu) overlaps part %llu/%llu in %s (blocks %llu..%llu)",
+                     path, name, (unsigned long long)idx, (unsigned long long)cnt, (unsigned long long)first,
+                     (unsigned long long)end, (unsigned long long)oi, (unsigned long long)cnt, other,
+                     (unsigned long long)of, (unsigned long long)oe);
+            st = h5p_hint(H5PREP_ERR_STATE, "give each part of the run once");
+        }
+    }
+    if (st == H5PREP_OK && v) {
+        int same = v->rank == in->rank && v->keep_first == in->keep_first && v->keep_count == in->keep_count;
+        for (int a = 0; same && a < v->rank; a++)
+            same = v->dims[a] == in->dims[a];
+        if (!same)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu has another shape or other kept axes than the parts merged before",
+                          path, name, (unsigned long long)idx, (unsigned long long)cnt);
+    }
+    if (st == H5PREP_OK && !list) {
+        list = json_array();
+        if (!list || json_object_set_new(s->pending, name, list) != 0)
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    }
+    if (st == H5PREP_OK &&
+        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O}", "path", path, "index", (json_int_t)idx,
+                                              "count", (json_int_t)cnt, "blocks", (json_int_t)blocks, "first",
+                                              (json_int_t)first, "end", (json_int_t)end, "nodes",
+                                              json_object_get(part, "nodes"))) != 0)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    if (st == H5PREP_OK && !v) { /* the first part: the variable, with the part's own states until all are here */
+        st = h5p_stats_merge_var(s, in, path);
+        v = h5p_stats_find(s, name);
+    }
+    uint64_t covered = 0;
+    json_array_foreach(list, i, e)
+        covered += (uint64_t)(json_integer_value(json_object_get(e, "end")) - json_integer_value(json_object_get(e, "first")));
+    if (st == H5PREP_OK && covered == blocks)
+        st = assemble_parts(list, v);
+    h5p_var_free(in);
+    return st;
+}
+
+/* A merge of parts writes nothing until every part of N of every variable is there. */
+static h5prep_status parts_complete(const h5prep_stats *s)
+{
+    const char *name;
+    json_t *list;
+    json_object_foreach(s->pending, name, list)
+    {
+        json_t *e0 = json_array_get(list, 0);
+        uint64_t cnt = (uint64_t)json_integer_value(json_object_get(e0, "count")), covered = 0;
+        uint64_t blocks = (uint64_t)json_integer_value(json_object_get(e0, "blocks"));
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e)
+            covered += (uint64_t)(json_integer_value(json_object_get(e, "end")) - json_integer_value(json_object_get(e, "first")));
+        if (covered == blocks)
+            continue;
+        char missing[512];
+        size_t len = 0, nmiss = 0;
+        for (uint64_t k = 1; k <= cnt && len + 32 < sizeof missing; k++) {
+            int have = 0;
+            json_array_foreach(list, i, e)
+                have |= (uint64_t)json_integer_value(json_object_get(e, "index")) == k;
+            if (!have)
+                len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%llu", nmiss++ ? ", " : "", (unsigned long long)k);
+        }
+        h5p_fail(H5PREP_ERR_STATE, "variable %s: part%s %s of %llu %s missing (%zu of %llu merged)", name, nmiss > 1 ? "s" : "",
+                 missing, (unsigned long long)cnt, nmiss > 1 ? "are" : "is", json_array_size(list), (unsigned long long)cnt);
+        return h5p_hint(H5PREP_ERR_STATE, "merge every part of the run, e.g. h5prep merge parts/t-*.json -o t.json");
+    }
+    return H5PREP_OK;
+}
+
 static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
 {
     if (!s->merged_from)
@@ -604,9 +872,17 @@ static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
     if (!s->merged_inputs)
         s->merged_inputs = json_array();
     json_array_append_new(s->merged_from, json_string(path));
-    json_t *in = json_object_get(prov, "inputs");
-    if (json_is_array(in))
-        json_array_extend(s->merged_inputs, in);
+    json_t *in = json_object_get(prov, "inputs"), *x, *y;
+    size_t i, j;
+    int part = json_object_get(prov, "part") != NULL;
+    json_array_foreach(in, i, x) /* the parts of a run share their inputs: those once each */
+    {
+        int seen = 0;
+        json_array_foreach(s->merged_inputs, j, y)
+            seen |= part && json_equal(x, y);
+        if (!seen)
+            json_array_append(s->merged_inputs, x);
+    }
 }
 
 /* CF decoding and ddof must be those of the documents loaded before: statistics of decoded
@@ -634,11 +910,9 @@ static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *p
     return H5PREP_OK;
 }
 
-static h5prep_status load_json(h5prep_stats *s, const char *path)
+/* Merges a parsed document (consumed) called `path` in messages into s. */
+static h5prep_status load_json_doc(h5prep_stats *s, json_t *doc, const char *path)
 {
-    json_error_t err;
-    json_t *doc = json_load_file(path, 0, &err);
-    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
     h5prep_status st = H5PREP_OK;
     json_t *fmt = json_object_get(doc, "format"), *vars = json_object_get(doc, "variables");
     json_t *prov = json_object_get(doc, "provenance");
@@ -657,14 +931,40 @@ static h5prep_status load_json(h5prep_stats *s, const char *path)
         h5p_var v;
         memset(&v, 0, sizeof v);
         st = load_json_var(name, jv, path, &v);
-        if (st == H5PREP_OK)
+        json_t *part = json_object_get(jv, "part");
+        if (st == H5PREP_OK && part)
+            st = load_part(s, part, path, &v);
+        else if (st == H5PREP_OK && s->pending && json_object_get(s->pending, name))
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: holds variable %s whole, but the files merged before hold parts of it", path, name);
+        else if (st == H5PREP_OK)
             st = h5p_stats_merge_var(s, &v, path);
-        else
-            h5p_var_free(&v);
+        h5p_var_free(&v);
     }
     if (st == H5PREP_OK)
         remember_merge(s, path, prov);
     json_decref(doc);
+    return st;
+}
+
+static h5prep_status load_json(h5prep_stats *s, const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
+    return load_json_doc(s, doc, path);
+}
+
+h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *text, const char *name)
+{
+    h5p_clear_error();
+    json_error_t err;
+    json_t *doc = json_loads(text, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", name, err.line, err.column, err.text);
+    h5prep_status st = load_json_doc(s, doc, name);
+    if (st == H5PREP_OK) {
+        h5p_stats_stamp(s);
+        s->backend = "merge";
+    }
     return st;
 }
 

@@ -9,9 +9,10 @@
 
 #include <stdatomic.h>
 
-/* Work is split into LANES lanes, each with its own accumulators: a slab gives lane u the u-th of
+/* Work is split into LANES lanes, each with its own accumulators: a block gives lane u the u-th of
  * LANES equal ranges of its rows (or lines), threads take lanes as they come free, and the lanes
- * are merged in order at the end. Results are thus the same for any thread count and timing. */
+ * are merged in order at the block's end. Results are thus the same for any thread count, timing
+ * and cut of the block into slabs. */
 enum { H5P_CPU_LANES = 8 };
 
 typedef struct h5p_cpu_thread {
@@ -21,6 +22,13 @@ typedef struct h5p_cpu_thread {
     size_t cap_buf, cap_cols;
     int failed;
 } h5p_cpu_thread;
+
+/* A lane's rows that wait for the next piece of their block to fill a whole decoding block (stored
+ * bytes): a block cut into pieces is then reduced in the very blocks it would be reduced in whole. */
+typedef struct h5p_cpu_carry {
+    unsigned char *buf;
+    size_t cap, rows;
+} h5p_cpu_carry;
 
 typedef struct h5p_cpu_tx h5p_cpu_tx; /* transform_cpu.c */
 
@@ -32,6 +40,7 @@ struct h5p_backend {
     uint64_t n_features;
     int nlanes;
     h5p_states lane[H5P_CPU_LANES];
+    h5p_cpu_carry carry[H5P_CPU_LANES];
     const h5p_slab *slab; /* the slab of the current job */
     atomic_int next_lane;
     /* transform, from tx_begin */

@@ -1,6 +1,7 @@
 /* stats_cpu.c: the CPU backend's statistics, the reference for every other backend: decode stored
  * values to float64 in cache-sized blocks, then a corrected two-pass per column, merged by Chan's
- * rule in a fixed lane order. Its decode and block kernels also serve transform_cpu.c. */
+ * rule in a fixed lane order over the rows of each block. Its decode and block kernels also serve
+ * transform_cpu.c. */
 #include "backends/cpu/cpu.h"
 
 #include "common/internal.h"
@@ -292,9 +293,28 @@ static void accumulate_tiles(h5p_cpu_thread *t, const h5p_states *acc, const h5p
     }
 }
 
-/* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F). Rows narrower
- * than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is feature j % F),
- * k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at least 16. */
+/* Rows narrower than FOLD_BELOW are folded k at a time into one row of k*F columns (column j is
+ * feature j % F), k the least that makes k*F a multiple of 8 (an AVX-512 vector of float64) and at
+ * least 16. */
+static size_t fold_rows(size_t F)
+{
+    size_t k = 1;
+    while (F < FOLD_BELOW && ((k * F) % 8 != 0 || k * F < 16))
+        k++;
+    return k;
+}
+
+/* Rows of F features reduced as one decoding block: the unit of rounding of a lane. */
+static size_t block_rows_of(size_t F)
+{
+    if (F > TILE)
+        return BLOCK_ELEMS / TILE;
+    size_t k = fold_rows(F);
+    return BLOCK_ELEMS / (k * F) * k;
+}
+
+/* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F), in decoding
+ * blocks of block_rows_of(F) rows from the first. */
 static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
                             size_t rows, size_t F, size_t base)
 {
@@ -302,11 +322,9 @@ static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_
         accumulate_tiles(t, acc, s, src, rows, F, base);
         return;
     }
-    size_t k = 1;
-    while (F < FOLD_BELOW && ((k * F) % 8 != 0 || k * F < 16))
-        k++;
+    size_t k = fold_rows(F);
     size_t W = k * F;
-    size_t block_rows = BLOCK_ELEMS / W * k;
+    size_t block_rows = block_rows_of(F);
     if (!ensure(t, block_rows * F, W)) {
         t->failed = 1;
         return;
@@ -333,25 +351,64 @@ static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_
     }
 }
 
-/* Lane u of the slab: the u-th share of its rows (channels-last) or of its lines. */
-static void lane_work(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, uint64_t u, uint64_t L)
+/* A lane's next `rows` rows of its block; `last`: they end the lane's share. Rows that do not fill
+ * a decoding block wait in the lane's carry until the next piece of the block brings the rest. */
+static void lane_rows(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s,
+                      const unsigned char *src, size_t rows, size_t F, size_t base, int last)
+{
+    size_t row_bytes = F * h5p_dtype_size(s->dtype), whole = block_rows_of(F);
+    if (c->rows > 0) {
+        size_t take = rows < whole - c->rows ? rows : whole - c->rows;
+        memcpy(c->buf + c->rows * row_bytes, src, take * row_bytes);
+        c->rows += take, src += take * row_bytes, rows -= take;
+        if (c->rows < whole && !last)
+            return;
+        accumulate_rows(t, acc, s, c->buf, c->rows, F, base);
+        c->rows = 0;
+    }
+    size_t keep = last ? 0 : rows % whole;
+    accumulate_rows(t, acc, s, src, rows - keep, F, base);
+    if (keep == 0)
+        return;
+    if (whole * row_bytes > c->cap) { /* the next piece appends up to a whole decoding block */
+        free(c->buf);
+        c->buf = malloc(whole * row_bytes);
+        c->cap = c->buf ? whole * row_bytes : 0;
+        if (!c->buf) {
+            t->failed = 1;
+            return;
+        }
+    }
+    memcpy(c->buf, src + (rows - keep) * row_bytes, keep * row_bytes);
+    c->rows = keep;
+}
+
+/* Lane u of the block: the u-th share of its rows (channels-last) or of its lines, as far as this
+ * slab holds them. */
+static void lane_work(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s, uint64_t u,
+                      uint64_t L)
 {
     const unsigned char *base = s->data;
     size_t esize = h5p_dtype_size(s->dtype);
     uint64_t outer = s->outer, F = s->features, inner = s->inner;
+    uint64_t have = inner == 1 ? outer : outer * F; /* units of this slab */
+    uint64_t U = s->units ? s->units : have, a = s->units ? s->unit0 : 0;
+    uint64_t lo = U * u / L, hi = U * (u + 1) / L;  /* the lane's units in the block */
+    uint64_t b0 = lo > a ? lo : a, b1 = hi < a + have ? hi : a + have;
     if (inner == 1) {
-        uint64_t r0 = outer * u / L, r1 = outer * (u + 1) / L;
-        if (r1 > r0)
-            accumulate_rows(t, acc, s, base + r0 * F * esize, r1 - r0, F, s->feature_base);
+        if (b1 > b0)
+            lane_rows(t, c, acc, s, base + (b0 - a) * F * esize, b1 - b0, F, s->feature_base, b1 == hi);
         return;
     }
     /* [outer][F][inner]: every (o, f) is a line of `inner` values of feature f. With enough
-     * lines, lanes split the lines; otherwise they split every line. */
-    uint64_t lines = outer * F;
-    int split_lines = lines >= 4 * L;
-    uint64_t l0 = split_lines ? lines * u / L : 0, l1 = split_lines ? lines * (u + 1) / L : lines;
-    uint64_t i0 = split_lines ? 0 : inner * u / L, i1 = split_lines ? inner : inner * (u + 1) / L;
-    for (uint64_t l = l0; l < l1 && i1 > i0; l++)
+     * lines in the block, lanes split the lines; otherwise they split every line. */
+    if (U >= 4 * L) {
+        for (uint64_t l = b0; l < b1; l++)
+            accumulate_rows(t, acc, s, base + (l - a) * inner * esize, inner, 1, s->feature_base + (l - a) % F);
+        return;
+    }
+    uint64_t i0 = inner * u / L, i1 = inner * (u + 1) / L;
+    for (uint64_t l = 0; l < have && i1 > i0; l++)
         accumulate_rows(t, acc, s, base + (l * inner + i0) * esize, i1 - i0, 1, s->feature_base + l % F);
 }
 
@@ -361,13 +418,16 @@ static void slab_job(void *arg, int tid, int nt)
     h5p_backend *be = arg;
     int u;
     while ((u = atomic_fetch_add(&be->next_lane, 1)) < be->nlanes)
-        lane_work(&be->th[tid], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
+        lane_work(&be->th[tid], &be->carry[u], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
 }
 
 void h5p_cpu_stats_free(h5p_backend *be)
 {
-    for (int u = 0; u < H5P_CPU_LANES; u++)
+    for (int u = 0; u < H5P_CPU_LANES; u++) {
         h5p_states_free(&be->lane[u]);
+        free(be->carry[u].buf);
+        be->carry[u] = (h5p_cpu_carry){0};
+    }
     for (int t = 0; be->th && t < be->nt; t++) {
         h5p_states_free(&be->th[t].fold);
         free(be->th[t].buf);
@@ -410,6 +470,10 @@ h5prep_status h5p_cpu_stats_end(h5p_backend *be, h5p_moments *out)
             h5p_moments m = h5p_states_get(&be->lane[u], f);
             h5p_moments_merge(&out[f], &m);
         }
+    }
+    for (int u = 0; u < be->nlanes; u++) {
+        h5p_states_reset(&be->lane[u], be->n_features);
+        be->carry[u].rows = 0; /* a block that ended reduced its carries */
     }
     return H5PREP_OK;
 }

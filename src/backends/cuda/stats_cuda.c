@@ -1,5 +1,7 @@
 /* stats_cuda.c: the CUDA backend's statistics: a slab is copied to the device in its stored type
- * and reduced there (kernels/stats.cu) into per-slot accumulators, merged in slot order at the end.
+ * and reduced there (kernels/stats.cu) into per-slot accumulators, merged in slot order at the end
+ * of each block. Its states do not follow the block's unit positions: they agree with the CPU's
+ * within the stated tolerance, not bit for bit across --mem.
  * Built against the CUDA runtime, or against the SIMT harness for h5prep-simt and the tests. */
 #include "backends/cuda/cuda_common.h"
 
@@ -59,5 +61,8 @@ h5prep_status h5p_cuda_stats_slab(h5p_backend *be, int k, const h5p_slab *s)
 h5prep_status h5p_cuda_stats_end(h5p_backend *be, h5p_moments *out)
 {
     /* fields are acc_cap apart on the device */
-    return h5p_cuda_states_read(be->acc, be->stream, be->nslots, be->acc_cap, be->n_features, out);
+    FORWARD_IF_ERROR(h5p_cuda_states_read(be->acc, be->stream, be->nslots, be->acc_cap, be->n_features, out));
+    for (int k = 0; k < be->nslots; k++) /* the next block starts from empty states */
+        CUDA_TRY(h5p_launch_states_reset(be->acc[k], be->n_features, be->stream[k]));
+    return H5PREP_OK;
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run.sh: the MPI tests of `h5prep stats` (called by .ci/run): -np 1..4 give the very "variables"
+# bytes of one run without MPI; a damaged chunk read by one rank stops every rank with that rank's
+# message and exit code, within a timeout (no hang), and leaves no output. Use: tests/mpi/run.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+h5prep=$PWD/$build/h5prep
+if ! command -v mpirun >/dev/null; then
+  echo "tests/mpi: SKIPPED: mpirun not found (scripts/install-deps.sh installs openmpi-bin)"
+  exit 0
+fi
+if ! ldd "$h5prep" | grep -q libmpi; then
+  echo "tests/mpi: SKIPPED: $h5prep was built without MPI (configure with MPI found, H5PREP_MPI=ON)"
+  exit 0
+fi
+py=$(bash scripts/python.sh)
+dir=$(mktemp -d /tmp/h5prep-mpi-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+"$py" tests/mpi/gen_mpi_case.py "$dir/g.h5" "$dir/bad.h5" 30000   # 72 MB: 9 blocks of 8 MiB
+mpirun_() { timeout 120 mpirun --oversubscribe --allow-run-as-root "$@"; }
+variables() { sed -n '/"variables"/,$p' "$1"; }
+fails=0
+for keep in 2 1 none; do
+  "$h5prep" stats "$dir/g.h5:/x" --keep-axes "$keep" -o "$dir/one.json"
+  for np in 1 2 3 4; do
+    mpirun_ -np "$np" "$h5prep" stats "$dir/g.h5:/x" --keep-axes "$keep" --mem 1M -o "$dir/np$np.json"
+    if cmp -s <(variables "$dir/one.json") <(variables "$dir/np$np.json") && grep -q "\"ranks\": $np" "$dir/np$np.json"; then
+      echo "tests/mpi: ok: -np $np --keep-axes $keep: the same bytes as one run, ranks recorded"
+    else
+      echo "tests/mpi: FAIL: -np $np --keep-axes $keep differs from one run" >&2
+      fails=$((fails + 1))
+    fi
+  done
+done
+set +e
+mpirun_ -np 4 "$h5prep" stats "$dir/bad.h5:/x" --keep-axes 2 -o "$dir/bad.json" 2>"$dir/err.txt"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ] && grep -q "rank 3 of 4: .*bad.h5:/x: a chunk in rows" "$dir/err.txt" && [ ! -e "$dir/bad.json" ]; then
+  echo "tests/mpi: ok: a damaged chunk on rank 3 stops all 4 ranks with its message and exit code 5, no output"
+else
+  echo "tests/mpi: FAIL: damaged chunk: exit $rc (want 5, 124 is a hang), output $(ls "$dir"/bad.json 2>/dev/null || echo none)" >&2
+  cat "$dir/err.txt" >&2
+  fails=$((fails + 1))
+fi
+[ "$fails" -eq 0 ] && echo "tests/mpi: all passed" || { echo "tests/mpi: $fails failed" >&2; exit 1; }

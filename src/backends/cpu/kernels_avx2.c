@@ -59,21 +59,17 @@ static inline __m128i load32(const void *p)
 #define MI_GT_U(a, b) MI_GT_S(FLIP(a), FLIP(b))
 #define MI_LT_U(a, b) MI_GT_S(FLIP(b), FLIP(a))
 
-/* 64-bit integers to float64 without AVX-512: v = hi * 2^32 + lo with both halves placed exactly
- * in doubles by magic exponents, then one rounded add, so the result is the C cast's. */
-static inline VD CVT_U64(VI v)
+/* 64-bit integers to float64 without AVX-512: v = hi * 2^32 + lo. lo is placed exactly in the
+ * double 2^52 + lo; hi, xor'ed into `hi_bits` (the bits of 2^84, or of 2^84 + 2^63 to flip the sign
+ * of a signed hi), gives the double M + hi * 2^32, M = 2^84 (+ 2^63); `magic` = M + 2^52 is then
+ * subtracted exactly, and the one rounded add that is left gives the C cast's result. */
+static inline VD cvt64(VI v, int64_t hi_bits, double magic)
 {
-    VI lo = _mm256_blend_epi32(_mm256_set1_epi64x(0x4330000000000000), v, 0x55);            /* 2^52 + lo */
-    VI hi = _mm256_xor_si256(_mm256_srli_epi64(v, 32), _mm256_set1_epi64x(0x4530000000000000)); /* 2^84 + hi*2^32 */
-    VD h = _mm256_sub_pd(_mm256_castsi256_pd(hi), _mm256_set1_pd(0x1p84 + 0x1p52));             /* exact */
-    return _mm256_add_pd(h, _mm256_castsi256_pd(lo));
+    VI lo = _mm256_blend_epi32(_mm256_set1_epi64x(0x4330000000000000), v, 0x55);
+    VI hi = _mm256_xor_si256(_mm256_srli_epi64(v, 32), _mm256_set1_epi64x(hi_bits));
+    return _mm256_add_pd(_mm256_sub_pd(_mm256_castsi256_pd(hi), _mm256_set1_pd(magic)), _mm256_castsi256_pd(lo));
 }
-static inline VD CVT_I64(VI v)
-{
-    VI lo = _mm256_blend_epi32(_mm256_set1_epi64x(0x4330000000000000), v, 0x55);            /* 2^52 + lo */
-    VI hi = _mm256_xor_si256(_mm256_srli_epi64(v, 32), _mm256_set1_epi64x(0x4530000080000000)); /* 2^84 + 2^63 + hi*2^32 */
-    VD h = _mm256_sub_pd(_mm256_castsi256_pd(hi), _mm256_set1_pd(0x1p84 + 0x1p63 + 0x1p52));    /* exact */
-    return _mm256_add_pd(h, _mm256_castsi256_pd(lo));
-}
+#define CVT_U64(v) cvt64((v), 0x4530000000000000, 0x1p84 + 0x1p52)
+#define CVT_I64(v) cvt64((v), 0x4530000080000000, 0x1p84 + 0x1p63 + 0x1p52)
 
 #include "backends/cpu/kernels_simd.h"

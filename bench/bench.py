@@ -30,6 +30,8 @@ feature, bit-rounded to 10 mantissa bits as netCDF producers do, so that deflate
 
 Contenders, timed from nothing open to the numbers in memory
     h5prep-cpu   build/h5prep stats ... -o OUT.json --quiet --backend cpu; process wall time
+                 (H5PREP_ISA=generic|avx2|avx512 in the environment forces the CPU kernels' path;
+                 the path that ran, provenance.cpu_isa, is recorded as h5prep_cpu_isa)
     h5prep-cuda  the same with --backend cuda, only when `nvidia-smi -L` lists a GPU
     numpy        h5py read_direct of 64 MiB slabs (whole chunks) into one reused buffer; per slab
                  float64 count/mean/M2/min/max per feature, fill values masked, merged with
@@ -95,6 +97,7 @@ PARAM_ATTR = "h5prep_bench"
 GENERATOR = 1  # bump when the generated values change, so old files are not reused
 KEEP_BITS = 10  # mantissa bits kept by the bit-rounding of generated values
 SLAB_BYTES = 64 * MIB  # read unit of the numpy and dask contenders
+H5PREP_ISAS = set()  # provenance.cpu_isa of every h5prep-cpu run: the CPU kernels' path (H5PREP_ISA)
 TOL = 1e-9  # mean: |d| <= TOL (|ref| + std); std: |d| <= TOL std; count/min/max exact
 
 BIG_SHAPES = {"weather3d": (138, 20), "weather-flat": (4128,), "cfd": (5,), "columns512": (512,)}
@@ -142,6 +145,9 @@ def parse_args():
     p.add_argument("--chunk-mib", type=float, default=4.0, help="chunk size of the deflate big cases")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/h5prep-bench"),
                    help="where inputs, binary copies and h5prep's outputs go")
+    p.add_argument("--results", type=Path, default=None,
+                   help="where the tables go (default bench/results, with --quick WORKDIR/results); "
+                        "use another folder for a subset of the cases")
     p.add_argument("--h5prep", type=Path, default=REPO / "build" / "h5prep", help="h5prep binary")
     p.add_argument("--h5read", type=Path, default=REPO / "build" / "bench_h5read",
                    help="bench_h5read binary (bench/h5read_loop.c)")
@@ -383,7 +389,10 @@ def run_h5prep(binary, backend, case, out_json):
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed ({out.returncode}):\n{out.stderr.strip()}")
-    variables = json.loads(out_json.read_text())["variables"]
+    doc = json.loads(out_json.read_text())
+    if backend == "cpu":
+        H5PREP_ISAS.add(doc["provenance"].get("cpu_isa", "not recorded"))
+    variables = doc["variables"]
     stats = {}
     for name in case.datasets:
         var = variables[name]
@@ -738,6 +747,7 @@ def machine_info(bins, gpu):
             "commit": git_commit(), "cpu": model, "cores": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1),
             "gpu": gpu or "none (h5prep-cuda skipped)",
             "h5prep_sha256": hashlib.sha256(bins["h5prep"].read_bytes()).hexdigest()[:16],
+            "h5prep_cpu_isa": ",".join(sorted(H5PREP_ISAS)) or "n/a",
             "hdf5_c": c_hdf5, "hdf5_h5py": h5py.version.hdf5_version, "python": platform.python_version(),
             "numpy": np.__version__, "h5py": h5py.__version__, "dask": dask.__version__,
             "xarray": xr.__version__, "h5netcdf": h5netcdf.__version__}
@@ -756,6 +766,7 @@ def write_csv(path, rows, info):
 def write_markdown(path, cases, rows, targets, info, args, png_name):
     md = ["# h5prep stats benchmark", "",
           f"{info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB; GPU: {info['gpu']}; "
+          f"h5prep-cpu kernels: {info['h5prep_cpu_isa']}; "
           f"commit {info['commit']}; {info['date_utc']}.", "",
           f"Reproduce: `python3 bench/bench.py{' --quick' if args.quick else ''}"
           f"{f' --scale {args.scale:g}' if args.scale != 1 else ''}` (see its docstring for what is timed).", "",
@@ -907,7 +918,7 @@ def main():
     targets = target_rows(rows)
     print_report(rows, targets)
     info = machine_info(bins, gpu)
-    out = args.workdir / "results" if args.quick else REPO / "bench" / "results"
+    out = args.results or (args.workdir / "results" if args.quick else REPO / "bench" / "results")
     out.mkdir(parents=True, exist_ok=True)
     stem = out / ("bench_quick" if args.quick else "bench")
     write_csv(stem.with_suffix(".csv"), rows, info)

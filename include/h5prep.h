@@ -108,6 +108,10 @@ h5prep_status h5prep_stats_run(h5prep_stats *s);
  * back from CUDA to the CPU, else NULL. */
 const char *h5prep_stats_backend_name(const h5prep_stats *s);
 const char *h5prep_stats_backend_notice(const h5prep_stats *s);
+/* The instruction set path the CPU backend's kernels ran ("generic", "avx2" or "avx512": the
+ * widest this CPU runs, or the environment variable H5PREP_ISA), or NULL before a run and for
+ * other backends. Every path gives the same bits. */
+const char *h5prep_stats_backend_isa(const h5prep_stats *s);
 
 /* Merges a state file (.json or .h5 written by h5prep) into s: variables of the same name are
  * combined exactly (Chan et al.), new ones are added. */

@@ -70,7 +70,8 @@ static const char *usage_stats =
     "                        Without -o or --json a summary table is printed.\n"
     "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
     "  -v, --verbose         say on stderr how each dataset was read: viewed in place, raw chunks\n"
-    "                        decoded in parallel (shuffle, deflate), or H5Dread and why.\n"
+    "                        decoded in parallel (shuffle, deflate), or H5Dread and why, and\n"
+    "                        which CPU kernels ran (generic, avx2 or avx512; env H5PREP_ISA).\n"
     "      --part I/N        reduce only the I-th of N shares of the data (1 <= I <= N) and write a\n"
     "                        JSON part; 'h5prep merge' of all N parts gives the very bytes of one run.\n"
     "Engine:\n"
@@ -630,11 +631,12 @@ static int cmd_stats(int argc, char **argv)
         const char *notice = h5prep_stats_backend_notice(s);
         if (notice && verbose) /* AUTO without a GPU is the ordinary case on a laptop */
             fprintf(stderr, "h5prep: %s\n", notice);
+        const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {
             h5prep_var_view view;
             if (h5prep_stats_var(s, i, &view) == H5PREP_OK && view.read_path)
-                fprintf(stderr, "h5prep: %s: %s, backend %s\n", view.name, view.read_path,
-                        h5prep_stats_backend_name(s));
+                fprintf(stderr, "h5prep: %s: %s, backend %s%s%s\n", view.name, view.read_path,
+                        h5prep_stats_backend_name(s), isa ? ", kernels " : "", isa ? isa : "");
         }
     }
     if (w.started && w.size == 1)

@@ -48,7 +48,7 @@ Test(moments, any_split_any_order_matches_reference)
             cr_assert_eq(h5p_states_init(&acc, 1), 0);
             for (int p = 0; p < np; p++) {
                 h5p_states_reset(&acc, 1);
-                h5p_cpu_block_stats(x + cuts[p], cuts[p + 1] - cuts[p], 1, scratch, &acc, 0);
+                h5p_cpu_block_stats(&h5p_cpu_kernels_generic, x + cuts[p], cuts[p + 1] - cuts[p], 1, scratch, &acc, 0);
                 parts[p] = h5p_states_get(&acc, 0);
             }
             h5p_states_free(&acc);
@@ -79,8 +79,8 @@ Test(moments, block_columns_with_missing_values)
         h5p_states acc;
         cr_assert_eq(h5p_states_init(&acc, F), 0);
         /* two blocks of rows merged into the same accumulators */
-        h5p_cpu_block_stats(x, rows / 3, F, scratch, &acc, 0);
-        h5p_cpu_block_stats(x + rows / 3 * F, rows - rows / 3, F, scratch, &acc, 0);
+        h5p_cpu_block_stats(&h5p_cpu_kernels_generic, x, rows / 3, F, scratch, &acc, 0);
+        h5p_cpu_block_stats(&h5p_cpu_kernels_generic, x + rows / 3 * F, rows - rows / 3, F, scratch, &acc, 0);
         for (size_t f = 0; f < F; f++)
             got[f] = h5p_states_get(&acc, f);
         tu_reference(x, rows, F, 1, want);

@@ -150,48 +150,56 @@ Test(numbers, kernel_and_merges_over_the_whole_range)
     cr_assert(isinf(want[1].m2) && want[3].m2 == 0 && isfinite(want[5].m2) && isfinite(want[7].m2),
               "the table covers both sides of DBL_MAX for m2");
     double scratch[6 * COLS];
-    uint64_t seed = 99;
-    for (int trial = 0; trial < 6; trial++) {
-        size_t cuts[MAXP + 1] = {0};
-        int np = 1 + (int)(next(&seed) % MAXP);
-        for (int p = 1; p < np; p++)
-            cuts[p] = (size_t)(next(&seed) % (ROWS + 1));
-        cuts[np] = ROWS;
-        for (int p = 2; p < np; p++)
-            for (int q = p; q > 1 && cuts[q - 1] > cuts[q]; q--) {
-                size_t t = cuts[q];
-                cuts[q] = cuts[q - 1];
-                cuts[q - 1] = t;
+    for (int isa = 0; isa < H5P_ISA_COUNT; isa++) { /* every path this CPU runs, the same checks */
+        const h5p_cpu_kernels *k = h5p_cpu_kernels_for((h5p_cpu_isa)isa);
+        if (!k)
+            continue;
+        char accumulated[64], merged[64];
+        snprintf(accumulated, sizeof accumulated, "accumulated (%s)", k->isa);
+        snprintf(merged, sizeof merged, "merged (%s)", k->isa);
+        uint64_t seed = 99;
+        for (int trial = 0; trial < 6; trial++) {
+            size_t cuts[MAXP + 1] = {0};
+            int np = 1 + (int)(next(&seed) % MAXP);
+            for (int p = 1; p < np; p++)
+                cuts[p] = (size_t)(next(&seed) % (ROWS + 1));
+            cuts[np] = ROWS;
+            for (int p = 2; p < np; p++)
+                for (int q = p; q > 1 && cuts[q - 1] > cuts[q]; q--) {
+                    size_t t = cuts[q];
+                    cuts[q] = cuts[q - 1];
+                    cuts[q - 1] = t;
+                }
+            h5p_states one, part;
+            cr_assert_eq(h5p_states_init(&one, COLS), 0);
+            cr_assert_eq(h5p_states_init(&part, COLS), 0);
+            h5prep_moments parts[MAXP][COLS];
+            for (int p = 0; p < np; p++) {
+                h5p_states_reset(&part, COLS);
+                h5p_cpu_block_stats(k, x + cuts[p] * COLS, cuts[p + 1] - cuts[p], COLS, scratch, &part, 0);
+                h5p_cpu_block_stats(k, x + cuts[p] * COLS, cuts[p + 1] - cuts[p], COLS, scratch, &one, 0);
+                for (int c = 0; c < COLS; c++)
+                    parts[p][c] = h5p_states_get(&part, (size_t)c);
             }
-        h5p_states one, part;
-        cr_assert_eq(h5p_states_init(&one, COLS), 0);
-        cr_assert_eq(h5p_states_init(&part, COLS), 0);
-        h5prep_moments parts[MAXP][COLS];
-        for (int p = 0; p < np; p++) {
-            h5p_states_reset(&part, COLS);
-            h5p_cpu_block_stats(x + cuts[p] * COLS, cuts[p + 1] - cuts[p], COLS, scratch, &part, 0);
-            h5p_cpu_block_stats(x + cuts[p] * COLS, cuts[p + 1] - cuts[p], COLS, scratch, &one, 0);
-            for (int c = 0; c < COLS; c++)
-                parts[p][c] = h5p_states_get(&part, (size_t)c);
-        }
-        for (int c = 0; c < COLS; c++) {
-            h5prep_moments in_order = h5p_states_get(&one, (size_t)c);
-            check_state(&in_order, &want[c], "accumulated", (uint64_t)c);
-            int order[MAXP];
-            for (int p = 0; p < np; p++)
-                order[p] = p;
-            for (int p = np - 1; p > 0; p--) {
-                int q = (int)(next(&seed) % (uint64_t)(p + 1)), t = order[p];
-                order[p] = order[q];
-                order[q] = t;
+            for (int c = 0; c < COLS; c++) {
+                h5prep_moments in_order = h5p_states_get(&one, (size_t)c);
+                check_state(&in_order, &want[c], accumulated, (uint64_t)c);
+                int order[MAXP];
+                for (int p = 0; p < np; p++)
+                    order[p] = p;
+                for (int p = np - 1; p > 0; p--) {
+                    int q = (int)(next(&seed) % (uint64_t)(p + 1)), t = order[p];
+                    order[p] = order[q];
+                    order[q] = t;
+                }
+                h5prep_moments got = h5p_moments_empty();
+                for (int p = 0; p < np; p++)
+                    h5p_moments_merge(&got, &parts[order[p]][c]);
+                check_state(&got, &want[c], merged, (uint64_t)c);
             }
-            h5prep_moments got = h5p_moments_empty();
-            for (int p = 0; p < np; p++)
-                h5p_moments_merge(&got, &parts[order[p]][c]);
-            check_state(&got, &want[c], "merged", (uint64_t)c);
+            h5p_states_free(&one);
+            h5p_states_free(&part);
         }
-        h5p_states_free(&one);
-        h5p_states_free(&part);
     }
     free(x);
 }
@@ -404,27 +412,34 @@ Test(numbers, packed_int16_with_add_offset_1e300)
     reference(dec1, ROWS, F, want1);
     reference(dec2, ROWS, F, want2);
     const char *inputs[] = {tu_input(path, "/p1"), tu_input(path, "/p2")};
-    h5prep_stats_config c = h5prep_stats_config_default();
-    c.backend = H5PREP_BACKEND_CPU;
-    h5prep_stats *s = tu_run(&c, inputs, 2);
-    const h5prep_moments *m1 = tu_view(s, 0).moments, *m2 = tu_view(s, 1).moments;
-    check_all(m1, want1, F, "scale 1");
-    check_all(m2, want2, F, "scale 1e290");
-    for (int f = 0; f < F; f++) {
-        cr_assert(m1[f].mean == 1e300 && m1[f].m2 == 0, "constant 1e300: mean %.17g m2 %.17g", m1[f].mean, m1[f].m2);
-        cr_assert_eq(h5prep_moments_flags(&m1[f], 0), H5PREP_FLAG_CONSTANT);
-        cr_assert(isinf(m2[f].m2), "m2 %.17g", m2[f].m2);
+    for (int isa = 0; isa < H5P_ISA_COUNT; isa++) { /* the CPU backend on every path this CPU runs */
+        const h5p_cpu_kernels *k = h5p_cpu_kernels_for((h5p_cpu_isa)isa);
+        if (!k)
+            continue;
+        setenv("H5PREP_ISA", k->isa, 1);
+        h5prep_stats_config c = h5prep_stats_config_default();
+        c.backend = H5PREP_BACKEND_CPU;
+        h5prep_stats *s = tu_run(&c, inputs, 2);
+        const h5prep_moments *m1 = tu_view(s, 0).moments, *m2 = tu_view(s, 1).moments;
+        check_all(m1, want1, F, k->isa);
+        check_all(m2, want2, F, k->isa);
+        for (int f = 0; f < F; f++) {
+            cr_assert(m1[f].mean == 1e300 && m1[f].m2 == 0, "constant 1e300: mean %.17g m2 %.17g", m1[f].mean, m1[f].m2);
+            cr_assert_eq(h5prep_moments_flags(&m1[f], 0), H5PREP_FLAG_CONSTANT);
+            cr_assert(isinf(m2[f].m2), "m2 %.17g", m2[f].m2);
+        }
+        json_t *doc = checked_doc(s);
+        json_t *v1 = json_object_get(json_object_get(doc, "variables"), "/p1");
+        cr_assert_eq(json_real_value(json_array_get(json_object_get(v1, "std"), 0)), 0.0);
+        json_decref(doc);
+        h5prep_stats_destroy(s);
     }
-    json_t *doc = checked_doc(s);
-    json_t *v1 = json_object_get(json_object_get(doc, "variables"), "/p1");
-    cr_assert_eq(json_real_value(json_array_get(json_object_get(v1, "std"), 0)), 0.0);
-    json_decref(doc);
-    h5prep_stats_destroy(s);
+    unsetenv("H5PREP_ISA");
 
     const char *args[] = {"stats", inputs[0], inputs[1], "--backend", "cuda", "--json", "--quiet", NULL};
     int rc = tu_cli_with(H5PREP_CLI_SIMT, args);
     cr_assert_eq(rc, 0, "cuda (simt): exit %d: %s", rc, tu_stderr());
-    doc = load_json_text(tu_stdout());
+    json_t *doc = load_json_text(tu_stdout());
     h5prep_moments got[F];
     json_moments(doc, "/p1", got, F);
     check_all(got, want1, F, "cuda (simt) scale 1");

@@ -85,6 +85,8 @@ typedef struct h5p_backend_ops {
     h5prep_status (*finish)(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out);
     /* The statistics of output o's features over every gathered row that counted. */
     h5prep_status (*tx_stats)(h5p_backend *be, size_t o, h5p_moments *out);
+    /* The instruction set path of the backend's CPU kernels ("avx512"); NULL: it has none. */
+    const char *(*isa)(const h5p_backend *be);
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;

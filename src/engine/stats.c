@@ -335,6 +335,7 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
         return h5p_fail(H5PREP_ERR_NOMEM, "cannot start %d decoding threads", nt);
     }
     s->backend = ops->name;
+    s->isa = ops->isa ? ops->isa(be) : NULL;
     h5p_stats_stamp(s);
 
     h5prep_progress totals;

@@ -104,6 +104,7 @@ void h5p_stats_stamp(h5prep_stats *s)
 
 const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend; }
 const char *h5prep_stats_backend_notice(const h5prep_stats *s) { return s->notice[0] ? s->notice : NULL; }
+const char *h5prep_stats_backend_isa(const h5prep_stats *s) { return s->isa; }
 
 h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path)
 {

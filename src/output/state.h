@@ -22,6 +22,7 @@ struct h5prep_stats {
     h5p_var *vars;
     size_t nvars, cap;
     const char *backend;     /* name of the backend that ran, NULL before a run */
+    const char *isa;         /* its CPU kernels' instruction set path, or NULL (static strings) */
     char notice[256];
     char created[32];        /* ISO 8601 UTC of the run or merge */
     void *merged_inputs;     /* json_t array: provenance inputs of loaded documents */

@@ -60,6 +60,8 @@ static json_t *provenance_json(const h5prep_stats *s)
     json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "tool", tool, "created",
                           s->created, "backend", s->backend ? s->backend : "none", "ddof", s->cfg.ddof,
                           "cf_decoding", !s->cfg.raw, "inputs", inputs);
+    if (s->isa)
+        json_object_set_new(p, "cpu_isa", json_string(s->isa));
     if (s->merged_from)
         json_object_set(p, "merged_from", s->merged_from);
     if (s->ranks > 0)

@@ -5,6 +5,7 @@
 #define H5PREP_CPU_H
 
 #include "backends/backend.h"
+#include "backends/cpu/kernels_cpu.h"
 #include "common/pool.h"
 
 #include <stdatomic.h>
@@ -35,6 +36,7 @@ typedef struct h5p_cpu_tx h5p_cpu_tx; /* transform_cpu.c */
 struct h5p_backend {
     h5p_pool *pool;
     int nt;
+    const h5p_cpu_kernels *kern; /* the hot loops for this CPU (or H5PREP_ISA) */
     /* statistics */
     h5p_cpu_thread *th;   /* (nt,) */
     uint64_t n_features;
@@ -53,11 +55,11 @@ void h5p_states_free(h5p_states *s);
 void h5p_states_reset(h5p_states *s, size_t n);
 h5p_moments h5p_states_get(const h5p_states *s, size_t i);
 
-/* The CPU kernel on one block of decoded float64 values (x: rows x F, missing = NaN): merges the
- * block's per-column states into acc[base..base+F). scratch: 6*F doubles. Exposed for tests. */
-void h5p_cpu_block_stats(const double *x, size_t rows, size_t F, double *scratch, const h5p_states *acc, size_t base);
-/* Decodes n stored values to float64, missing values as NaN. */
-void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst);
+/* The CPU kernel on one block of decoded float64 values (x: rows x F, missing = NaN) with the
+ * loops of table k: merges the block's per-column states into acc[base..base+F). scratch: 6*F
+ * doubles. Exposed for tests. */
+void h5p_cpu_block_stats(const h5p_cpu_kernels *k, const double *x, size_t rows, size_t F, double *scratch,
+                         const h5p_states *acc, size_t base);
 
 /* The statistics operations of the table (stats_cpu.c), and what they hold, freed by destroy. */
 h5prep_status h5p_cpu_stats_begin(h5p_backend *be, uint64_t n_features, size_t slab_bytes);

@@ -9,10 +9,13 @@
 static h5prep_status cpu_create(h5p_backend **out, const h5prep_stats_config *cfg, int nslots)
 {
     (void)nslots; /* every operation is done when it returns: slots need nothing of their own */
+    const h5p_cpu_kernels *kern;
+    FORWARD_IF_ERROR(h5p_cpu_kernels_choose(&kern));
     int nt = h5p_thread_count(cfg);
     h5p_backend *be = calloc(1, sizeof *be);
     RETURN_ERROR_IF(!be, H5PREP_ERR_NOMEM, "cpu backend: out of memory");
     be->nt = nt;
+    be->kern = kern;
     be->th = calloc((size_t)nt, sizeof *be->th);
     be->pool = h5p_pool_create(nt);
     if (!be->th || !be->pool) {
@@ -54,6 +57,8 @@ static h5prep_status cpu_wait(h5p_backend *be, int slot)
     return H5PREP_OK; /* every operation is synchronous */
 }
 
+static const char *cpu_isa(const h5p_backend *be) { return be->kern->isa; }
+
 const h5p_backend_ops h5p_backend_cpu = {
     .name = "cpu",
     .zero_copy = 1,
@@ -70,4 +75,5 @@ const h5p_backend_ops h5p_backend_cpu = {
     .gather = h5p_cpu_gather,
     .finish = h5p_cpu_finish,
     .tx_stats = h5p_cpu_tx_stats,
+    .isa = cpu_isa,
 };

@@ -1,6 +1,7 @@
 /* stats_cpu.c: the CPU backend's statistics, the reference for every other backend: decode stored
  * values to float64 in cache-sized blocks, then a corrected two-pass per column, merged by Chan's
- * rule in a fixed lane order over the rows of each block. Its decode and block kernels also serve
+ * rule in a fixed lane order over the rows of each block. The loops themselves are kernels_cpu.h's
+ * table (one per instruction set, the same bits on each); h5p_cpu_block_stats also serves
  * transform_cpu.c. */
 #include "backends/cpu/cpu.h"
 
@@ -11,113 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The hot loops are compiled for AVX-512, AVX2 and baseline x86-64, picked at load time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
-
 enum {
     BLOCK_ELEMS = 65536, /* float64 values decoded per block: 512 KiB, stays in L2 */
     FOLD_BELOW = 64,    /* rows narrower than this are folded into whole vectors of columns */
     TILE = 512          /* wider rows are cut into tiles of columns whose accumulators stay in L1 */
 };
-
-/* ---- decoding: stored type -> float64, missing -> NaN ---------------------------------- */
-
-/* One pass over the block: a value is missing when FILL (a test of v against the fill values) holds
- * or when X, the value as the valid range compares it, lies outside [lo, hi]. */
-#define DECODE_LOOP(T, X, FILL)                                                                    \
-    for (size_t i = 0; i < n; i++) {                                                               \
-        T v = s[i];                                                                                \
-        dst[i] = h5p_decode_value((double)v, (FILL) | ((X) < lo) | ((X) > hi), &dd);               \
-    }
-#define FOUR_FILLS ((v == f0) | (v == f1) | (v == f2) | (v == f3))
-
-/* Fill values beyond the fourth: one more select pass each over the block, still in cache. */
-#define EXTRA_FILLS(T, M)                                                                          \
-    for (int k = 4; k < d->nfill; k++) {                                                           \
-        const T fk = (T)d->fill[k].M;                                                              \
-        for (size_t i = 0; i < n; i++)                                                             \
-            dst[i] = s[i] == fk ? NAN : dst[i];                                                    \
-    }
-
-/* Without fill values, packing or a valid range only NaN/Inf are missing. */
-#define PLAIN_LOOP(T)                                                                              \
-    for (size_t i = 0; i < n; i++) {                                                               \
-        double x = (double)s[i];                                                                   \
-        dst[i] = fabs(x) <= DBL_MAX ? x : NAN;                                                     \
-    }
-
-/* The fill values to compare in the first pass, as T: fill[0..3], the first repeated. */
-#define FIRST_FILLS(T, M)                                                                          \
-    T fill[4];                                                                                     \
-    for (int k = 0; k < 4; k++)                                                                    \
-        fill[k] = (T)d->fill[k < d->nfill ? k : 0].M;                                              \
-    const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
-
-/* Without fill values, packing or a valid range: PLAIN_LOOP, and the decoder is done. */
-#define PLAIN_RETURN(T)                                                                            \
-    if (h5p_decode_is_plain(d)) {                                                                  \
-        PLAIN_LOOP(T)                                                                              \
-        return;                                                                                    \
-    }
-
-/* Integer types: fills (member M of h5p_stored) and the valid range compare as integers of T, so
- * that 64-bit values compare exactly; without a valid range [lo, hi] is T's whole range. A block
- * without a fill value has its own loop. */
-#define DEFINE_DECODE_INT(T, NAME, M, TMIN, TMAX)                                                  \
-    HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
-    {                                                                                              \
-        const T *s = src;                                                                          \
-        PLAIN_RETURN(T)                                                                            \
-        const h5p_decode dd = *d; /* a local copy: no aliasing with dst */                         \
-        const T lo = d->int_range ? (T)d->lo.M : (T)(TMIN), hi = d->int_range ? (T)d->hi.M : (T)(TMAX); \
-        if (d->nfill > 0) {                                                                        \
-            FIRST_FILLS(T, M)                                                                      \
-            DECODE_LOOP(T, v, FOUR_FILLS)                                                          \
-        } else {                                                                                   \
-            DECODE_LOOP(T, v, 0)                                                                   \
-        }                                                                                          \
-        EXTRA_FILLS(T, M)                                                                          \
-    }
-
-/* Float types: fill values are values of T; the valid range (vmin, vmax) is exact in float64. */
-#define DEFINE_DECODE_FLOAT(T, NAME)                                                               \
-    HOT static void decode_##NAME(const void *src, const h5p_decode *d, size_t n, double *dst)     \
-    {                                                                                              \
-        const T *s = src;                                                                          \
-        PLAIN_RETURN(T)                                                                            \
-        const h5p_decode dd = *d;                                                                  \
-        const double lo = d->vmin, hi = d->vmax;                                                   \
-        if (d->nfill > 0) {                                                                        \
-            FIRST_FILLS(T, f)                                                                      \
-            DECODE_LOOP(T, (double)v, FOUR_FILLS)                                                  \
-        } else {                                                                                   \
-            DECODE_LOOP(T, (double)v, 0)                                                           \
-        }                                                                                          \
-        EXTRA_FILLS(T, f)                                                                          \
-    }
-
-DEFINE_DECODE_INT(int8_t, i8, i, INT8_MIN, INT8_MAX)
-DEFINE_DECODE_INT(uint8_t, u8, u, 0, UINT8_MAX)
-DEFINE_DECODE_INT(int16_t, i16, i, INT16_MIN, INT16_MAX)
-DEFINE_DECODE_INT(uint16_t, u16, u, 0, UINT16_MAX)
-DEFINE_DECODE_INT(int32_t, i32, i, INT32_MIN, INT32_MAX)
-DEFINE_DECODE_INT(uint32_t, u32, u, 0, UINT32_MAX)
-DEFINE_DECODE_INT(int64_t, i64, i, INT64_MIN, INT64_MAX)
-DEFINE_DECODE_INT(uint64_t, u64, u, 0, UINT64_MAX)
-DEFINE_DECODE_FLOAT(float, f32)
-DEFINE_DECODE_FLOAT(double, f64)
-
-void h5p_cpu_decode(const void *src, h5p_dtype t, const h5p_decode *dec, size_t n, double *dst)
-{
-    typedef void (*decode_fn)(const void *, const h5p_decode *, size_t, double *);
-    static const decode_fn fns[] = {decode_i8,  decode_u8,  decode_i16, decode_u16, decode_i32,
-                                    decode_u32, decode_i64, decode_u64, decode_f32, decode_f64};
-    fns[t](src, dec, n, dst);
-}
 
 /* ---- statistics of a decoded block ------------------------------------------------------ */
 
@@ -168,8 +67,8 @@ static void acc_merge_one(const h5p_states *a, size_t f, const h5p_moments *b)
  * values all lie within 2^480 of 0 cannot overflow; a column with larger values is summed again
  * and two-passed in units of 2^600 (exact: a power of two), so that no sum or square overflows
  * unless m2 itself exceeds DBL_MAX. A constant column gets its value as mean and m2 = 0 exactly. */
-HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, double *restrict scratch,
-                             const h5p_states *acc, size_t base)
+void h5p_cpu_block_stats(const h5p_cpu_kernels *k, const double *restrict x, size_t rows, size_t F,
+                         double *restrict scratch, const h5p_states *acc, size_t base)
 {
     const double BIG = 0x1p480, UNIT = 0x1p-600; /* |v| * UNIT < 2^424: sums and squares stay finite */
     double *restrict cnt = scratch, *restrict mu = cnt + F, *restrict mn = mu + F, *restrict mx = mn + F,
@@ -179,17 +78,7 @@ HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, do
         mn[f] = INFINITY;
         mx[f] = -INFINITY;
     }
-    for (size_t r = 0; r < rows; r++) {
-        const double *restrict row = x + r * F;
-        for (size_t f = 0; f < F; f++) {
-            double v = row[f];
-            int ok = v == v;
-            cnt[f] += ok ? 1.0 : 0.0;
-            mu[f] += ok ? v : 0.0;
-            mn[f] = v < mn[f] ? v : mn[f];
-            mx[f] = v > mx[f] ? v : mx[f];
-        }
-    }
+    k->sums(x, rows, F, cnt, mu, mn, mx);
     double *restrict n = acc->n + base, *restrict miss = acc->missing + base, *restrict mean = acc->mean + base,
                      *restrict m2 = acc->m2 + base, *restrict lo = acc->min + base, *restrict hi = acc->max + base;
     /* min and max go to the accumulators now; mn then holds the column's unit (1 or UNIT) and mx
@@ -206,37 +95,13 @@ HOT void h5p_cpu_block_stats(const double *restrict x, size_t rows, size_t F, do
         mx[f] = constant ? 1.0 : 0.0;
     }
     if (big) { /* the sums again, in units (d1 holds them for now); the same sums where unit is 1 */
-        for (size_t r = 0; r < rows; r++) {
-            const double *restrict row = x + r * F;
-            for (size_t f = 0; f < F; f++) {
-                double v = row[f];
-                d1[f] += v == v ? v * mn[f] : 0.0;
-            }
-        }
+        k->unit_sums(x, rows, F, mn, d1);
         for (size_t f = 0; f < F; f++) {
             mu[f] = mx[f] != 0.0 ? mu[f] : cnt[f] > 0 ? d1[f] / cnt[f] : 0.0;
             d1[f] = 0.0;
         }
-        for (size_t r = 0; r < rows; r++) {
-            const double *restrict row = x + r * F;
-            for (size_t f = 0; f < F; f++) {
-                double d = row[f] * mn[f] - mu[f];
-                int ok = d == d;
-                d1[f] += ok ? d : 0.0;
-                d2[f] += ok ? d * d : 0.0;
-            }
-        }
-    } else {
-        for (size_t r = 0; r < rows; r++) {
-            const double *restrict row = x + r * F;
-            for (size_t f = 0; f < F; f++) {
-                double d = row[f] - mu[f];
-                int ok = d == d;
-                d1[f] += ok ? d : 0.0;
-                d2[f] += ok ? d * d : 0.0;
-            }
-        }
     }
+    k->deviations(x, rows, F, mu, big ? mn : NULL, d1, d2);
     for (size_t f = 0; f < F; f++) {
         double nb = cnt[f];
         double inv = nb > 0 ? 1.0 / nb : 0.0;
@@ -274,7 +139,7 @@ static int ensure(h5p_cpu_thread *t, size_t buf_elems, size_t cols)
 
 /* Rows wider than TILE: per block of rows, each tile of columns is decoded (a strided read of
  * the rows' segments) and reduced while its accumulators are in L1. */
-static void accumulate_tiles(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
+static void accumulate_tiles(const h5p_cpu_kernels *k, h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
                              size_t rows, size_t F, size_t base)
 {
     size_t block_rows = BLOCK_ELEMS / TILE, esize = h5p_dtype_size(s->dtype);
@@ -287,8 +152,8 @@ static void accumulate_tiles(h5p_cpu_thread *t, const h5p_states *acc, const h5p
         for (size_t c = 0; c < F; c += TILE) {
             size_t w = F - c < TILE ? F - c : TILE;
             for (size_t i = 0; i < n; i++)
-                h5p_cpu_decode(src + ((r + i) * F + c) * esize, s->dtype, s->dec, w, t->buf + i * w);
-            h5p_cpu_block_stats(t->buf, n, w, t->scratch, acc, base + c);
+                k->decode[s->dtype](src + ((r + i) * F + c) * esize, s->dec, w, t->buf + i * w);
+            h5p_cpu_block_stats(k, t->buf, n, w, t->scratch, acc, base + c);
         }
     }
 }
@@ -315,15 +180,15 @@ static size_t block_rows_of(size_t F)
 
 /* Accumulates `rows` contiguous rows of F stored values into acc[base..base+F), in decoding
  * blocks of block_rows_of(F) rows from the first. */
-static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
+static void accumulate_rows(const h5p_cpu_kernels *k, h5p_cpu_thread *t, const h5p_states *acc, const h5p_slab *s, const unsigned char *src,
                             size_t rows, size_t F, size_t base)
 {
     if (F > TILE) {
-        accumulate_tiles(t, acc, s, src, rows, F, base);
+        accumulate_tiles(k, t, acc, s, src, rows, F, base);
         return;
     }
-    size_t k = fold_rows(F);
-    size_t W = k * F;
+    size_t fold = fold_rows(F);
+    size_t W = fold * F;
     size_t block_rows = block_rows_of(F);
     if (!ensure(t, block_rows * F, W)) {
         t->failed = 1;
@@ -332,28 +197,28 @@ static void accumulate_rows(h5p_cpu_thread *t, const h5p_states *acc, const h5p_
     size_t esize = h5p_dtype_size(s->dtype);
     for (size_t r = 0; r < rows; r += block_rows) {
         size_t n = rows - r < block_rows ? rows - r : block_rows;
-        h5p_cpu_decode(src + r * F * esize, s->dtype, s->dec, n * F, t->buf);
-        if (k == 1) {
-            h5p_cpu_block_stats(t->buf, n, F, t->scratch, acc, base);
+        k->decode[s->dtype](src + r * F * esize, s->dec, n * F, t->buf);
+        if (fold == 1) {
+            h5p_cpu_block_stats(k, t->buf, n, F, t->scratch, acc, base);
             continue;
         }
-        size_t wide = n / k, rest = n - wide * k;
+        size_t wide = n / fold, rest = n - wide * fold;
         if (wide) {
             h5p_states_reset(&t->fold, W);
-            h5p_cpu_block_stats(t->buf, wide, W, t->scratch, &t->fold, 0);
+            h5p_cpu_block_stats(k, t->buf, wide, W, t->scratch, &t->fold, 0);
             for (size_t j = 0; j < W; j++) {
                 h5p_moments m = h5p_states_get(&t->fold, j);
                 acc_merge_one(acc, base + j % F, &m);
             }
         }
         if (rest)
-            h5p_cpu_block_stats(t->buf + wide * W, rest, F, t->scratch, acc, base);
+            h5p_cpu_block_stats(k, t->buf + wide * W, rest, F, t->scratch, acc, base);
     }
 }
 
 /* A lane's next `rows` rows of its block; `last`: they end the lane's share. Rows that do not fill
  * a decoding block wait in the lane's carry until the next piece of the block brings the rest. */
-static void lane_rows(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s,
+static void lane_rows(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s,
                       const unsigned char *src, size_t rows, size_t F, size_t base, int last)
 {
     size_t row_bytes = F * h5p_dtype_size(s->dtype), whole = block_rows_of(F);
@@ -363,11 +228,11 @@ static void lane_rows(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc
         c->rows += take, src += take * row_bytes, rows -= take;
         if (c->rows < whole && !last)
             return;
-        accumulate_rows(t, acc, s, c->buf, c->rows, F, base);
+        accumulate_rows(k, t, acc, s, c->buf, c->rows, F, base);
         c->rows = 0;
     }
     size_t keep = last ? 0 : rows % whole;
-    accumulate_rows(t, acc, s, src, rows - keep, F, base);
+    accumulate_rows(k, t, acc, s, src, rows - keep, F, base);
     if (keep == 0)
         return;
     if (whole * row_bytes > c->cap) { /* the next piece appends up to a whole decoding block */
@@ -385,7 +250,7 @@ static void lane_rows(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc
 
 /* Lane u of the block: the u-th share of its rows (channels-last) or of its lines, as far as this
  * slab holds them. */
-static void lane_work(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s, uint64_t u,
+static void lane_work(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s, uint64_t u,
                       uint64_t L)
 {
     const unsigned char *base = s->data;
@@ -397,19 +262,19 @@ static void lane_work(h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc
     uint64_t b0 = lo > a ? lo : a, b1 = hi < a + have ? hi : a + have;
     if (inner == 1) {
         if (b1 > b0)
-            lane_rows(t, c, acc, s, base + (b0 - a) * F * esize, b1 - b0, F, s->feature_base, b1 == hi);
+            lane_rows(k, t, c, acc, s, base + (b0 - a) * F * esize, b1 - b0, F, s->feature_base, b1 == hi);
         return;
     }
     /* [outer][F][inner]: every (o, f) is a line of `inner` values of feature f. With enough
      * lines in the block, lanes split the lines; otherwise they split every line. */
     if (U >= 4 * L) {
         for (uint64_t l = b0; l < b1; l++)
-            accumulate_rows(t, acc, s, base + (l - a) * inner * esize, inner, 1, s->feature_base + (l - a) % F);
+            accumulate_rows(k, t, acc, s, base + (l - a) * inner * esize, inner, 1, s->feature_base + (l - a) % F);
         return;
     }
     uint64_t i0 = inner * u / L, i1 = inner * (u + 1) / L;
     for (uint64_t l = 0; l < have && i1 > i0; l++)
-        accumulate_rows(t, acc, s, base + (l * inner + i0) * esize, i1 - i0, 1, s->feature_base + l % F);
+        accumulate_rows(k, t, acc, s, base + (l * inner + i0) * esize, i1 - i0, 1, s->feature_base + l % F);
 }
 
 static void slab_job(void *arg, int tid, int nt)
@@ -418,7 +283,7 @@ static void slab_job(void *arg, int tid, int nt)
     h5p_backend *be = arg;
     int u;
     while ((u = atomic_fetch_add(&be->next_lane, 1)) < be->nlanes)
-        lane_work(&be->th[tid], &be->carry[u], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
+        lane_work(be->kern, &be->th[tid], &be->carry[u], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
 }
 
 void h5p_cpu_stats_free(h5p_backend *be)

@@ -22,6 +22,7 @@ typedef struct lane_buf {
 struct h5p_cpu_tx {
     const h5p_plan *plan;
     h5p_pool *pool;          /* the backend's */
+    const h5p_cpu_kernels *kern; /* the backend's */
     h5p_states *acc;         /* (LANES * nouts,) */
     lane_buf *buf;           /* (LANES,) */
     double *decoded[H5P_PLAN_MAX_VARS]; /* (rows, elems) of each variable */
@@ -59,6 +60,7 @@ h5prep_status h5p_cpu_tx_begin(h5p_backend *be, const h5p_plan *p, size_t in_byt
     be->tx = t;
     t->plan = p;
     t->pool = be->pool;
+    t->kern = be->kern;
     t->acc = h5p_calloc(LANES * p->nouts, sizeof *t->acc);
     t->buf = h5p_calloc(LANES, sizeof *t->buf);
     int ok = t->acc && t->buf;
@@ -102,8 +104,8 @@ static void decode_job(void *arg, int tid, int nt)
     for (size_t v = 0; v < t->plan->nvars; v++) {
         const h5p_plan_var *pv = &t->plan->vars[v];
         size_t es = h5p_dtype_size(pv->dtype);
-        h5p_cpu_decode((const unsigned char *)s->data[v] + lo * pv->elems * es, pv->dtype, s->dec[v],
-                       (hi - lo) * pv->elems, t->decoded[v] + lo * pv->elems);
+        t->kern->decode[pv->dtype]((const unsigned char *)s->data[v] + lo * pv->elems * es, s->dec[v],
+                                   (hi - lo) * pv->elems, t->decoded[v] + lo * pv->elems);
     }
 }
 
@@ -122,7 +124,7 @@ static void tile_stats(h5p_cpu_tx *t, int lane, size_t o, uint64_t rows)
                     c[(u * I + i) * F + f] = x[(u * F + f) * I + i];
         x = c;
     }
-    h5p_cpu_block_stats(x, outer * I, F, t->buf[lane].scratch, &t->acc[(size_t)lane * t->plan->nouts + o], 0);
+    h5p_cpu_block_stats(t->kern, x, outer * I, F, t->buf[lane].scratch, &t->acc[(size_t)lane * t->plan->nouts + o], 0);
 }
 
 /* Output rows [r0, r1) of output o in tiles: gather, statistics of the rows below n_stat, staging. */

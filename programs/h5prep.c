@@ -522,7 +522,7 @@ static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, c
                         const char *out, int json)
 {
     char *text = st == H5PREP_OK ? h5prep_stats_json(s) : NULL;
-    int rc = st != H5PREP_OK ? (st == H5PREP_ERR_INTERRUPTED ? EXIT_INTERRUPTED : (int)st) : text ? 0 : H5PREP_ERR_NOMEM;
+    int rc = st != H5PREP_OK ? (st == H5PREP_ERR_INTERRUPTED ? 128 + (int)g_signal : (int)st) : text ? 0 : H5PREP_ERR_NOMEM;
     int *rcs;
     char **texts;
     int bad = mpi_world_gather(w, rc, text ? text : h5prep_last_error(), &rcs, &texts);

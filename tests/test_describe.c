@@ -14,12 +14,12 @@
 
 #define NC4 H5PREP_SOURCE_DIR "/data/nc4uvt.nc"
 
-static void write_text(const char *path, const char *text)
+/* Writes the recipe text to rp and runs `transform rp -o out --quiet`, which must succeed. */
+static void transform_ok(const char *rp, const char *text, const char *out)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(rp, text);
+    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
 }
 
 static char *read_text(const char *path)
@@ -74,9 +74,7 @@ static const char *str(json_t *j, const char *path)
 Test(describe, index_records_each_output_its_factors_and_inputs)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
-    write_text(rp, recipe("{method: zscore, keep_axes: [1]}"));
-    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
     json_t *ix = load(out, "index.json");
     cr_assert_str_eq(str(ix, "outputs.t.from"), "t");
     cr_assert_str_eq(str(ix, "outputs.t.normalize.method"), "none");
@@ -123,15 +121,11 @@ Test(describe, index_records_each_output_its_factors_and_inputs)
 Test(describe, factors_from_a_file_are_named)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out"), *rp2 = tu_path("r2.yaml"), *out2 = tu_path("out2");
-    write_text(rp, recipe("{method: zscore, keep_axes: [1]}"));
-    const char *a1[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
+    transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
     char norm[1200], stats[1100];
     snprintf(stats, sizeof stats, "%s/stats.json", out);
     snprintf(norm, sizeof norm, "{method: zscore, keep_axes: [1], stats: %s}", stats);
-    write_text(rp2, recipe(norm));
-    const char *a2[] = {"transform", rp2, "-o", out2, "--quiet", NULL};
-    cr_assert_eq(tu_cli(a2), 0, "%s", tu_stderr());
+    transform_ok(rp2, recipe(norm), out2);
     json_t *ix = load(out2, "index.json");
     cr_assert_str_eq(str(ix, "outputs.w.normalize.factors.file"), stats);
     json_t *factors = json_object_get(json_object_get(json_object_get(json_object_get(ix, "outputs"), "w"), "normalize"), "factors");
@@ -144,9 +138,7 @@ Test(describe, factors_from_a_file_are_named)
 Test(describe, xarray_h5netcdf_sees_named_dimensions)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
-    write_text(rp, recipe("{method: zscore, keep_axes: [1]}"));
-    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "%s -c \"import xarray as xr, h5py, json, numpy as np\n"
@@ -182,9 +174,7 @@ Test(describe, one_axis_name_two_lengths)
              "  s: {from: {slice: {of: t, axis: 3, start: 0, stop: 64}}}\n"
              "write: {dir: unused, hdf5: true}\n",
              NC4);
-    write_text(rp, text);
-    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    transform_ok(rp, text, out);
     json_t *ix = load(out, "index.json");
     cr_assert_str_eq(str(ix, "outputs.s.dims.2"), "lat");
     cr_assert_str_eq(str(ix, "outputs.s.dims.3"), "s_dim3", "sliced: lon has another length");
@@ -230,9 +220,7 @@ Test(describe, one_axis_name_two_lengths)
 Test(describe, info_summarises_an_output_directory)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
-    write_text(rp, recipe("{method: zscore, keep_axes: [1]}"));
-    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
     const char *a1[] = {"info", out, NULL};
     cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
     cr_assert(strstr(tu_stdout(), "h5prep transform output, 1 samples"), "%s", tu_stdout());
@@ -281,7 +269,7 @@ Test(describe, dry_run_prints_the_plan_and_creates_nothing)
              "  w: {from: {stack: {axis: 1, of: [t, u]}}, normalize: {method: zscore, keep_axes: [1]}, cast: float16}\n"
              "write: {dir: unused, hdf5: true, npy: true}\n",
              NC4);
-    write_text(rp, text);
+    tu_write_text(rp, text);
     const char *args[] = {"transform", rp, "-o", out, "--dry-run", "--stage-mem", "1M", NULL};
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
     const char *o = tu_stdout();
@@ -323,9 +311,7 @@ Test(describe, npy_dask_layout_opens_with_from_npy_stack)
              "split: {fractions: {train: 0.8, val: 0.2, test: 0.0}, seed: 3}\n"
              "write: {dir: unused, hdf5: true, npy: {layout: dask, shard_rows: 8}}\n",
              in);
-    write_text(rp, text);
-    const char *args[] = {"transform", rp, "-o", out, "--quiet", NULL};
-    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    transform_ok(rp, text, out);
     json_t *ix = load(out, "index.json");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");

@@ -77,9 +77,7 @@ static int run_recipe(const char *binary, const char *backend, const char *dir, 
              "%swrite: {hdf5: true}\n",
              dir, vars, dir, extra);
     snprintf(recipe, sizeof recipe, "%s/labels.yaml", dir);
-    tu_write_text(recipe, text);
-    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
-    return tu_cli_with(binary, args);
+    return tu_transform_text(binary, backend, recipe, text, out);
 }
 
 /* Output file `file` holds the samples `which` (count of them) in that order. */

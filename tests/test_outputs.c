@@ -17,14 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Asserts that path holds exactly `text`. */
 static void holds(const char *path, const char *text)
 {
@@ -64,8 +56,20 @@ static const char *make_recipe(const char *name, const char *input, const char *
     char text[2048];
     snprintf(text, sizeof text, "inputs: {files: %s, variables: [a]}\noutputs:\n  x: {from: a}\nwrite: %s\n", input, write);
     const char *path = tu_path(name);
-    write_text(path, text);
+    tu_write_text(path, text);
     return path;
+}
+
+/* in[512]: an input file; victim[512]: someone's file holding "precious"; state[512]: the
+ * statistics of in's /a, for merge. */
+static void victim_and_state(char *in, char *victim, char *state)
+{
+    snprintf(in, 512, "%s", make_input("in.h5", 64, 3));
+    snprintf(victim, 512, "%s", tu_path("victim"));
+    tu_write_text(victim, "precious");
+    snprintf(state, 512, "%s", tu_path("state.json"));
+    const char *good[] = {"stats", tu_input(in, "/a"), "-o", state, "--quiet", NULL};
+    cr_assert_eq(tu_cli(good), 0, "%s", tu_stderr());
 }
 
 /* ---- links ------------------------------------------------------------------------------- */
@@ -73,13 +77,8 @@ static const char *make_recipe(const char *name, const char *input, const char *
 Test(outputs, a_link_at_the_output_is_refused_for_every_kind)
 {
     char in[512], victim[512], state[512], recipe[512];
-    snprintf(in, sizeof in, "%s", make_input("in.h5", 64, 3));
-    snprintf(victim, sizeof victim, "%s", tu_path("victim"));
+    victim_and_state(in, victim, state);
     snprintf(recipe, sizeof recipe, "%s", make_recipe("r.yaml", in, "{hdf5: true}"));
-    write_text(victim, "precious");
-    snprintf(state, sizeof state, "%s", tu_path("state.json"));
-    const char *good[] = {"stats", tu_input(in, "/a"), "-o", state, "--quiet", NULL};
-    cr_assert_eq(tu_cli(good), 0, "%s", tu_stderr());
     const char *names[] = {"l.json", "l.h5", "m.json"};
     for (int i = 0; i < 3; i++) {
         char link[512];
@@ -98,7 +97,7 @@ Test(outputs, a_link_at_the_output_is_refused_for_every_kind)
     cr_assert_eq(mkdir(vdir, 0777), 0);
     char vfile[512];
     snprintf(vfile, sizeof vfile, "%s/index.json", vdir);
-    write_text(vfile, "precious");
+    tu_write_text(vfile, "precious");
     cr_assert_eq(symlink(vdir, ldir), 0);
     for (int overwrite = 0; overwrite < 2; overwrite++) {
         const char *args[] = {"transform", recipe, "--out", ldir, "--quiet", overwrite ? "--overwrite" : NULL, NULL};
@@ -116,12 +115,7 @@ Test(outputs, a_link_at_the_output_is_refused_for_every_kind)
 Test(outputs, links_planted_at_guessable_temporary_names_are_never_followed)
 {
     char in[512], victim[512], state[512];
-    snprintf(in, sizeof in, "%s", make_input("in.h5", 64, 3));
-    snprintf(victim, sizeof victim, "%s", tu_path("victim"));
-    write_text(victim, "precious");
-    snprintf(state, sizeof state, "%s", tu_path("state.json"));
-    const char *good[] = {"stats", tu_input(in, "/a"), "-o", state, "--quiet", NULL};
-    cr_assert_eq(tu_cli(good), 0, "%s", tu_stderr());
+    victim_and_state(in, victim, state);
     const char *names[] = {"o.json", "o.h5", "m.json"};
     for (int i = 0; i < 3; i++) {
         char out[512], link[600];
@@ -148,7 +142,7 @@ Test(outputs, links_inside_the_output_directory_are_never_followed)
 {
     char victim[512], d[512], p[600];
     snprintf(victim, sizeof victim, "%s", tu_path("victim"));
-    write_text(victim, "precious");
+    tu_write_text(victim, "precious");
     char *names[] = {"train"};
     uint64_t rows[] = {4}, shape[] = {2};
     float data[8] = {0};
@@ -297,10 +291,10 @@ Test(outputs, only_stale_temporaries_of_this_user_are_swept_and_links_are_left)
     snprintf(live, sizeof live, "%s/.o.json.h5prep-tmp-%ld-%llu-CCCCCC", tu_dir(), (long)getpid(), own_start());
     snprintf(link, sizeof link, "%s/.o.json.h5prep-tmp-%ld-123-DDDDDD", tu_dir(), (long)dead);
     snprintf(victim, sizeof victim, "%s", tu_path("victim"));
-    write_text(gone, "left by a killed run");
-    write_text(reused, "its pid now belongs to another process");
-    write_text(live, "a run still writing");
-    write_text(victim, "precious");
+    tu_write_text(gone, "left by a killed run");
+    tu_write_text(reused, "its pid now belongs to another process");
+    tu_write_text(live, "a run still writing");
+    tu_write_text(victim, "precious");
     cr_assert_eq(symlink(victim, link), 0);
     const char *in = make_input("in.h5", 20, 2), *out = tu_path("o.json");
     const char *args[] = {"stats", tu_input(in, "/a"), "-o", out, "--quiet", NULL};

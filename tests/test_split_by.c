@@ -52,9 +52,7 @@ static int run_split(const char *binary, const char *backend, const char *dir, c
              "write: {hdf5: true}\n",
              dir, vars, split);
     snprintf(recipe, sizeof recipe, "%s/split.yaml", dir);
-    tu_write_text(recipe, text);
-    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
-    return tu_cli_with(binary, args);
+    return tu_transform_text(binary, backend, recipe, text, out);
 }
 
 /* check_splits.py over the output directory; `args` are its --by/--split/... arguments. */
@@ -83,7 +81,7 @@ static void run_fails(const char *dir, const char *vars, const char *split, int 
     for (int i = 0; phrases[i]; i++)
         cr_assert(strstr(tu_stderr(), phrases[i]), "stderr lacks \"%s\": %s", phrases[i], tu_stderr());
     cr_assert(!tu_exists(out), "a failed run left %s behind", out);
-    cr_assert(!tu_any_file_with_prefix(dir, "bad-out.tmp"), "a failed run left its temporary directory");
+    cr_assert(!tu_any_temporary(dir), "a failed run left its temporary directory");
 }
 #define FAILS(dir, vars, split, code, ...) run_fails((dir), (vars), (split), (code), (const char *const[]){__VA_ARGS__, NULL})
 
@@ -99,38 +97,30 @@ static const char *at(const char *dir, const char *name)
 
 /* ---- by files ------------------------------------------------------------------------------- */
 
-static void files_split(char *dst, size_t cap, const char *dir, const char *extra)
+/* The files split (extra: more keys of it) run by binary on backend into DIR/out, checked against
+ * check_splits.py given the same split (extra_args: its options for those keys). */
+static void files_case(const char *dir, const char *extra, const char *extra_args, const char *binary,
+                       const char *backend, const char *out)
 {
-    snprintf(dst, cap, "{by: files, assign: {train: ['%s', '%s'], val: '%s', test: ['%s']}%s}", at(dir, "y2013*.h5"),
-             at(dir, "y2015*"), at(dir, "y2014a.h5"), at(dir, "y2014b.h5"), extra);
-}
-
-static void files_args(char *dst, size_t cap, const char *dir, const char *extra)
-{
-    snprintf(dst, cap, "--by files --split 'train=%s,%s' --split 'val=%s' --split 'test=%s' %s", at(dir, "y2013*.h5"),
-             at(dir, "y2015*"), at(dir, "y2014a.h5"), at(dir, "y2014b.h5"), extra);
+    char split[4096], args[4096];
+    snprintf(split, sizeof split, "{by: files, assign: {train: ['%s', '%s'], val: '%s', test: ['%s']}%s}",
+             at(dir, "y2013*.h5"), at(dir, "y2015*"), at(dir, "y2014a.h5"), at(dir, "y2014b.h5"), extra);
+    snprintf(args, sizeof args, "--by files --split 'train=%s,%s' --split 'val=%s' --split 'test=%s' %s",
+             at(dir, "y2013*.h5"), at(dir, "y2015*"), at(dir, "y2014a.h5"), at(dir, "y2014b.h5"), extra_args);
+    run_ok(binary, backend, dir, "[x]", split, at(dir, out));
+    check(dir, at(dir, out), args);
 }
 
 Test(split_by, files_keep_input_order)
 {
-    const char *dir = make_years(-1);
-    char split[4096], args[4096];
-    files_split(split, sizeof split, dir, "");
-    files_args(args, sizeof args, dir, "");
-    run_ok(H5PREP_CLI, "cpu", dir, "[x]", split, at(dir, "out"));
-    check(dir, at(dir, "out"), args);
+    files_case(make_years(-1), "", "", H5PREP_CLI, "cpu", "out");
 }
 
 Test(split_by, files_shuffled_with_a_seed)
 {
     const char *dir = make_years(-1);
-    char split[4096], args[4096];
-    files_split(split, sizeof split, dir, ", shuffle: true, seed: 5");
-    files_args(args, sizeof args, dir, "--shuffle");
-    run_ok(H5PREP_CLI, "cpu", dir, "[x]", split, at(dir, "a"));
-    check(dir, at(dir, "a"), args);
-    run_ok(H5PREP_CLI_SIMT, "cuda", dir, "[x]", split, at(dir, "b"));
-    check(dir, at(dir, "b"), args);
+    files_case(dir, ", shuffle: true, seed: 5", "--shuffle", H5PREP_CLI, "cpu", "a");
+    files_case(dir, ", shuffle: true, seed: 5", "--shuffle", H5PREP_CLI_SIMT, "cuda", "b");
     json_t *a = json_load_file(at(dir, "a/split.json"), 0, NULL), *b = json_load_file(at(dir, "b/split.json"), 0, NULL);
     cr_assert(a && b);
     json_t *train = json_object_get(json_object_get(json_object_get(a, "splits"), "train"), "indices");

@@ -80,13 +80,11 @@ void tu_write(const char *path, const char *name, hid_t ftype, hid_t mtype, int 
     H5Fclose(f);
 }
 
-void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
-                   size_t n)
+/* Attribute attr of dset in path, of the dataspace sp (closed here), written from vals. */
+static void put_attr(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, hid_t sp,
+                     const void *vals)
 {
-    hid_t f = open_or_create(path);
-    hid_t d = H5Oopen(f, dset, H5P_DEFAULT);
-    hsize_t dim = (hsize_t)n;
-    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t f = open_or_create(path), d = H5Oopen(f, dset, H5P_DEFAULT);
     hid_t a = H5Acreate2(d, attr, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
     cr_assert(a >= 0 && H5Awrite(a, mtype, vals) >= 0, "attribute %s", attr);
     H5Aclose(a);
@@ -95,17 +93,18 @@ void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t f
     H5Fclose(f);
 }
 
+void tu_attr_typed(const char *path, const char *dset, const char *attr, hid_t ftype, hid_t mtype, const void *vals,
+                   size_t n)
+{
+    hsize_t dim = (hsize_t)n;
+    put_attr(path, dset, attr, ftype, mtype, H5Screate_simple(1, &dim, NULL), vals);
+}
+
 void tu_attr_text(const char *path, const char *dset, const char *attr, const char *text)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, strlen(text));
-    hid_t f = open_or_create(path), d = H5Oopen(f, dset, H5P_DEFAULT), sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(d, attr, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(a >= 0 && H5Awrite(a, t, text) >= 0, "attribute %s", attr);
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Oclose(d);
-    H5Fclose(f);
+    put_attr(path, dset, attr, t, t, H5Screate(H5S_SCALAR), text);
     H5Tclose(t);
 }
 
@@ -287,6 +286,13 @@ void tu_write_text(const char *path, const char *text)
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "cannot create %s", path);
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
+int tu_transform_text(const char *binary, const char *backend, const char *recipe, const char *text, const char *out)
+{
+    tu_write_text(recipe, text);
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
+    return tu_cli_with(binary, args);
 }
 
 int tu_cli_with(const char *binary, const char *const *args) { return tu_cli_wait(tu_cli_start(binary, args, 0)); }

@@ -61,6 +61,9 @@ const char *tu_stderr(void);
 double *tu_read_all(const char *file, const char *dset, size_t *count);
 /* Writes text to a file (a recipe, a catalog), asserting success. */
 void tu_write_text(const char *path, const char *text);
+/* Writes the recipe text to recipe and runs `transform recipe --out out --quiet --backend backend`
+ * with binary; the exit code (stderr in tu_stderr()). */
+int tu_transform_text(const char *binary, const char *backend, const char *recipe, const char *text, const char *out);
 
 int tu_exists(const char *path);
 /* Whether dir holds a temporary of h5prep (a name with ".h5prep-tmp-", common/outfile.h). */

@@ -477,7 +477,7 @@ static h5prep_status write_split(run *r)
 {
     char *path = h5p_outdir_path(&r->outdir, "split.json");
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
-    h5prep_status st = h5p_split_write_manifest(&r->split, &r->recipe->split, path);
+    h5prep_status st = h5p_split_write_manifest(&r->split, &r->plan.split, path);
     free(path);
     return st;
 }

@@ -669,8 +669,8 @@ static h5prep_status write_stack_info(const h5p_sink *s, const output *o, int k)
         free(p.b);
         return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    int e = fd < 0 || write_all(fd, p.b, p.len) != 0 ? errno : 0;
+    int fd = h5p_create_excl(path);
+    int e = fd < 0 || h5p_write_all(fd, p.b, p.len) != 0 ? errno : 0;
     if (fd >= 0 && close(fd) != 0 && !e)
         e = errno;
     free(p.b);

@@ -926,9 +926,11 @@ static h5prep_status parse_split_names(const ctx *c, const yaml_node_t *n, const
     return check_split_names(c, n, what, s);
 }
 
-/* The value of split k in mapping n. */
-static const yaml_node_t *split_value(const ctx *c, const yaml_node_t *n, int k)
+/* The value of split k in mapping n; what[256] gets "<key>.<split name>" for messages. */
+static const yaml_node_t *split_value(const ctx *c, const yaml_node_t *n, const h5p_split_spec *s, const char *key, int k,
+                                     char *what)
 {
+    snprintf(what, 256, "%s.%s", key, s->names[k]);
     return node_of(c, n->data.mapping.pairs.start[k].value);
 }
 
@@ -939,9 +941,8 @@ static h5prep_status parse_fractions(const ctx *c, const yaml_node_t *n, h5p_spl
     char terms[1024];
     size_t len = 0;
     for (int i = 0; i < s->nsplits; i++) {
-        const yaml_node_t *v = split_value(c, n, i);
         char what[256];
-        snprintf(what, sizeof what, "split.fractions.%s", s->names[i]);
+        const yaml_node_t *v = split_value(c, n, s, "split.fractions", i, what);
         FORWARD_IF_ERROR(read_f64(c, v, what, &s->fractions[i]));
         if (!(s->fractions[i] >= 0 && s->fractions[i] <= 1))
             return fail_at(c, v, "%s: expected a fraction in [0, 1], found '%s'", what, text(v));
@@ -960,8 +961,7 @@ static h5prep_status parse_assign(const ctx *c, const yaml_node_t *n, h5p_split_
     char buf[128], what[256];
     FORWARD_IF_ERROR(parse_split_names(c, n, "split.assign", s));
     for (int k = 0; k < s->nsplits; k++) {
-        const yaml_node_t *v = split_value(c, n, k);
-        snprintf(what, sizeof what, "split.assign.%s", s->names[k]);
+        const yaml_node_t *v = split_value(c, n, s, "split.assign", k, what);
         if (v->type == YAML_MAPPING_NODE)
             return fail_at(c, v, "%s: expected a glob or a list of globs, found %s", what, found(v, buf, sizeof buf));
         size_t count = v->type == YAML_SCALAR_NODE ? 1 : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -1010,8 +1010,7 @@ static h5prep_status parse_ranges(const ctx *c, const yaml_node_t *n, h5p_split_
     char buf[128], what[256];
     FORWARD_IF_ERROR(parse_split_names(c, n, "split.ranges", s));
     for (int k = 0; k < s->nsplits; k++) {
-        const yaml_node_t *v = split_value(c, n, k);
-        snprintf(what, sizeof what, "split.ranges.%s", s->names[k]);
+        const yaml_node_t *v = split_value(c, n, s, "split.ranges", k, what);
         if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
             return fail_at(c, v, "%s: expected [START, END], found %s", what, found(v, buf, sizeof buf));
         FORWARD_IF_ERROR(read_bound(c, node_of(c, v->data.sequence.items.start[0]), s, what, &s->lo[k], &s->lo_text[k]));

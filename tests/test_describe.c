@@ -14,6 +14,14 @@
 
 #define NC4 H5PREP_SOURCE_DIR "/data/nc4uvt.nc"
 
+/* Runs the Python check `code` with path as sys.argv[1]; it must exit 0 (its message is above). */
+static void python_ok(const char *code, const char *path)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s -c \"%s\" '%s'", H5PREP_PYTHON, code, path);
+    cr_assert_eq(system(cmd), 0, "the Python check failed (its message is above): %s", cmd);
+}
+
 /* Writes the recipe text to rp and runs `transform rp -o out --quiet`, which must succeed. */
 static void transform_ok(const char *rp, const char *text, const char *out)
 {
@@ -139,26 +147,23 @@ Test(describe, xarray_h5netcdf_sees_named_dimensions)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
     transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s -c \"import xarray as xr, h5py, json, numpy as np\n"
-             "p = '%s/all.h5'\n"
-             "ds = xr.open_dataset(p, engine='h5netcdf')\n"
-             "assert ds['t'].dims == ('sample', 'lev', 'lat', 'lon'), ds['t'].dims\n"
-             "assert ds['w'].dims == ('sample', 'w_dim1', 'lev', 'lat', 'lon'), ds['w'].dims\n"
-             "assert ds['p'].dims == ('sample', 'p_dim1', 'lat', 'lon'), ds['p'].dims\n"
-             "assert ds['f'].dims == ('sample', 'f_dim1'), ds['f'].dims\n"
-             "assert ds['t'].attrs['units'] == 'C' and ds['t'].attrs['long_name'] == 'Temperature', ds['t'].attrs\n"
-             "assert 'units' not in ds['w'].attrs\n"
-             "assert json.loads(ds['w'].attrs['h5prep_normalize'])['factors'] == {'stats': 'stats.json', 'split': 'all'}\n"
-             "assert json.loads(ds['w'].attrs['h5prep_from']) == {'stack': {'axis': 1, 'of': ['t', 'u']}}\n"
-             "assert ds['p'].attrs['h5prep_cast'] == 'float16'\n"
-             "f = h5py.File(p)\n"
-             "for k in 'twpf':\n"
-             "    np.testing.assert_array_equal(ds[k].values, f[k][...])\n"
-             "print('xarray ok')\n\"",
-             H5PREP_PYTHON, out);
-    cr_assert_eq(system(cmd), 0, "the xarray check failed (its message is above): %s", cmd);
+    python_ok("import sys, xarray as xr, h5py, json, numpy as np\n"
+              "p = sys.argv[1] + '/all.h5'\n"
+              "ds = xr.open_dataset(p, engine='h5netcdf')\n"
+              "assert ds['t'].dims == ('sample', 'lev', 'lat', 'lon'), ds['t'].dims\n"
+              "assert ds['w'].dims == ('sample', 'w_dim1', 'lev', 'lat', 'lon'), ds['w'].dims\n"
+              "assert ds['p'].dims == ('sample', 'p_dim1', 'lat', 'lon'), ds['p'].dims\n"
+              "assert ds['f'].dims == ('sample', 'f_dim1'), ds['f'].dims\n"
+              "assert ds['t'].attrs['units'] == 'C' and ds['t'].attrs['long_name'] == 'Temperature', ds['t'].attrs\n"
+              "assert 'units' not in ds['w'].attrs\n"
+              "assert json.loads(ds['w'].attrs['h5prep_normalize'])['factors'] == {'stats': 'stats.json', 'split': 'all'}\n"
+              "assert json.loads(ds['w'].attrs['h5prep_from']) == {'stack': {'axis': 1, 'of': ['t', 'u']}}\n"
+              "assert ds['p'].attrs['h5prep_cast'] == 'float16'\n"
+              "f = h5py.File(p)\n"
+              "for k in 'twpf':\n"
+              "    np.testing.assert_array_equal(ds[k].values, f[k][...])\n"
+              "print('xarray ok')\n",
+              out);
 }
 
 /* An output sliced on an axis gets its own name for it; two outputs that name one axis with
@@ -205,14 +210,11 @@ Test(describe, one_axis_name_two_lengths)
     h5p_sink_free(s);
     char h5[1024];
     snprintf(h5, sizeof h5, "%s/all.h5", dir);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "%s -c \"import xarray as xr\n"
-             "ds = xr.open_dataset('%s', engine='h5netcdf')\n"
-             "assert ds['a'].dims == ('sample', 'lev') and ds['b'].dims == ('sample', 'b_lev'), (ds['a'].dims, ds['b'].dims)\n"
-             "assert ds.sizes['lev'] == 14 and ds.sizes['b_lev'] == 5\n\"",
-             H5PREP_PYTHON, h5);
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    python_ok("import sys, xarray as xr\n"
+              "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
+              "assert ds['a'].dims == ('sample', 'lev') and ds['b'].dims == ('sample', 'b_lev'), (ds['a'].dims, ds['b'].dims)\n"
+              "assert ds.sizes['lev'] == 14 and ds.sizes['b_lev'] == 5\n",
+              h5);
 }
 
 /* `h5prep info DIR`: the splits, rows, outputs and sizes of a transform's output, as a table and
@@ -316,21 +318,18 @@ Test(describe, npy_dask_layout_opens_with_from_npy_stack)
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");
     json_decref(ix);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s -c \"import dask.array as da, h5py, json, numpy as np\n"
-             "root = '%s'\n"
-             "ix = json.load(open(root + '/index.json'))['splits']\n"
-             "assert ix['test']['rows'] == 0 and ix['train']['rows'] > 8, ix\n"
-             "for split in ('train', 'val', 'test'):\n"
-             "    rows = ix[split]['rows']\n"
-             "    f = h5py.File(root + '/' + split + '.h5')\n"
-             "    for k, shape, dt in (('a', (2, 3), 'float32'), ('b', (6,), 'uint16')):\n"
-             "        s = da.from_npy_stack(root + '/' + split + '/' + k)\n"
-             "        assert s.shape == (rows,) + shape and s.dtype == dt, (split, k, s.shape, s.dtype)\n"
-             "        assert rows == 0 or s.chunks[0][0] == min(8, rows), s.chunks\n"
-             "        np.testing.assert_array_equal(s.compute(), f[k][...])\n"
-             "print('dask ok')\n\"",
-             H5PREP_PYTHON, out);
-    cr_assert_eq(system(cmd), 0, "the dask check failed (its message is above): %s", cmd);
+    python_ok("import sys, dask.array as da, h5py, json, numpy as np\n"
+              "root = sys.argv[1]\n"
+              "ix = json.load(open(root + '/index.json'))['splits']\n"
+              "assert ix['test']['rows'] == 0 and ix['train']['rows'] > 8, ix\n"
+              "for split in ('train', 'val', 'test'):\n"
+              "    rows = ix[split]['rows']\n"
+              "    f = h5py.File(root + '/' + split + '.h5')\n"
+              "    for k, shape, dt in (('a', (2, 3), 'float32'), ('b', (6,), 'uint16')):\n"
+              "        s = da.from_npy_stack(root + '/' + split + '/' + k)\n"
+              "        assert s.shape == (rows,) + shape and s.dtype == dt, (split, k, s.shape, s.dtype)\n"
+              "        assert rows == 0 or s.chunks[0][0] == min(8, rows), s.chunks\n"
+              "        np.testing.assert_array_equal(s.compute(), f[k][...])\n"
+              "print('dask ok')\n",
+              out);
 }

@@ -68,16 +68,13 @@ static void write_catalog(const char *dir, int skip)
 static int run_recipe(const char *binary, const char *backend, const char *dir, const char *vars, const char *extra,
                       const char *out)
 {
-    char text[4096], recipe[700];
-    snprintf(text, sizeof text,
-             "inputs:\n  - files: '%s/*.h5'\n    per_file: true\n    variables: %s\n"
-             "    catalog: {file: '%s/catalog.csv', key: filename, columns: [category, magnitude]}\n"
-             "outputs:\n  x: {from: x}\n  label: {from: label, cast: float64}\n"
-             "  cat: {from: category, cast: float64}\n  mag: {from: magnitude, cast: float64}\n"
-             "%swrite: {hdf5: true}\n",
-             dir, vars, dir, extra);
-    snprintf(recipe, sizeof recipe, "%s/labels.yaml", dir);
-    return tu_transform_text(binary, backend, recipe, text, out);
+    return tu_transform_fmt(binary, backend, out, dir, "labels.yaml",
+                            "inputs:\n  - files: '%s/*.h5'\n    per_file: true\n    variables: %s\n"
+                            "    catalog: {file: '%s/catalog.csv', key: filename, columns: [category, magnitude]}\n"
+                            "outputs:\n  x: {from: x}\n  label: {from: label, cast: float64}\n"
+                            "  cat: {from: category, cast: float64}\n  mag: {from: magnitude, cast: float64}\n"
+                            "%swrite: {hdf5: true}\n",
+                            dir, vars, dir, extra);
 }
 
 /* Output file `file` holds the samples `which` (count of them) in that order. */

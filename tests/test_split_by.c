@@ -44,15 +44,12 @@ static const char *make_years(int nan_row)
 static int run_split(const char *binary, const char *backend, const char *dir, const char *vars, const char *split,
                      const char *out)
 {
-    char text[4096], recipe[700];
-    snprintf(text, sizeof text,
-             "inputs: {files: '%s/y20*.h5', variables: %s}\n"
-             "outputs:\n  x: {from: x, normalize: zscore, cast: float64}\n"
-             "split: %s\n"
-             "write: {hdf5: true}\n",
-             dir, vars, split);
-    snprintf(recipe, sizeof recipe, "%s/split.yaml", dir);
-    return tu_transform_text(binary, backend, recipe, text, out);
+    return tu_transform_fmt(binary, backend, out, dir, "split.yaml",
+                            "inputs: {files: '%s/y20*.h5', variables: %s}\n"
+                            "outputs:\n  x: {from: x, normalize: zscore, cast: float64}\n"
+                            "split: %s\n"
+                            "write: {hdf5: true}\n",
+                            dir, vars, split);
 }
 
 /* check_splits.py over the output directory; `args` are its --by/--split/... arguments. */

@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,8 +289,16 @@ void tu_write_text(const char *path, const char *text)
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 
-int tu_transform_text(const char *binary, const char *backend, const char *recipe, const char *text, const char *out)
+int tu_transform_fmt(const char *binary, const char *backend, const char *out, const char *dir, const char *name,
+                     const char *fmt, ...)
 {
+    char text[8192], recipe[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    cr_assert(len >= 0 && (size_t)len < sizeof text, "recipe text too long");
+    snprintf(recipe, sizeof recipe, "%s/%s", dir, name);
     tu_write_text(recipe, text);
     const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
     return tu_cli_with(binary, args);

@@ -61,9 +61,10 @@ const char *tu_stderr(void);
 double *tu_read_all(const char *file, const char *dset, size_t *count);
 /* Writes text to a file (a recipe, a catalog), asserting success. */
 void tu_write_text(const char *path, const char *text);
-/* Writes the recipe text to recipe and runs `transform recipe --out out --quiet --backend backend`
- * with binary; the exit code (stderr in tu_stderr()). */
-int tu_transform_text(const char *binary, const char *backend, const char *recipe, const char *text, const char *out);
+/* Writes the recipe printf(fmt, ...) to DIR/NAME and runs `transform DIR/NAME --out out --quiet
+ * --backend backend` with binary; the exit code (stderr in tu_stderr()). */
+int tu_transform_fmt(const char *binary, const char *backend, const char *out, const char *dir, const char *name,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 int tu_exists(const char *path);
 /* Whether dir holds a temporary of h5prep (a name with ".h5prep-tmp-", common/outfile.h). */

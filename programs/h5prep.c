@@ -516,6 +516,66 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
         {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS}, \
         {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE}
 
+static void free_texts(const mpi_world *w, char **texts)
+{
+    for (int r = 0; texts && r < w->size; r++)
+        free(texts[r]);
+    free(texts);
+}
+
+/* Under MPI: every rank's exit code and text (its message where rc != 0) go to rank 0, which
+ * prints the first failing rank's message and returns its code; where none failed, 0 and the
+ * ranks' texts in rank order (*texts, NULL on the other ranks; free_texts). */
+static int gather_ranks(const mpi_world *w, int rc, const char *text, char ***texts)
+{
+    int *rcs;
+    int bad = mpi_world_gather(w, rc, text, &rcs, texts);
+    rc = bad ? out_of_memory() : 0;
+    for (int r = 0; w->rank == 0 && !rc && r < w->size; r++)
+        if (rcs[r] != 0) {
+            fprintf(stderr, "h5prep: rank %d of %d: %s\n", r, w->size, (*texts)[r]);
+            rc = rcs[r];
+        }
+    free(rcs);
+    if (rc) {
+        free_texts(w, *texts);
+        *texts = NULL;
+    }
+    return rc;
+}
+
+/* Rank r opened other inputs than rank 0 (texts from h5prep_stats_inputs): the first line in
+ * which the two lists differ. */
+static int inputs_differ(const mpi_world *w, int r, const char *a, const char *b)
+{
+    size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+    while (*a && *b && la == lb && memcmp(a, b, la) == 0) {
+        a += la + 1, b += lb + 1;
+        la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+    }
+    fprintf(stderr, "h5prep: rank %d of %d opened other inputs than rank 0, so no rank reads any data:\n"
+                    "  rank 0: %.*s\n  rank %d: %.*s\n"
+                    "hint: every rank must see the same files, unchanged while the job runs (a shared file system, the same working directory)\n",
+            r, w->size, la ? (int)la : 13, la ? a : "no more files", r, lb ? (int)lb : 13, lb ? b : "no more files");
+    return H5PREP_ERR_USAGE;
+}
+
+/* Under MPI, before any data is read: every rank opened its inputs, and the same ones (the same
+ * files after the globs, with the same rows, size and mtime), or every rank stops here. */
+static int agree_on_inputs(const mpi_world *w, const h5prep_stats *s, h5prep_status st)
+{
+    char *text = st == H5PREP_OK ? h5prep_stats_inputs(s) : NULL;
+    int rc = st != H5PREP_OK ? (int)st : text ? 0 : H5PREP_ERR_NOMEM;
+    char **texts;
+    rc = gather_ranks(w, rc, text ? text : st != H5PREP_OK ? h5prep_last_error() : "out of memory", &texts);
+    free(text);
+    for (int r = 1; w->rank == 0 && !rc && r < w->size; r++)
+        if (strcmp(texts[r], texts[0]) != 0)
+            rc = inputs_differ(w, r, texts[0], texts[r]);
+    free_texts(w, texts);
+    return mpi_world_share_rc(w, rc);
+}
+
 /* Under MPI: every rank's part (or its error) goes to rank 0, which merges the parts in the fixed
  * tree and writes the output, or prints the first failing rank's message; all ranks exit alike. */
 static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, const h5prep_stats_config *c,
@@ -523,37 +583,23 @@ static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, c
 {
     char *text = st == H5PREP_OK ? h5prep_stats_json(s) : NULL;
     int rc = st != H5PREP_OK ? (st == H5PREP_ERR_INTERRUPTED ? 128 + (int)g_signal : (int)st) : text ? 0 : H5PREP_ERR_NOMEM;
-    int *rcs;
     char **texts;
-    int bad = mpi_world_gather(w, rc, text ? text : h5prep_last_error(), &rcs, &texts);
+    rc = gather_ranks(w, rc, text ? text : st != H5PREP_OK ? h5prep_last_error() : "out of memory", &texts);
     free(text);
-    if (w->rank == 0) {
-        int failed = -1;
-        for (int r = 0; !bad && r < w->size && failed < 0; r++)
-            failed = rcs[r] != 0 ? r : -1;
-        if (bad) {
-            rc = out_of_memory();
-        } else if (failed >= 0) {
-            fprintf(stderr, "h5prep: rank %d of %d: %s\n", failed, w->size, texts[failed]);
-            rc = rcs[failed];
-        } else {
-            h5prep_stats *m = h5prep_stats_create(c);
-            h5prep_status ms = m ? H5PREP_OK : H5PREP_ERR_NOMEM;
-            for (int r = 0; r < w->size && ms == H5PREP_OK; r++) {
-                char name[32];
-                snprintf(name, sizeof name, "rank %d", r);
-                ms = h5prep_stats_load_text(m, texts[r], name);
-            }
-            if (m)
-                h5prep_stats_set_ranks(m, w->size);
-            rc = ms == H5PREP_OK ? emit(m, out, json, c->ddof) : m ? fail(ms) : out_of_memory();
-            h5prep_stats_destroy(m);
+    if (w->rank == 0 && !rc) {
+        h5prep_stats *m = h5prep_stats_create(c);
+        h5prep_status ms = m ? H5PREP_OK : H5PREP_ERR_NOMEM;
+        for (int r = 0; r < w->size && ms == H5PREP_OK; r++) {
+            char name[32];
+            snprintf(name, sizeof name, "rank %d", r);
+            ms = h5prep_stats_load_text(m, texts[r], name);
         }
-        for (int r = 0; texts && r < w->size; r++)
-            free(texts[r]);
-        free(texts);
-        free(rcs);
+        if (m)
+            h5prep_stats_set_ranks(m, w->size);
+        rc = ms == H5PREP_OK ? emit(m, out, json, c->ddof) : m ? fail(ms) : out_of_memory();
+        h5prep_stats_destroy(m);
     }
+    free_texts(w, texts);
     return mpi_world_share_rc(w, rc);
 }
 
@@ -625,6 +671,11 @@ static int cmd_stats(int argc, char **argv)
     h5prep_status st = part_n ? h5prep_stats_set_part(s, part_i, part_n) : H5PREP_OK;
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
+    if (w.size > 1 && (rc = agree_on_inputs(&w, s, st)) != 0) {
+        mpi_world_end(&w);
+        h5prep_stats_destroy(s);
+        return rc;
+    }
     if (st == H5PREP_OK) {
         st = h5prep_stats_run(s);
         end_progress(&ps);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <float.h>
 #include <hdf5.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,16 +36,42 @@ static json_t *u64_array(const uint64_t *a, int n, uint64_t offset)
     return arr;
 }
 
-json_t *h5p_input_json(const h5p_var *v, const h5p_part *p)
+/* An input file's modification time as ISO 8601 UTC. */
+static void format_mtime(const h5p_part *p, char mtime[32])
 {
-    char mtime[32];
     time_t t = (time_t)p->mtime;
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    strftime(mtime, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *h5p_input_json(const h5p_var *v, const h5p_part *p)
+{
+    char mtime[32];
+    format_mtime(p, mtime);
     return json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "path", p->path, "dataset", v->name, "rows",
                      (json_int_t)p->rows, "dtype", h5p_dtype_name(p->dtype), "byte_order",
                      p->big_endian ? "big" : "little", "size", (json_int_t)p->size, "mtime", mtime);
+}
+
+char *h5prep_stats_inputs(const h5prep_stats *s)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < s->nvars; i++)
+        for (size_t k = 0; k < s->vars[i].nparts; k++)
+            len += strlen(s->vars[i].parts[k].path) + strlen(s->vars[i].name) + 96;
+    char *text = malloc(len), *at = text;
+    for (size_t i = 0; text && i < s->nvars; i++)
+        for (size_t k = 0; k < s->vars[i].nparts; k++) {
+            const h5p_part *p = &s->vars[i].parts[k];
+            char mtime[32];
+            format_mtime(p, mtime);
+            at += snprintf(at, len - (size_t)(at - text), "%s:%s, %" PRIu64 " rows, %" PRId64 " bytes, modified %s\n",
+                           p->path, s->vars[i].name, p->rows, p->size, mtime);
+        }
+    if (text)
+        *at = '\0';
+    return text;
 }
 
 static json_t *provenance_json(const h5prep_stats *s)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the MPI tests of `h5prep stats` (called by .ci/run): -np 1..4 give the very "variables"
 # bytes of one run without MPI; a damaged chunk read by one rank stops every rank with that rank's
-# message and exit code, within a timeout (no hang), and leaves no output. Use: tests/mpi/run.sh [BUILD_DIR]
+# message and exit code, within a timeout (no hang), and leaves no output; ranks that see other
+# input files are refused before any data is read. Use: tests/mpi/run.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -44,4 +45,24 @@ else
   cat "$dir/err.txt" >&2
   fails=$((fails + 1))
 fi
+# ranks that see other inputs (a file with another mtime, a file missing) are refused before any
+# data is read: each rank runs in a folder of its own, r0 or r1, with a glob relative to it
+"$py" -c "import h5py, numpy as np; h5py.File('$dir/s.h5', 'w')['x'] = np.ones((10, 30, 20), 'f4')"
+for case in mtime missing; do
+  rm -rf "$dir/r0" "$dir/r1" && mkdir "$dir/r0" "$dir/r1"
+  cp -p "$dir/s.h5" "$dir/r0/a.h5" && cp -p "$dir/s.h5" "$dir/r0/b.h5" && cp -p "$dir/s.h5" "$dir/r1/a.h5"
+  if [ "$case" = mtime ]; then cp "$dir/s.h5" "$dir/r1/b.h5" && touch -d 2020-01-01 "$dir/r1/b.h5"; fi
+  set +e
+  mpirun_ -np 2 sh -c 'cd "$0/r$OMPI_COMM_WORLD_RANK" && exec "$1" stats "*.h5:/x" -o "$0/dis.json"' "$dir" "$h5prep" 2>"$dir/err.txt"
+  rc=$?
+  set -e
+  if [ "$rc" -eq 2 ] && grep -q "rank 1 of 2 opened other inputs than rank 0" "$dir/err.txt" && grep -q "rank 0: b.h5:/x" "$dir/err.txt" &&
+     [ ! -e "$dir/dis.json" ]; then
+    echo "tests/mpi: ok: ranks that disagree on their inputs ($case) are refused with exit 2 before any data is read"
+  else
+    echo "tests/mpi: FAIL: inputs that differ ($case): exit $rc (want 2), output $(ls "$dir"/dis.json 2>/dev/null || echo none)" >&2
+    cat "$dir/err.txt" >&2
+    fails=$((fails + 1))
+  fi
+done
 [ "$fails" -eq 0 ] && echo "tests/mpi: all passed" || { echo "tests/mpi: $fails failed" >&2; exit 1; }

@@ -42,6 +42,7 @@ struct h5p_backend {
     uint64_t n_features;
     int nlanes;
     h5p_states lane[H5P_CPU_LANES];
+    int lane_used[H5P_CPU_LANES]; /* the lane got rows of the current block */
     h5p_cpu_carry carry[H5P_CPU_LANES];
     const h5p_slab *slab; /* the slab of the current job */
     atomic_int next_lane;

@@ -249,8 +249,8 @@ static void lane_rows(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry
 }
 
 /* Lane u of the block: the u-th share of its rows (channels-last) or of its lines, as far as this
- * slab holds them. */
-static void lane_work(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s, uint64_t u,
+ * slab holds them; whether the slab held any of them. */
+static int lane_work(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry *c, const h5p_states *acc, const h5p_slab *s, uint64_t u,
                       uint64_t L)
 {
     const unsigned char *base = s->data;
@@ -263,18 +263,19 @@ static void lane_work(const h5p_cpu_kernels *k, h5p_cpu_thread *t, h5p_cpu_carry
     if (inner == 1) {
         if (b1 > b0)
             lane_rows(k, t, c, acc, s, base + (b0 - a) * F * esize, b1 - b0, F, s->feature_base, b1 == hi);
-        return;
+        return b1 > b0;
     }
     /* [outer][F][inner]: every (o, f) is a line of `inner` values of feature f. With enough
      * lines in the block, lanes split the lines; otherwise they split every line. */
     if (U >= 4 * L) {
         for (uint64_t l = b0; l < b1; l++)
             accumulate_rows(k, t, acc, s, base + (l - a) * inner * esize, inner, 1, s->feature_base + (l - a) % F);
-        return;
+        return b1 > b0;
     }
     uint64_t i0 = inner * u / L, i1 = inner * (u + 1) / L;
     for (uint64_t l = 0; l < have && i1 > i0; l++)
         accumulate_rows(k, t, acc, s, base + (l * inner + i0) * esize, i1 - i0, 1, s->feature_base + l % F);
+    return have > 0 && i1 > i0;
 }
 
 static void slab_job(void *arg, int tid, int nt)
@@ -283,7 +284,8 @@ static void slab_job(void *arg, int tid, int nt)
     h5p_backend *be = arg;
     int u;
     while ((u = atomic_fetch_add(&be->next_lane, 1)) < be->nlanes)
-        lane_work(be->kern, &be->th[tid], &be->carry[u], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes);
+        if (lane_work(be->kern, &be->th[tid], &be->carry[u], &be->lane[u], be->slab, (uint64_t)u, (uint64_t)be->nlanes))
+            be->lane_used[u] = 1;
 }
 
 void h5p_cpu_stats_free(h5p_backend *be)
@@ -310,6 +312,7 @@ h5prep_status h5p_cpu_stats_begin(h5p_backend *be, uint64_t n_features, size_t s
     be->nlanes = per_lane * H5P_CPU_LANES <= LANE_BUDGET ? H5P_CPU_LANES : (int)(LANE_BUDGET / per_lane) > 1 ? (int)(LANE_BUDGET / per_lane) : 1;
     for (int u = 0; u < H5P_CPU_LANES; u++) {
         h5p_states_free(&be->lane[u]);
+        be->lane_used[u] = 0;
         RETURN_ERROR_IF(u < be->nlanes && h5p_states_init(&be->lane[u], n_features) != 0, H5PREP_ERR_NOMEM,
                         "cpu backend: no memory for %llu feature states", (unsigned long long)n_features);
     }
@@ -329,15 +332,21 @@ h5prep_status h5p_cpu_stats_slab(h5p_backend *be, int slot, const h5p_slab *slab
 
 h5prep_status h5p_cpu_stats_end(h5p_backend *be, h5p_moments *out)
 {
+    /* a lane that got no rows of the block holds empty states, and merging those changes no bit:
+     * skipped, which matters for wide blocks of a few rows (8 lanes of 1M features are 384 MB) */
     for (uint64_t f = 0; f < be->n_features; f++) {
         out[f] = h5p_moments_empty();
         for (int u = 0; u < be->nlanes; u++) {
+            if (!be->lane_used[u])
+                continue;
             h5p_moments m = h5p_states_get(&be->lane[u], f);
             h5p_moments_merge(&out[f], &m);
         }
     }
     for (int u = 0; u < be->nlanes; u++) {
-        h5p_states_reset(&be->lane[u], be->n_features);
+        if (be->lane_used[u])
+            h5p_states_reset(&be->lane[u], be->n_features);
+        be->lane_used[u] = 0;
         be->carry[u].rows = 0; /* a block that ended reduced its carries */
     }
     return H5PREP_OK;

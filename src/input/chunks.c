@@ -1,5 +1,6 @@
 /* chunks.c: reads the chunks of a slab raw (H5Dread_chunk, in the reader thread: HDF5 is one
- * lock) and decodes them on a pool: inflate with libdeflate, undo the shuffle, copy into place. */
+ * lock) and decodes them on a pool: inflate with libdeflate, undo the shuffle, copy into place.
+ * Unfiltered chunks that span whole rows are read straight into their place in the slab. */
 #include "input/chunks.h"
 
 #include "common/internal.h"
@@ -18,6 +19,7 @@ typedef struct raw_chunk {
     size_t pos, size;             /* in the arena */
     uint32_t mask;                /* filters skipped for this chunk (bit i: filter i) */
     int unwritten;                /* never written: it holds the fill value */
+    int in_place;                 /* read straight into the slab: nothing left to do */
 } raw_chunk;
 
 struct h5p_chunks {
@@ -26,6 +28,7 @@ struct h5p_chunks {
     hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
     size_t esize, chunk_bytes;
     int shuffle_idx, deflate_idx; /* position in the filter pipeline, -1 when absent */
+    int whole_rows;               /* no filters, and a chunk spans every axis but axis 0 */
     char filters[64];
     int has_fill;
     unsigned char fill[16];       /* one element of the fill value (esize bytes) */
@@ -56,8 +59,8 @@ h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t
         goto out;
     }
     int nf = H5Pget_nfilters(dcpl);
-    if (nf <= 0) {
-        snprintf(why, why_cap, "no filters: H5Dread copies the chunks as they are");
+    if (nf < 0) {
+        snprintf(why, why_cap, "the filter pipeline cannot be read");
         goto out;
     }
     if (big_endian) {
@@ -86,8 +89,9 @@ h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t
             goto out;
         }
     }
-    snprintf(c->filters, sizeof c->filters, "%s%s%s", c->shuffle_idx >= 0 ? "shuffle" : "",
-             c->shuffle_idx >= 0 && c->deflate_idx >= 0 ? "+" : "", c->deflate_idx >= 0 ? "deflate" : "");
+    snprintf(c->filters, sizeof c->filters, "%s%s%s%s", c->shuffle_idx >= 0 ? "shuffle" : "",
+             c->shuffle_idx >= 0 && c->deflate_idx >= 0 ? "+" : "", c->deflate_idx >= 0 ? "deflate" : "",
+             nf == 0 ? "uncompressed" : "");
     c->dset = d;
     c->rank = rank;
     c->esize = esize;
@@ -96,9 +100,11 @@ h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t
         memcpy(c->fill, fill, esize);
     H5Pget_chunk(dcpl, rank, c->chunk);
     c->chunk_bytes = esize;
+    c->whole_rows = nf == 0;
     for (int a = 0; a < rank; a++) {
         c->dims[a] = dims[a];
         c->chunk_bytes *= c->chunk[a];
+        c->whole_rows &= a == 0 || c->chunk[a] == dims[a];
     }
 out:
     H5Pclose(dcpl);
@@ -140,9 +146,17 @@ int h5p_chunks_aligned(const h5p_chunks *c, uint64_t row, uint64_t n)
     return row % c->chunk[0] == 0 && ((row + n) % c->chunk[0] == 0 || row + n == c->dims[0]);
 }
 
-/* Fetches every chunk that intersects rows [row, row+n) into the arena. */
-static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *path, const char *name,
-                           int *unstored)
+/* The next chunk's grid index, in C order. */
+static void next_chunk(hsize_t *idx, const hsize_t *grid, int rank)
+{
+    for (int a = rank - 1; a >= 0 && ++idx[a] == grid[a]; a--)
+        idx[a] = 0;
+}
+
+/* Fetches every chunk that intersects rows [row, row+n) into the arena, or where it is unfiltered,
+ * spans whole rows and ends inside the slab, into its place in dst (rows from row). */
+static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, unsigned char *dst, const char *path,
+                           const char *name, int *unstored)
 {
     hsize_t grid[H5S_MAX_RANK], idx[H5S_MAX_RANK] = {0};
     size_t total = 1;
@@ -157,13 +171,13 @@ static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *
         c->list = l;
         c->cap_list = total;
     }
-    size_t used = 0;
-    for (size_t k = 0; k < total; k++) {
+    size_t used = 0, row_bytes = c->chunk_bytes / c->chunk[0];
+    for (size_t k = 0; k < total; k++, next_chunk(idx, grid, c->rank)) {
         raw_chunk *rc = &c->list[k];
         for (int a = 0; a < c->rank; a++)
             rc->offset[a] = (a == 0 ? row : 0) + idx[a] * c->chunk[a];
         hsize_t bytes = 0;
-        rc->unwritten = 0;
+        rc->unwritten = rc->in_place = 0;
         herr_t sized = H5Dget_chunk_storage_size(c->dset, rc->offset, &bytes);
         if (sized < 0) /* a chunk never written: drop the error HDF5 stacked (the thread's stack */
             H5Eclear2(H5E_DEFAULT); /* would otherwise outlive the reader thread, leaked) */
@@ -174,25 +188,23 @@ static h5prep_status fetch(h5p_chunks *c, uint64_t row, uint64_t n, const char *
             }
             rc->unwritten = 1; /* placed from the fill chunk, nothing to read */
             rc->pos = rc->size = 0;
-            for (int a = c->rank - 1; a >= 0 && ++idx[a] == grid[a]; a--)
-                idx[a] = 0;
             continue;
         }
-        if (used + bytes > c->arena_cap) {
+        rc->in_place = c->whole_rows && bytes == c->chunk_bytes && rc->offset[0] + c->chunk[0] <= row + n;
+        if (!rc->in_place && used + bytes > c->arena_cap) {
             size_t cap = (used + bytes) * 2;
             unsigned char *ar = realloc(c->arena, cap);
             RETURN_ERROR_IF(!ar, H5PREP_ERR_NOMEM, "%s:%s: out of memory for raw chunks", path, name);
             c->arena = ar;
             c->arena_cap = cap;
         }
-        RETURN_ERROR_IF(H5Dread_chunk(c->dset, H5P_DEFAULT, rc->offset, &rc->mask, c->arena + used) < 0,
-                        H5PREP_ERR_CORRUPT, "%s:%s: reading the chunk at row %llu failed (HDF5: %s)", path, name,
+        unsigned char *into = rc->in_place ? dst + (rc->offset[0] - row) * row_bytes : c->arena + used;
+        RETURN_ERROR_IF(H5Dread_chunk(c->dset, H5P_DEFAULT, rc->offset, &rc->mask, into) < 0, H5PREP_ERR_CORRUPT,
+                        "%s:%s: reading the chunk at row %llu failed (HDF5: %s)", path, name,
                         (unsigned long long)rc->offset[0], h5p_hdf5_reason());
         rc->pos = used;
         rc->size = bytes;
-        used += bytes;
-        for (int a = c->rank - 1; a >= 0 && ++idx[a] == grid[a]; a--) /* next chunk, C order */
-            idx[a] = 0;
+        used += rc->in_place ? 0 : bytes;
     }
     c->nlist = total;
     return H5PREP_OK;
@@ -270,6 +282,8 @@ static void decode_chunks(void *arg, int tid, int nt)
     size_t k;
     while ((k = atomic_fetch_add(&c->next, 1)) < c->nlist && !atomic_load(&c->failed)) {
         const raw_chunk *rc = &c->list[k];
+        if (rc->in_place)
+            continue;
         if (rc->unwritten) {
             place(c, rc, c->fill_chunk, c->dst, c->row0, j->slab_rows);
             continue;
@@ -303,7 +317,7 @@ h5prep_status h5p_chunks_read(h5p_chunks *c, h5p_pool *pool, uint64_t row, uint6
                               const char *path, const char *name, int *unstored)
 {
     *unstored = 0;
-    FORWARD_IF_ERROR(fetch(c, row, n, path, name, unstored));
+    FORWARD_IF_ERROR(fetch(c, row, n, dst, path, name, unstored));
     if (*unstored)
         return H5PREP_OK;
     int any_unwritten = 0;

@@ -1,5 +1,6 @@
-/* chunks.h: parallel decoding of compressed chunks. The reader thread fetches a slab's raw
- * chunks with H5Dread_chunk; a pool of threads inflates (libdeflate), unshuffles and places them. */
+/* chunks.h: chunked datasets read without H5Dread. The reader thread fetches a slab's raw chunks
+ * with H5Dread_chunk (unfiltered chunks of whole rows straight into the slab); a pool of threads
+ * inflates (libdeflate), unshuffles and places the others. */
 #ifndef H5PREP_CHUNKS_H
 #define H5PREP_CHUNKS_H
 
@@ -27,7 +28,7 @@ h5prep_status h5p_chunks_read(h5p_chunks *c, h5p_pool *pool, uint64_t row, uint6
                               const char *path, const char *name, int *unstored);
 /* Fills bytes of dst with copies of the esize-byte element elem (bytes a multiple of esize). */
 void h5p_fill_pattern(void *dst, size_t bytes, const void *elem, size_t esize);
-/* "shuffle+deflate" etc., for --verbose. */
+/* "shuffle+deflate", "deflate", "uncompressed" etc., for --verbose. */
 const char *h5p_chunks_filters(const h5p_chunks *c);
 
 #endif

@@ -455,7 +455,9 @@ h5prep_status h5p_reader_open(h5p_reader *r, const h5p_var *v, const h5p_part *p
         snprintf(r->how, sizeof r->how, "viewed in place (contiguous, mapped)");
     } else if ((r->chunks = h5p_chunks_open(d, r->rank, r->dims, h5p_dtype_size(part->dtype), part->big_endian,
                                             r->has_fill ? r->fill : NULL, why, sizeof why))) {
-        snprintf(r->how, sizeof r->how, "raw chunks decoded in parallel (%s)", h5p_chunks_filters(r->chunks));
+        const char *filters = h5p_chunks_filters(r->chunks);
+        snprintf(r->how, sizeof r->how, "raw chunks %s (%s)",
+                 strcmp(filters, "uncompressed") == 0 ? "read into the slab without H5Dread" : "decoded in parallel", filters);
     } else {
         snprintf(r->how, sizeof r->how, "H5Dread (%s)", why);
     }

@@ -255,9 +255,18 @@ Test(describe, info_summarises_an_output_directory)
     const char *a3[] = {"info", tu_dir(), NULL};
     cr_assert_eq(tu_cli(a3), 3);
     cr_assert(strstr(tu_stderr(), "no index.json: not the output directory of 'h5prep transform'"), "%s", tu_stderr());
-    const char *a4[] = {"info", "--json", NC4, NULL};
-    cr_assert_eq(tu_cli(a4), 2);
-    cr_assert(strstr(tu_stderr(), "--json summarises a transform's output directory"), "%s", tu_stderr());
+    /* --json of a file and a DIR together: one document, the file under "files", the DIR's summary
+     * under "dirs" (tests/test_info.c checks the files' part) */
+    const char *a4[] = {"info", "--json", NC4 ":/T", out, NULL};
+    cr_assert_eq(tu_cli(a4), 0, "%s", tu_stderr());
+    doc = json_loads(tu_stdout(), 0, &e);
+    cr_assert_not_null(doc, "%s: %s", e.text, tu_stdout());
+    cr_assert_str_eq(str(doc, "format"), "h5prep-info/1");
+    cr_assert_str_eq(str(doc, "files.0.file"), NC4);
+    cr_assert_str_eq(str(doc, "files.0.datasets.0.path"), "/T");
+    cr_assert_str_eq(str(doc, "dirs.0.dir"), out);
+    cr_assert_str_eq(str(doc, "dirs.0.outputs.t.dtype"), "float64");
+    json_decref(doc);
 }
 
 /* --dry-run: the plan on stdout, exit 0, and no output directory (nor its temporary) created. */

@@ -14,14 +14,6 @@
 
 #define NC4 H5PREP_SOURCE_DIR "/data/nc4uvt.nc"
 
-/* Runs the Python check `code` with path as sys.argv[1]; it must exit 0 (its message is above). */
-static void python_ok(const char *code, const char *path)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s -c \"%s\" '%s'", H5PREP_PYTHON, code, path);
-    cr_assert_eq(system(cmd), 0, "the Python check failed (its message is above): %s", cmd);
-}
-
 /* Writes the recipe text to rp and runs `transform rp -o out --quiet`, which must succeed. */
 static void transform_ok(const char *rp, const char *text, const char *out)
 {
@@ -147,7 +139,7 @@ Test(describe, xarray_h5netcdf_sees_named_dimensions)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
     transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
-    python_ok("import sys, xarray as xr, h5py, json, numpy as np\n"
+    tu_python_ok("import sys, xarray as xr, h5py, json, numpy as np\n"
               "p = sys.argv[1] + '/all.h5'\n"
               "ds = xr.open_dataset(p, engine='h5netcdf')\n"
               "assert ds['t'].dims == ('sample', 'lev', 'lat', 'lon'), ds['t'].dims\n"
@@ -210,7 +202,7 @@ Test(describe, one_axis_name_two_lengths)
     h5p_sink_free(s);
     char h5[1024];
     snprintf(h5, sizeof h5, "%s/all.h5", dir);
-    python_ok("import sys, xarray as xr\n"
+    tu_python_ok("import sys, xarray as xr\n"
               "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
               "assert ds['a'].dims == ('sample', 'lev') and ds['b'].dims == ('sample', 'b_lev'), (ds['a'].dims, ds['b'].dims)\n"
               "assert ds.sizes['lev'] == 14 and ds.sizes['b_lev'] == 5\n",
@@ -327,7 +319,7 @@ Test(describe, npy_dask_layout_opens_with_from_npy_stack)
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");
     json_decref(ix);
-    python_ok("import sys, dask.array as da, h5py, json, numpy as np\n"
+    tu_python_ok("import sys, dask.array as da, h5py, json, numpy as np\n"
               "root = sys.argv[1]\n"
               "ix = json.load(open(root + '/index.json'))['splits']\n"
               "assert ix['test']['rows'] == 0 and ix['train']['rows'] > 8, ix\n"

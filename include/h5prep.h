@@ -89,11 +89,11 @@ typedef struct h5prep_stats h5prep_stats;
 h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg);
 void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
 
-/* Adds an input "FILE:DATASET" (FILE may be a glob; the split is at the last ':'). Files are
- * opened and checked now: shape, type, keep-axes. The same dataset path given again, or matched
- * in several files, is one logical dataset concatenated along axis 0 (arguments in the order
- * given; a warning through the warning handler says that two arguments became one); a file given
- * twice for one dataset is refused (H5PREP_ERR_USAGE). */
+/* Adds an input "FILE:DATASET" (FILE may be a glob; the split is at the first ":/", else at the
+ * last ":"). Files are opened and checked now: shape, type, keep-axes. The same dataset path
+ * given again, or matched in several files, is one logical dataset concatenated along axis 0
+ * (arguments in the order given; a warning through the warning handler says that two arguments
+ * became one); a file given twice for one dataset is refused (H5PREP_ERR_USAGE). */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
 /* Makes the run part `index` (1-based) of `count`: it reduces the index-th of count shares of each

@@ -194,6 +194,15 @@ Test(info, errors_name_the_dataset_and_the_file)
                   "%s", tu_stderr());
         cr_assert_str_eq(tu_stdout(), "");
     }
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT), t = H5Tcopy(H5T_NATIVE_INT); /* a named datatype */
+    cr_assert(H5Tcommit2(f, "/kind", t, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Tclose(t);
+    H5Fclose(f);
+    const char *a6[] = {"info", p, NULL};
+    cr_assert_str_eq(listed(info_ok(a6)), "/g/y /x", "only datasets are listed");
+    snprintf(arg, sizeof arg, "%s:/kind", p);
+    cr_assert_eq(tu_cli(a1), H5PREP_ERR_NOT_DATASET, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "t.h5:/kind: is a named datatype, not a dataset or a group"), "%s", tu_stderr());
     snprintf(arg, sizeof arg, "%s:/g/none/y", p); /* a missing group on the way */
     const char *a3[] = {"info", arg, NULL};
     cr_assert_eq(tu_cli(a3), H5PREP_ERR_NO_DATASET, "%s", tu_stderr());

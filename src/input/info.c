@@ -1,6 +1,5 @@
-/* info.c: `h5prep info FILE[:DATASET]`: walks files (FILE may be a glob) and describes each dataset
- * (shape, type, chunks, filters, CF attributes, axis names) as JSON; the table and the callback API
- * are made from that one description, so that the library never prints. */
+/* info.c: `h5prep info FILE[:DATASET]` (FILE may be a glob): each dataset described once, as JSON;
+ * the table and the callback API (h5prep_info) are made from that description. */
 #include "input/info.h"
 
 #include "common/internal.h"
@@ -220,8 +219,7 @@ static h5prep_status walk(hid_t f, const char *path, const char *group, name_lis
     snprintf(why, sizeof why, "%s", h5p_hdf5_reason()); /* before H5Oclose clears it */
     if (g >= 0)
         H5Oclose(g);
-    RETURN_ERROR_IF(l->nomem, H5PREP_ERR_NOMEM, "%s: out of memory for the list of datasets",
-                    path);
+    RETURN_ERROR_IF(l->nomem, H5PREP_ERR_NOMEM, "%s: out of memory for the list of datasets", path);
     RETURN_ERROR_IF(e < 0, H5PREP_ERR_CORRUPT, "%s: walking the file failed: the file is damaged (HDF5: %s)", path, why);
     qsort(l->names, l->n, sizeof *l->names, by_name);
     return H5PREP_OK;
@@ -263,7 +261,9 @@ static h5prep_status describe_file(const char *path, const char *dset, json_t *f
 h5prep_status h5p_info_files(const char *arg, json_t *files)
 {
     struct stat sb;
-    const char *colon = stat(arg, &sb) == 0 ? NULL : h5p_dataset_colon(arg);
+    if (stat(arg, &sb) == 0) /* the file, ':' or glob characters in its name and all */
+        return describe_file(arg, NULL, files);
+    const char *colon = h5p_dataset_colon(arg);
     size_t flen = colon ? (size_t)(colon - arg) : strlen(arg);
     char *pattern = h5p_malloc(flen + 1), *dset = colon ? h5p_dataset_path(colon + 1) : NULL;
     glob_t g;
@@ -307,10 +307,11 @@ static void print_number(FILE *f, const json_t *v)
         fputs(json_string_value(v), f);
 }
 
-/* "_FillValue=-999 valid_range=0,100" into dst. */
+/* "_FillValue=-999 valid_range=0,100" into dst, which is zeroed: its last byte stays the NUL of
+ * a text cut short. */
 static void cf_text(const json_t *cf, char *dst, size_t cap)
 {
-    FILE *f = fmemopen(dst, cap, "w");
+    FILE *f = fmemopen(dst, cap - 1, "w");
     if (!f)
         return;
     const char *key;

@@ -197,27 +197,8 @@ static char *tables(const json_t *items)
     return text;
 }
 
-h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out)
-{
-    h5p_clear_error();
-    *out = NULL;
-    json_t *doc;
-    FORWARD_IF_ERROR(summary(dir, &doc));
-    json_t *items = json_pack("[o]", doc);
-    *out = !items ? NULL : as_json ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : tables(items);
-    json_decref(items);
-    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
-    return H5PREP_OK;
-}
-
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* The one h5prep-info/1 document of all arguments: a lone directory's summary, else the files and
- * the directories' summaries side by side. */
+/* The one h5prep-info/1 document of items: a lone directory's summary, else the files and the
+ * directories' summaries side by side. */
 static json_t *document(json_t *items)
 {
     json_t *files = json_array(), *dirs = json_array(), *item;
@@ -234,6 +215,34 @@ static json_t *document(json_t *items)
     return doc;
 }
 
+/* What `h5prep info` prints of items: their tables one after the other, or their one document. */
+static h5prep_status render(json_t *items, int as_json, char **out)
+{
+    json_t *doc = as_json ? document(items) : NULL;
+    *out = !as_json ? tables(items) : doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    return H5PREP_OK;
+}
+
+h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out)
+{
+    h5p_clear_error();
+    *out = NULL;
+    json_t *doc;
+    FORWARD_IF_ERROR(summary(dir, &doc));
+    json_t *items = json_pack("[o]", doc);
+    h5prep_status st = items ? render(items, as_json, out) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    json_decref(items);
+    return st;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 h5prep_status h5prep_info_text(const char *const *args, size_t nargs, int as_json, char **out)
 {
     h5p_clear_error();
@@ -247,14 +256,8 @@ h5prep_status h5prep_info_text(const char *const *args, size_t nargs, int as_jso
         else if ((st = summary(args[i], &doc)) == H5PREP_OK && json_array_append_new(items, doc) != 0)
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     }
-    if (st == H5PREP_OK && as_json) {
-        json_t *doc = document(items);
-        *out = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(doc);
-    } else if (st == H5PREP_OK) {
-        *out = tables(items);
-    }
+    if (st == H5PREP_OK)
+        st = render(items, as_json, out);
     json_decref(items);
-    RETURN_ERROR_IF(st == H5PREP_OK && !*out, H5PREP_ERR_NOMEM, "out of memory");
     return st;
 }

@@ -206,19 +206,27 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
  * and where the outputs are staged between the passes. */
 h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text);
 
-/* Datasets of one file, for `h5prep info`. Strings live until the callback returns. */
+/* Datasets of files, for `h5prep info`. Strings live until the callback returns. */
 typedef struct h5prep_dataset_info {
     const char *path;
     int rank;
     uint64_t shape[H5PREP_MAX_RANK];
-    const char *dtype;                 /* "float32 (little-endian)", "int16 (big-endian)", "string" ... */
+    const char *dtype;                 /* "float32", "int16 (big-endian)", "string" ... */
     int chunk_rank;                    /* 0 when contiguous or compact */
     uint64_t chunk[H5PREP_MAX_RANK];
     const char *filters;               /* "shuffle, deflate(4)" or "" */
     const char *cf;                    /* "_FillValue=-999 scale_factor=0.01" or "" */
+    const char *file;                  /* the file that holds it (one match of a glob) */
+    const char *dims[H5PREP_MAX_RANK]; /* each axis's name (netCDF-4 dimension), NULL where none */
 } h5prep_dataset_info;
 typedef void (*h5prep_info_fn)(const h5prep_dataset_info *d, void *user);
-h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
+
+/* Calls fn for each dataset of `arg`: FILE, or FILE:DATASET (split as h5prep_stats_add splits,
+ * unless arg names an existing file), FILE a path or a glob (its files in sorted order). With
+ * DATASET only that dataset, or the datasets under it when it is a group (H5PREP_ERR_NO_DATASET,
+ * with a did-you-mean hint, when it does not exist). fn is called only when every file could be
+ * described. */
+h5prep_status h5prep_info(const char *arg, h5prep_info_fn fn, void *user);
 
 /* A transform's output directory summarised from its index.json and the sizes of its files:
  * splits (rows, bytes of HDF5 and .npy), outputs (per-sample shape, dtype, normalization, axis
@@ -227,6 +235,14 @@ h5prep_status h5prep_info(const char *path, h5prep_info_fn fn, void *user);
  * "outputs", "bytes"}. H5PREP_ERR_FILE_NOT_FOUND when dir has no index.json, H5PREP_ERR_STATE
  * when it is not one of format h5prep-dataset/1. */
 h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out);
+
+/* What `h5prep info [--json] ARG...` prints, into *out (free() it): each argument, a directory
+ * (summarised as by h5prep_info_dir) or FILE[:DATASET] with globs (as h5prep_info takes it), in
+ * the order given, as a table; or with as_json one document of format "h5prep-info/1": the
+ * summary of h5prep_info_dir when the one argument is a directory, else {"format", "files": [{"file",
+ * "datasets": [{"path", "shape", "dtype", "byte_order", "chunks", "filters", "cf", "dims"}]}]}
+ * with "dirs": [summary, ...] when directories were given too (README.md, "h5prep info"). */
+h5prep_status h5prep_info_text(const char *const *args, size_t nargs, int as_json, char **out);
 
 /* Warnings: the library never prints. Where h5prep reads something doubtful and goes on (a CF
  * attribute that netCDF4-python also warns about and does not use, say), it passes one line

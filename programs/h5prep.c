@@ -27,13 +27,13 @@ static const char *usage_main = /* after "h5prep VERSION" */
     "  h5prep stats [options] FILE:DATASET...   per-feature count, mean, std, min, max in one pass\n"
     "  h5prep merge [options] STATE... -o OUT   combine statistics files of independent runs exactly\n"
     "  h5prep transform [options] RECIPE.yaml   model-ready tensors, seeded splits and normalization\n"
-    "  h5prep info FILE|DIR...                  list datasets: shape, type, chunks, filters, CF attributes;\n"
+    "  h5prep info FILE[:DATASET]|DIR...        datasets: shape, type, chunks, filters, CF attributes;\n"
     "                                           or summarise a transform's output directory\n"
     "  h5prep help [COMMAND]                    this text, or the options of a command\n"
     "  h5prep --version\n"
     "\n"
     "Examples:\n"
-    "  h5prep info data/nc4uvt.nc\n"
+    "  h5prep info data/nc4uvt.nc                                      # datasets, shapes, CF attributes\n"
     "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 -o norm/T.json    # per-level mean/std\n"
     "  h5prep stats 'era5/*.nc:/t' --keep-axes 1 -o norm/t.h5         # many files, one dataset\n"
     "  h5prep merge part-*.json -o all.json\n"
@@ -143,15 +143,27 @@ static const char *usage_transform =
     "  python3 -c \"import numpy as np; print(np.load('3dc/train/x-00000.npy').shape)\"\n";
 
 static const char *usage_info =
-    "Usage: h5prep info [--json] FILE|DIR...\n"
+    "Usage: h5prep info [--json] FILE[:DATASET]|DIR...\n"
     "\n"
-    "FILE: lists every dataset of the file with its shape, type, chunk shape, filters and the CF\n"
-    "attributes h5prep honours (_FillValue, missing_value, scale_factor, add_offset, valid_*).\n"
+    "FILE: lists every dataset of the file with its shape, type (and byte order when big-endian),\n"
+    "chunk shape, filters, the CF attributes h5prep honours (_FillValue, missing_value, scale_factor,\n"
+    "add_offset, valid_*) and the axis names of netCDF-4 dimensions. FILE:DATASET lists only that\n"
+    "dataset, or the datasets under it when it is a group; the split is stats' (at the first ':/',\n"
+    "else at the last ':'), and an argument that names an existing file is that file. FILE may be a\n"
+    "quoted glob: each matching file, in name order, is listed under its name.\n"
     "DIR (the output directory of 'h5prep transform'): summarises it from its index.json: splits and\n"
     "their rows, each output's per-sample shape, dtype, normalization and axis names, and the sizes\n"
     "of the HDF5 files and .npy shards.\n"
     "\n"
-    "      --json            DIR: print the summary as JSON (format h5prep-info/1) instead.\n";
+    "      --json            print one JSON document (format h5prep-info/1, README.md) instead:\n"
+    "                        {\"files\": [{\"file\", \"datasets\": [...]}, ...]} for files, with\n"
+    "                        \"dirs\": [...] when DIRs are given too; a lone DIR gives its summary.\n"
+    "\n"
+    "Examples:\n"
+    "  h5prep info data/nc4uvt.nc                      # every dataset\n"
+    "  h5prep info data/nc4uvt.nc:/T                   # one dataset; data/nc4uvt.nc:/grp1 its group\n"
+    "  h5prep info 'era5/*.nc:/t' --json               # dataset /t of each file, as JSON\n"
+    "  h5prep info radar-out                           # a transform's output directory\n";
 
 /* The library's warnings (doubtful input that h5prep reads on), one line each. */
 static void print_warning(const char *msg, void *user)
@@ -824,28 +836,6 @@ static int cmd_merge(int argc, char **argv)
     return rc;
 }
 
-static void print_dataset(const h5prep_dataset_info *d, void *user)
-{
-    (void)user;
-    printf("  %-40s %-22s ", d->path, d->dtype);
-    print_shape(stdout, d->rank, d->shape);
-    if (d->chunk_rank) {
-        printf("  chunks ");
-        print_shape(stdout, d->chunk_rank, d->chunk);
-    }
-    if (*d->filters)
-        printf("  %s", d->filters);
-    if (*d->cf)
-        printf("  %s", d->cf);
-    putchar('\n');
-}
-
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 static int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -858,28 +848,16 @@ static int cmd_info(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return usage_error("info", "give at least one FILE or transform output DIR");
-    for (int i = optind; i < argc; i++) {
-        if (is_dir(argv[i])) {
-            char *text;
-            h5prep_status st = h5prep_info_dir(argv[i], json, &text);
-            if (st != H5PREP_OK)
-                return fail(st);
-            size_t len = strlen(text);
-            fputs(text, stdout);
-            if (!len || text[len - 1] != '\n')
-                putchar('\n');
-            free(text);
-            continue;
-        }
-        if (json)
-            return usage_error("info", "%s: --json summarises a transform's output directory; for a file, 'h5prep info FILE' lists its datasets",
-                               argv[i]);
-        printf("%s\n", argv[i]);
-        h5prep_status st = h5prep_info(argv[i], print_dataset, NULL);
-        if (st != H5PREP_OK)
-            return fail(st);
-    }
+        return usage_error("info", "give at least one FILE, FILE:DATASET or transform output DIR");
+    char *text;
+    h5prep_status st = h5prep_info_text((const char *const *)argv + optind, (size_t)(argc - optind), json, &text);
+    if (st != H5PREP_OK)
+        return fail(st);
+    size_t len = strlen(text);
+    fputs(text, stdout);
+    if (!len || text[len - 1] != '\n')
+        putchar('\n');
+    free(text);
     return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;
 }
 

@@ -14,14 +14,6 @@
 
 #define NC4 H5PREP_SOURCE_DIR "/data/nc4uvt.nc"
 
-/* Runs the Python check `code` with path as sys.argv[1]; it must exit 0 (its message is above). */
-static void python_ok(const char *code, const char *path)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s -c \"%s\" '%s'", H5PREP_PYTHON, code, path);
-    cr_assert_eq(system(cmd), 0, "the Python check failed (its message is above): %s", cmd);
-}
-
 /* Writes the recipe text to rp and runs `transform rp -o out --quiet`, which must succeed. */
 static void transform_ok(const char *rp, const char *text, const char *out)
 {
@@ -147,7 +139,7 @@ Test(describe, xarray_h5netcdf_sees_named_dimensions)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
     transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
-    python_ok("import sys, xarray as xr, h5py, json, numpy as np\n"
+    tu_python_ok("import sys, xarray as xr, h5py, json, numpy as np\n"
               "p = sys.argv[1] + '/all.h5'\n"
               "ds = xr.open_dataset(p, engine='h5netcdf')\n"
               "assert ds['t'].dims == ('sample', 'lev', 'lat', 'lon'), ds['t'].dims\n"
@@ -210,7 +202,7 @@ Test(describe, one_axis_name_two_lengths)
     h5p_sink_free(s);
     char h5[1024];
     snprintf(h5, sizeof h5, "%s/all.h5", dir);
-    python_ok("import sys, xarray as xr\n"
+    tu_python_ok("import sys, xarray as xr\n"
               "ds = xr.open_dataset(sys.argv[1], engine='h5netcdf')\n"
               "assert ds['a'].dims == ('sample', 'lev') and ds['b'].dims == ('sample', 'b_lev'), (ds['a'].dims, ds['b'].dims)\n"
               "assert ds.sizes['lev'] == 14 and ds.sizes['b_lev'] == 5\n",
@@ -255,9 +247,18 @@ Test(describe, info_summarises_an_output_directory)
     const char *a3[] = {"info", tu_dir(), NULL};
     cr_assert_eq(tu_cli(a3), 3);
     cr_assert(strstr(tu_stderr(), "no index.json: not the output directory of 'h5prep transform'"), "%s", tu_stderr());
-    const char *a4[] = {"info", "--json", NC4, NULL};
-    cr_assert_eq(tu_cli(a4), 2);
-    cr_assert(strstr(tu_stderr(), "--json summarises a transform's output directory"), "%s", tu_stderr());
+    /* --json of a file and a DIR together: one document, the file under "files", the DIR's summary
+     * under "dirs" (tests/test_info.c checks the files' part) */
+    const char *a4[] = {"info", "--json", NC4 ":/T", out, NULL};
+    cr_assert_eq(tu_cli(a4), 0, "%s", tu_stderr());
+    doc = json_loads(tu_stdout(), 0, &e);
+    cr_assert_not_null(doc, "%s: %s", e.text, tu_stdout());
+    cr_assert_str_eq(str(doc, "format"), "h5prep-info/1");
+    cr_assert_str_eq(str(doc, "files.0.file"), NC4);
+    cr_assert_str_eq(str(doc, "files.0.datasets.0.path"), "/T");
+    cr_assert_str_eq(str(doc, "dirs.0.dir"), out);
+    cr_assert_str_eq(str(doc, "dirs.0.outputs.t.dtype"), "float64");
+    json_decref(doc);
 }
 
 /* --dry-run: the plan on stdout, exit 0, and no output directory (nor its temporary) created. */
@@ -318,7 +319,7 @@ Test(describe, npy_dask_layout_opens_with_from_npy_stack)
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");
     json_decref(ix);
-    python_ok("import sys, dask.array as da, h5py, json, numpy as np\n"
+    tu_python_ok("import sys, dask.array as da, h5py, json, numpy as np\n"
               "root = sys.argv[1]\n"
               "ix = json.load(open(root + '/index.json'))['splits']\n"
               "assert ix['test']['rows'] == 0 and ix['train']['rows'] > 8, ix\n"

@@ -289,6 +289,13 @@ void tu_write_text(const char *path, const char *text)
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 
+void tu_python_ok(const char *code, const char *arg)
+{
+    char cmd[16384];
+    cr_assert_lt(snprintf(cmd, sizeof cmd, "%s -c \"%s\" '%s'", H5PREP_PYTHON, code, arg), (int)sizeof cmd);
+    cr_assert_eq(system(cmd), 0, "the Python check failed (its message is above): %s", cmd);
+}
+
 int tu_transform_fmt(const char *binary, const char *backend, const char *out, const char *dir, const char *name,
                      const char *fmt, ...)
 {

@@ -66,6 +66,10 @@ void tu_write_text(const char *path, const char *text);
 int tu_transform_fmt(const char *binary, const char *backend, const char *out, const char *dir, const char *name,
                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Runs the Python check `code` (no double quotes in it) with `arg` as sys.argv[1]; it must exit 0
+ * (its message is printed above the failure). */
+void tu_python_ok(const char *code, const char *arg);
+
 int tu_exists(const char *path);
 /* Whether dir holds a temporary of h5prep (a name with ".h5prep-tmp-", common/outfile.h). */
 int tu_any_temporary(const char *dir);

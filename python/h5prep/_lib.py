@@ -67,7 +67,8 @@ class TransformReport(Structure):
 
 class DatasetInfo(Structure):
     _fields_ = [("path", c_char_p), ("rank", c_int), ("shape", c_uint64 * MAX_RANK), ("dtype", c_char_p),
-                ("chunk_rank", c_int), ("chunk", c_uint64 * MAX_RANK), ("filters", c_char_p), ("cf", c_char_p)]
+                ("chunk_rank", c_int), ("chunk", c_uint64 * MAX_RANK), ("filters", c_char_p), ("cf", c_char_p),
+                ("file", c_char_p), ("dims", c_char_p * MAX_RANK)]
 
 
 INFO_FN = CFUNCTYPE(None, POINTER(DatasetInfo), c_void_p)

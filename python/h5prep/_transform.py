@@ -66,19 +66,26 @@ def transform(recipe, out=None, inputs=None, overwrite=False, backend="auto", th
 
 
 def info(path):
-    """The numeric and other datasets of an HDF5/netCDF-4 file: a list of dicts {path, shape,
-    dtype, chunks (None when contiguous), filters, cf}."""
+    """The datasets of HDF5/netCDF-4 files: a list of dicts {file, path, shape, dtype, chunks (None
+    when contiguous), filters, cf, dims (each axis's netCDF-4 dimension name, None where none)}.
+    `path` is FILE or FILE:DATASET (only that dataset, or the datasets under a group), FILE a path
+    or a glob, as `h5prep info` takes it."""
     found = []
+
+    def text(s):
+        return s.decode() if s else ""
 
     def cb(d, _user):
         q = d.contents
         found.append({
-            "path": q.path.decode(),
+            "file": text(q.file),
+            "path": text(q.path),
             "shape": tuple(int(q.shape[a]) for a in range(q.rank)),
-            "dtype": q.dtype.decode() if q.dtype else "",
+            "dtype": text(q.dtype),
             "chunks": tuple(int(q.chunk[a]) for a in range(q.chunk_rank)) if q.chunk_rank else None,
-            "filters": q.filters.decode() if q.filters else "",
-            "cf": q.cf.decode() if q.cf else "",
+            "filters": text(q.filters),
+            "cf": text(q.cf),
+            "dims": tuple(q.dims[a].decode() if q.dims[a] else None for a in range(q.rank)),
         })
 
     fn = INFO_FN(cb)

@@ -175,6 +175,14 @@ def test_info():
     assert found["/T"]["dtype"].startswith("float32")
     assert "deflate" in found["/T"]["filters"]
     assert "_FillValue" in found["/T"]["cf"]
+    assert found["/T"]["dims"] == ("time", "lev", "lat", "lon")
+    assert found["/T"]["file"].endswith("nc4uvt.nc")
+    one = h5prep.info(os.path.join(REPO, "data", "nc4u*.nc") + ":/grp1")
+    assert [d["path"] for d in one] == ["/grp1/T", "/grp1/U", "/grp1/V", "/grp1/lat", "/grp1/lev", "/grp1/lon",
+                                        "/grp1/time"]
+    with pytest.raises(h5prep.Error) as e:
+        h5prep.info(os.path.join(REPO, "data", "nc4uvt.nc") + ":/t")
+    assert e.value.status == 6 and "did you mean" in str(e.value)
 
 
 @pytest.fixture
@@ -266,7 +274,7 @@ int main(void) {
     O(h5prep_var_view, moments) O(h5prep_var_view, n_features) O(h5prep_var_view, feature_shape)
     O(h5prep_transform_config, stage_mem) O(h5prep_transform_config, ninputs)
     O(h5prep_transform_report, split_names) O(h5prep_transform_report, seconds) O(h5prep_transform_report, nsplits)
-    O(h5prep_dataset_info, cf) O(h5prep_dataset_info, chunk)
+    O(h5prep_dataset_info, cf) O(h5prep_dataset_info, chunk) O(h5prep_dataset_info, file) O(h5prep_dataset_info, dims)
     return 0;
 }
 """

@@ -40,20 +40,10 @@ static h5prep_status resolve_axes(const h5prep_stats_config *c, h5p_var *v, cons
     return H5PREP_OK;
 }
 
-/* Where FILE:DATASET splits: at the first ":/" (an absolute dataset path, which may itself hold
- * ':'), else at the last ':' (a relative path then holds none). NULL when there is no split. */
-static const char *dataset_colon(const char *arg)
-{
-    const char *c = strstr(arg, ":/");
-    if (!c)
-        c = strrchr(arg, ':');
-    return c && c != arg && c[1] != 0 ? c : NULL;
-}
-
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *arg)
 {
     h5p_clear_error();
-    const char *colon = dataset_colon(arg);
+    const char *colon = h5p_dataset_colon(arg);
     if (!colon) {
         h5p_fail(H5PREP_ERR_USAGE, "'%s': expected FILE:DATASET, e.g. data/nc4uvt.nc:/T", arg);
         return h5p_hint(H5PREP_ERR_USAGE, "list the datasets of a file with 'h5prep info FILE'");

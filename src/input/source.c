@@ -163,8 +163,7 @@ static h5prep_status no_such_dataset(hid_t f, const char *path, const char *name
     return h5p_hint(H5PREP_ERR_NO_DATASET, "list the datasets with 'h5prep info %s'", path);
 }
 
-/* Opens dataset `name` in file `f`, telling a missing path from a group. */
-static h5prep_status open_dataset(hid_t f, const char *path, const char *name, hid_t *out)
+h5prep_status h5p_object_lookup(int64_t f, const char *path, const char *name, int *type)
 {
     /* Walk the path so that a missing intermediate group is reported, not an HDF5 failure. */
     char buf[1024];
@@ -173,7 +172,7 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
         char c = *p;
         if (c == '/' || c == 0) {
             *p = 0;
-            htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
+            htri_t ex = buf[1] ? H5Lexists(f, buf, H5P_DEFAULT) : 1; /* "/" is the root group */
             /* a negative answer is no "absent": HDF5 could not read the group (a damaged B-tree, a
              * bad metadata checksum) */
             RETURN_ERROR_IF(ex < 0, H5PREP_ERR_CORRUPT, "%s:%s: cannot look \"%s\" up: the file is damaged (HDF5: %s)",
@@ -188,9 +187,18 @@ static h5prep_status open_dataset(hid_t f, const char *path, const char *name, h
     H5O_info_t info;
     RETURN_ERROR_IF(H5Oget_info_by_name(f, name, &info, H5P_DEFAULT) < 0, H5PREP_ERR_CORRUPT,
                     "%s:%s: cannot read the object header (HDF5: %s)", path, name, h5p_hdf5_reason());
-    if (info.type != H5O_TYPE_DATASET) {
+    *type = (int)info.type;
+    return H5PREP_OK;
+}
+
+/* Opens dataset `name` in file `f`, telling a missing path from a group. */
+static h5prep_status open_dataset(hid_t f, const char *path, const char *name, hid_t *out)
+{
+    int type;
+    FORWARD_IF_ERROR(h5p_object_lookup(f, path, name, &type));
+    if (type != H5O_TYPE_DATASET) {
         h5p_fail(H5PREP_ERR_NOT_DATASET, "%s:%s: is a %s, not a dataset", path, name,
-                 info.type == H5O_TYPE_GROUP ? "group" : "named datatype");
+                 type == H5O_TYPE_GROUP ? "group" : "named datatype");
         return h5p_hint(H5PREP_ERR_NOT_DATASET, "list the datasets with 'h5prep info %s'", path);
     }
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
@@ -317,8 +325,17 @@ static herr_t scale_name(hid_t did, unsigned dim, hid_t dsid, void *arg)
     ssize_t n = H5Iget_name(dsid, path, sizeof path);
     const char *base = n > 0 && (size_t)n < sizeof path ? strrchr(path, '/') : NULL;
     if (base && base[1])
-        snprintf(name, 64, "%s", base + 1);
+        snprintf(name, H5P_DIM_NAME, "%s", base + 1);
     return 1; /* the first scale */
+}
+
+void h5p_dataset_dims(int64_t d, int rank, char dims[][H5P_DIM_NAME])
+{
+    for (int a = 0; a < rank; a++) {
+        dims[a][0] = 0;
+        if (H5DSget_num_scales(d, (unsigned)a) > 0)
+            H5DSiterate_scales(d, (unsigned)a, NULL, scale_name, dims[a]);
+    }
 }
 
 void h5p_var_labels(const h5p_var *v, h5p_labels *out)
@@ -329,10 +346,8 @@ void h5p_var_labels(const h5p_var *v, h5p_labels *out)
     h5p_hdf5_init();
     hid_t f = H5Fopen(v->parts[0].path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = f < 0 ? H5I_INVALID_HID : H5Dopen2(f, v->name, H5P_DEFAULT);
-    for (int a = 0; d >= 0 && a < v->rank; a++)
-        if (H5DSget_num_scales(d, (unsigned)a) > 0)
-            H5DSiterate_scales(d, (unsigned)a, NULL, scale_name, out->dims[a]);
     if (d >= 0) {
+        h5p_dataset_dims(d, v->rank, out->dims);
         h5p_string_attr(d, "units", out->units, sizeof out->units);
         h5p_string_attr(d, "long_name", out->long_name, sizeof out->long_name);
         H5Dclose(d);

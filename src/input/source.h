@@ -53,8 +53,9 @@ h5prep_status h5p_part_probe(const char *path, const char *dset, int raw, h5p_pa
 /* What a dataset says about itself, for outputs made of it: the name of each axis (netCDF-4's
  * dimension, the dimension scale attached to it: the scale dataset's name), "" where none, and
  * the units and long_name string attributes, "" where absent. */
+enum { H5P_DIM_NAME = 64 }; /* bytes of an axis name, with its NUL */
 typedef struct h5p_labels {
-    char dims[H5PREP_MAX_RANK][64];
+    char dims[H5PREP_MAX_RANK][H5P_DIM_NAME];
     char units[128], long_name[256];
 } h5p_labels;
 
@@ -62,8 +63,16 @@ typedef struct h5p_labels {
  * stays ""). */
 void h5p_var_labels(const h5p_var *v, h5p_labels *out);
 
+/* The name of each of the first `rank` axes of the open dataset d (hid_t): the dimension scale
+ * attached to it (netCDF-4's dimension), "" where none. */
+void h5p_dataset_dims(int64_t d, int rank, char dims[][H5P_DIM_NAME]);
+
 /* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
 h5prep_status h5p_file_open(const char *path, int64_t *file);
+
+/* Looks `name` (an absolute path) up in the open file f (hid_t) of `path`: H5PREP_ERR_NO_DATASET
+ * with a did-you-mean hint when it does not exist; *type gets its H5O_type_t (a group, a dataset). */
+h5prep_status h5p_object_lookup(int64_t f, const char *path, const char *name, int *type);
 
 /* Every value of dataset `dset` of one file (count values: the caller knows its shape) as
  * float64, CF-decoded, NaN where missing. For small datasets read while planning (a split's time

@@ -87,22 +87,36 @@ static h5prep_status add_part(h5p_var *v, const char *path, int raw)
     return H5PREP_OK;
 }
 
+const char *h5p_dataset_colon(const char *arg)
+{
+    const char *c = strstr(arg, ":/");
+    if (!c)
+        c = strrchr(arg, ':');
+    return c && c != arg && c[1] != 0 ? c : NULL;
+}
+
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+h5prep_status h5p_glob_files(const char *pattern, glob_t *g)
+{
+    memset(g, 0, sizeof *g);
+    int rc = glob(pattern, 0, NULL, g);
+    if (rc == 0 && g->gl_pathc > 0)
+        return H5PREP_OK;
+    globfree(g);
+    memset(g, 0, sizeof *g);
+    if (rc != 0 && rc != GLOB_NOMATCH)
+        return h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: cannot expand the pattern", pattern);
+    if (has_glob(pattern))
+        return h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: the pattern matched no files", pattern);
+    return h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: no such file", pattern);
+}
 
 h5prep_status h5p_var_add_files(h5p_var *v, const char *pattern, int raw)
 {
     glob_t g;
-    memset(&g, 0, sizeof g);
+    FORWARD_IF_ERROR(h5p_glob_files(pattern, &g));
     h5prep_status st = H5PREP_OK;
-    int rc = glob(pattern, 0, NULL, &g);
-    if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
-        if (has_glob(pattern))
-            st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: the pattern matched no files", pattern);
-        else
-            st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: no such file", pattern);
-    } else if (rc != 0) {
-        st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s: cannot expand the pattern", pattern);
-    }
     size_t had = v->nparts;
     uint64_t rows = v->dims[0];
     for (size_t i = 0; st == H5PREP_OK && i < g.gl_pathc; i++)

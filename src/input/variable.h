@@ -6,9 +6,20 @@
 
 #include "input/source.h"
 
+#include <glob.h>
+
 /* The dataset path with one leading '/' and no empty components ("a//b/" is "/a/b"); malloc'd,
  * NULL when out of memory. */
 char *h5p_dataset_path(const char *path);
+
+/* Where an argument FILE:DATASET splits: at the first ":/" (an absolute dataset path, which may
+ * itself hold ':'), else at the last ':' (a relative path then holds none). NULL when there is no
+ * split. */
+const char *h5p_dataset_colon(const char *arg);
+
+/* The files matching `pattern` (a path, or a glob), in sorted order, into *g (globfree() it);
+ * H5PREP_ERR_FILE_NOT_FOUND naming the pattern when nothing matches (g is then empty). */
+h5prep_status h5p_glob_files(const char *pattern, glob_t *g);
 
 /* Starts v as the variable of dataset `path` (normalized) with no files yet. */
 h5prep_status h5p_var_init(h5p_var *v, const char *path);

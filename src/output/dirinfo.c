@@ -1,6 +1,8 @@
 /* dirinfo.c: `h5prep info DIR`: a transform's output directory summarised from its index.json and
- * the sizes of its files (splits, rows, outputs, shapes, dtypes, normalization), as JSON or a table. */
+ * the sizes of its files (splits, rows, outputs, shapes, dtypes, normalization), as JSON or a table;
+ * and `h5prep info ARG...`: directories and files (input/info.c) together in one table or document. */
 #include "common/internal.h"
+#include "input/info.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -135,13 +137,8 @@ static void print_normalize(FILE *f, const json_t *n)
         fprintf(f, ", factors of stats.json (%s)", split ? split : "all rows");
 }
 
-static char *table(const json_t *doc)
+static void dir_table(FILE *f, const json_t *doc)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
     fprintf(f, "%s: h5prep transform output, %" JSON_INTEGER_FORMAT " samples", json_string_value(json_object_get(doc, "dir")),
             json_integer_value(json_object_get(doc, "samples")));
     if (json_object_get(doc, "recipe"))
@@ -176,11 +173,56 @@ static char *table(const json_t *doc)
             print_list(f, json_object_get(v, "dims"), "; dims ", "");
         fputc('\n', f);
     }
+}
+
+/* The tables of items (directory summaries and file descriptions) one after the other. */
+static char *tables(const json_t *items)
+{
+    char *text = NULL;
+    size_t len = 0, i;
+    json_t *item;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    json_array_foreach(items, i, item) {
+        if (json_object_get(item, "dir"))
+            dir_table(f, item);
+        else
+            h5p_info_table(f, item);
+    }
     if (fclose(f) != 0) {
         free(text);
         return NULL;
     }
     return text;
+}
+
+/* The one h5prep-info/1 document of items: a lone directory's summary, else the files and the
+ * directories' summaries side by side. */
+static json_t *document(json_t *items)
+{
+    json_t *files = json_array(), *dirs = json_array(), *item;
+    size_t i;
+    json_array_foreach(items, i, item)
+        json_array_append(json_object_get(item, "dir") ? dirs : files, item);
+    json_t *doc = json_array_size(items) == 1 && json_array_size(dirs) == 1
+                      ? json_incref(json_array_get(dirs, 0))
+                      : json_pack("{s:s, s:O}", "format", "h5prep-info/1", "files", files);
+    if (doc && json_array_size(dirs) && !json_object_get(doc, "dir"))
+        json_object_set(doc, "dirs", dirs);
+    json_decref(files);
+    json_decref(dirs);
+    return doc;
+}
+
+/* What `h5prep info` prints of items: their tables one after the other, or their one document. */
+static h5prep_status render(json_t *items, int as_json, char **out)
+{
+    json_t *doc = as_json ? document(items) : NULL;
+    *out = !as_json ? tables(items) : doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    return H5PREP_OK;
 }
 
 h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out)
@@ -189,8 +231,33 @@ h5prep_status h5prep_info_dir(const char *dir, int as_json, char **out)
     *out = NULL;
     json_t *doc;
     FORWARD_IF_ERROR(summary(dir, &doc));
-    *out = as_json ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : table(doc);
-    json_decref(doc);
-    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
-    return H5PREP_OK;
+    json_t *items = json_pack("[o]", doc);
+    h5prep_status st = items ? render(items, as_json, out) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    json_decref(items);
+    return st;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+h5prep_status h5prep_info_text(const char *const *args, size_t nargs, int as_json, char **out)
+{
+    h5p_clear_error();
+    *out = NULL;
+    json_t *items = json_array(); /* in argument order: directory summaries and file descriptions */
+    h5prep_status st = items ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == H5PREP_OK && i < nargs; i++) {
+        json_t *doc;
+        if (!is_dir(args[i]))
+            st = h5p_info_files(args[i], items);
+        else if ((st = summary(args[i], &doc)) == H5PREP_OK && json_array_append_new(items, doc) != 0)
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    }
+    if (st == H5PREP_OK)
+        st = render(items, as_json, out);
+    json_decref(items);
+    return st;
 }

@@ -195,8 +195,10 @@ static h5prep_status eval_join(h5p_plan *p, const h5p_expr *e, const node *cs, s
         total += new_axis ? 1 : cs[k].shape[ax];
     }
     out->rank = c0->rank + new_axis;
-    for (int d = 0, s = 0; d < out->rank; d++)
-        out->shape[d] = d == ax ? total : c0->shape[s++];
+    for (int d = 0, s = 0; d < out->rank; d++) {
+        out->shape[d] = d == ax ? total : c0->shape[s];
+        s += d != ax || !new_axis; /* concat replaces c0's axis ax; stack inserts a new one */
+    }
     FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
     /* operand k fills, for every outer index, a block of (its extent on ax) * inner elements */
     uint64_t outer = 1, inner = 1;

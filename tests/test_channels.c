@@ -1,6 +1,7 @@
 /* test_channels.c: outputs that say what their channels are: index.json's channel labels (which
  * variable and which index of it, or a constant, fills each channel of a concat or stack), the
- * same labels as a string coordinate that xarray (h5netcdf) and the Python package read. */
+ * same labels as a string coordinate that xarray (h5netcdf) and the Python package read; and
+ * the record of the normalization factors applied, in stats.json and index.json. */
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -181,5 +182,60 @@ Test(channels, many_channels_are_counted_not_listed)
               "ds = xr.open_dataset(sys.argv[1] + '/all.h5', engine='h5netcdf')\n"
               "assert 'most_dim1' in ds.coords and 'over_dim1' not in ds.coords, ds.coords\n"
               "assert ds.sizes['over_dim1'] == 16385\n",
+              out);
+}
+
+/* normalize: {stats: FILE}: stats.json's provenance.factors names, per output, the file whose
+ * factors were applied (as given and its real path, size, mtime, CRC-32, variable, features),
+ * and index.json's normalize.factors says the same; this run's own statistics are named too. */
+Test(channels, stats_json_records_the_factors_applied)
+{
+    const char *out = tu_path("out"), *out2 = tu_path("out2");
+    char text[2048], stats[1100];
+#define FACTORS_RECIPE                                                                                       \
+    "inputs:\n  - files: %s\n    variables: [a, b]\n"                                                         \
+    "outputs:\n"                                                                                              \
+    "  x: {from: {concat: {axis: -1, of: [a, {broadcast: {of: b, axis: 1, size: 3}}]}}, normalize: %s}\n"       \
+    "  b: {from: b}\n"                                                                                        \
+    "split: {fractions: {train: 0.5, rest: 0.5}, seed: 1}\n"                                                 \
+    "write: {hdf5: true}\n"
+    const char *in = make_input();
+    snprintf(text, sizeof text, FACTORS_RECIPE, in, "{method: zscore, keep_axes: [2]}");
+    transform_ok(text, out);
+    snprintf(stats, sizeof stats, "%s/stats.json", out);
+    char norm[1200];
+    snprintf(norm, sizeof norm, "{method: minmax, keep_axes: [2], stats: %s}", stats);
+    snprintf(text, sizeof text, FACTORS_RECIPE, in, norm);
+    transform_ok(text, out2);
+
+    char path[1100];
+    snprintf(path, sizeof path, "%s/stats.json", out2);
+    json_error_t e;
+    json_t *st = json_load_file(path, 0, &e), *ix = load_index(out2);
+    cr_assert_not_null(st, "%s: %s", path, e.text);
+    json_t *rec = json_object_get(json_object_get(json_object_get(st, "provenance"), "factors"), "x");
+    json_t *described = json_object_get(json_object_get(json_object_get(json_object_get(ix, "outputs"), "x"), "normalize"), "factors");
+    cr_assert_not_null(rec, "%s: no provenance.factors.x", path);
+    cr_assert(json_equal(rec, described), "stats.json and index.json disagree on the factors of x");
+    cr_assert_null(json_object_get(json_object_get(json_object_get(st, "provenance"), "factors"), "b"), "b is not normalized");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "file")), stats);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "variable")), "/x");
+    cr_assert_eq(json_integer_value(json_object_get(rec, "features")), 8);
+    json_decref(st);
+    json_decref(ix);
+    python_ok("import sys, os, json, time, zlib\n"
+              "out, out2 = sys.argv[1], sys.argv[1] + '2'\n"
+              "f = out + '/stats.json'\n"
+              "rec = json.load(open(out2 + '/stats.json'))['provenance']['factors']['x']\n"
+              "st = os.stat(f)\n"
+              "assert rec['realpath'] == os.path.realpath(f), rec\n"
+              "assert rec['size'] == st.st_size, rec\n"
+              "assert rec['mtime'] == time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(st.st_mtime)), rec\n"
+              "assert rec['crc32'] == '%08x' % zlib.crc32(open(f, 'rb').read()), rec\n"
+              "own = json.load(open(f))['provenance']['factors']\n"
+              "assert own == {'x': {'stats': 'stats.json', 'split': 'train'}}, own\n"
+              "ix = json.load(open(out + '/index.json'))['outputs']['x']['normalize']['factors']\n"
+              "assert ix == own['x'], ix\n"
+              "print('factors ok')\n",
               out);
 }

@@ -322,7 +322,7 @@ static const char *norm_name(h5p_norm_kind k)
     return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : "none";
 }
 
-h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats_split, json_t **meta,
+h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, json_t **meta,
                                   h5p_output_labels *lab)
 {
     const h5p_plan_output *po = &p->outs[o];
@@ -361,10 +361,7 @@ h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats
         for (int a = 0; keep && a < po->keep_count; a++)
             json_array_append_new(keep, json_integer(po->keep_first + a));
         json_object_set_new(norm, "keep_axes", keep);
-        json_object_set_new(norm, "factors",
-                            spec->stats_path ? json_pack("{s:s}", "file", spec->stats_path)
-                                             : json_pack("{s:s, s:o}", "stats", "stats.json", "split",
-                                                         stats_split ? json_string(stats_split) : json_null()));
+        json_object_set(norm, "factors", factors);
     }
     json_t *dims = json_array();
     for (int a = 0; dims && a <= po->rank; a++)

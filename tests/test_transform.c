@@ -82,6 +82,7 @@ static const char *ops_recipe(const char *input, const char *extra)
              "  slc:  {from: {slice: {of: a, axis: 2, start: 1, stop: 4, step: 2}}, cast: float64}\n"
              "  cb:   {from: {broadcast: {of: c, axis: 1, size: 2}}, cast: float64}\n"
              "  f32:  {from: {concat: {axis: 2, of: [a, a]}}}\n"
+             "  cat1: {from: {concat: {axis: 1, of: [a, {slice: {of: a, axis: 1, start: 0, stop: 2}}]}}, cast: float64}\n"
              "split: {fractions: {all: 1.0}, shuffle: false}\n"
              "write: {hdf5: {chunk_rows: 5}%s}\n",
              input, extra);
@@ -140,6 +141,24 @@ static void check_ops(const char *out)
         for (int k = 0; k < 2; k++)
             same(x[n * 2 + k], C(n), "cb", (size_t)(n * 2 + k));
     free(x);
+    /* concat on a per-sample axis that is not the last: (N,3,4) and (N,2,4) give (N,5,4) */
+    x = read_split_all(out, "cat1", (size_t)N * 20);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < 5; i++)
+            for (int k = 0; k < 4; k++)
+                same(x[(n * 5 + i) * 4 + k], A(n, i < 3 ? i : i - 3, k), "cat1", (size_t)((n * 5 + i) * 4 + k));
+    free(x);
+    char file[4096];
+    snprintf(file, sizeof file, "%s/all.h5", out);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "cat1", H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t dims[3];
+    cr_assert_eq(H5Sget_simple_extent_ndims(sp), 3, "%s:cat1 has rank 3", file);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    cr_assert(dims[0] == N && dims[1] == 5 && dims[2] == 4, "%s:cat1 is (%llu, %llu, %llu), want (%d, 5, 4)", file,
+              (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2], N);
 }
 
 Test(transform, every_op_matches_its_definition)
@@ -162,7 +181,7 @@ Test(transform, cuda_copies_are_bit_identical_to_cpu)
     int rc = run_cli(H5PREP_CLI_SIMT, recipe, gpu, "cuda");
     cr_assert_eq(rc, 0, "simt exit %d: %s", rc, tu_stderr());
     check_ops(gpu);
-    const char *names[] = {"bc", "padc", "pade", "cat", "stk", "rsh", "flt", "slc", "cb", "f32"};
+    const char *names[] = {"bc", "padc", "pade", "cat", "stk", "rsh", "flt", "slc", "cb", "f32", "cat1"};
     char a[4096], b[4096];
     snprintf(a, sizeof a, "%s/all.h5", cpu);
     snprintf(b, sizeof b, "%s/all.h5", gpu);

@@ -211,14 +211,15 @@ class Split:
     def xarray(self, outputs=None):
         """An xarray.Dataset: the axis names index.json gives each output ("sample", then the
         inputs' dimension names where the output keeps them, else "<output>_dim<k>"), units and
-        long_name where it has them; lazy (dask) when dask is installed."""
+        long_name where it has them, the channel labels as the coordinate of their axis; lazy
+        (dask) when dask is installed."""
         import xarray as xr
         names = self._names(outputs)
         try:
             arrays = self.dask(names)
         except ImportError:
             arrays = {n: np.asarray(a) for n, a in self.numpy(names, source="npy").items()}
-        data = {}
+        data, coords = {}, {}
         for n in names:
             o = self.outputs[n]
             meta = self.described.get(n, {})
@@ -228,7 +229,10 @@ class Split:
             if "normalize" in meta:
                 attrs["h5prep_normalize"] = json.dumps(meta["normalize"])
             data[n] = xr.Variable(dims, arrays[n], attrs=attrs)
-        return xr.Dataset(data, attrs={"split": self.name})
+            channels = meta.get("channels", {})
+            if "labels" in channels:
+                coords[dims[channels["axis"]]] = channels["labels"]
+        return xr.Dataset(data, coords=coords, attrs={"split": self.name})
 
     def torch(self, outputs=None, source=None, as_dict=False, transform=None):
         """A map-style torch Dataset over the split (see h5prep.torch.SplitDataset)."""

@@ -17,12 +17,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <libdeflate.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -76,6 +78,8 @@ typedef struct run {
     pass2_job *jobs2;
     uint64_t njobs2;
     double **shift, **div;        /* (nouts,) (features,) */
+    json_t **factors;             /* (nouts,) where each normalized output's factors come from
+                                     (factors_record), NULL for an output not normalized */
     h5p_moments **moments;        /* (nouts,) statistics of each output */
     int nslots;
     uint64_t bytes_read, bytes_written;
@@ -484,6 +488,66 @@ static h5prep_status write_split(run *r)
 
 static int factors_from_file(const h5p_output *spec) { return spec->norm != H5P_NORM_NONE && spec->stats_path; }
 
+/* {"file": as given, "realpath", "size", "mtime", "crc32", "variable", "features"} of the statistics
+ * file of output o (normalize: {stats: FILE}): the file its factors were just read from. */
+static h5prep_status file_record(const h5p_output *spec, uint64_t features, json_t **out)
+{
+    const char *path = spec->stats_path;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        h5p_fail(H5PREP_ERR_STATE, "%s: cannot read the statistics file of output '%s': %s", path, spec->name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return H5PREP_ERR_STATE;
+    }
+    uint32_t crc = 0;
+    unsigned char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        crc = libdeflate_crc32(crc, buf, (size_t)n);
+    int err = n < 0 ? errno : 0;
+    close(fd);
+    char *real = realpath(path, NULL);
+    if (err || !real) {
+        h5p_fail(H5PREP_ERR_STATE, "%s: cannot read the statistics file of output '%s': %s", path, spec->name,
+                 strerror(err ? err : errno));
+        free(real);
+        return H5PREP_ERR_STATE;
+    }
+    char mtime[32], crc_hex[16], var[256];
+    struct tm tm;
+    time_t t = sb.st_mtime;
+    gmtime_r(&t, &tm);
+    strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(crc_hex, sizeof crc_hex, "%08" PRIx32, crc);
+    snprintf(var, sizeof var, "/%s", spec->name);
+    *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "file", path, "realpath", real, "size", (json_int_t)sb.st_size,
+                     "mtime", mtime, "crc32", crc_hex, "variable", var, "features", (json_int_t)features);
+    free(real);
+    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    return H5PREP_OK;
+}
+
+/* Where output o's normalization factors come from, as index.json's normalize.factors and
+ * stats.json's provenance.factors say it: the statistics file (file_record), or this run's
+ * stats.json and the split they are taken over (null: every row). NULL when the output is not
+ * normalized. */
+static h5prep_status factors_record(const run *r, size_t o, json_t **out)
+{
+    const h5p_plan_output *po = &r->plan.outs[o];
+    const h5p_output *spec = po->spec;
+    int split = r->plan.split.stats_split;
+    *out = NULL;
+    if (spec->norm == H5P_NORM_NONE)
+        return H5PREP_OK;
+    if (factors_from_file(spec))
+        return file_record(spec, po->features, out);
+    *out = json_pack("{s:s, s:o}", "stats", "stats.json", "split", split < 0 ? json_null() : json_string(r->plan.split.names[split]));
+    RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    return H5PREP_OK;
+}
+
 /* Before any data is read: room for every output's statistics and factors, and the factors of
  * the outputs normalized with a statistics file (normalize: {stats: FILE}), read and checked. */
 static h5prep_status load_given_factors(run *r)
@@ -492,7 +556,8 @@ static h5prep_status load_given_factors(run *r)
     r->moments = h5p_calloc(p->nouts, sizeof *r->moments);
     r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
     r->div = h5p_calloc(p->nouts, sizeof *r->div);
-    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div, H5PREP_ERR_NOMEM, "out of memory");
+    r->factors = h5p_calloc(p->nouts, sizeof *r->factors);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors, H5PREP_ERR_NOMEM, "out of memory");
     for (size_t o = 0; o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
         const h5p_output *spec = po->spec;
@@ -501,8 +566,10 @@ static h5prep_status load_given_factors(run *r)
         r->div[o] = h5p_malloc(po->features * sizeof **r->div);
         RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
                         spec->name);
-        if (!factors_from_file(spec))
+        if (!factors_from_file(spec)) {
+            FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
+        }
         h5prep_stats *s = h5prep_stats_create(NULL);
         RETURN_ERROR_IF(!s, H5PREP_ERR_NOMEM, "out of memory");
         h5prep_status st = h5prep_stats_load(s, spec->stats_path);
@@ -521,6 +588,7 @@ static h5prep_status load_given_factors(run *r)
                      spec->line, spec->col);
         h5prep_stats_destroy(s);
         FORWARD_IF_ERROR(st);
+        FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
     }
     return H5PREP_OK;
 }
@@ -550,13 +618,21 @@ static h5prep_status write_stats(run *r)
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
     }
+    json_t *factors = json_object();
+    for (size_t o = 0; factors && o < p->nouts; o++)
+        if (r->factors[o] && json_object_set(factors, p->outs[o].spec->name, r->factors[o]) != 0)
+            json_decref(factors), factors = NULL;
+    if (st == H5PREP_OK && !factors)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK) {
         h5p_stats_set_backend(s, r->backend_name);
+        h5p_stats_set_factors(s, factors);
         h5p_stats_stamp(s);
         char *path = h5p_outdir_path(&r->outdir, "stats.json");
         st = path ? h5prep_stats_write(s, path) : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
         free(path);
     }
+    json_decref(factors);
     h5prep_stats_destroy(s);
     return st;
 }
@@ -569,11 +645,10 @@ static h5prep_status open_sink(run *r)
     for (size_t o = 0; o < p->nouts; o++)
         FORWARD_IF_ERROR(h5p_sink_add_output(r->sink, p->outs[o].spec->name, p->outs[o].rank, p->outs[o].shape,
                                              p->outs[o].spec->dtype));
-    const char *split = r->stats_split < 0 ? NULL : r->recipe->split.names[r->stats_split];
     for (size_t o = 0; o < p->nouts; o++) {
         json_t *meta;
         h5p_output_labels lab;
-        FORWARD_IF_ERROR(h5p_describe_output(p, o, split, &meta, &lab));
+        FORWARD_IF_ERROR(h5p_describe_output(p, o, r->factors[o], &meta, &lab));
         h5prep_status st = h5p_sink_describe(r->sink, (int)o, meta, &lab);
         json_decref(meta);
         FORWARD_IF_ERROR(st);
@@ -735,8 +810,10 @@ static void run_free(run *r)
             free(r->shift[o]);
         if (r->div)
             free(r->div[o]);
+        if (r->factors)
+            json_decref(r->factors[o]);
     }
-    free(r->moments), free(r->shift), free(r->div);
+    free(r->moments), free(r->shift), free(r->div), free(r->factors);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
     free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
     h5p_split_free(&r->split);

@@ -723,6 +723,42 @@ static hid_t dimension(hid_t f, const char *name, uint64_t len)
     return d;
 }
 
+/* The netCDF-4 coordinate variable `name` (a dimension scale named as itself) holding `labels`
+ * (a JSON array of strings) as variable-length UTF-8 strings: xarray's string coordinate of that
+ * dimension. -1 when something by that name exists. */
+static hid_t coordinate(hid_t f, const char *name, const json_t *labels)
+{
+    if (H5Lexists(f, name, H5P_DEFAULT) != 0)
+        return -1;
+    hsize_t n = json_array_size(labels);
+    const char **text = malloc((n ? n : 1) * sizeof *text);
+    for (hsize_t i = 0; text && i < n; i++)
+        text[i] = json_string_value(json_array_get(labels, i));
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &n, NULL);
+    herr_t e = !text || t < 0 || sp < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ? -1 : 0;
+    hid_t d = e < 0 ? -1 : H5Dcreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0 && (H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0 || H5DSset_scale(d, name) < 0)) {
+        H5Dclose(d);
+        d = -1;
+    }
+    free(text);
+    if (t >= 0)
+        H5Tclose(t);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return d;
+}
+
+/* The dimension of axis a of o: a coordinate of the channel labels on its channel axis, else
+ * netCDF's dimension without values. */
+static hid_t axis_dimension(hid_t f, const output *o, int a, const char *name, uint64_t len)
+{
+    const json_t *ch = json_object_get(o->meta, "channels"), *labels = json_object_get(ch, "labels");
+    if (labels && json_integer_value(json_object_get(ch, "axis")) == a)
+        return coordinate(f, name, labels);
+    return dimension(f, name, len);
+}
+
 /* A JSON value as an attribute: strings as they are, the rest as compact JSON text. */
 static herr_t json_attr(hid_t d, const char *name, const json_t *v)
 {
@@ -761,10 +797,10 @@ static h5prep_status describe_hdf5(h5p_sink *s, output *o, int k, const h5p_outp
         char name[160];
         /* an output's own name is a variable, not a dimension */
         snprintf(name, sizeof name, "%s%s", is_output_name(s, lab->dims[a]) ? "dim_" : "", lab->dims[a]);
-        hid_t dim = dimension(s->file[k], name, len);
-        if (dim < 0) { /* taken by an axis of another length */
+        hid_t dim = axis_dimension(s->file[k], o, a, name, len);
+        if (dim < 0) { /* taken by an axis of another length, or by another coordinate */
             snprintf(name, sizeof name, "%s_%s", o->name, lab->dims[a]);
-            dim = dimension(s->file[k], name, len);
+            dim = axis_dimension(s->file[k], o, a, name, len);
         }
         e = dim < 0 ? -1 : H5DSattach_scale(d, dim, (unsigned)a);
         if (dim >= 0)

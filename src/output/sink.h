@@ -30,7 +30,7 @@ h5prep_status h5p_sink_add_output(h5p_sink *s, const char *name, int rank, const
  * long_name), with netCDF-4 dimensions: a dimension scale per axis name of `lab` (sample first)
  * attached to the dataset, shared by the outputs that name the same axis with the same length
  * (one of another length gets "<output>_<name>"), so that netCDF readers and xarray see named
- * dimensions. */
+ * dimensions; the axis of meta's "channels" gets its labels as a string coordinate variable. */
 h5prep_status h5p_sink_describe(h5p_sink *s, int o, json_t *meta, const h5p_output_labels *lab);
 
 /* Appends n rows of output o to split k: n * prod(shape) values of the output's type, native

@@ -49,6 +49,7 @@ void h5prep_stats_destroy(h5prep_stats *s)
     free(s->pnodes);
     json_decref(s->merged_inputs);
     json_decref(s->merged_from);
+    json_decref(s->factors);
     json_decref(s->pending);
     if (s->acc_release)
         s->acc_release(s->acc);
@@ -208,3 +209,9 @@ h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, 
 }
 
 void h5p_stats_set_backend(h5prep_stats *s, const char *name) { s->backend = name; }
+
+void h5p_stats_set_factors(h5prep_stats *s, struct json_t *factors)
+{
+    json_decref(s->factors);
+    s->factors = json_incref(factors);
+}

@@ -27,6 +27,8 @@ struct h5prep_stats {
     char created[32];        /* ISO 8601 UTC of the run or merge */
     void *merged_inputs;     /* json_t array: provenance inputs of loaded documents */
     void *merged_from;       /* json_t array: paths of loaded documents */
+    void *factors;           /* json_t object: output -> where a transform's normalization factors
+                                came from (provenance.factors), or NULL */
     int merged_ddof;         /* provenance.ddof of the loaded documents (all the same) */
     void *acc;               /* what h5prep_stats_update keeps between batches (engine/accumulate.c) */
     void (*acc_release)(void *acc); /* frees acc; set with it */
@@ -55,5 +57,8 @@ void h5p_stats_set_backend(h5prep_stats *s, const char *name);
 /* One input file of the provenance (a jansson json_t *): path, dataset, rows, dtype, byte order,
  * size and mtime; NULL when out of memory. */
 struct json_t *h5p_input_json(const h5p_var *v, const h5p_part *p);
+/* provenance.factors: a transform's record, per output, of the normalization factors it applied
+ * (a json_t object; a reference is taken). */
+void h5p_stats_set_factors(h5prep_stats *s, struct json_t *factors);
 
 #endif

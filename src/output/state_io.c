@@ -91,6 +91,8 @@ static json_t *provenance_json(const h5prep_stats *s)
         json_object_set_new(p, "cpu_isa", json_string(s->isa));
     if (s->merged_from)
         json_object_set(p, "merged_from", s->merged_from);
+    if (s->factors)
+        json_object_set(p, "factors", s->factors);
     if (s->ranks > 0)
         json_object_set_new(p, "ranks", json_integer(s->ranks));
     if (s->part_count) {

@@ -4,9 +4,13 @@
 
 #include "common/internal.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { MAX_CHANNEL_LABELS = 16384 }; /* labels listed per output; more are counted only */
 
 static const char *op_name(h5p_op_kind k)
 {
@@ -173,12 +177,152 @@ static int expr_axes(const h5p_plan *p, const h5p_expr *e, axis_names n)
     return R;
 }
 
+/* Where the elements of one channel come from: the variables in the order they first appear, for
+ * each the first element seen and the axes along which its elements differ, and the constants. */
+typedef struct channel_sources {
+    size_t n;
+    size_t order[H5P_PLAN_MAX_VARS];
+    int seen[H5P_PLAN_MAX_VARS];
+    uint32_t first[H5P_PLAN_MAX_VARS];
+    unsigned varies[H5P_PLAN_MAX_VARS]; /* bit d: axis d of the variable's sample */
+    uint64_t constants;
+    double value;                      /* the first constant */
+    int values_differ;
+} channel_sources;
+
+/* The axes of one sample of v on which its elements a and b differ (bit d: axis d). */
+static unsigned differing_axes(const h5p_plan_var *v, uint64_t a, uint64_t b)
+{
+    unsigned bits = 0;
+    for (int d = v->rank - 1; d >= 0; d--) {
+        bits |= (unsigned)(a % v->shape[d] != b % v->shape[d]) << d;
+        a /= v->shape[d], b /= v->shape[d];
+    }
+    return bits;
+}
+
+/* "hl_inputs[:,0]": v indexed on one sample, numpy style: the index where every element of the
+ * channel has the same, ':' where they differ, trailing ':' left out. */
+static void put_var_label(FILE *m, const h5p_plan_var *v, uint64_t first, unsigned varies)
+{
+    uint64_t idx[H5PREP_MAX_RANK];
+    for (int d = v->rank - 1; d >= 0; d--)
+        idx[d] = first % v->shape[d], first /= v->shape[d];
+    int last = v->rank;
+    while (last > 0 && (varies >> (last - 1) & 1))
+        last--;
+    fputs(v->name, m);
+    for (int d = 0; d < last; d++) {
+        fputc(d ? ',' : '[', m);
+        if (varies >> d & 1)
+            fputc(':', m);
+        else
+            fprintf(m, "%" PRIu64, idx[d]);
+    }
+    if (last > 0)
+        fputc(']', m);
+}
+
+/* The label of a channel (channel_json), malloc'd; NULL when out of memory. */
+static char *channel_label(const h5p_plan *p, const channel_sources *cs)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m)
+        return NULL;
+    for (size_t k = 0; k < cs->n; k++) {
+        size_t v = cs->order[k];
+        if (k)
+            fputc('|', m);
+        put_var_label(m, &p->vars[v], cs->first[v], cs->varies[v]);
+    }
+    if (cs->n == 0 && cs->constants && !cs->values_differ) {
+        char t[32]; /* the shortest text that reads back as the value */
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(t, sizeof t, "%.*g", digits, cs->value);
+            if (strtod(t, NULL) == cs->value)
+                break;
+        }
+        fprintf(m, "constant %s", t);
+    } else if (cs->n == 0) {
+        fputs("constant", m);
+    }
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* The sources of channel c of po, whose channel axis splits a sample into [outer][len][inner]. */
+static void channel_scan(const h5p_plan *p, const h5p_plan_output *po, uint64_t c, uint64_t outer, uint64_t len,
+                         uint64_t inner, channel_sources *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    for (uint64_t o = 0; o < outer; o++)
+        for (uint64_t i = 0; i < inner; i++) {
+            uint64_t j = (o * len + c) * inner + i;
+            uint32_t v = po->vidx[j];
+            double x = po->value[j];
+            if (v == p->nvars && cs->constants++ == 0)
+                cs->value = x;
+            else if (v == p->nvars)
+                cs->values_differ |= !(x == cs->value || (isnan(x) && isnan(cs->value)));
+            else if (!cs->seen[v]) {
+                cs->seen[v] = 1;
+                cs->order[cs->n++] = v;
+                cs->first[v] = po->sidx[j];
+            } else {
+                cs->varies[v] |= differing_axes(&p->vars[v], cs->first[v], po->sidx[j]);
+            }
+        }
+}
+
+/* {"axis", "dim", "count", "labels"} of output o's channel axis (plan.h's channel_axis): one label
+ * per channel saying where its values come from (channel_label), or "labels_omitted" instead of
+ * labels beyond MAX_CHANNEL_LABELS channels. NULL when out of memory. */
+static json_t *channels_json(const h5p_plan *p, const h5p_plan_output *po, const char *dim)
+{
+    int ax = po->channel_axis;
+    uint64_t outer = 1, len = po->shape[ax], inner = 1;
+    for (int d = 0; d < ax; d++)
+        outer *= po->shape[d];
+    for (int d = ax + 1; d < po->rank; d++)
+        inner *= po->shape[d];
+    json_t *ch = json_pack("{s:i, s:s, s:I}", "axis", ax + 1, "dim", dim, "count", (json_int_t)len);
+    if (ch && len > MAX_CHANNEL_LABELS) {
+        if (json_object_set_new(ch, "labels_omitted", json_sprintf("more than %d channels", MAX_CHANNEL_LABELS)) != 0) {
+            json_decref(ch);
+            return NULL;
+        }
+        return ch;
+    }
+    json_t *labels = ch ? json_array() : NULL;
+    channel_sources *cs = labels ? malloc(sizeof *cs) : NULL;
+    int fail = !cs;
+    for (uint64_t c = 0; !fail && c < len; c++) {
+        channel_scan(p, po, c, outer, len, inner, cs);
+        char *text = channel_label(p, cs);
+        fail = !text || json_array_append_new(labels, json_string(text)) != 0;
+        free(text);
+    }
+    free(cs);
+    if (fail)
+        json_decref(labels);
+    if (fail || json_object_set_new(ch, "labels", labels) != 0) { /* set_new releases labels */
+        json_decref(ch);
+        return NULL;
+    }
+    return ch;
+}
+
 static const char *norm_name(h5p_norm_kind k)
 {
     return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : "none";
 }
 
-h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats_split, json_t **meta,
+h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, json_t **meta,
                                   h5p_output_labels *lab)
 {
     const h5p_plan_output *po = &p->outs[o];
@@ -217,10 +361,7 @@ h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats
         for (int a = 0; keep && a < po->keep_count; a++)
             json_array_append_new(keep, json_integer(po->keep_first + a));
         json_object_set_new(norm, "keep_axes", keep);
-        json_object_set_new(norm, "factors",
-                            spec->stats_path ? json_pack("{s:s}", "file", spec->stats_path)
-                                             : json_pack("{s:s, s:o}", "stats", "stats.json", "split",
-                                                         stats_split ? json_string(stats_split) : json_null()));
+        json_object_set(norm, "factors", factors);
     }
     json_t *dims = json_array();
     for (int a = 0; dims && a <= po->rank; a++)
@@ -234,6 +375,11 @@ h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats
     json_t *m = json_pack("{s:o, s:o, s:s, s:o}", "from", from, "normalize", norm, "cast",
                           h5p_out_dtype_name(spec->dtype), "dims", dims);
     RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "out of memory");
+    if (po->channel_axis >= 0 && po->elems > 0 &&
+        json_object_set_new(m, "channels", channels_json(p, po, lab->dims[po->channel_axis + 1])) != 0) {
+        json_decref(m);
+        return h5p_fail(H5PREP_ERR_NOMEM, "out of memory for the channel labels of output '%s'", spec->name);
+    }
     if (*lab->units)
         json_object_set_new(m, "units", json_string(lab->units));
     if (*lab->long_name)

@@ -22,10 +22,12 @@ typedef struct h5p_output_labels {
 json_t *h5p_expr_json(const h5p_expr *e);
 
 /* Output o of p: *meta gets {"from", "normalize": {"method", "keep_axes", "factors"}, "cast",
- * "dims", "units"?, "long_name"?}; `factors` is {"file": stats_path} for normalize: {stats: FILE},
- * else {"stats": "stats.json", "split": stats_split} (stats_split NULL: every row), absent without
- * normalization. *lab gets the names and labels. H5PREP_ERR_NOMEM only. */
-h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, const char *stats_split, json_t **meta,
+ * "dims", "channels"?, "units"?, "long_name"?}; `channels` ({"axis", "dim", "count", "labels"
+ * or "labels_omitted"}, README's *Output directory*) where a concat or stack made the output's
+ * channel axis (plan.h's channel_axis); `factors` is the transform's record of where the factors
+ * come from (a reference is taken; README's *Normalization*), absent without normalization.
+ * *lab gets the names and labels. H5PREP_ERR_NOMEM only. */
+h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, json_t **meta,
                                   h5p_output_labels *lab);
 
 #endif

@@ -23,6 +23,8 @@ typedef struct node {
     int32_t *var;
     uint32_t *src;
     double *value;
+    int chan;      /* the per-sample axis that the outermost concat or stack made, followed through
+                      the ops above it; -1 when there is none or a reshape or flatten ended it */
 } node;
 
 static void node_free(node *a)
@@ -108,6 +110,7 @@ static h5prep_status eval_var(h5p_plan *p, const h5p_expr *e, node *out)
             continue;
         out->rank = p->vars[v].rank;
         memcpy(out->shape, p->vars[v].shape, sizeof out->shape);
+        out->chan = -1;
         FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
         for (uint64_t j = 0; j < out->elems; j++)
             out->var[j] = (int32_t)v, out->src[j] = (uint32_t)j;
@@ -125,6 +128,7 @@ static h5prep_status eval_broadcast(h5p_plan *p, const h5p_expr *e, const node *
     out->rank = c->rank + 1;
     for (int d = 0, s = 0; d < out->rank; d++)
         out->shape[d] = d == ax ? e->size : c->shape[s++];
+    out->chan = c->chan < ax ? c->chan : c->chan + 1;
     FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
     uint64_t outer = 1, inner = 1;
     for (int d = 0; d < ax; d++)
@@ -145,6 +149,7 @@ static h5prep_status eval_pad(h5p_plan *p, const h5p_expr *e, const node *c, nod
     FORWARD_IF_ERROR(sample_axis(p, e, c->rank + 1, &ax));
     out->rank = c->rank;
     memcpy(out->shape, c->shape, sizeof out->shape);
+    out->chan = c->chan;
     uint64_t L = c->shape[ax];
     RETURN_ERROR_IF(e->before > UINT32_MAX || e->after > UINT32_MAX, H5PREP_ERR_SHAPE,
                     "%s:%d:%d: pad: before %" PRIu64 " and after %" PRIu64 ": at most %u elements each", p->recipe->path,
@@ -195,8 +200,11 @@ static h5prep_status eval_join(h5p_plan *p, const h5p_expr *e, const node *cs, s
         total += new_axis ? 1 : cs[k].shape[ax];
     }
     out->rank = c0->rank + new_axis;
-    for (int d = 0, s = 0; d < out->rank; d++)
-        out->shape[d] = d == ax ? total : c0->shape[s++];
+    out->chan = ax;
+    for (int d = 0, s = 0; d < out->rank; d++) {
+        out->shape[d] = d == ax ? total : c0->shape[s];
+        s += d != ax || !new_axis; /* concat replaces c0's axis ax; stack inserts a new one */
+    }
     FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
     /* operand k fills, for every outer index, a block of (its extent on ax) * inner elements */
     uint64_t outer = 1, inner = 1;
@@ -216,6 +224,7 @@ static h5prep_status eval_join(h5p_plan *p, const h5p_expr *e, const node *cs, s
 
 static h5prep_status eval_reshape(h5p_plan *p, const h5p_expr *e, const node *c, node *out)
 {
+    out->chan = -1;
     if (e->kind == H5P_OP_FLATTEN) {
         out->rank = 1;
         out->shape[0] = c->elems;
@@ -265,6 +274,7 @@ static h5prep_status eval_slice(h5p_plan *p, const h5p_expr *e, const node *c, n
     }
     out->rank = c->rank;
     memcpy(out->shape, c->shape, sizeof out->shape);
+    out->chan = c->chan;
     out->shape[ax] = (uint64_t)count;
     FORWARD_IF_ERROR(node_alloc(out, p->recipe, e));
     uint64_t outer, inner, j = 0;
@@ -495,6 +505,7 @@ static h5prep_status build_output(h5p_plan *p, size_t o)
     po->rank = a.rank;
     memcpy(po->shape, a.shape, sizeof po->shape);
     po->elems = a.elems;
+    po->channel_axis = a.chan;
     po->scratch_f64 = needs_f64(p, &a);
     FORWARD_IF_ERROR(kernel_map(p, po, &a));
     int full = po->rank + 1, kf = spec->keep_first, kc = spec->keep_count;

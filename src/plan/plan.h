@@ -39,6 +39,9 @@ typedef struct h5p_plan_output {
     uint32_t *sidx;          /* (elems,) element of that variable's sample, or j for a constant */
     uint32_t *fidx;          /* (elems,) feature: (j / inner) % features */
     double *value;           /* (elems,) constants, used where vidx == nvars */
+    int channel_axis;        /* per-sample axis (0-based) that the outermost concat or stack made,
+                                followed through the ops above it; -1 when none (or a reshape or
+                                flatten above it) */
     int keep_first, keep_count; /* kept axes, resolved, counted with the sample axis as 0 */
     uint64_t features, inner;   /* a sample is [outer][features][inner]: element j belongs to
                                    feature (j / inner) % features */

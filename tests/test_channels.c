@@ -39,16 +39,6 @@ static void transform_ok(const char *text, const char *out)
     cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
 }
 
-static json_t *load_index(const char *dir)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/index.json", dir);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    cr_assert_not_null(j, "%s: %s", path, e.text);
-    return j;
-}
-
 static json_t *channels_of(json_t *ix, const char *output)
 {
     return json_object_get(json_object_get(json_object_get(ix, "outputs"), output), "channels");
@@ -100,7 +90,7 @@ Test(channels, index_json_names_the_source_of_each_channel)
 {
     const char *out = tu_path("out");
     transform_ok(recipe(), out);
-    json_t *ix = load_index(out);
+    json_t *ix = tu_load_json(out, "index.json");
     const char *x[] = {"a[:,0]", "a[:,1]", "a[:,2]", "a[:,3]", "b[0]", "b[1]", "b[2]", "b[3]", "constant 7.5", "c"};
     labels_are(ix, "x", 2, "x_dim2", x, 10);
     const char *rows[] = {"a[0]", "a[1]", "a[2]", "a[0]", "a[1]"};
@@ -168,7 +158,7 @@ Test(channels, many_channels_are_counted_not_listed)
              "write: {hdf5: true}\n",
              make_input());
     transform_ok(text, out);
-    json_t *ix = load_index(out);
+    json_t *ix = tu_load_json(out, "index.json");
     json_t *most = channels_of(ix, "most"), *over = channels_of(ix, "over");
     cr_assert_eq(json_array_size(json_object_get(most, "labels")), 16384);
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(most, "labels"), 16383)), "b[3]");
@@ -206,14 +196,10 @@ Test(channels, stats_json_records_the_factors_applied)
     snprintf(text, sizeof text, FACTORS_RECIPE, in, norm);
     transform_ok(text, out2);
 
-    char path[1100];
-    snprintf(path, sizeof path, "%s/stats.json", out2);
-    json_error_t e;
-    json_t *st = json_load_file(path, 0, &e), *ix = load_index(out2);
-    cr_assert_not_null(st, "%s: %s", path, e.text);
+    json_t *st = tu_load_json(out2, "stats.json"), *ix = tu_load_json(out2, "index.json");
     json_t *rec = json_object_get(json_object_get(json_object_get(st, "provenance"), "factors"), "x");
     json_t *described = json_object_get(json_object_get(json_object_get(json_object_get(ix, "outputs"), "x"), "normalize"), "factors");
-    cr_assert_not_null(rec, "%s: no provenance.factors.x", path);
+    cr_assert_not_null(rec, "%s/stats.json: no provenance.factors.x", out2);
     cr_assert(json_equal(rec, described), "stats.json and index.json disagree on the factors of x");
     cr_assert_null(json_object_get(json_object_get(json_object_get(st, "provenance"), "factors"), "b"), "b is not normalized");
     cr_assert_str_eq(json_string_value(json_object_get(rec, "file")), stats);

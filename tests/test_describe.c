@@ -50,16 +50,6 @@ static const char *recipe(const char *extra_norm)
     return text;
 }
 
-static json_t *load(const char *dir, const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    cr_assert_not_null(j, "%s: %s", path, e.text);
-    return j;
-}
-
 static const char *str(json_t *j, const char *path)
 {
     json_t *v = j;
@@ -75,7 +65,7 @@ Test(describe, index_records_each_output_its_factors_and_inputs)
 {
     const char *rp = tu_path("r.yaml"), *out = tu_path("out");
     transform_ok(rp, recipe("{method: zscore, keep_axes: [1]}"), out);
-    json_t *ix = load(out, "index.json");
+    json_t *ix = tu_load_json(out, "index.json");
     cr_assert_str_eq(str(ix, "outputs.t.from"), "t");
     cr_assert_str_eq(str(ix, "outputs.t.normalize.method"), "none");
     cr_assert_str_eq(str(ix, "outputs.t.cast"), "float64");
@@ -126,7 +116,7 @@ Test(describe, factors_from_a_file_are_named)
     snprintf(stats, sizeof stats, "%s/stats.json", out);
     snprintf(norm, sizeof norm, "{method: zscore, keep_axes: [1], stats: %s}", stats);
     transform_ok(rp2, recipe(norm), out2);
-    json_t *ix = load(out2, "index.json");
+    json_t *ix = tu_load_json(out2, "index.json");
     cr_assert_str_eq(str(ix, "outputs.w.normalize.factors.file"), stats);
     json_t *factors = json_object_get(json_object_get(json_object_get(json_object_get(ix, "outputs"), "w"), "normalize"), "factors");
     cr_assert_null(json_object_get(factors, "stats"), "not this run's statistics");
@@ -172,7 +162,7 @@ Test(describe, one_axis_name_two_lengths)
              "write: {dir: unused, hdf5: true}\n",
              NC4);
     transform_ok(rp, text, out);
-    json_t *ix = load(out, "index.json");
+    json_t *ix = tu_load_json(out, "index.json");
     cr_assert_str_eq(str(ix, "outputs.s.dims.2"), "lat");
     cr_assert_str_eq(str(ix, "outputs.s.dims.3"), "s_dim3", "sliced: lon has another length");
     json_decref(ix);
@@ -315,7 +305,7 @@ Test(describe, npy_dask_layout_opens_with_from_npy_stack)
              "write: {dir: unused, hdf5: true, npy: {layout: dask, shard_rows: 8}}\n",
              in);
     transform_ok(rp, text, out);
-    json_t *ix = load(out, "index.json");
+    json_t *ix = tu_load_json(out, "index.json");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy_stack"), "train/a");
     cr_assert_str_eq(str(ix, "splits.train.outputs.a.npy.1.path"), "train/a/1.npy");
     json_decref(ix);

@@ -318,11 +318,7 @@ static void check_h5(hid_t f, const char *path, const out_case *o, uint64_t rows
 
 static json_t *load_index(const char *dir)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/index.json", dir);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    cr_assert_not_null(j, "%s: %s", path, err.text);
+    json_t *j = tu_load_json(dir, "index.json");
     cr_assert_str_eq(json_string_value(json_object_get(j, "format")), "h5prep-dataset/1");
     return j;
 }

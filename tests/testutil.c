@@ -289,6 +289,16 @@ void tu_write_text(const char *path, const char *text)
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 
+json_t *tu_load_json(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    cr_assert_not_null(j, "%s: %s", path, e.text);
+    return j;
+}
+
 void tu_python_ok(const char *code, const char *arg)
 {
     char cmd[16384];

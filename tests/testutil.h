@@ -6,6 +6,7 @@
 #include "h5prep.h"
 
 #include <hdf5.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -69,6 +70,8 @@ int tu_transform_fmt(const char *binary, const char *backend, const char *out, c
 /* Runs the Python check `code` (no double quotes in it) with `arg` as sys.argv[1]; it must exit 0
  * (its message is printed above the failure). */
 void tu_python_ok(const char *code, const char *arg);
+/* dir/name parsed as JSON; the test fails when it cannot be read or parsed. */
+json_t *tu_load_json(const char *dir, const char *name);
 
 int tu_exists(const char *path);
 /* Whether dir holds a temporary of h5prep (a name with ".h5prep-tmp-", common/outfile.h). */

@@ -174,6 +174,7 @@ typedef struct h5prep_transform_config {
     int overwrite;               //!< replace an existing output directory once the new one is complete (0).
     size_t stage_mem;            //!< outputs wait between the two passes in memory when they fit in this many bytes,
                                  //!< else in a file in the output directory (H5PREP_STAGE_MEM_AUTO: half the free memory).
+    int two_passes;              //!< stage every row and write in a second pass even where one pass would do (0).
 } h5prep_transform_config;
 
 #define H5PREP_STAGE_MEM_AUTO ((size_t)-1)
@@ -185,6 +186,8 @@ typedef struct h5prep_transform_report {
     char out_dir[4096];
     char backend[16];
     char notice[256];            /* one line when AUTO fell back to the CPU, else "" */
+    int passes;                  /* 1: read, gathered, normalized, cast and written at once; 2: staged between */
+    char staged_why[128];        /* with 2 passes: why the rows were staged, else "" */
     int staged_in_memory;        /* where the outputs waited between the passes */
     uint64_t samples;
     uint64_t split_rows[H5PREP_MAX_SPLITS];
@@ -202,8 +205,8 @@ h5prep_status h5prep_transform(const char *recipe_path, const h5prep_transform_c
 /* What h5prep_transform would do, without reading any data or creating the output directory:
  * the recipe is read, its inputs opened and checked, the outputs' shapes, the split and the
  * staging worked out as a run would. *text (free() it) gets the plan for people: each input,
- * each output's shape, dtype and normalization, the split sizes, the bytes to read and write
- * and where the outputs are staged between the passes. */
+ * each output's shape, dtype and normalization, the split sizes, the bytes to read and write,
+ * the passes (and why two) and where the outputs are staged between them. */
 h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transform_config *cfg, char **text);
 
 /* Datasets of files, for `h5prep info`. Strings live until the callback returns. */

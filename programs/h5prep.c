@@ -124,10 +124,15 @@ static const char *usage_transform =
     "      --overwrite       replace DIR if it exists (only once the new one is complete).\n"
     "      --raw             no CF decoding (see 'h5prep help stats').\n"
     "  -n, --dry-run         print the plan (each input; each output's shape, dtype and\n"
-    "                        normalization; split sizes; bytes to read and write; where the outputs\n"
-    "                        are staged) and exit without reading data or creating DIR.\n"
+    "                        normalization; split sizes; bytes to read and write; one pass or two\n"
+    "                        and why; where the outputs are staged) and exit without reading data\n"
+    "                        or creating DIR.\n"
+    "      --two-passes      stage every row and write in a second pass, even where one pass would\n"
+    "                        do (every output's factors known before reading: normalize none or\n"
+    "                        {stats: FILE}); for comparison, or as an escape hatch.\n"
     "  -q, --quiet           no progress bar and no summary.\n"
-    "  -v, --verbose         say which backend ran and why (e.g. no CUDA device: the CPU).\n"
+    "  -v, --verbose         say which backend ran and why (e.g. no CUDA device: the CPU), and\n"
+    "                        whether the run took one pass or two and why.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -493,7 +498,7 @@ static void catch_signals(void)
 /* ---- commands ----------------------------------------------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
-       OPT_DRY_RUN, OPT_PART };
+       OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -718,10 +723,10 @@ static void print_report(const h5prep_transform_report *r)
     printf("%s: %" PRIu64 " samples", r->out_dir, r->samples);
     for (int k = 0; k < r->nsplits; k++)
         printf("%s %s %" PRIu64, k ? "," : " ->", r->split_names[k], r->split_rows[k]);
-    printf("\nread %.3f GB, wrote %.3f GB in %.2f s (%.2f GB/s read) on the %s backend, staged %s\n",
+    printf("\nread %.3f GB, wrote %.3f GB in %.2f s (%.2f GB/s read) on the %s backend, %s\n",
            (double)r->bytes_read / 1e9, (double)r->bytes_written / 1e9, r->seconds,
            r->seconds > 0 ? (double)r->bytes_read / 1e9 / r->seconds : 0.0, r->backend,
-           r->staged_in_memory ? "in memory" : "on disk");
+           r->passes == 1 ? "in one pass" : r->staged_in_memory ? "two passes, staged in memory" : "two passes, staged on disk");
 }
 
 static int cmd_transform(int argc, char **argv)
@@ -729,7 +734,7 @@ static int cmd_transform(int argc, char **argv)
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
         {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM},
-        {"dry-run", no_argument, 0, 'n'}, ENGINE_OPTIONS,
+        {"dry-run", no_argument, 0, 'n'}, {"two-passes", no_argument, 0, OPT_TWO_PASSES}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
@@ -745,6 +750,7 @@ static int cmd_transform(int argc, char **argv)
         case 'i': inputs[c.ninputs++] = optarg; break;
         case 'o': c.out_dir = optarg; break;
         case OPT_OVERWRITE: c.overwrite = 1; break;
+        case OPT_TWO_PASSES: c.two_passes = 1; break;
         case OPT_STAGE_MEM:
             if (strcmp(optarg, "0") == 0)
                 c.stage_mem = 0;
@@ -794,6 +800,10 @@ static int cmd_transform(int argc, char **argv)
         return fail(st);
     if (rep.notice[0] && verbose)
         fprintf(stderr, "h5prep: %s\n", rep.notice);
+    if (verbose && rep.passes == 1)
+        fprintf(stderr, "h5prep: one pass: every output's factors were known before reading (normalize none or a stats file)\n");
+    else if (verbose)
+        fprintf(stderr, "h5prep: two passes, rows staged %s: %s\n", rep.staged_in_memory ? "in memory" : "on disk", rep.staged_why);
     if (!quiet)
         print_report(&rep);
     return fflush(stdout) == 0 ? 0 : H5PREP_ERR_OUTPUT;

@@ -274,6 +274,7 @@ Test(describe, dry_run_prints_the_plan_and_creates_nothing)
     /* 2 variables of 14*64*128 float32 read; 2*14*64*128 float16 written twice; staged as float32 */
     cr_assert(strstr(o, "  read:  917.50 kB of input values, once"), "%s", o);
     cr_assert(strstr(o, "  write: 917.50 kB (HDF5 and .npy)"), "%s", o);
+    cr_assert(strstr(o, "  passes: 2 (output 'w' is normalized with this run's statistics: rows are staged"), "%s", o);
     cr_assert(strstr(o, "  staging: 917.50 kB in memory (within 1.05 MB of --stage-mem)"), "%s", o);
     cr_assert(strstr(o, "(not created: dry run)"), "%s", o);
     cr_assert(!tu_exists(out) && !tu_exists(tu_path("sub")), "a dry run created the output");

@@ -715,3 +715,97 @@ Test(transform, index_maps_within_mem)
               "%s", tu_stderr());
     cr_assert(!tu_exists(out));
 }
+
+/* One pass (factors known before reading) writes the same bytes as --two-passes: shuffled splits
+ * into several .npy shards and uncompressed HDF5 chunks, float16/bfloat16/float32 casts, with no
+ * normalization and with the factors of a statistics file; unshuffled rows into gzip HDF5. */
+static void one_pass_run(const char *binary, const char *backend, const char *recipe, const char *out, int two, const char *want)
+{
+    const char *args[] = {"transform", recipe, "--out", out, "--backend", backend, "--verbose", "--quiet",
+                          two ? "--two-passes" : NULL, NULL};
+    int rc = tu_cli_with(binary, args);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, tu_stderr());
+    cr_assert(strstr(tu_stderr(), want), "expected '%s' in: %s", want, tu_stderr());
+}
+
+/* tu_path("one.yaml"): three outputs of a generated input, normalized by norm, cast. */
+static const char *one_pass_recipe(const char *norm, const char *split, const char *write)
+{
+    const char *in = tu_path("g.h5"), *recipe = tu_path("one.yaml");
+    char cmd[8192], text[4096];
+    snprintf(cmd, sizeof cmd, "%s %s/scripts/gen_3dcorrection.py --rows 120 --seed 5 -o %s >/dev/null", H5PREP_PYTHON, H5PREP_SOURCE_DIR, in);
+    cr_assert_eq(system(cmd), 0, "the generator failed: %s", cmd);
+    snprintf(text, sizeof text,
+             "inputs: {files: %s, variables: [sca_inputs, hl_inputs, inter_inputs, flux_dn_sw, flux_up_sw]}\n"
+             "outputs:\n"
+             "  x: {from: {concat: {axis: -1, of: [hl_inputs, {pad: {of: inter_inputs, axis: 1, before: 1, after: 1}}]}}, normalize: %s, cast: float16}\n"
+             "  y: {from: {stack: {axis: -1, of: [flux_dn_sw, flux_up_sw]}}, normalize: %s, cast: bfloat16}\n"
+             "  s: {from: sca_inputs, normalize: %s}\n"
+             "split: %s\nwrite: {dir: unused, %s}\n",
+             in, norm, norm, norm, split, write);
+    tu_write_text(recipe, text);
+    return recipe;
+}
+
+static void same_in_one_pass(const char *binary, const char *backend, const char *norm, const char *split, const char *write)
+{
+    const char *recipe = one_pass_recipe(norm, split, write), *one = tu_path("one"), *two = tu_path("two");
+    char cmd[8192];
+    one_pass_run(binary, backend, recipe, one, 0, "one pass");
+    one_pass_run(binary, backend, recipe, two, 1, "two passes, rows staged in memory: --two-passes was given");
+    snprintf(cmd, sizeof cmd, "%s %s/tests/check_same_outputs.py %s %s", H5PREP_PYTHON, H5PREP_SOURCE_DIR, one, two);
+    cr_assert_eq(system(cmd), 0, "one pass and two passes wrote different outputs (the message is above)");
+}
+
+#define SHUFFLED "{fractions: {train: 0.6, val: 0.25, test: 0.15}, seed: 7, shuffle: true}"
+#define BOTH "hdf5: {chunk_rows: 16}, npy: {shard_rows: 20}"
+
+/* The factors of a statistics file: a two-pass run's own stats.json (z-scores of every row). */
+static const char *stats_norm(const char *binary, const char *backend)
+{
+    static char norm[4200];
+    const char *given = tu_path("z/stats.json");
+    one_pass_run(binary, backend, one_pass_recipe("zscore", SHUFFLED, BOTH), tu_path("z"), 0,
+                 "two passes, rows staged in memory: output 'x' is normalized with this run's statistics");
+    snprintf(norm, sizeof norm, "{method: zscore, stats: %s}", given);
+    return norm;
+}
+
+Test(transform, one_pass_none_shuffled_cpu) { same_in_one_pass(H5PREP_CLI, "cpu", "none", SHUFFLED, BOTH); }
+Test(transform, one_pass_none_shuffled_simt) { same_in_one_pass(H5PREP_CLI_SIMT, "cuda", "none", SHUFFLED, BOTH); }
+Test(transform, one_pass_stats_file_cpu) { same_in_one_pass(H5PREP_CLI, "cpu", stats_norm(H5PREP_CLI, "cpu"), SHUFFLED, BOTH); }
+Test(transform, one_pass_stats_file_simt)
+{
+    same_in_one_pass(H5PREP_CLI_SIMT, "cuda", stats_norm(H5PREP_CLI_SIMT, "cuda"), SHUFFLED, BOTH);
+}
+Test(transform, one_pass_gzip_in_order_cpu)
+{
+    same_in_one_pass(H5PREP_CLI, "cpu", "none", "{fractions: {train: 0.7, val: 0.3}, seed: 2, shuffle: false}", "hdf5: {chunk_rows: 16, gzip: 1}, npy: true");
+}
+
+/* Shuffled rows into gzip-compressed HDF5 chunks keep two passes, and say so. */
+Test(transform, gzip_shuffled_keeps_two_passes)
+{
+    const char *in = tu_path("g.h5"), *recipe = tu_path("gz.yaml");
+    char cmd[8192], text[2048];
+    snprintf(cmd, sizeof cmd, "%s %s/scripts/gen_3dcorrection.py --rows 40 --seed 5 -o %s >/dev/null", H5PREP_PYTHON, H5PREP_SOURCE_DIR, in);
+    cr_assert_eq(system(cmd), 0, "the generator failed: %s", cmd);
+    snprintf(text, sizeof text, "inputs: {files: %s, variables: [sca_inputs]}\noutputs:\n  s: {from: sca_inputs}\nsplit: %s\nwrite: {dir: unused, hdf5: {gzip: 1}}\n",
+             in, SHUFFLED);
+    tu_write_text(recipe, text);
+    const char *args[] = {"transform", recipe, "--out", tu_path("gz"), "--dry-run", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stdout(), "  passes: 2 (shuffled rows into gzip-compressed HDF5 chunks: "), "%s", tu_stdout());
+    one_pass_run(H5PREP_CLI, "cpu", recipe, tu_path("gz"), 0, "two passes, rows staged in memory: shuffled rows into gzip-compressed HDF5 chunks");
+}
+
+/* Shuffled rows into more .npy shards than one pass keeps open keep two passes, and say so. */
+Test(transform, many_shuffled_shards_keep_two_passes)
+{
+    const char *recipe = one_pass_recipe("none", SHUFFLED, "npy: {shard_rows: 1}");
+    const char *args[] = {"transform", recipe, "--out", tu_path("many"), "--dry-run", NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stdout(), "  passes: 2 (shuffled rows into about 360 .npy shards (one pass keeps at most 256 open)"), "%s",
+              tu_stdout());
+    one_pass_run(H5PREP_CLI, "cpu", recipe, tu_path("many"), 0, "two passes, rows staged in memory: shuffled rows into about 360 .npy shards");
+}

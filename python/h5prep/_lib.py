@@ -55,12 +55,12 @@ class VarView(Structure):
 
 class TransformConfig(Structure):
     _fields_ = [("engine", StatsConfig), ("out_dir", c_char_p), ("inputs", POINTER(c_char_p)),
-                ("ninputs", c_size_t), ("overwrite", c_int), ("stage_mem", c_size_t)]
+                ("ninputs", c_size_t), ("overwrite", c_int), ("stage_mem", c_size_t), ("two_passes", c_int)]
 
 
 class TransformReport(Structure):
     _fields_ = [("out_dir", c_char * 4096), ("backend", c_char * 16), ("notice", c_char * 256),
-                ("staged_in_memory", c_int), ("samples", c_uint64), ("split_rows", c_uint64 * MAX_SPLITS),
+                ("passes", c_int), ("staged_why", c_char * 128), ("staged_in_memory", c_int), ("samples", c_uint64), ("split_rows", c_uint64 * MAX_SPLITS),
                 ("split_names", (c_char * (MAX_SPLIT_NAME + 1)) * MAX_SPLITS), ("nsplits", c_int),
                 ("bytes_read", c_uint64), ("bytes_written", c_uint64), ("seconds", c_double)]
 

@@ -15,6 +15,8 @@ class Report:
     out_dir: str
     backend: str
     notice: str
+    passes: int  # 1: read, normalized, cast and written at once; 2: staged between (staged_why says why)
+    staged_why: str
     staged_in_memory: bool
     samples: int
     splits: dict = field(default_factory=dict)  # split name -> rows
@@ -29,13 +31,14 @@ class Report:
 
 
 def transform(recipe, out=None, inputs=None, overwrite=False, backend="auto", threads=0, mem=None, stage_mem=None,
-              device=0, progress=None):
+              device=0, progress=None, two_passes=False):
     """Runs the recipe (a YAML file; paths in it are relative to the working directory).
 
     out: the output directory (replaces the recipe's write.dir). inputs: a glob or list of globs
     replacing the files of the recipe's first input. overwrite: replace an existing output
     directory (a transform's) once the new one is complete. stage_mem: bytes of memory the outputs
-    may wait in between the passes (default: half the free memory). progress: as for stats().
+    may wait in between the passes (default: half the free memory). two_passes: stage every row and
+    write in a second pass even where one pass would do. progress: as for stats().
     Returns a Report; report.open() opens the output. Raises h5prep.Error; Ctrl-C stops the run,
     removes the partial output and raises KeyboardInterrupt."""
     cfg = lib.h5prep_transform_config_default()
@@ -55,13 +58,14 @@ def transform(recipe, out=None, inputs=None, overwrite=False, backend="auto", th
         cfg.inputs = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
         cfg.ninputs = len(inputs)
     cfg.overwrite = 1 if overwrite else 0
+    cfg.two_passes = 1 if two_passes else 0
     if stage_mem is not None:
         cfg.stage_mem = int(stage_mem)
     rep = TransformReport()
     _lib.call(lib.h5prep_transform, os.fsencode(recipe), ctypes.byref(cfg), ctypes.byref(rep), progress=hook)
     splits = {rep.split_names[k].value.decode(): int(rep.split_rows[k]) for k in range(rep.nsplits)}
     return Report(out_dir=rep.out_dir.decode(), backend=rep.backend.decode(), notice=rep.notice.decode(),
-                  staged_in_memory=bool(rep.staged_in_memory), samples=int(rep.samples), splits=splits,
+                  passes=int(rep.passes), staged_why=rep.staged_why.decode(), staged_in_memory=bool(rep.staged_in_memory), samples=int(rep.samples), splits=splits,
                   bytes_read=int(rep.bytes_read), bytes_written=int(rep.bytes_written), seconds=float(rep.seconds))
 
 

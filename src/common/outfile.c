@@ -227,11 +227,15 @@ int h5p_create_excl(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 }
 
-int h5p_write_all(int fd, const void *buf, size_t n)
+int h5p_write_all(int fd, const void *buf, size_t n) { return h5p_pwrite_all(fd, buf, n, -1); }
+
+int h5p_pwrite_all(int fd, const void *buf, size_t n, off_t at)
 {
     const unsigned char *p = buf;
     while (n > 0) {
-        ssize_t k = write(fd, p, n);
+        ssize_t k = at < 0 ? write(fd, p, n) : pwrite(fd, p, n, at);
+        if (k > 0 && at >= 0)
+            at += k;
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {

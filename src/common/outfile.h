@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* A temporary is named ".<name>.h5prep-tmp-<pid>-<start>-<random>" beside <name>: <start> is the
  * owner's start time (clock ticks after boot, /proc/<pid>/stat), so that a reused pid is told
@@ -38,6 +39,8 @@ int h5p_create_excl(const char *path);
 
 /* Writes all n bytes; 0, or -1 with errno (EIO for a write of 0 bytes). */
 int h5p_write_all(int fd, const void *p, size_t n);
+/* The same at offset `at` of the file (pwrite; at < 0: at the file position, as write). */
+int h5p_pwrite_all(int fd, const void *p, size_t n, off_t at);
 
 /* An output file written under a temporary beside it and renamed when complete. */
 typedef struct h5p_tmpfile {

@@ -1,6 +1,8 @@
-/* transform.c: `h5prep transform`: a recipe run in two passes over a ring of slots. Pass 1 reads
- * the inputs once, gathers every output and takes the statistics of the normalizing split, and
- * stages rows (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
+/* transform.c: `h5prep transform`: a recipe run over a ring of slots. When every output's factors
+ * are known before any data is read (normalize: none, or {stats: FILE}), one pass reads, gathers
+ * (taking the statistics for stats.json), normalizes, casts and writes each row at its place.
+ * Otherwise pass 1 reads, gathers, takes the statistics of the normalizing split and stages rows
+ * (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
 #include "h5prep.h"
 
 #include "backends/choose.h"
@@ -58,16 +60,19 @@ typedef struct run {
     const h5p_backend_ops *ops;
     h5p_backend *be;
     void *in[H5P_RING_SLOTS_MAX], *out[H5P_RING_SLOTS_MAX]; /* each slot's input and result buffers */
+    void *cast[H5P_RING_SLOTS_MAX]; /* one pass: each slot's rows normalized and cast, outputs one after another */
+    int passes;
+    char staged_why[128];         /* with two passes: why */
     h5p_pool *decode;
     h5p_outdir outdir;             /* the output directory, written under a temporary name */
-    unsigned char **staged;       /* (nouts,) mapped staging file of each output: rows by split, in
-                                     output order within a split */
+    unsigned char **staged;       /* two passes: (nouts,) mapped staging file of each output: rows by
+                                     split, in output order within a split */
     size_t *staged_len;
     int staged_in_memory;
     uint64_t split_base[H5P_MAX_SPLITS];
     h5p_sink *sink;
     char *dir;                    /* --out or write.dir */
-    /* pass 1 */
+    /* pass 1 (the one pass) */
     pass1_job *jobs1;
     uint64_t njobs1, slab_rows;
     h5p_reader *readers;          /* (nvars,) the reader thread's open dataset of each variable */
@@ -87,6 +92,18 @@ typedef struct run {
     double t0;
     char backend_name[16], notice[256];
 } run;
+
+/* Bytes of one row of output o as written (its dtype), and where output o starts among a slab of
+ * `rows` rows of every output so written. */
+static size_t cast_row_bytes(const h5p_plan *p, size_t o) { return p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype); }
+
+static size_t cast_offset(const h5p_plan *p, size_t o, uint64_t rows)
+{
+    size_t off = 0;
+    for (size_t q = 0; q < o; q++)
+        off += rows * cast_row_bytes(p, q);
+    return off;
+}
 
 /* Bytes of one slot's buffers (in and out together) under --mem. */
 static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (size_t)r->nslots; }
@@ -230,41 +247,52 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot)
             ord[a++] = (uint32_t)i;
     s.order = ord;
     FORWARD_IF_ERROR(r->ops->gather(r->be, slot, &s, r->out[slot]));
+    for (size_t o = 0; r->passes == 1 && o < p->nouts; o++) {
+        h5p_tx_finish f = {o, (unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows), jb->rows, r->shift[o], r->div[o]};
+        FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, (unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows)));
+    }
     r->bytes_read += jb->rows * h5p_plan_in_row_bytes(p);
     report_progress(r, jb->rows, jb->rows * h5p_plan_in_row_bytes(p));
     return H5PREP_OK;
 }
 
-/* Where sample smp waits in the staging file, or UINT64_MAX when it is in no split. */
-static uint64_t staged_row(const run *r, uint64_t smp)
+/* Bytes output o writes of n rows, in HDF5 and .npy together. */
+static void count_written(run *r, size_t o, uint64_t n)
 {
-    uint8_t w = r->split.which[smp];
-    return w == H5P_SPLIT_DROPPED ? UINT64_MAX : r->split_base[w] + r->split.dest[smp];
+    const h5p_write_spec *w = &r->recipe->write;
+    r->bytes_written += n * cast_row_bytes(&r->plan, o) * (uint64_t)(!!w->hdf5 + !!w->npy);
 }
 
-/* Writer thread: each gathered row goes to its place in its split, in the mapped staging file
- * (rows of a slab that are neighbours there too are copied together); rows in no split are left. */
+/* Writer thread: each row goes to its place in its split: in the mapped staging file (two
+ * passes), or normalized and cast into the outputs (one pass). Rows of a slab that are neighbours
+ * there too go together; rows in no split are left. */
 static h5prep_status write1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
-    const unsigned char *out = r->out[slot];
     const h5p_plan *p = &r->plan;
     const pass1_job *jb = &r->jobs1[job];
     FORWARD_IF_ERROR(r->ops->wait(r->be, slot));
     const uint32_t *ord = r->order[slot];
+    const uint8_t *which = r->split.which;
+    const uint64_t *dest = r->split.dest;
     for (size_t o = 0; o < p->nouts; o++) {
-        size_t rb = h5p_plan_row_bytes(p, o);
-        const unsigned char *blk = out + h5p_plan_block_offset(p, o, jb->rows);
-        for (uint64_t i = 0; i < jb->rows;) {
-            uint64_t dst = staged_row(r, jb->r0 + ord[i]), run_len = 1;
-            if (dst == UINT64_MAX) {
-                i++;
+        size_t rb = r->staged ? h5p_plan_row_bytes(p, o) : cast_row_bytes(p, o);
+        const unsigned char *blk = r->staged ? (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows)
+                                             : (const unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows);
+        for (uint64_t i = 0, n; i < jb->rows; i += n) {
+            uint64_t smp = jb->r0 + ord[i];
+            uint8_t w = which[smp];
+            n = 1;
+            if (w == H5P_SPLIT_DROPPED)
+                continue;
+            while (i + n < jb->rows && which[jb->r0 + ord[i + n]] == w && dest[jb->r0 + ord[i + n]] == dest[smp] + n)
+                n++;
+            if (r->staged) {
+                memcpy(r->staged[o] + (r->split_base[w] + dest[smp]) * rb, blk + i * rb, n * rb);
                 continue;
             }
-            while (i + run_len < jb->rows && staged_row(r, jb->r0 + ord[i + run_len]) == dst + run_len)
-                run_len++;
-            memcpy(r->staged[o] + dst * rb, blk + i * rb, run_len * rb);
-            i += run_len;
+            FORWARD_IF_ERROR(h5p_sink_write_at(r->sink, (int)o, w, dest[smp], n, blk + i * rb));
+            count_written(r, o, n);
         }
     }
     return H5PREP_OK;
@@ -301,7 +329,7 @@ static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms)
 static uint64_t pass2_rows(const run *r, size_t o, size_t *bytes)
 {
     const h5p_plan *p = &r->plan;
-    size_t out_row = p->outs[o].elems * h5p_out_dtype_size(p->outs[o].spec->dtype), rb = h5p_plan_row_bytes(p, o);
+    size_t out_row = cast_row_bytes(p, o), rb = h5p_plan_row_bytes(p, o);
     h5p_slab_rule rule = {out_row > rb ? out_row : rb, rb + out_row, slot_budget(r), 0, 0, 0, 0, UINT64_MAX};
     rb = rule.row_bytes;
     uint64_t rows = h5p_slab_rows(&rule);
@@ -359,9 +387,7 @@ static h5prep_status write2(void *ctx, uint64_t job, int slot)
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
     FORWARD_IF_ERROR(r->ops->wait(r->be, slot));
-    const h5p_plan_output *po = &r->plan.outs[jb->o];
-    const h5p_write_spec *w = &r->recipe->write;
-    r->bytes_written += jb->rows * po->elems * h5p_out_dtype_size(po->spec->dtype) * (uint64_t)(!!w->hdf5 + !!w->npy);
+    count_written(r, jb->o, jb->rows);
     return h5p_sink_write(r->sink, (int)jb->o, jb->split, jb->rows, r->out[slot]);
 }
 
@@ -470,9 +496,6 @@ static h5prep_status make_split(run *r)
             h5p_warn("%s: split '%s' gets no rows (no %s of the %" PRIu64 " samples is in it); its files hold (0, ...) arrays",
                      r->recipe->path, sp->names[k], sp->by == H5P_SPLIT_FILES ? "file" : "row", p->n);
     }
-    /* rows in no split are gathered in pass 1 but never staged or written */
-    r->rows_total -= r->split.dropped * p->nouts;
-    r->bytes_total -= r->split.dropped * h5p_plan_out_row_bytes(p);
     r->stats_split = sp->stats_split;
     return H5PREP_OK;
 }
@@ -548,6 +571,34 @@ static h5prep_status factors_record(const run *r, size_t o, json_t **out)
     return H5PREP_OK;
 }
 
+enum { MAX_OPEN_SHARDS = 256 };
+
+/* Factors known before any data is read: none to apply, or a statistics file's. */
+static int factors_known(const h5p_output *spec) { return spec->norm == H5P_NORM_NONE || factors_from_file(spec); }
+
+/* Before any data is read: one pass, or two and why (r->staged_why). Shuffled rows reach a split
+ * in no order, and a gzip-compressed chunk written in pieces would be recompressed each time. */
+static void choose_passes(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    const h5p_write_spec *w = &r->recipe->write;
+    r->staged_why[0] = 0;
+    if (r->cfg->two_passes)
+        snprintf(r->staged_why, sizeof r->staged_why, "--two-passes was given");
+    for (size_t o = 0; !r->staged_why[0] && o < p->nouts; o++)
+        if (!factors_known(p->outs[o].spec))
+            snprintf(r->staged_why, sizeof r->staged_why, "output '%s' is normalized with this run's statistics", p->outs[o].spec->name);
+    if (!r->staged_why[0] && w->hdf5 && w->gzip && p->split.shuffle)
+        snprintf(r->staged_why, sizeof r->staged_why, "shuffled rows into gzip-compressed HDF5 chunks");
+    /* shuffled rows reach every .npy shard of their split at once, and a shard stays open until
+     * its last row is written: more than MAX_OPEN_SHARDS would run into the open-file limit */
+    uint64_t shards = w->npy && w->shard_rows ? CEIL_DIV(p->n, w->shard_rows) * p->nouts : 0; /* about: splits aside */
+    if (!r->staged_why[0] && p->split.shuffle && shards > MAX_OPEN_SHARDS)
+        snprintf(r->staged_why, sizeof r->staged_why, "shuffled rows into about %" PRIu64 " .npy shards (one pass keeps at most %d open)",
+                 shards, MAX_OPEN_SHARDS);
+    r->passes = r->staged_why[0] ? 2 : 1;
+}
+
 /* Before any data is read: room for every output's statistics and factors, and the factors of
  * the outputs normalized with a statistics file (normalize: {stats: FILE}), read and checked. */
 static h5prep_status load_given_factors(run *r)
@@ -566,6 +617,8 @@ static h5prep_status load_given_factors(run *r)
         r->div[o] = h5p_malloc(po->features * sizeof **r->div);
         RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
                         spec->name);
+        if (spec->norm == H5P_NORM_NONE)
+            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o])); /* shift 0, divisor 1 */
         if (!factors_from_file(spec)) {
             FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
@@ -593,11 +646,11 @@ static h5prep_status load_given_factors(run *r)
     return H5PREP_OK;
 }
 
-/* After pass 1: output o's statistics, and its factors unless a file gave them. */
+/* After pass 1: output o's statistics, and its factors unless known before. */
 static h5prep_status run_factors(run *r, size_t o)
 {
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
-    if (!factors_from_file(r->plan.outs[o].spec))
+    if (!factors_known(r->plan.outs[o].spec))
         FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o]));
     return H5PREP_OK;
 }
@@ -708,17 +761,22 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
-/* Everything before the output directory: the factors of given statistics files read, the slabs
- * of both passes sized, the backend opened, the split made (no data is read). *in_bytes and
+/* Everything before the output directory: the factors known before reading, one pass or two,
+ * the slabs sized, the backend opened, the split made (no data is read). *in_bytes and
  * *out_bytes get the size of each slot's buffers. */
 static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
 {
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
+    choose_passes(r);
     FORWARD_IF_ERROR(plan_pass1(r));
     size_t in = r->slab_rows * h5p_plan_in_row_bytes(p), out = r->slab_rows * h5p_plan_out_row_bytes(p);
     size_t block_max = 0;
-    for (size_t o = 0; o < p->nouts; o++) {
+    if (r->passes == 1) { /* a slab's gathered rows go back through the backend to be cast */
+        size_t cast = cast_offset(p, p->nouts, r->slab_rows);
+        block_max = out > cast ? out : cast;
+    }
+    for (size_t o = 0; r->passes == 2 && o < p->nouts; o++) {
         size_t b;
         pass2_rows(r, o, &b);
         block_max = b > block_max ? b : block_max;
@@ -726,7 +784,12 @@ static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
     *in_bytes = in > block_max ? in : block_max;
     *out_bytes = out > block_max ? out : block_max;
     FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
-    return make_split(r);
+    FORWARD_IF_ERROR(make_split(r));
+    /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
+    uint64_t kept = p->n - r->split.dropped;
+    r->rows_total = p->n + (r->passes == 2 ? kept * p->nouts : 0);
+    r->bytes_total = p->n * h5p_plan_in_row_bytes(p) + (r->passes == 2 ? kept * h5p_plan_out_row_bytes(p) : 0);
+    return H5PREP_OK;
 }
 
 static h5prep_status run_passes(run *r)
@@ -736,7 +799,8 @@ static h5prep_status run_passes(run *r)
     FORWARD_IF_ERROR(prepare_passes(r, &in_bytes, &out_bytes));
     FORWARD_IF_ERROR(h5p_outdir_begin(&r->outdir, r->dir, r->cfg->overwrite));
     FORWARD_IF_ERROR(write_split(r));
-    FORWARD_IF_ERROR(open_staging(r));
+    if (r->passes == 2)
+        FORWARD_IF_ERROR(open_staging(r));
 
     h5prep_status st = H5PREP_OK;
     void **in = r->in, **out = r->out;
@@ -748,7 +812,9 @@ static h5prep_status run_passes(run *r)
         out[k] = r->ops->alloc_host(r->be, out_bytes);
         r->order[k] = r->ops->alloc_host(r->be, r->slab_rows * sizeof **r->order); /* copied to the device */
         r->slot_dec[k] = h5p_calloc(p->nvars, sizeof **r->slot_dec);
-        if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k])
+        if (r->passes == 1)
+            r->cast[k] = r->ops->alloc_host(r->be, cast_offset(p, p->nouts, r->slab_rows));
+        if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k] || (r->passes == 1 && !r->cast[k]))
             st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, in_bytes, out_bytes);
     }
     r->readers = h5p_calloc(p->nvars, sizeof *r->readers);
@@ -759,6 +825,8 @@ static h5prep_status run_passes(run *r)
         r->reader_part[v] = SIZE_MAX;
 
     static const h5p_ring_fns pass1 = {read1, compute1, write1}, pass2 = {read2, compute2, write2};
+    if (st == H5PREP_OK && r->passes == 1)
+        st = open_sink(r);
     if (st == H5PREP_OK)
         st = h5p_ring_run(&pass1, r, r->njobs1, r->nslots, NULL);
     for (size_t v = 0; r->reader_part && v < p->nvars; v++)
@@ -769,11 +837,11 @@ static h5prep_status run_passes(run *r)
         st = run_factors(r, o);
     if (st == H5PREP_OK)
         st = write_stats(r);
-    if (st == H5PREP_OK)
+    if (st == H5PREP_OK && r->passes == 2)
         st = plan_pass2(r);
-    if (st == H5PREP_OK)
+    if (st == H5PREP_OK && r->passes == 2)
         st = open_sink(r);
-    if (st == H5PREP_OK)
+    if (st == H5PREP_OK && r->passes == 2)
         st = h5p_ring_run(&pass2, r, r->njobs2, r->nslots, NULL);
     if (st == H5PREP_OK)
         st = close_sink(r);
@@ -785,7 +853,9 @@ static h5prep_status run_passes(run *r)
             r->ops->free_host(r->be, out[k]);
         if (r->order[k])
             r->ops->free_host(r->be, r->order[k]);
-        r->order[k] = NULL;
+        if (r->cast[k])
+            r->ops->free_host(r->be, r->cast[k]);
+        r->order[k] = r->cast[k] = NULL;
     }
     return st;
 }
@@ -833,6 +903,8 @@ static void fill_report(const run *r, h5prep_transform_report *rep)
         rep->split_rows[k] = r->split.count[k];
         snprintf(rep->split_names[k], sizeof rep->split_names[k], "%s", r->plan.split.names[k]);
     }
+    rep->passes = r->passes;
+    snprintf(rep->staged_why, sizeof rep->staged_why, "%s", r->staged_why);
     rep->staged_in_memory = r->staged_in_memory;
     rep->bytes_read = r->bytes_read;
     rep->bytes_written = r->bytes_written;
@@ -861,8 +933,6 @@ static h5prep_status prepare(run *r, const char *recipe_path, const h5prep_trans
     FORWARD_IF_ERROR(h5p_plan_check_maps(recipe_path, elems, r->cfg->engine.mem_bytes));
     int threads = h5p_thread_count(&r->cfg->engine);
     r->decode = threads > 1 ? h5p_pool_create(threads) : NULL;
-    r->rows_total = r->plan.n * (1 + r->plan.nouts);
-    r->bytes_total = r->plan.n * (h5p_plan_in_row_bytes(&r->plan) + h5p_plan_out_row_bytes(&r->plan));
     return H5PREP_OK;
 }
 
@@ -943,7 +1013,7 @@ static h5prep_status plan_text(run *r, char **out)
         if (po->spec->norm != H5P_NORM_NONE && !po->spec->stats_path && r->stats_split >= 0)
             fputs(" (this run's split)", f);
         fputc('\n', f);
-        write_row += po->elems * h5p_out_dtype_size(po->spec->dtype);
+        write_row += cast_row_bytes(p, o);
     }
     fprintf(f, "  split");
     for (int k = 0; k < r->split.nsplits; k++)
@@ -958,16 +1028,18 @@ static h5prep_status plan_text(run *r, char **out)
     fputs(")\n  write: ", f);
     int copies = (w->hdf5 ? 1 : 0) + (w->npy ? 1 : 0);
     print_bytes(f, (double)kept * (double)write_row * copies);
-    fprintf(f, " (%s%s%s%s)\n  staging: ", w->hdf5 ? "HDF5" : "", copies == 2 ? " and " : "", w->npy ? ".npy" : "",
+    fprintf(f, " (%s%s%s%s)\n", w->hdf5 ? "HDF5" : "", copies == 2 ? " and " : "", w->npy ? ".npy" : "",
             w->hdf5 && w->gzip ? ", before compression" : "");
     size_t staged = kept * h5p_plan_out_row_bytes(p), budget = staging_budget(r);
-    print_bytes(f, (double)staged);
-    if (staged <= budget) {
-        fputs(" in memory (within ", f);
-        print_bytes(f, (double)budget);
-        fputs(" of --stage-mem)\n", f);
-    } else {
-        fprintf(f, " in a file in the temporary directory beside %s (more than ", r->dir);
+    if (r->passes == 1)
+        fputs("  passes: 1 (every output's factors are known before reading: read, normalize, cast and write at once)\n", f);
+    else {
+        fprintf(f, "  passes: 2 (%s: rows are staged, then normalized, cast and written)\n  staging: ", r->staged_why);
+        print_bytes(f, (double)staged);
+        if (staged <= budget)
+            fputs(" in memory (within ", f);
+        else
+            fprintf(f, " in a file in the temporary directory beside %s (more than ", r->dir);
         print_bytes(f, (double)budget);
         fputs(" of --stage-mem)\n", f);
     }

@@ -27,6 +27,13 @@ enum {
     NPY_BUF_BYTES = 1 << 20     /* per shard being written: smaller writes are gathered here */
 };
 
+/* A .npy shard of positioned writes: open until all its rows came. */
+typedef struct placed {
+    int fd;
+    uint64_t left;   /* rows not yet written */
+    size_t header;   /* bytes before the data */
+} placed;
+
 /* The rows of one (output, split). */
 typedef struct stream {
     uint64_t next;         /* rows received so far */
@@ -38,6 +45,7 @@ typedef struct stream {
     char *shard_path;      /* for messages */
     unsigned char *buf;    /* NPY_BUF_BYTES gathered for fd */
     size_t buffed;
+    placed *placed;       /* positioned writes (h5p_sink_write_at): every shard, NULL before */
 } stream;
 
 typedef struct output {
@@ -358,24 +366,25 @@ static h5prep_status create_dataset(h5p_sink *s, output *o, int k)
     return reserve(s, k, 0);
 }
 
-/* Opens shard st->shard of (o, k) and puts its header in the buffer. */
-static h5prep_status open_shard(h5p_sink *s, output *o, int k)
+/* Names shard j of (o, k) in st->shard_path. */
+static h5prep_status name_shard(const h5p_sink *s, output *o, int k, uint64_t j)
 {
     stream *st = &o->st[k];
-    uint64_t sr = shard_rows_of(s, k), row0 = st->shard * sr;
-    uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
     free(st->shard_path);
-    st->shard_path = s->w.npy_dask ? path_printf("%s/%s/%s/%llu.npy", s->dir, s->split_names[k], o->name,
-                                                 (unsigned long long)st->shard)
-                                   : path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name,
-                                                 (unsigned long long)st->shard);
+    st->shard_path = s->w.npy_dask ? path_printf("%s/%s/%s/%llu.npy", s->dir, s->split_names[k], o->name, (unsigned long long)j)
+                                   : path_printf("%s/%s/%s-%05llu.npy", s->dir, s->split_names[k], o->name, (unsigned long long)j);
     RETURN_ERROR_IF(!st->shard_path, H5PREP_ERR_NOMEM, "%s: out of memory", s->dir);
-    if (!st->buf) {
-        st->buf = h5p_malloc(NPY_BUF_BYTES);
-        RETURN_ERROR_IF(!st->buf, H5PREP_ERR_NOMEM, "%s: out of memory for the write buffer", st->shard_path);
-    }
-    /* NPY 1.0: magic, version, u16 header length, then the dict padded with spaces and a newline
-     * so that the data starts at a multiple of 64 bytes */
+    return H5PREP_OK;
+}
+
+/* The .npy header of shard j of (o, k) into h (NPY_HEADER_MAX bytes); returns its length.
+ * NPY 1.0: magic, version, u16 header length, then the dict padded with spaces and a newline so
+ * that the data starts at a multiple of 64 bytes. */
+enum { NPY_HEADER_MAX = 128 + 24 * (H5PREP_MAX_RANK + 1) };
+static size_t npy_header(const h5p_sink *s, const output *o, int k, uint64_t j, unsigned char *h)
+{
+    uint64_t sr = shard_rows_of(s, k), row0 = j * sr;
+    uint64_t n = s->rows[k] - row0 < sr ? s->rows[k] - row0 : sr;
     char dict[64 + 24 * (H5PREP_MAX_RANK + 1)];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,",
                        npy_descr(o->t), (unsigned long long)n);
@@ -386,13 +395,24 @@ static h5prep_status open_shard(h5p_sink *s, output *o, int k)
         len--; /* (n, a, b) but (n,) */
     len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
     size_t total = ((size_t)(10 + len + 1) + 63) / 64 * 64, hlen = total - 10;
-    unsigned char *h = st->buf;
     memcpy(h, "\x93NUMPY\x01\x00", 8);
     h[8] = (unsigned char)(hlen & 0xff), h[9] = (unsigned char)(hlen >> 8);
     memcpy(h + 10, dict, (size_t)len);
     memset(h + 10 + len, ' ', hlen - (size_t)len - 1);
     h[total - 1] = '\n';
-    st->buffed = total;
+    return total;
+}
+
+/* Opens shard st->shard of (o, k) and puts its header in the buffer. */
+static h5prep_status open_shard(h5p_sink *s, output *o, int k)
+{
+    stream *st = &o->st[k];
+    FORWARD_IF_ERROR(name_shard(s, o, k, st->shard));
+    if (!st->buf) {
+        st->buf = h5p_malloc(NPY_BUF_BYTES);
+        RETURN_ERROR_IF(!st->buf, H5PREP_ERR_NOMEM, "%s: out of memory for the write buffer", st->shard_path);
+    }
+    st->buffed = npy_header(s, o, k, st->shard, st->buf);
     st->fd = h5p_create_excl(st->shard_path);
     RETURN_ERROR_IF(st->fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create the shard: %s", st->shard_path,
                     strerror(errno));
@@ -566,7 +586,50 @@ static h5prep_status npy_append(h5p_sink *s, output *o, int k, uint64_t n, const
     return H5PREP_OK;
 }
 
-h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *data)
+/* Rows [row, row + n) of (o, k) at their place in their shards, each shard open until all its
+ * rows came (the first adopts the shard open since h5p_sink_add_output). */
+static h5prep_status npy_write_at(h5p_sink *s, output *o, int k, uint64_t row, uint64_t n, const unsigned char *p)
+{
+    stream *st = &o->st[k];
+    uint64_t sr = shard_rows_of(s, k);
+    if (!st->placed) {
+        uint64_t nshards = CEIL_DIV(s->rows[k], sr);
+        st->placed = h5p_malloc(nshards * sizeof *st->placed);
+        RETURN_ERROR_IF(!st->placed, H5PREP_ERR_NOMEM, "%s: out of memory for %llu shards", s->dir, (unsigned long long)nshards);
+        for (uint64_t j = 0; j < nshards; j++)
+            st->placed[j] = (placed){-1, s->rows[k] - j * sr < sr ? s->rows[k] - j * sr : sr, 0};
+        st->placed[0].header = st->buffed;
+        FORWARD_IF_ERROR(npy_flush(st));
+        st->placed[0].fd = st->fd, st->fd = -1;
+    }
+    while (n > 0) {
+        uint64_t j = row / sr, take = (j + 1) * sr - row < n ? (j + 1) * sr - row : n;
+        placed *sh = &st->placed[j];
+        FORWARD_IF_ERROR(name_shard(s, o, k, j));
+        if (sh->fd < 0) {
+            unsigned char h[NPY_HEADER_MAX];
+            sh->header = npy_header(s, o, k, j, h);
+            sh->fd = h5p_create_excl(st->shard_path);
+            RETURN_ERROR_IF(sh->fd < 0, H5PREP_ERR_OUTPUT, "%s: cannot create the shard: %s", st->shard_path, strerror(errno));
+            RETURN_ERROR_IF(h5p_pwrite_all(sh->fd, h, sh->header, 0) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
+                            st->shard_path, strerror(errno));
+        }
+        off_t at = (off_t)(sh->header + (row - j * sr) * o->row_bytes);
+        RETURN_ERROR_IF(h5p_pwrite_all(sh->fd, p, take * o->row_bytes, at) != 0, H5PREP_ERR_OUTPUT, "%s: write failed: %s",
+                        st->shard_path, strerror(errno));
+        sh->left -= take;
+        if (sh->left == 0) {
+            int e = close(sh->fd);
+            sh->fd = -1;
+            RETURN_ERROR_IF(e != 0, H5PREP_ERR_OUTPUT, "%s: closing the shard failed: %s", st->shard_path, strerror(errno));
+        }
+        row += take, n -= take, p += take * o->row_bytes;
+    }
+    return H5PREP_OK;
+}
+
+/* (o, k) checked, and rows [row, row + n) within its split. */
+static h5prep_status check_write(h5p_sink *s, int o, int k, uint64_t row, uint64_t n)
 {
     h5p_hdf5_init();
     RETURN_ERROR_IF(s->closed, H5PREP_ERR_INTERNAL, "%s: write after close", s->dir);
@@ -574,17 +637,38 @@ h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *
                     "%s: write to output %d of split %d (there are %d outputs and %d splits)", s->dir, o, k,
                     s->nouts, s->nsplits);
     s->writing = 1;
-    output *out = &s->outs[o];
-    stream *st = &out->st[k];
-    RETURN_ERROR_IF(n > s->rows[k] - st->next, H5PREP_ERR_INTERNAL,
-                    "%s: output '%s' of split '%s': writing %llu rows after row %llu exceeds the split's %llu rows",
-                    s->dir, out->name, s->split_names[k], (unsigned long long)n, (unsigned long long)st->next,
+    const output *out = &s->outs[o];
+    RETURN_ERROR_IF(row > s->rows[k] || n > s->rows[k] - row || n > s->rows[k] - out->st[k].next, H5PREP_ERR_INTERNAL,
+                    "%s: output '%s' of split '%s': writing %llu rows at row %llu exceeds the split's %llu rows",
+                    s->dir, out->name, s->split_names[k], (unsigned long long)n, (unsigned long long)row,
                     (unsigned long long)s->rows[k]);
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *data)
+{
+    FORWARD_IF_ERROR(check_write(s, o, k, s->outs[o].st[k].next, n));
+    output *out = &s->outs[o];
     if (s->w.hdf5)
         FORWARD_IF_ERROR(hdf5_append(s, out, k, n, data));
     if (s->w.npy)
         FORWARD_IF_ERROR(npy_append(s, out, k, n, data));
-    st->next += n;
+    out->st[k].next += n;
+    return H5PREP_OK;
+}
+
+h5prep_status h5p_sink_write_at(h5p_sink *s, int o, int k, uint64_t row, uint64_t n, const void *data)
+{
+    FORWARD_IF_ERROR(check_write(s, o, k, row, n));
+    output *out = &s->outs[o];
+    RETURN_ERROR_IF(s->w.hdf5 && s->w.gzip && row != out->st[k].next, H5PREP_ERR_INTERNAL,
+                    "%s: output '%s' of split '%s': rows out of order (%llu, expected %llu) for compressed chunks", s->dir,
+                    out->name, s->split_names[k], (unsigned long long)row, (unsigned long long)out->st[k].next);
+    if (s->w.hdf5)
+        FORWARD_IF_ERROR(s->w.gzip ? hdf5_append(s, out, k, n, data) : hdf5_put(s, out, k, row, n, data));
+    if (s->w.npy)
+        FORWARD_IF_ERROR(npy_write_at(s, out, k, row, n, data));
+    out->st[k].next += n; /* rows received */
     return H5PREP_OK;
 }
 
@@ -973,6 +1057,10 @@ void h5p_sink_free(h5p_sink *s)
                 H5Sclose(st->fspace);
             if (st->dset >= 0)
                 H5Dclose(st->dset);
+            for (uint64_t j = 0; st->placed && j < CEIL_DIV(s->rows[k], shard_rows_of(s, k)); j++)
+                if (st->placed[j].fd >= 0)
+                    close(st->placed[j].fd);
+            free(st->placed);
             free(st->stage);
             free(st->buf);
             free(st->shard_path);

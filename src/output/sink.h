@@ -1,6 +1,6 @@
 /* sink.h: the files a transform writes into its output directory: one HDF5 file per split
  * and/or .npy shards (flat, or with write.npy_dask a folder per output that dask's from_npy_stack
- * opens), plus index.json. The caller gives rows in order; the engine writes the
+ * opens), plus index.json. Rows come in order (h5p_sink_write) or at their place (h5p_sink_write_at); the engine writes the
  * whole directory under a temporary name and renames it when complete. */
 #ifndef H5PREP_SINK_H
 #define H5PREP_SINK_H
@@ -36,6 +36,12 @@ h5prep_status h5p_sink_describe(h5p_sink *s, int o, json_t *meta, const h5p_outp
 /* Appends n rows of output o to split k: n * prod(shape) values of the output's type, native
  * order. Rows of one (o, k) arrive in order; calls for different (o, k) may interleave. */
 h5prep_status h5p_sink_write(h5p_sink *s, int o, int k, uint64_t n, const void *data);
+
+/* Writes n rows of output o at rows [row, row + n) of split k, in any order of calls, each row
+ * once: .npy rows at their offset in their shard, HDF5 rows a hyperslab each call. Compressed
+ * (write.gzip) HDF5 chunks are written once, so there rows must come in order; the engine keeps
+ * two passes where they would not. Not mixed with h5p_sink_write on one (o, k). */
+h5prep_status h5p_sink_write_at(h5p_sink *s, int o, int k, uint64_t row, uint64_t n, const void *data);
 
 /* Checks that every (o, k) got all its rows, closes every file, and writes <dir>/index.json
  * ("h5prep-dataset/1": per split its rows, HDF5 file, and per output its shape, dtype and

@@ -52,6 +52,8 @@ uint64_t h5p_prod(const uint64_t *d, int a, int b);
 void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims);
 /* "917.50 kB", "1.05 MB", "12 B": a byte count in decimal units, for people. */
 void h5p_format_bytes(char *dst, size_t cap, double bytes);
+/* "2026-12-02T17:05:54Z": a time in seconds since the epoch as ISO 8601 UTC. */
+void h5p_format_utc(char dst[32], int64_t seconds);
 
 /* malloc/calloc that never return NULL for size 0. */
 void *h5p_malloc(size_t n);

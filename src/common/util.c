@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Thread_local char g_msg[2048];
@@ -177,6 +178,14 @@ void h5p_format_shape(char *dst, size_t cap, int rank, const uint64_t *dims)
         len += (size_t)snprintf(dst + len, cap - len, "%s%llu", a ? ", " : "(", (unsigned long long)dims[a]);
     if (len < cap)
         snprintf(dst + len, cap - len, "%s)", rank == 1 ? "," : rank == 0 ? "(" : "");
+}
+
+void h5p_format_utc(char dst[32], int64_t seconds)
+{
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(dst, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void h5p_format_bytes(char *dst, size_t cap, double bytes)

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 
@@ -539,10 +538,7 @@ static h5prep_status file_record(const h5p_output *spec, uint64_t features, json
         return H5PREP_ERR_STATE;
     }
     char mtime[32], crc_hex[16], var[256];
-    struct tm tm;
-    time_t t = sb.st_mtime;
-    gmtime_r(&t, &tm);
-    strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    h5p_format_utc(mtime, (int64_t)sb.st_mtime);
     snprintf(crc_hex, sizeof crc_hex, "%08" PRIx32, crc);
     snprintf(var, sizeof var, "/%s", spec->name);
     *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "file", path, "realpath", real, "size", (json_int_t)sb.st_size,

@@ -97,10 +97,7 @@ h5p_var *h5p_stats_append(h5prep_stats *s, const char *name)
 
 void h5p_stats_stamp(h5prep_stats *s)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(s->created, sizeof s->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    h5p_format_utc(s->created, (int64_t)time(NULL));
 }
 
 const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend; }

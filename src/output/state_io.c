@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* ---- building the document ----------------------------------------------------------- */
 
@@ -36,19 +35,10 @@ static json_t *u64_array(const uint64_t *a, int n, uint64_t offset)
     return arr;
 }
 
-/* An input file's modification time as ISO 8601 UTC. */
-static void format_mtime(const h5p_part *p, char mtime[32])
-{
-    time_t t = (time_t)p->mtime;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(mtime, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 json_t *h5p_input_json(const h5p_var *v, const h5p_part *p)
 {
     char mtime[32];
-    format_mtime(p, mtime);
+    h5p_format_utc(mtime, p->mtime);
     return json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "path", p->path, "dataset", v->name, "rows",
                      (json_int_t)p->rows, "dtype", h5p_dtype_name(p->dtype), "byte_order",
                      p->big_endian ? "big" : "little", "size", (json_int_t)p->size, "mtime", mtime);
@@ -65,7 +55,7 @@ char *h5prep_stats_inputs(const h5prep_stats *s)
         for (size_t k = 0; k < s->vars[i].nparts; k++) {
             const h5p_part *p = &s->vars[i].parts[k];
             char mtime[32];
-            format_mtime(p, mtime);
+            h5p_format_utc(mtime, p->mtime);
             at += snprintf(at, len - (size_t)(at - text), "%s:%s, %" PRIu64 " rows, %" PRId64 " bytes, modified %s\n",
                            p->path, s->vars[i].name, p->rows, p->size, mtime);
         }

@@ -343,5 +343,6 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
             st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0);
     h5p_pool_destroy(decode);
     ops->destroy(be);
+    h5p_files_release();
     return st;
 }

@@ -859,6 +859,7 @@ static h5prep_status run_passes(run *r)
 static void run_free(run *r)
 {
     const h5p_plan *p = &r->plan;
+    h5p_files_release();
     if (r->be)
         r->ops->destroy(r->be);
     h5p_pool_destroy(r->decode);

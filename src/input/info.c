@@ -258,7 +258,7 @@ static h5prep_status describe_file(const char *path, const char *dset, json_t *f
     return st;
 }
 
-h5prep_status h5p_info_files(const char *arg, json_t *files)
+static h5prep_status info_files(const char *arg, json_t *files)
 {
     struct stat sb;
     if (stat(arg, &sb) == 0) /* the file, ':' or glob characters in its name and all */
@@ -279,6 +279,13 @@ h5prep_status h5p_info_files(const char *arg, json_t *files)
     globfree(&g);
     free(pattern);
     free(dset);
+    return st;
+}
+
+h5prep_status h5p_info_files(const char *arg, json_t *files)
+{
+    h5prep_status st = info_files(arg, files);
+    h5p_files_release();
     return st;
 }
 

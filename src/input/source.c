@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +90,91 @@ static int starts_with_bytes(const char *path, const char *magic, size_t n)
     return got == n && memcmp(buf, magic, n) == 0;
 }
 
+/* Files kept open from their first open (the probe of an input) to the end of the public call
+ * that uses them (h5p_files_release), so that each file is opened once: its superblock read and its
+ * metadata cache built once, not once per dataset and once more by the reader. Runs over many
+ * small files (a sweep per file, six moments each) spent most of their time in H5Fopen. A caller
+ * gets its own identifier of the held file (H5Freopen), so closing it, or releasing the table while
+ * another thread still reads, is always safe. An entry is used only while the file has the inode,
+ * size and mtime it was opened with. The table does not evict: runs go over their files once per
+ * variable, in the same order, where keeping the first files beats any recency rule; it holds at
+ * most a quarter of the process's file descriptors. */
+typedef struct held_file {
+    char *path;
+    hid_t file;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} held_file;
+
+static struct {
+    pthread_mutex_t mu;
+    held_file *e;
+    size_t n, cap; /* cap 0: not sized yet */
+} g_held = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static int same_file(const held_file *h, const struct stat *st)
+{
+    return h->dev == st->st_dev && h->ino == st->st_ino && h->size == st->st_size &&
+           h->mtime.tv_sec == st->st_mtim.tv_sec && h->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* A new identifier of `path` when it is held and unchanged, else -1 (a changed entry is dropped). */
+static hid_t held_open(const char *path, const struct stat *st)
+{
+    hid_t f = -1;
+    pthread_mutex_lock(&g_held.mu);
+    for (size_t i = 0; i < g_held.n; i++) {
+        held_file *h = &g_held.e[i];
+        if (strcmp(h->path, path) != 0)
+            continue;
+        if (same_file(h, st)) {
+            f = H5Freopen(h->file);
+        } else {
+            H5Fclose(h->file);
+            free(h->path);
+            *h = g_held.e[--g_held.n];
+        }
+        break;
+    }
+    pthread_mutex_unlock(&g_held.mu);
+    return f;
+}
+
+/* Holds an identifier of the just opened `f` while the table has room. */
+static void held_add(const char *path, hid_t f, const struct stat *st)
+{
+    pthread_mutex_lock(&g_held.mu);
+    if (g_held.cap == 0) {
+        struct rlimit rl;
+        rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1024;
+        g_held.cap = fds / 4 < 16 ? 16 : fds / 4 > 4096 ? 4096 : (size_t)(fds / 4);
+        g_held.e = malloc(g_held.cap * sizeof *g_held.e);
+        if (!g_held.e)
+            g_held.cap = SIZE_MAX; /* nothing is held; the next call does not retry */
+    }
+    char *copy = g_held.e && g_held.n < g_held.cap ? strdup(path) : NULL;
+    hid_t own = copy ? H5Freopen(f) : -1;
+    if (own >= 0) {
+        g_held.e[g_held.n++] = (held_file){copy, own, st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+    } else {
+        free(copy);
+    }
+    pthread_mutex_unlock(&g_held.mu);
+}
+
+void h5p_files_release(void)
+{
+    pthread_mutex_lock(&g_held.mu);
+    for (size_t i = 0; i < g_held.n; i++) {
+        H5Fclose(g_held.e[i].file);
+        free(g_held.e[i].path);
+    }
+    g_held.n = 0;
+    pthread_mutex_unlock(&g_held.mu);
+}
+
 /* Opens a file for reading, with a status and message for each way it can fail. */
 static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *st)
 {
@@ -100,9 +187,12 @@ static h5prep_status open_file_stat(const char *path, hid_t *out, struct stat *s
     }
     RETURN_ERROR_IF(S_ISDIR(st->st_mode), H5PREP_ERR_FILE_NOT_FOUND, "%s: is a directory, not a file",
                     path);
+    if ((*out = held_open(path, st)) >= 0)
+        return H5PREP_OK;
     /* Open first: the usual case costs one open; only a failure is classified. */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f >= 0) {
+        held_add(path, f, st);
         *out = f;
         return H5PREP_OK;
     }
@@ -343,8 +433,9 @@ void h5p_var_labels(const h5p_var *v, h5p_labels *out)
     memset(out, 0, sizeof *out);
     if (v->nparts == 0)
         return;
-    h5p_hdf5_init();
-    hid_t f = H5Fopen(v->parts[0].path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int64_t f = -1;
+    if (h5p_file_open(v->parts[0].path, &f) != H5PREP_OK)
+        f = -1;
     hid_t d = f < 0 ? H5I_INVALID_HID : H5Dopen2(f, v->name, H5P_DEFAULT);
     if (d >= 0) {
         h5p_dataset_dims(d, v->rank, out->dims);

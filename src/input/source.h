@@ -67,8 +67,13 @@ void h5p_var_labels(const h5p_var *v, h5p_labels *out);
  * attached to it (netCDF-4's dimension), "" where none. */
 void h5p_dataset_dims(int64_t d, int rank, char dims[][H5P_DIM_NAME]);
 
-/* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart. */
+/* Opens an HDF5 file read-only, telling a missing file, a non-HDF5 file and a damaged one apart.
+ * Files are held open after their first open, until h5p_files_release: the caller still closes
+ * what it gets (H5Fclose). */
 h5prep_status h5p_file_open(const char *path, int64_t *file);
+/* Closes the files held open by earlier opens; called when a public call that reads inputs ends
+ * (a run, a plan, an info, the destruction of a statistics set). */
+void h5p_files_release(void);
 
 /* Looks `name` (an absolute path) up in the open file f (hid_t) of `path`: H5PREP_ERR_NO_DATASET
  * with a did-you-mean hint when it does not exist; *type gets its H5O_type_t (a group, a dataset). */

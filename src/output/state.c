@@ -41,6 +41,7 @@ void h5prep_stats_destroy(h5prep_stats *s)
 {
     if (!s)
         return;
+    h5p_files_release(); /* those its inputs' probes opened, when it never ran */
     for (size_t i = 0; i < s->nvars; i++)
         h5p_var_free(&s->vars[i]);
     free(s->vars);

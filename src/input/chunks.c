@@ -28,7 +28,8 @@ struct h5p_chunks {
     hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
     size_t esize, chunk_bytes;
     int shuffle_idx, deflate_idx; /* position in the filter pipeline, -1 when absent */
-    int whole_rows;               /* no filters, and a chunk spans every axis but axis 0 */
+    int spans_rows;               /* a chunk spans every axis but axis 0 */
+    int whole_rows;               /* spans_rows, and no filters */
     char filters[64];
     int has_fill;
     unsigned char fill[16];       /* one element of the fill value (esize bytes) */
@@ -100,12 +101,13 @@ h5p_chunks *h5p_chunks_open(int64_t dset, int rank, const uint64_t *dims, size_t
         memcpy(c->fill, fill, esize);
     H5Pget_chunk(dcpl, rank, c->chunk);
     c->chunk_bytes = esize;
-    c->whole_rows = nf == 0;
+    c->spans_rows = 1;
     for (int a = 0; a < rank; a++) {
         c->dims[a] = dims[a];
         c->chunk_bytes *= c->chunk[a];
-        c->whole_rows &= a == 0 || c->chunk[a] == dims[a];
+        c->spans_rows &= a == 0 || c->chunk[a] == dims[a];
     }
+    c->whole_rows = c->spans_rows && nf == 0;
 out:
     H5Pclose(dcpl);
     return c;
@@ -346,13 +348,22 @@ static void decode_chunks(void *arg, int tid, int nt)
         const unsigned char *p = c->arena + rc->pos;
         size_t bytes = rc->size;
         unsigned char *out = c->tmp[tid][0], *spare = c->tmp[tid][1];
+        /* A chunk of whole rows that ends inside the slab has its last step write straight into
+         * its place: no copy through a chunk buffer. */
+        unsigned char *here = c->spans_rows && rc->offset[0] + c->chunk[0] <= c->row0 + j->slab_rows
+                                  ? c->dst + (rc->offset[0] - c->row0) * (c->chunk_bytes / c->chunk[0])
+                                  : NULL;
+        int shuffled = c->shuffle_idx >= 0 && !(rc->mask & (1u << c->shuffle_idx)) && c->esize > 1;
         if (c->deflate_idx >= 0 && !(rc->mask & (1u << c->deflate_idx))) {
             size_t got = 0;
-            if (libdeflate_zlib_decompress(c->dec[tid], p, bytes, out, c->chunk_bytes, &got) != LIBDEFLATE_SUCCESS ||
+            unsigned char *into = here && !shuffled ? here : out;
+            if (libdeflate_zlib_decompress(c->dec[tid], p, bytes, into, c->chunk_bytes, &got) != LIBDEFLATE_SUCCESS ||
                 got != c->chunk_bytes) {
                 atomic_store(&c->failed, 2);
                 return;
             }
+            if (into == here)
+                continue;
             p = out, out = spare, spare = (unsigned char *)p;
             bytes = got;
         }
@@ -360,8 +371,10 @@ static void decode_chunks(void *arg, int tid, int nt)
             atomic_store(&c->failed, 2);
             return;
         }
-        if (c->shuffle_idx >= 0 && !(rc->mask & (1u << c->shuffle_idx)) && c->esize > 1) {
-            unshuffle(p, out, bytes, c->esize);
+        if (shuffled) {
+            unshuffle(p, here ? here : out, bytes, c->esize);
+            if (here)
+                continue;
             p = out;
         }
         place(c, rc, p, c->dst, c->row0, j->slab_rows);

@@ -3,7 +3,7 @@
 with dask (as a notebook would) and with numpy/h5py, on one seeded ~1 GiB input, in one run.
 
 How to run (from the repository root)
-    cmake --build build -j2                        # builds build/h5prep
+    cmake --build build -j2                        # builds build/h5prep and build/bench_h5read
     python3 -m pip install -r bench/requirements.txt
     python3 bench/bench_transform.py --rows 2000   # smoke test; results go to WORKDIR/results
     python3 bench/bench_transform.py               # the table: bench/results/transform.{md,csv}
@@ -14,7 +14,13 @@ row), contiguous, seed --seed, cached in WORKDIR and reused while its `gen_3dcor
 attribute matches. Outputs go to WORKDIR/transform/<contender>/ and are replaced by every run.
 
 Contenders, each timed from nothing open to every output file written
-    h5prep-cpu  build/h5prep transform RECIPE --input IN --out OUT -q --backend cpu (process wall)
+    h5prep-cpu  build/h5prep transform RECIPE --input IN --out OUT -q --backend cpu (process wall):
+                two passes, the recipe normalizes with this run's train statistics
+    h5prep-1pass the same recipe with every output's factors from the warm-up's stats.json
+                (`normalize: {..., stats: FILE}`), so it runs in one pass; the same outputs
+    write-loop  the limit: build/bench_h5read --write, one new file of as many bytes as h5prep's
+                outputs in 8 MiB write(2) calls, no fsync (as h5prep); the loop's own clock.
+                `× write-loop` of an h5prep row is the share of this machine's write rate it runs at
     dask        da.from_array on the h5py datasets (64 MiB chunks of rows), x/y/edge/x_flat/y_flat
                 built with da.concatenate/da.pad (zeros)/da.broadcast_to/da.stack/reshape;
                 one dask.compute of count, nanmean, nanstd (float64), nanmin, nanmax over the train
@@ -80,7 +86,7 @@ SHARD_ROWS = 65536  # the recipe's write.npy.shard_rows
 DASK_CHUNK_BYTES = 64 * MIB
 STATS_RTOL = 1e-9
 ATOL, RTOL = 1e-6, 1e-6
-CONTENDERS = ("h5prep-cpu", "dask", "numpy")
+CONTENDERS = ("h5prep-cpu", "h5prep-1pass", "dask", "numpy", "write-loop")
 
 
 def parse_args():
@@ -95,6 +101,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0, help="seed of the generated input")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/h5prep-bench"), help="inputs and outputs")
     p.add_argument("--h5prep", type=Path, default=REPO / "build" / "h5prep", help="h5prep binary")
+    p.add_argument("--h5read", type=Path, default=REPO / "build" / "bench_h5read",
+                   help="the limits' binary (its --write loop)")
     p.add_argument("--recipe", type=Path, default=REPO / "data" / "recipes" / "3dcorrection.yaml")
     p.add_argument("--no-h5prep", action="store_true",
                    help="time dask and numpy only; the split is a seeded numpy permutation")
@@ -108,6 +116,8 @@ def parse_args():
             p.error(f"{a.h5prep} is not an executable; build it (cmake --build build -j2) or pass --no-h5prep")
         if not a.recipe.is_file():
             p.error(f"recipe {a.recipe} not found")
+        if not os.access(a.h5read, os.X_OK):
+            p.error(f"{a.h5read} is not an executable; build it (cmake --build build -j2 --target bench_h5read)")
     return a
 
 
@@ -220,6 +230,35 @@ def run_h5prep(binary, recipe, inp, out):
     if r.returncode != 0:
         sys.exit(f"h5prep failed (exit {r.returncode}): {' '.join(cmd)}\n{r.stderr}")
     return seconds
+
+
+def one_pass_recipe(recipe, stats_path, dest):
+    """The recipe with every output's factors taken from stats_path (a transform's stats.json, whose
+    variables are /<output>), so that h5prep runs it in one pass; written to dest."""
+    text = recipe.read_text()
+    per_level = "normalize: {method: zscore, keep_axes: [1, 2]}"
+    plain = "normalize: zscore\n"
+    if text.count(per_level) + text.count(plain) != len(OUTPUTS):
+        sys.exit(f"{recipe}: expected {len(OUTPUTS)} zscore normalize lines to point at a stats file")
+    text = text.replace(per_level, f"normalize: {{method: zscore, keep_axes: [1, 2], stats: {stats_path}}}")
+    text = text.replace(plain, f"normalize: {{method: zscore, stats: {stats_path}}}\n")
+    dest.write_text(text)
+    return dest
+
+
+def run_write_loop(h5read, out, nbytes):
+    """The limit: bench_h5read --write of nbytes (the size of h5prep's outputs) into one new file in
+    out, in 8 MiB write calls; the loop's own clock."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    r = subprocess.run([str(h5read), "--write", str(out / "blob"), str(nbytes)], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench_h5read --write failed: {r.stderr}")
+    return float(r.stdout.split()[1])
+
+
+def tree_bytes(path):
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def dask_outputs(f):
@@ -468,6 +507,17 @@ def main():
         print(f"warm-up: h5prep-cpu {times['h5prep-cpu'][0]:.3f} s", flush=True)
         split_path = base / "split.json"
         shutil.copy(outs["h5prep-cpu"] / "split.json", split_path)
+        factors = base / "factors.json"
+        shutil.copy(outs["h5prep-cpu"] / "stats.json", factors)
+        recipe1 = one_pass_recipe(args.recipe, factors, base / "one_pass.yaml")
+        runs["h5prep-1pass"] = lambda: run_h5prep(binary, recipe1, inp, outs["h5prep-1pass"])
+        times["h5prep-1pass"] = [runs["h5prep-1pass"]()]
+        print(f"warm-up: h5prep-1pass {times['h5prep-1pass'][0]:.3f} s", flush=True)
+        out_bytes = tree_bytes(outs["h5prep-cpu"])
+        runs["write-loop"] = lambda: run_write_loop(args.h5read, outs["write-loop"], out_bytes)
+        times["write-loop"] = [runs["write-loop"]()]
+        print(f"warm-up: write-loop {times['write-loop'][0]:.3f} s ({out_bytes / 1e9:.3f} GB, h5prep's outputs)",
+              flush=True)
     else:
         split_path = numpy_split(rows, base / "split.json")
     runs["dask"] = lambda: run_dask(inp, split_path, outs["dask"])
@@ -477,7 +527,7 @@ def main():
         print(f"warm-up: {name} {times[name][0]:.3f} s", flush=True)
     ref = "h5prep-cpu" if binary else "numpy"
     for name in runs:
-        if name != ref:
+        if name not in (ref, "write-loop"):
             compare_outputs(name, outs[name], outs[ref], ref)
     resident_timed = resident_share(inp)
     print(f"timing: {args.repeat} rounds; input resident in the page cache: {fmt_share(resident_timed)}", flush=True)

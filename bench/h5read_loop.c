@@ -1,11 +1,15 @@
-/* h5read_loop.c: the limits for bench/bench.py: a plain loop of H5Dread into one reused buffer
- * (one big dataset, or whole datasets of many files), and a memcpy of the same bytes.
+/* h5read_loop.c: the limits for the benchmarks: a plain loop of H5Dread into one reused buffer
+ * (one big dataset, or whole datasets of many files), a memcpy of the same bytes, and a loop of
+ * large write calls (bench/bench_transform.py: the rate this machine writes a transform's bytes).
  * Every mode prints "bytes seconds GB/s" on one line; the clock covers the loop only. */
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MIB 1048576.0
 
@@ -20,6 +24,9 @@ static const char usage[] =
     "         as --files without reading: H5Fopen, H5Dopen, H5Dget_space, close (prints bytes 0)\n"
     "       bench_h5read --memcpy BYTES [SLAB_MIB (16)]\n"
     "         memcpy of BYTES in slabs between two reused SLAB_MIB buffers, touched beforehand\n"
+    "       bench_h5read --write PATH BYTES [SLAB_MIB (8)]\n"
+    "         write(2) of BYTES in SLAB_MIB calls into the new file PATH (refused if it exists),\n"
+    "         then close; no fsync, as h5prep's outputs; the clock covers open to close\n"
     "       bench_h5read --version\n"
     "         the version of the HDF5 library it runs with\n";
 
@@ -150,6 +157,47 @@ static int read_files(const char *list, char **names, int n_names, int read)
     return 0;
 }
 
+static int write_loop(const char *path, double total, double slab_mib)
+{
+    size_t bytes = (size_t)total, slab = (size_t)(slab_mib * MIB);
+    if (slab == 0)
+        slab = 1;
+    unsigned char *buf = malloc(slab);
+    if (!buf) {
+        fprintf(stderr, "bench_h5read: cannot allocate %zu bytes\n", slab);
+        return 1;
+    }
+    for (size_t i = 0; i < slab; i++) /* not zeros: no file system may skip them */
+        buf[i] = (unsigned char)(i * 2654435761u >> 24);
+    double t0 = now();
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "bench_h5read: cannot create %s: %s\n", path, strerror(errno));
+        free(buf);
+        return 1;
+    }
+    for (size_t done = 0; done < bytes;) {
+        size_t n = bytes - done < slab ? bytes - done : slab;
+        ssize_t w = write(fd, buf, n);
+        if (w <= 0) {
+            fprintf(stderr, "bench_h5read: writing %s: %s\n", path, w < 0 ? strerror(errno) : "no progress");
+            close(fd);
+            free(buf);
+            return 1;
+        }
+        done += (size_t)w;
+    }
+    int e = close(fd);
+    double t = now() - t0;
+    free(buf);
+    if (e != 0) {
+        fprintf(stderr, "bench_h5read: closing %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    report(bytes, t);
+    return 0;
+}
+
 static int copy_slabs(double total, double slab_mib)
 {
     size_t bytes = (size_t)total, slab = (size_t)(slab_mib * MIB);
@@ -185,6 +233,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 4 && (!strcmp(argv[1], "--files") || !strcmp(argv[1], "--open")))
         return read_files(argv[2], argv + 3, argc - 3, !strcmp(argv[1], "--files"));
+    if (argc >= 4 && !strcmp(argv[1], "--write"))
+        return write_loop(argv[2], atof(argv[3]), argc > 4 ? atof(argv[4]) : 8.0);
     if (argc >= 3 && !strcmp(argv[1], "--memcpy"))
         return copy_slabs(atof(argv[2]), argc > 3 ? atof(argv[3]) : 16.0);
     if (argc >= 3 && argv[1][0] != '-')

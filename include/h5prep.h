@@ -272,6 +272,17 @@ h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void 
  * next one. */
 void h5prep_interrupt_reset(void);
 
+/* The packed form of the document, for programs that exchange statistics in memory (the MPI ranks
+ * of `h5prep stats`): one buffer (*buf from malloc, free() it; *len bytes) that holds the
+ * document as JSON without its per-feature arrays, and those arrays as raw 8-byte words (host
+ * byte order), bit for bit. Everything else the document holds (provenance, parts, new fields)
+ * travels in the JSON. h5prep_stats_load_packed merges such a buffer as h5prep_stats_load_text
+ * merges the document (`name` stands for it in messages); a buffer that is truncated or damaged
+ * (its magic, version, byte order, lengths or array references) is refused (H5PREP_ERR_STATE),
+ * and its states are checked as a file's. */
+h5prep_status h5prep_stats_pack(const h5prep_stats *s, void **buf, size_t *len);
+h5prep_status h5prep_stats_load_packed(h5prep_stats *s, const void *buf, size_t len, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,9 +71,13 @@ static const char *usage_stats =
     "  -q, --quiet           no progress bar (it is drawn only when stderr is a terminal).\n"
     "  -v, --verbose         say on stderr how each dataset was read: viewed in place, raw chunks\n"
     "                        decoded in parallel (shuffle, deflate), or H5Dread and why, and\n"
-    "                        which CPU kernels ran (generic, avx2 or avx512; env H5PREP_ISA).\n"
+    "                        which CPU kernels ran (generic, avx2 or avx512; env H5PREP_ISA);\n"
+    "                        under mpirun also how far each rank read when another rank failed.\n"
     "      --part I/N        reduce only the I-th of N shares of the data (1 <= I <= N) and write a\n"
     "                        JSON part; 'h5prep merge' of all N parts gives the very bytes of one run.\n"
+    "                        Under mpirun or srun, rank r is part r+1 of R: the parts go to rank 0\n"
+    "                        in binary, which merges them and writes -o; a failing rank stops every\n"
+    "                        rank at its next slab with its message and exit status.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -533,31 +537,28 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
         {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS}, \
         {"backend", required_argument, 0, OPT_BACKEND}, {"device", required_argument, 0, OPT_DEVICE}
 
-static void free_texts(const mpi_world *w, char **texts)
-{
-    for (int r = 0; texts && r < w->size; r++)
-        free(texts[r]);
-    free(texts);
-}
+/* Under MPI, a rank that stopped because another rank failed gives this code to the gather: its
+ * note is not an error of its own. */
+enum { RANK_STOPPED = -1 };
 
-/* Under MPI: every rank's exit code and text (its message where rc != 0) go to rank 0, which
- * prints the first failing rank's message and returns its code; where none failed, 0 and the
- * ranks' texts in rank order (*texts, NULL on the other ranks; free_texts). */
-static int gather_ranks(const mpi_world *w, int rc, const char *text, char ***texts)
+/* Under MPI: every rank's exit code and bytes (its message, with its NUL, where rc != 0) go to rank
+ * 0, which prints the failing ranks' messages (with verbose also where the others stopped) and
+ * returns the first failing rank's code; where none failed, 0 and the ranks' bytes in *g
+ * (mpi_gathered_free; zeros on the other ranks). */
+static int gather_ranks(const mpi_world *w, int rc, const void *data, size_t len, int verbose, mpi_gathered *g)
 {
-    int *rcs;
-    int bad = mpi_world_gather(w, rc, text, &rcs, texts);
-    rc = bad ? out_of_memory() : 0;
-    for (int r = 0; w->rank == 0 && !rc && r < w->size; r++)
-        if (rcs[r] != 0) {
-            fprintf(stderr, "h5prep: rank %d of %d: %s\n", r, w->size, (*texts)[r]);
-            rc = rcs[r];
-        }
-    free(rcs);
-    if (rc) {
-        free_texts(w, *texts);
-        *texts = NULL;
-    }
+    if (mpi_world_gather(w, rc, data, len, g) != 0)
+        return w->rank == 0 ? out_of_memory() : H5PREP_ERR_NOMEM;
+    rc = 0;
+    for (int r = 0; w->rank == 0 && r < w->size; r++)
+        if (g->rcs[r] > 0 || (g->rcs[r] == RANK_STOPPED && verbose))
+            fprintf(stderr, "h5prep: rank %d of %d: %s\n", r, w->size, (const char *)g->data[r]);
+    for (int r = 0; w->rank == 0 && r < w->size && !rc; r++)
+        rc = g->rcs[r] > 0 ? g->rcs[r] : 0;
+    for (int r = 0; w->rank == 0 && r < w->size && !rc; r++) /* stopped, yet none failed: not expected */
+        rc = g->rcs[r] ? H5PREP_ERR_INTERNAL : 0;
+    if (rc)
+        mpi_gathered_free(g);
     return rc;
 }
 
@@ -583,40 +584,77 @@ static int agree_on_inputs(const mpi_world *w, const h5prep_stats *s, h5prep_sta
 {
     char *text = st == H5PREP_OK ? h5prep_stats_inputs(s) : NULL;
     int rc = st != H5PREP_OK ? (int)st : text ? 0 : H5PREP_ERR_NOMEM;
-    char **texts;
-    rc = gather_ranks(w, rc, text ? text : st != H5PREP_OK ? h5prep_last_error() : "out of memory", &texts);
+    const char *mine = text ? text : st != H5PREP_OK ? h5prep_last_error() : "out of memory";
+    mpi_gathered g;
+    rc = gather_ranks(w, rc, mine, strlen(mine) + 1, 0, &g);
     free(text);
     for (int r = 1; w->rank == 0 && !rc && r < w->size; r++)
-        if (strcmp(texts[r], texts[0]) != 0)
-            rc = inputs_differ(w, r, texts[0], texts[r]);
-    free_texts(w, texts);
+        if (strcmp((const char *)g.data[r], (const char *)g.data[0]) != 0)
+            rc = inputs_differ(w, r, (const char *)g.data[0], (const char *)g.data[r]);
+    mpi_gathered_free(&g);
     return mpi_world_share_rc(w, rc);
 }
 
-/* Under MPI: every rank's part (or its error) goes to rank 0, which merges the parts in the fixed
- * tree and writes the output, or prints the first failing rank's message; all ranks exit alike. */
-static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, const h5prep_stats_config *c,
-                        const char *out, int json)
+/* Under MPI every rank looks, after each slab, whether another rank failed, and then stops there
+ * (h5prep_interrupt) instead of reading the rest of its share; the bar is drawn as before. */
+typedef struct rank_watch {
+    const mpi_world *w;
+    progress_state *bar;             /* NULL: no bar */
+    uint64_t rows_done, bytes_done;  /* what this rank has read */
+    int peer;                        /* the rank whose failure stopped this one, -1: none */
+} rank_watch;
+
+static void watch_progress(const h5prep_progress *p, void *user)
 {
-    char *text = st == H5PREP_OK ? h5prep_stats_json(s) : NULL;
-    int rc = st != H5PREP_OK ? (st == H5PREP_ERR_INTERRUPTED ? 128 + (int)g_signal : (int)st) : text ? 0 : H5PREP_ERR_NOMEM;
-    char **texts;
-    rc = gather_ranks(w, rc, text ? text : st != H5PREP_OK ? h5prep_last_error() : "out of memory", &texts);
-    free(text);
+    rank_watch *rw = user;
+    rw->rows_done = p->rows_done, rw->bytes_done = p->bytes_done;
+    if (rw->peer < 0 && mpi_world_peer_failed(rw->w, &rw->peer))
+        h5prep_interrupt();
+    if (rw->bar)
+        draw_progress(p, rw->bar);
+}
+
+/* Under MPI: a rank that failed tells the others at once; then every rank's part (packed: its
+ * states as raw words, h5prep_stats_pack) or its message goes to rank 0, which merges the parts in
+ * the fixed tree and writes the output, or prints the failing rank's message; all ranks exit alike. */
+static int finish_ranks(const mpi_world *w, h5prep_stats *s, h5prep_status st, const rank_watch *rw,
+                        const h5prep_stats_config *c, const char *out, int json, int verbose)
+{
+    void *packed = NULL;
+    size_t len = 0;
+    char note[256];
+    const char *msg = NULL;
+    int rc;
+    if (st == H5PREP_ERR_INTERRUPTED && rw->peer >= 0) {
+        snprintf(note, sizeof note, "stopped after reading %" PRIu64 " rows (%.1f MB) of its share, because rank %d failed",
+                 rw->rows_done, (double)rw->bytes_done / 1e6, rw->peer);
+        rc = RANK_STOPPED, msg = note;
+    } else if (st != H5PREP_OK) {
+        rc = st == H5PREP_ERR_INTERRUPTED ? 128 + (int)g_signal : (int)st, msg = h5prep_last_error();
+    } else {
+        h5prep_status ps = h5prep_stats_pack(s, &packed, &len);
+        rc = (int)ps, msg = ps != H5PREP_OK ? h5prep_last_error() : NULL;
+    }
+    if (rc > 0)
+        mpi_world_tell(w, rc);
+    mpi_world_unwatch(w);
+    mpi_gathered g;
+    rc = gather_ranks(w, rc, msg ? (const void *)msg : packed, msg ? strlen(msg) + 1 : len, verbose, &g);
+    free(packed);
     if (w->rank == 0 && !rc) {
         h5prep_stats *m = h5prep_stats_create(c);
         h5prep_status ms = m ? H5PREP_OK : H5PREP_ERR_NOMEM;
         for (int r = 0; r < w->size && ms == H5PREP_OK; r++) {
             char name[32];
             snprintf(name, sizeof name, "rank %d", r);
-            ms = h5prep_stats_load_text(m, texts[r], name);
+            ms = h5prep_stats_load_packed(m, g.data[r], g.lens[r], name);
         }
         if (m)
             h5prep_stats_set_ranks(m, w->size);
         rc = ms == H5PREP_OK ? emit(m, out, json, c->ddof) : m ? fail(ms) : out_of_memory();
         h5prep_stats_destroy(m);
     }
-    free_texts(w, texts);
+    mpi_gathered_free(&g);
     return mpi_world_share_rc(w, rc);
 }
 
@@ -682,6 +720,11 @@ static int cmd_stats(int argc, char **argv)
         c.progress = draw_progress;
         c.progress_user = &ps;
     }
+    rank_watch rw = {&w, c.progress ? &ps : NULL, 0, 0, -1};
+    if (w.size > 1) {
+        c.progress = watch_progress;
+        c.progress_user = &rw;
+    }
     h5prep_stats *s = h5prep_stats_create(&c);
     if (!s)
         return out_of_memory();
@@ -693,6 +736,8 @@ static int cmd_stats(int argc, char **argv)
         h5prep_stats_destroy(s);
         return rc;
     }
+    if (w.size > 1)
+        mpi_world_watch(&w);
     if (st == H5PREP_OK) {
         st = h5prep_stats_run(s);
         end_progress(&ps);
@@ -710,7 +755,7 @@ static int cmd_stats(int argc, char **argv)
     if (w.started && w.size == 1)
         h5prep_stats_set_ranks(s, 1);
     if (w.size > 1)
-        rc = finish_ranks(&w, s, st, &c, out, json);
+        rc = finish_ranks(&w, s, st, &rw, &c, out, json, verbose);
     else
         rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
     mpi_world_end(&w);

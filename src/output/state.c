@@ -52,6 +52,9 @@ void h5prep_stats_destroy(h5prep_stats *s)
     json_decref(s->merged_from);
     json_decref(s->factors);
     json_decref(s->pending);
+    for (size_t i = 0; i < s->nkept; i++)
+        free(s->kept[i].data);
+    free(s->kept);
     if (s->acc_release)
         s->acc_release(s->acc);
     free(s);

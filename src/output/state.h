@@ -7,6 +7,7 @@
 #include "h5prep.h"
 #include "common/moments.h"
 #include "input/variable.h"
+#include "output/state_pack.h"
 #include "output/state_tree.h"
 
 /* What a part run (--part i/N) keeps of a variable: its share [first, end) of the variable's
@@ -36,6 +37,8 @@ struct h5prep_stats {
     h5p_part_nodes *pnodes;     /* (nvars,) after a part run */
     void *pending;              /* json_t object: variable -> array of its loaded parts (a merge of parts) */
     int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
+    h5p_payload *kept;          /* (nkept,) copies of the words of loaded packed documents, which the */
+    size_t nkept;               /* nodes of their parts refer to until merged (h5prep_stats_load_packed) */
 };
 
 /* Finds the variable called name, NULL when absent. */

@@ -3,6 +3,7 @@
 #include "common/internal.h"
 #include "common/outfile.h"
 #include "output/state.h"
+#include "output/state_pack.h"
 
 #include <errno.h>
 #include <float.h>
@@ -93,10 +94,45 @@ static json_t *provenance_json(const h5prep_stats *s)
     return p;
 }
 
-/* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
- * part's tree nodes, read back bit for bit. */
-static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf)
+/* The per-feature arrays of a variable: the six that make its states, then three that are
+ * derived from them (checked for their length and kind only). */
+enum { NSTATE_KEYS = 6, NKEYS = 9 };
+static const char *const g_keys[NKEYS] = {"count", "missing", "mean", "m2", "min", "max", "std", "var", "flags"};
+static int key_is_integer(int k) { return k < 2 || k == 8; }
+
+/* The six arrays of nf states as packed words (pk), into obj under their keys. */
+static json_t *states_packed(json_t *obj, const h5p_moments *m, uint64_t nf, h5p_packer *pk)
 {
+    for (int k = 0; obj && k < NSTATE_KEYS; k++) {
+        void *w;
+        json_t *ref = h5p_pack_reserve(pk, nf, &w);
+        if (!ref || json_object_set_new(obj, g_keys[k], ref) != 0) {
+            json_decref(obj);
+            return NULL;
+        }
+        int64_t *iw = w;
+        double *dw = w;
+        for (uint64_t f = 0; f < nf; f++) {
+            const h5p_moments *x = &m[f];
+            switch (k) {
+            case 0: iw[f] = x->n; break;
+            case 1: iw[f] = x->missing; break;
+            case 2: dw[f] = x->mean; break;
+            case 3: dw[f] = x->m2; break;
+            case 4: dw[f] = x->min; break;
+            default: dw[f] = x->max; break;
+            }
+        }
+    }
+    return obj;
+}
+
+/* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
+ * part's tree nodes, read back bit for bit; packed words instead of JSON lists with pk. */
+static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf, h5p_packer *pk)
+{
+    if (pk)
+        return states_packed(obj, m, nf, pk);
     json_t *a[6];
     for (int k = 0; k < 6; k++)
         a[k] = json_array();
@@ -108,9 +144,8 @@ static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf)
         json_array_append_new(a[4], real_json(m[f].min));
         json_array_append_new(a[5], real_json(m[f].max));
     }
-    static const char *const keys[6] = {"count", "missing", "mean", "m2", "min", "max"};
     for (int k = 0; k < 6; k++)
-        if (!obj || !a[k] || json_array_size(a[k]) != nf || json_object_set_new(obj, keys[k], a[k]) != 0) {
+        if (!obj || !a[k] || json_array_size(a[k]) != nf || json_object_set_new(obj, g_keys[k], a[k]) != 0) {
             for (int j = k; j < 6; j++)
                 json_decref(a[j]);
             json_decref(obj);
@@ -120,13 +155,13 @@ static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf)
 }
 
 /* A part run's record of a variable: which part, its share of the blocks, and its tree nodes. */
-static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn)
+static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn, h5p_packer *pk)
 {
     json_t *nodes = json_array();
     for (size_t i = 0; nodes && i < pn->tree.n; i++) {
         const h5p_tree_node *n = &pn->tree.node[i];
         json_t *o = states_json(json_pack("{s:i, s:I}", "level", (int)n->level, "index", (json_int_t)n->index), n->m,
-                                pn->tree.nf);
+                                pn->tree.nf, pk);
         if (!o || json_array_append_new(nodes, o) != 0) {
             json_decref(nodes);
             return NULL;
@@ -136,9 +171,26 @@ static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn)
                      (json_int_t)pn->blocks, "first", (json_int_t)pn->first, "end", (json_int_t)pn->end, "nodes", nodes);
 }
 
-static json_t *var_json(const h5p_var *v, int ddof)
+/* What a variable's document holds besides its per-feature arrays. Fields added here (or to the
+ * variable in document()) travel in both forms, the packed one carrying them as JSON in its header. */
+static json_t *var_meta_json(const h5p_var *v)
+{
+    json_t *keep = json_array();
+    for (int a = 0; a < v->keep_count; a++)
+        json_array_append_new(keep, json_integer(v->keep_first + a));
+    return json_pack("{s:o, s:o, s:o}", "shape", u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
+                     u64_array(v->dims + v->keep_first, v->keep_count, 0));
+}
+
+/* A variable's document. With pk (the packed form) its six state arrays are packed words and the
+ * derived std, var and flags are left out (a loader derives them); a new per-feature array joins
+ * the nine below and, to travel as words too, the pk branch (h5p_pack_reserve), read back by
+ * json_column. */
+static json_t *var_json(const h5p_var *v, int ddof, h5p_packer *pk)
 {
     uint64_t nf = h5p_var_features(v);
+    if (pk)
+        return states_json(var_meta_json(v), v->result, nf, pk);
     json_t *count = json_array(), *missing = json_array(), *mean = json_array(), *std = json_array(),
            *var = json_array(), *mn = json_array(), *mx = json_array(), *m2 = json_array(),
            *flags = json_array();
@@ -166,24 +218,27 @@ static json_t *var_json(const h5p_var *v, int ddof)
             json_decref(all[k]);
         return NULL;
     }
-    json_t *keep = json_array();
-    for (int a = 0; a < v->keep_count; a++)
-        json_array_append_new(keep, json_integer(v->keep_first + a));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "shape",
-                     u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
-                     u64_array(v->dims + v->keep_first, v->keep_count, 0), "count", count, "missing",
-                     missing, "mean", mean, "std", std, "var", var, "min", mn, "max", mx, "m2", m2,
-                     "flags", flags);
+    static const char *const keys[] = {"count", "missing", "mean", "std", "var", "min", "max", "m2", "flags"};
+    json_t *jv = var_meta_json(v);
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        if (!jv || json_object_set_new(jv, keys[k], all[k]) != 0) {
+            for (size_t j = k + 1; j < sizeof all / sizeof *all; j++)
+                json_decref(all[j]);
+            json_decref(jv);
+            return NULL;
+        }
+    return jv;
 }
 
-static json_t *document(const h5prep_stats *s)
+/* The document; with pk its per-feature arrays go to pk as words (the packed form's header). */
+static json_t *document(const h5prep_stats *s, h5p_packer *pk)
 {
     json_t *vars = json_object();
     for (size_t i = 0; i < s->nvars; i++) {
         if (!s->vars[i].result)
             continue;
-        json_t *jv = var_json(&s->vars[i], s->cfg.ddof);
-        if (jv && s->pnodes && json_object_set_new(jv, "part", part_json(s, &s->pnodes[i])) != 0)
+        json_t *jv = var_json(&s->vars[i], s->cfg.ddof, pk);
+        if (jv && s->pnodes && json_object_set_new(jv, "part", part_json(s, &s->pnodes[i], pk)) != 0)
             jv = NULL; /* set_new released it */
         if (json_object_set_new(vars, s->vars[i].name, jv) != 0) {
             json_decref(vars); /* a variable left out would be a wrong document, not a shorter one */
@@ -239,7 +294,7 @@ char *h5prep_stats_json(const h5prep_stats *s)
 {
     if (parts_complete(s) != H5PREP_OK)
         return NULL;
-    json_t *doc = document(s);
+    json_t *doc = document(s, NULL);
     char *text = doc ? json_dumps(doc, DUMP_FLAGS) : NULL;
     json_decref(doc);
     if (text)
@@ -469,11 +524,6 @@ typedef struct loaded_arrays {
     double *mean, *m2, *min, *max;
 } loaded_arrays;
 
-/* The per-feature arrays of a variable: the six that make its states, then three that are
- * derived from them (checked for their length and kind only). */
-enum { NSTATE_KEYS = 6, NKEYS = 9 };
-static const char *const g_keys[NKEYS] = {"count", "missing", "mean", "m2", "min", "max", "std", "var", "flags"};
-static int key_is_integer(int k) { return k < 2 || k == 8; }
 
 static h5prep_status bad_state(const char *path, const char *name, uint64_t f, const char *fmt, ...) H5P_PRINTF(4, 5);
 
@@ -585,14 +635,37 @@ static int json_to_real(json_t *x, double *out)
     return -1;
 }
 
+/* Array g_keys[k] of a packed document (src): the words of its reference. */
+static h5prep_status packed_column(json_t *ref, int k, uint64_t n, const char *fshape, void *out, const char *path,
+                                   const char *name, const h5p_payload *src)
+{
+    const char *key = g_keys[k];
+    switch (h5p_payload_words(src, ref, n, out)) {
+    case H5P_PACKED_OK: return H5PREP_OK;
+    case H5P_PACKED_NOT_REF:
+        return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is neither a list nor a packed array {\"packed\": [OFFSET, N]}",
+                        path, name, key);
+    case H5P_PACKED_OUTSIDE:
+        return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"%s\" lies outside the %llu bytes of packed arrays (or off their 8-byte words)",
+                        path, name, key, (unsigned long long)src->len);
+    default:
+        return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"%s\" has %lld packed entries, but feature_shape %s gives %llu features",
+                        path, name, key, (long long)json_integer_value(json_array_get(json_object_get(ref, "packed"), 1)),
+                        fshape, (unsigned long long)n);
+    }
+}
+
 /* Array g_keys[k] of variable `name`: n entries of its kind, stored into ints or reals when
- * they are given. fshape: the feature shape, for the message. */
+ * they are given. fshape: the feature shape, for the message. src: the payload of a packed
+ * document, whose arrays are references to its words (NULL for a JSON document). */
 static h5prep_status json_column(json_t *jv, int k, uint64_t n, const char *fshape, int64_t *ints, double *reals,
-                                 const char *path, const char *name)
+                                 const char *path, const char *name, const h5p_payload *src)
 {
     const char *key = g_keys[k];
     json_t *arr = json_object_get(jv, key);
     RETURN_ERROR_IF(!arr, H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is missing", path, name, key);
+    if (src && json_is_object(arr))
+        return packed_column(arr, k, n, fshape, ints ? (void *)ints : (void *)reals, path, name, src);
     RETURN_ERROR_IF(!json_is_array(arr), H5PREP_ERR_STATE, "%s: variable %s: \"%s\" is not a list", path, name, key);
     RETURN_ERROR_IF(json_array_size(arr) != n, H5PREP_ERR_STATE,
                     "%s: variable %s: \"%s\" has %zu entries, but feature_shape %s gives %llu features", path, name, key,
@@ -664,7 +737,7 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
     return H5PREP_OK;
 }
 
-static h5prep_status load_json_var(const char *name, json_t *jv, const char *path, h5p_var *v)
+static h5prep_status load_json_var(const char *name, json_t *jv, const char *path, h5p_var *v, const h5p_payload *src)
 {
     uint64_t keep[H5PREP_MAX_RANK], fshape[H5PREP_MAX_RANK];
     v->name = h5p_strdup(name);
@@ -678,13 +751,13 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     uint64_t nf = h5p_var_features(v);
     char fs[256];
     h5p_format_shape(fs, sizeof fs, frank, fshape);
-    for (int k = 0; k < NKEYS; k++) /* every array first, before memory is taken for them */
-        FORWARD_IF_ERROR(json_column(jv, k, nf, fs, NULL, NULL, path, name));
+    for (int k = 0; k < (src ? NSTATE_KEYS : NKEYS); k++) /* every array first, before memory is taken for them */
+        FORWARD_IF_ERROR(json_column(jv, k, nf, fs, NULL, NULL, path, name, src)); /* packed: no derived ones */
     loaded_arrays a = {0};
     h5prep_status st = alloc_arrays(&a, nf, path);
     for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
         st = json_column(jv, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
-                         key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
+                         key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
     if (st == H5PREP_OK)
         st = fill_states(v, &a, path);
     free_arrays(&a);
@@ -706,9 +779,11 @@ static h5prep_status part_u64(json_t *part, const char *key, uint64_t min_value,
 }
 
 /* Pushes the nodes of one loaded part onto t, checking that they follow the blocks before them
- * and lie in the part's share. */
-static h5prep_status push_part_nodes(h5p_tree *t, json_t *e, const char *name)
+ * and lie in the part's share; a packed part's words are in s->kept. */
+static h5prep_status push_part_nodes(const h5prep_stats *s, h5p_tree *t, json_t *e, const char *name)
 {
+    json_t *jp = json_object_get(e, "payload");
+    const h5p_payload *src = jp ? &s->kept[json_integer_value(jp)] : NULL;
     const char *path = json_string_value(json_object_get(e, "path"));
     uint64_t end = (uint64_t)json_integer_value(json_object_get(e, "end"));
     json_t *nodes = json_object_get(e, "nodes"), *jn;
@@ -732,7 +807,7 @@ static h5prep_status push_part_nodes(h5p_tree *t, json_t *e, const char *name)
         h5prep_status st = alloc_arrays(&a, t->nf, path);
         for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
             st = json_column(jn, k, t->nf, "of the variable", key_is_integer(k) ? array_slot(&a, k) : NULL,
-                             key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
+                             key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
         if (st == H5PREP_OK && !(m = malloc((t->nf ? t->nf : 1) * sizeof *m)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
         if (st == H5PREP_OK)
@@ -748,7 +823,7 @@ static h5prep_status push_part_nodes(h5p_tree *t, json_t *e, const char *name)
 }
 
 /* Every part of v is loaded: their nodes in block order rebuild the single run's tree. */
-static h5prep_status assemble_parts(json_t *list, h5p_var *v)
+static h5prep_status assemble_parts(const h5prep_stats *s, json_t *list, h5p_var *v)
 {
     size_t n = json_array_size(list);
     json_t **by_first = malloc((n ? n : 1) * sizeof *by_first);
@@ -765,7 +840,7 @@ static h5prep_status assemble_parts(json_t *list, h5p_var *v)
     h5p_tree_init(&t, h5p_var_features(v));
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < n && st == H5PREP_OK; i++)
-        st = push_part_nodes(&t, by_first[i], v->name);
+        st = push_part_nodes(s, &t, by_first[i], v->name);
     if (st == H5PREP_OK)
         st = h5p_tree_fold(&t, v->result);
     h5p_tree_free(&t);
@@ -774,8 +849,9 @@ static h5prep_status assemble_parts(json_t *list, h5p_var *v)
 }
 
 /* Loads variable `in` of a part document: refuses parts of other runs, a part given twice and
- * parts that overlap; merges the tree once every part of N is there. `in` is consumed. */
-static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, h5p_var *in)
+ * parts that overlap; merges the tree once every part of N is there. `in` is consumed. kept: the
+ * index in s->kept of a packed document's payload, which its nodes refer to (-1: JSON). */
+static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, h5p_var *in, long kept)
 {
     const char *name = in->name;
     uint64_t idx = 0, cnt = 0, blocks = 0, first = 0, end = 0;
@@ -841,6 +917,9 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
                                               (json_int_t)first, "end", (json_int_t)end, "nodes",
                                               json_object_get(part, "nodes"))) != 0)
         st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    if (st == H5PREP_OK && kept >= 0 &&
+        json_object_set_new(json_array_get(list, json_array_size(list) - 1), "payload", json_integer(kept)) != 0)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK && !v) { /* the first part: the variable, with the part's own states until all are here */
         st = h5p_stats_merge_var(s, in, path);
         v = h5p_stats_find(s, name);
@@ -849,7 +928,7 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
     json_array_foreach(list, i, e)
         covered += (uint64_t)(json_integer_value(json_object_get(e, "end")) - json_integer_value(json_object_get(e, "first")));
     if (st == H5PREP_OK && covered == blocks)
-        st = assemble_parts(list, v);
+        st = assemble_parts(s, list, v);
     h5p_var_free(in);
     return st;
 }
@@ -931,9 +1010,11 @@ static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *p
     return H5PREP_OK;
 }
 
-/* Merges a parsed document (consumed) called `path` in messages into s. */
-static h5prep_status load_json_doc(h5prep_stats *s, json_t *doc, const char *path)
+/* Merges a parsed document (consumed) called `path` in messages into s. kept: for a packed
+ * document, the index of its payload in s->kept (-1: a JSON document, arrays and all). */
+static h5prep_status load_json_doc(h5prep_stats *s, json_t *doc, const char *path, long kept)
 {
+    const h5p_payload *src = kept >= 0 ? &s->kept[kept] : NULL;
     h5prep_status st = H5PREP_OK;
     json_t *fmt = json_object_get(doc, "format"), *vars = json_object_get(doc, "variables");
     json_t *prov = json_object_get(doc, "provenance");
@@ -951,10 +1032,10 @@ static h5prep_status load_json_doc(h5prep_stats *s, json_t *doc, const char *pat
             break;
         h5p_var v;
         memset(&v, 0, sizeof v);
-        st = load_json_var(name, jv, path, &v);
+        st = load_json_var(name, jv, path, &v, src);
         json_t *part = json_object_get(jv, "part");
         if (st == H5PREP_OK && part)
-            st = load_part(s, part, path, &v);
+            st = load_part(s, part, path, &v, kept);
         else if (st == H5PREP_OK && s->pending && json_object_get(s->pending, name))
             st = h5p_fail(H5PREP_ERR_STATE, "%s: holds variable %s whole, but the files merged before hold parts of it", path, name);
         else if (st == H5PREP_OK)
@@ -972,7 +1053,7 @@ static h5prep_status load_json(h5prep_stats *s, const char *path)
     json_error_t err;
     json_t *doc = json_load_file(path, 0, &err);
     RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", path, err.line, err.column, err.text);
-    return load_json_doc(s, doc, path);
+    return load_json_doc(s, doc, path, -1);
 }
 
 h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *text, const char *name)
@@ -981,7 +1062,57 @@ h5prep_status h5prep_stats_load_text(h5prep_stats *s, const char *text, const ch
     json_error_t err;
     json_t *doc = json_loads(text, 0, &err);
     RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s:%d:%d: not valid JSON: %s", name, err.line, err.column, err.text);
-    h5prep_status st = load_json_doc(s, doc, name);
+    h5prep_status st = load_json_doc(s, doc, name, -1);
+    if (st == H5PREP_OK) {
+        h5p_stats_stamp(s);
+        s->backend = "merge";
+    }
+    return st;
+}
+
+/* ---- the packed form: statistics exchanged in memory (output/state_pack.h) ---------------- */
+
+h5prep_status h5prep_stats_pack(const h5prep_stats *s, void **buf, size_t *len)
+{
+    h5p_clear_error();
+    *buf = NULL;
+    *len = 0;
+    FORWARD_IF_ERROR(parts_complete(s));
+    h5p_packer pk = {0};
+    json_t *doc = document(s, &pk);
+    char *header = doc && !pk.failed ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(doc);
+    h5prep_status st = header ? h5p_pack_finish(&pk, header, buf, len)
+                              : h5p_fail(H5PREP_ERR_NOMEM, "out of memory while packing the statistics");
+    free(header);
+    h5p_packer_free(&pk);
+    return st;
+}
+
+h5prep_status h5prep_stats_load_packed(h5prep_stats *s, const void *buf, size_t len, const char *name)
+{
+    h5p_clear_error();
+    const char *header;
+    size_t header_len;
+    h5p_payload p;
+    FORWARD_IF_ERROR(h5p_packed_open(buf, len, name, &header, &header_len, &p));
+    json_error_t err;
+    json_t *doc = json_loadb(header, header_len, 0, &err);
+    RETURN_ERROR_IF(!doc, H5PREP_ERR_STATE, "%s: the header of the packed statistics is not valid JSON (%d:%d: %s)", name,
+                    err.line, err.column, err.text);
+    /* a copy of the words is kept in s: the nodes of a part wait there until every part is here */
+    h5p_payload *grown = realloc(s->kept, (s->nkept + 1) * sizeof *grown);
+    if (grown)
+        s->kept = grown;
+    unsigned char *copy = grown ? h5p_malloc(p.len) : NULL;
+    if (!copy) {
+        json_decref(doc);
+        return h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory for %llu bytes of packed statistics", name,
+                        (unsigned long long)p.len);
+    }
+    memcpy(copy, p.data, p.len);
+    s->kept[s->nkept] = (h5p_payload){copy, p.len};
+    h5prep_status st = load_json_doc(s, doc, name, (long)s->nkept++);
     if (st == H5PREP_OK) {
         h5p_stats_stamp(s);
         s->backend = "merge";

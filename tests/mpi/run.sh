@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: the MPI tests of `h5prep stats` (called by .ci/run): -np 1..4 give the very "variables"
-# bytes of one run without MPI; a damaged chunk read by one rank stops every rank with that rank's
-# message and exit code, within a timeout (no hang), and leaves no output; ranks that see other
-# input files are refused before any data is read. Use: tests/mpi/run.sh [BUILD_DIR]
+# bytes of one run without MPI (the ranks' parts travel packed, h5prep_stats_pack); a damaged chunk
+# read by one rank stops every rank with that rank's message and exit code, within a timeout (no
+# hang), and leaves no output; where that rank fails at once, the others stop at their next slab,
+# long before the end of their share; ranks that see other input files are refused before any
+# data is read. Use: tests/mpi/run.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -11,7 +13,7 @@ if ! command -v mpirun >/dev/null; then
   echo "tests/mpi: SKIPPED: mpirun not found (scripts/install-deps.sh installs openmpi-bin)"
   exit 0
 fi
-if ! ldd "$h5prep" | grep -q libmpi; then
+if ! ldd "$h5prep" | grep libmpi >/dev/null; then  # not grep -q: with pipefail, ldd killed by SIGPIPE would read as "no MPI"
   echo "tests/mpi: SKIPPED: $h5prep was built without MPI (configure with MPI found, H5PREP_MPI=ON)"
   exit 0
 fi
@@ -42,6 +44,25 @@ if [ "$rc" -eq 5 ] && grep -q "rank 3 of 4: .*bad.h5:/x: a chunk in rows" "$dir/
   echo "tests/mpi: ok: a damaged chunk on rank 3 stops all 4 ranks with its message and exit code 5, no output"
 else
   echo "tests/mpi: FAIL: damaged chunk: exit $rc (want 5, 124 is a hang), output $(ls "$dir"/bad.json 2>/dev/null || echo none)" >&2
+  cat "$dir/err.txt" >&2
+  fails=$((fails + 1))
+fi
+# rank 3 fails at its first slab while ranks 0..2 have 262144 rows (1 GiB) each to read: they stop
+# at their next slab, which --verbose shows as the rows each had read (checked: not half its share)
+"$py" tests/mpi/gen_mpi_case.py --large "$dir/large.h5" 4
+set +e
+mpirun_ -np 4 "$h5prep" stats "$dir/large.h5:/x" --keep-axes 1 --threads 1 --verbose -o "$dir/large.json" 2>"$dir/err.txt"
+rc=$?
+set -e
+stopped=0
+for r in 0 1 2; do
+  rows=$(sed -n "s/^h5prep: rank $r of 4: stopped after reading \([0-9]*\) rows .* because rank 3 failed\$/\1/p" "$dir/err.txt")
+  if [ -n "$rows" ] && [ "$rows" -lt 131072 ]; then stopped=$((stopped + 1)); fi
+done
+if [ "$rc" -eq 5 ] && [ "$stopped" -eq 3 ] && grep -q "rank 3 of 4: .*large.h5:/x: a chunk in rows" "$dir/err.txt" && [ ! -e "$dir/large.json" ]; then
+  echo "tests/mpi: ok: rank 3 fails at once and ranks 0..2 stop at their next slab, before half their share ($(grep -o 'reading [0-9]* rows' "$dir/err.txt" | tr '\n' ' '))"
+else
+  echo "tests/mpi: FAIL: early stop: exit $rc (want 5), $stopped of 3 ranks stopped before half their share, output $(ls "$dir"/large.json 2>/dev/null || echo none)" >&2
   cat "$dir/err.txt" >&2
   fails=$((fails + 1))
 fi

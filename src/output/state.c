@@ -37,6 +37,13 @@ h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg)
     return s;
 }
 
+void h5p_part_nodes_free(h5p_part_nodes *pn)
+{
+    h5p_tree_free(&pn->tree);
+    for (int k = 0; k < H5PREP_MAX_TENDENCIES; k++)
+        h5p_tree_free(&pn->tend[k]);
+}
+
 void h5prep_stats_destroy(h5prep_stats *s)
 {
     if (!s)
@@ -45,7 +52,7 @@ void h5prep_stats_destroy(h5prep_stats *s)
         h5p_var_free(&s->vars[i]);
     free(s->vars);
     for (size_t i = 0; s->pnodes && i < s->nvars; i++)
-        h5p_tree_free(&s->pnodes[i].tree);
+        h5p_part_nodes_free(&s->pnodes[i]);
     free(s->pnodes);
     json_decref(s->merged_inputs);
     json_decref(s->merged_from);
@@ -128,6 +135,14 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
         h5p_format_shape(b, sizeof b, v->rank, v->dims);
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has shape %s keeping %d axes from axis %d, but the runs merged before have %s keeping %d from %d",
                       path, in->name, a, in->keep_count, in->keep_first, b, v->keep_count, v->keep_first);
+    } else if (v->ntend != in->ntend || memcmp(v->tend_lag, in->tend_lag, (size_t)v->ntend * sizeof *v->tend_lag) != 0) {
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies of %d lags, the runs merged before of %d (or other lags)",
+                      path, in->name, in->ntend, v->ntend);
+        h5p_hint(H5PREP_ERR_STATE, "merge statistics computed with the same --tendency options");
+    } else if (v->ntend > 0) { /* the pairs across the boundary of two runs are in neither state */
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies, and merging them with another run's would leave out the pairs that straddle the two runs",
+                      path, in->name);
+        h5p_hint(H5PREP_ERR_STATE, "compute tendencies in one run over all the files (a glob joins them along axis 0)");
     } else if (v->keep_count > 0 && v->keep_first == 0) {
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
                       path, in->name);
@@ -174,6 +189,9 @@ h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view 
     out->n_features = h5p_var_features(v);
     out->moments = v->result;
     out->read_path = v->how[0] ? v->how : NULL;
+    out->ntendencies = v->tend ? v->ntend : 0;
+    out->tendency_lags = v->tend_lag;
+    out->tendencies = v->tend;
     return H5PREP_OK;
 }
 

@@ -15,7 +15,9 @@
 typedef struct h5p_part_nodes {
     uint64_t blocks, first, end;
     h5p_tree tree;
+    h5p_tree tend[H5PREP_MAX_TENDENCIES]; /* each tendency lag's nodes over the same share */
 } h5p_part_nodes;
+void h5p_part_nodes_free(h5p_part_nodes *pn); /* its trees; accepts zeroed ones */
 
 struct h5prep_stats {
     h5prep_stats_config cfg;
@@ -36,6 +38,8 @@ struct h5prep_stats {
     h5p_part_nodes *pnodes;     /* (nvars,) after a part run */
     void *pending;              /* json_t object: variable -> array of its loaded parts (a merge of parts) */
     int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
+    int nlags;                  /* tendencies to compute (h5prep_stats_add_tendency), ascending */
+    int lags[H5PREP_MAX_TENDENCIES];
 };
 
 /* Finds the variable called name, NULL when absent. */

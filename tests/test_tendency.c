@@ -298,16 +298,14 @@ Test(tendency, bad_lags_and_kept_axis_0_are_refused, .timeout = 300)
     cr_assert(!tu_exists(out));
 }
 
-/* Merges: other lag sets are refused; two whole runs of one variable too (the pairs across them
- * are in neither), naming the variable. */
-Test(tendency, merges_of_other_lags_or_whole_runs_are_refused, .timeout = 300)
+/* Merges: other lag sets are refused, naming the variable; a document with tendencies loads alone
+ * and keeps them. */
+Test(tendency, merges_of_other_lags_are_refused, .timeout = 300)
 {
     const char *input = write_series();
-    char *one = strdup(tu_path("lag1.json")), *again = strdup(tu_path("lag1-again.json")),
-         *two = strdup(tu_path("lag12.json")), *plain = strdup(tu_path("plain.json"));
+    char *one = strdup(tu_path("lag1.json")), *two = strdup(tu_path("lag13.json")), *plain = strdup(tu_path("plain.json"));
     h5prep_stats *s = run_lags(NULL, input, LAGS, 1, 0, 0);
     cr_assert_eq(h5prep_stats_write(s, one), H5PREP_OK);
-    cr_assert_eq(h5prep_stats_write(s, again), H5PREP_OK);
     h5prep_stats_destroy(s);
     s = run_lags(NULL, input, LAGS, 2, 0, 0);
     cr_assert_eq(h5prep_stats_write(s, two), H5PREP_OK);
@@ -315,8 +313,8 @@ Test(tendency, merges_of_other_lags_or_whole_runs_are_refused, .timeout = 300)
     s = run_lags(NULL, input, LAGS, 0, 0, 0);
     cr_assert_eq(h5prep_stats_write(s, plain), H5PREP_OK);
     h5prep_stats_destroy(s);
-    const char *pairs[][2] = {{one, two}, {one, plain}, {plain, one}, {one, again}};
-    for (int k = 0; k < 4; k++) {
+    const char *pairs[][2] = {{one, two}, {one, plain}, {plain, one}};
+    for (int k = 0; k < 3; k++) {
         h5prep_stats *m = h5prep_stats_create(NULL);
         cr_assert_eq(h5prep_stats_load(m, pairs[k][0]), H5PREP_OK, "%s", h5prep_last_error());
         cr_assert_eq(h5prep_stats_load(m, pairs[k][1]), H5PREP_ERR_STATE, "pair %d", k);
@@ -324,7 +322,6 @@ Test(tendency, merges_of_other_lags_or_whole_runs_are_refused, .timeout = 300)
                   h5prep_last_error());
         h5prep_stats_destroy(m);
     }
-    /* a document with tendencies loads alone and writes the same tendencies */
     h5prep_stats *m = h5prep_stats_create(NULL);
     cr_assert_eq(h5prep_stats_load(m, two), H5PREP_OK, "%s", h5prep_last_error());
     h5prep_var_view v = tu_view(m, 0);
@@ -332,7 +329,59 @@ Test(tendency, merges_of_other_lags_or_whole_runs_are_refused, .timeout = 300)
     cr_assert_eq(v.tendency_lags[1], 3);
     h5prep_stats_destroy(m);
     free(one);
-    free(again);
     free(two);
     free(plain);
+}
+
+/* Two runs over consecutive rows (t0.h5, then t1.h5 and t2.h5, whole or as a merge of 3 parts)
+ * merged in that order: their edge rows form the pairs that straddle them, so the merge has every
+ * pair of one run over all three files: counts, missing, min and max exact, mean and variance
+ * within rounding, and the edges of the one run. */
+Test(tendency, merge_of_consecutive_runs_forms_the_straddling_pairs, .timeout = 300)
+{
+    const char *input = write_series();
+    h5prep_stats_config c = h5prep_stats_config_default();
+    c.keep_first = 1;
+    c.keep_count = 1;
+    h5prep_stats *whole = run_lags(&c, input, LAGS, 2, 0, 0);
+    char *first = strdup(tu_path("first.json")), *rest = strdup(tu_path("rest.json"));
+    h5prep_stats *s = run_lags(&c, tu_input(tu_path("t0.h5"), "/x"), LAGS, 2, 0, 0);
+    cr_assert_eq(h5prep_stats_write(s, first), H5PREP_OK, "%s", h5prep_last_error());
+    h5prep_stats_destroy(s);
+    for (int parts = 0; parts <= 3; parts += 3) {
+        if (parts == 0) {
+            s = run_lags(&c, tu_input(tu_path("t[12].h5"), "/x"), LAGS, 2, 0, 0);
+        } else {
+            s = h5prep_stats_create(NULL);
+            for (int i = 1; i <= parts; i++) {
+                h5prep_stats *p = run_lags(&c, tu_input(tu_path("t[12].h5"), "/x"), LAGS, 2, i, parts);
+                char name[32];
+                snprintf(name, sizeof name, "rest-part%d.json", i);
+                const char *pp = tu_path(name);
+                cr_assert_eq(h5prep_stats_write(p, pp), H5PREP_OK, "%s", h5prep_last_error());
+                h5prep_stats_destroy(p);
+                cr_assert_eq(h5prep_stats_load(s, pp), H5PREP_OK, "%s", h5prep_last_error());
+            }
+        }
+        cr_assert_eq(h5prep_stats_write(s, rest), H5PREP_OK, "%s", h5prep_last_error());
+        h5prep_stats_destroy(s);
+        h5prep_stats *m = h5prep_stats_create(NULL);
+        cr_assert_eq(h5prep_stats_load(m, first), H5PREP_OK, "%s", h5prep_last_error());
+        cr_assert_eq(h5prep_stats_load(m, rest), H5PREP_OK, "parts %d: %s", parts, h5prep_last_error());
+        h5prep_var_view got = tu_view(m, 0), want = tu_view(whole, 0);
+        cr_assert_eq(got.shape[0], 7400);
+        tu_compare(got.moments, want.moments, want.n_features, 1e-12);
+        tu_compare(got.tendencies, want.tendencies, 2 * want.n_features, 1e-12);
+        /* the merged edges are the whole run's: a third merge would continue from them */
+        char *jm = h5prep_stats_json(m), *jw = h5prep_stats_json(whole);
+        cr_assert(jm && jw);
+        cr_assert(strstr(jw, "\"tendency_edges\""));
+        cr_assert(strcmp(strstr(jm, "\"tendency_edges\""), strstr(jw, "\"tendency_edges\"")) == 0, "parts %d", parts);
+        free(jm);
+        free(jw);
+        h5prep_stats_destroy(m);
+    }
+    h5prep_stats_destroy(whole);
+    free(first);
+    free(rest);
 }

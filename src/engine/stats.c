@@ -330,7 +330,7 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         v->ntend = s->nlags;
         memcpy(v->tend_lag, s->lags, sizeof v->tend_lag);
         v->tend = h5p_malloc((size_t)s->nlags * nf * sizeof *v->tend);
-        st = v->tend ? h5p_tendency_end(&r.tend, v->tend)
+        st = v->tend ? h5p_tendency_end(&r.tend, v->tend, v, r.end == r.blocks)
                      : h5p_fail(H5PREP_ERR_NOMEM, "%s: no memory for %llu tendency states", v->name,
                                 (unsigned long long)(nf * (uint64_t)s->nlags));
     }

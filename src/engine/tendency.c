@@ -74,6 +74,9 @@ h5prep_status h5p_tendency_begin(h5p_tendency *t, const h5p_var *v, const int *l
     size_t slab_bytes = (size_t)(max_rows * t->row_elems * sizeof(double));
     t->x = h5p_malloc((size_t)(((uint64_t)t->maxlag + max_rows) * t->row_elems) * sizeof *t->x);
     RETURN_ERROR_IF(!t->x, H5PREP_ERR_NOMEM, "%s: no memory for the decoded rows of --tendency %d", v->name, t->maxlag);
+    if (2 * (uint64_t)t->maxlag * t->row_elems <= H5P_EDGE_MAX_VALUES)
+        RETURN_ERROR_IF(!(t->head = h5p_malloc((size_t)((uint64_t)t->maxlag * t->row_elems) * sizeof *t->head)),
+                        H5PREP_ERR_NOMEM, "%s: no memory for the first rows of --tendency %d", v->name, t->maxlag);
     for (int k = 0; k < nlags; k++) {
         h5p_tree_init(&t->tree[k], t->nf);
         FORWARD_IF_ERROR(ops->create(&t->be[k], cfg, nslots));
@@ -95,6 +98,11 @@ h5prep_status h5p_tendency_job_run(h5p_tendency *t, const h5p_slab *view, const 
     uint64_t E = t->row_elems, K = (uint64_t)t->maxlag;
     double *cur = t->x + K * E;
     h5p_cpu_kernels_generic.decode[j->p->dtype](j->data, &j->p->dec, (size_t)(j->rows * E), cur);
+    if (t->head && j->g0 == t->head_rows && j->g0 < K) { /* the variable's first rows, for the edges */
+        uint64_t n = K - j->g0 < j->rows ? K - j->g0 : j->rows;
+        memcpy(t->head + j->g0 * E, cur, (size_t)(n * E) * sizeof *cur);
+        t->head_rows += n;
+    }
     uint64_t outer_per_row = view->outer / j->rows;
     uint64_t units_per_row = view->inner == 1 ? outer_per_row : outer_per_row * view->features;
     for (int k = 0; k < t->nlags && !j->lead; k++) {
@@ -138,10 +146,27 @@ h5prep_status h5p_tendency_job_run(h5p_tendency *t, const h5p_slab *view, const 
     return H5PREP_OK;
 }
 
-h5prep_status h5p_tendency_end(h5p_tendency *t, h5p_moments *out)
+h5prep_status h5p_tendency_end(h5p_tendency *t, h5p_moments *out, h5p_var *v, int last)
 {
     for (int k = 0; k < t->nlags; k++)
         FORWARD_IF_ERROR(h5p_tree_fold(&t->tree[k], out + (uint64_t)k * t->nf));
+    free(v->edge_head);
+    free(v->edge_tail);
+    v->edge_head = v->edge_tail = NULL;
+    v->edge_rows = 0;
+    if (!t->head) /* too many values to keep */
+        return H5PREP_OK;
+    v->edge_rows = (uint64_t)t->maxlag;
+    if (t->head_rows == (uint64_t)t->maxlag) {
+        v->edge_head = t->head;
+        t->head = NULL;
+    }
+    if (last) { /* x[0, maxlag) holds the last rows after the last job */
+        size_t n = (size_t)((uint64_t)t->maxlag * t->row_elems);
+        v->edge_tail = h5p_malloc(n * sizeof *v->edge_tail);
+        RETURN_ERROR_IF(!v->edge_tail, H5PREP_ERR_NOMEM, "%s: no memory for the last rows of --tendency %d", v->name, t->maxlag);
+        memcpy(v->edge_tail, t->x, n * sizeof *t->x);
+    }
     return H5PREP_OK;
 }
 
@@ -158,5 +183,6 @@ void h5p_tendency_free(h5p_tendency *t)
         h5p_tree_free(&t->tree[k]);
     }
     free(t->x);
+    free(t->head);
     memset(t, 0, sizeof *t);
 }

@@ -27,7 +27,13 @@ typedef struct h5p_tendency {
     h5p_backend *be[H5PREP_MAX_TENDENCIES];
     double *diff[H5PREP_MAX_TENDENCIES][H5P_RING_SLOTS_MAX]; /* slot buffers of each lag's slabs */
     h5p_tree tree[H5PREP_MAX_TENDENCIES];
+    double *head;               /* (maxlag, row_elems) the variable's first rows, when edges are kept */
+    uint64_t head_rows;         /* of them seen so far */
 } h5p_tendency;
+
+/* Edge rows are kept (in the document, for merges of runs over consecutive rows) when both take
+ * at most this many values; a larger state would be mostly rows. */
+enum { H5P_EDGE_MAX_VALUES = 1u << 22 };
 
 /* Refuses tendencies of v that cannot be formed: axis 0 kept, or no more rows than a lag. */
 h5prep_status h5p_tendency_check(const h5p_var *v, const int *lags, int nlags);
@@ -53,8 +59,11 @@ typedef struct h5p_tendency_job {
 } h5p_tendency_job;
 h5prep_status h5p_tendency_job_run(h5p_tendency *t, const h5p_slab *view, const h5p_tendency_job *j);
 
-/* Folds each lag's tree into out (nlags * nf states, lag i from i * nf). */
-h5prep_status h5p_tendency_end(h5p_tendency *t, h5p_moments *out);
+/* Folds each lag's tree into out (nlags * nf states, lag i from i * nf), and gives v the first
+ * maxlag decoded rows (where the run saw them: a part's lead rows count) and with `last` (the run
+ * read the variable's last row) the last maxlag rows as its edges; none where they exceed
+ * H5P_EDGE_MAX_VALUES. */
+h5prep_status h5p_tendency_end(h5p_tendency *t, h5p_moments *out, h5p_var *v, int last);
 void h5p_tendency_free(h5p_tendency *t); /* accepts a zeroed one */
 
 #endif

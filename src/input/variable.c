@@ -40,6 +40,8 @@ void h5p_var_free(h5p_var *v)
     free(v->parts);
     free(v->result);
     free(v->tend);
+    free(v->edge_head);
+    free(v->edge_tail);
     free(v->name);
     memset(v, 0, sizeof *v);
 }

@@ -3,6 +3,8 @@
  * fills it; output/state_io.c reads and writes it as statistics files. */
 #include "output/state.h"
 
+#include "backends/backend.h"
+
 #include "common/internal.h"
 
 #include <jansson.h>
@@ -111,6 +113,55 @@ const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend
 const char *h5prep_stats_backend_notice(const h5prep_stats *s) { return s->notice[0] ? s->notice : NULL; }
 const char *h5prep_stats_backend_isa(const h5prep_stats *s) { return s->isa; }
 
+/* The tendencies of `in`, whose rows follow v's, merged into v's: v ⊕ in ⊕ the pairs that straddle
+ * them, (tail of v, head of in), reduced by the CPU backend's kernels as one slab per lag. The
+ * edges become v's head and in's tail. */
+static h5prep_status merge_tendencies(h5p_var *v, h5p_var *in, const char *path)
+{
+    uint64_t nf = h5p_var_features(v), E = h5p_prod(v->dims, 1, v->rank), K = v->edge_rows;
+    double *d = h5p_malloc((size_t)(K * E) * sizeof *d);
+    h5p_moments *m = h5p_malloc((size_t)(nf * (uint64_t)v->ntend) * sizeof *m); /* every lag's, before v changes */
+    h5p_backend *be = NULL;
+    h5prep_status st = d && m ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    h5prep_stats_config one = h5prep_stats_config_default();
+    one.threads = 1;
+    if (st == H5PREP_OK)
+        st = h5p_backend_cpu.create(&be, &one, 1);
+    static const h5p_decode plain = {.scale = 1.0, .vmin = -INFINITY, .vmax = INFINITY};
+    for (int k = 0; k < v->ntend && st == H5PREP_OK; k++) {
+        uint64_t L = (uint64_t)v->tend_lag[k];
+        /* pair j: row j of in's head less row K - L + j of v's tail, j < L */
+        for (uint64_t e = 0; e < L * E; e++)
+            d[e] = in->edge_head[e] - v->edge_tail[(K - L) * E + e];
+        h5p_slab sl = {.data = d, .dtype = H5P_F64, .dec = &plain};
+        if (v->keep_count == 0) {
+            sl.outer = L, sl.features = 1, sl.inner = E;
+        } else {
+            sl.outer = L * h5p_prod(v->dims, 1, v->keep_first);
+            sl.features = nf;
+            sl.inner = h5p_prod(v->dims, v->keep_first + v->keep_count, v->rank);
+        }
+        st = h5p_backend_cpu.stats_begin(be, nf, (size_t)(L * E) * sizeof *d);
+        if (st == H5PREP_OK)
+            st = h5p_backend_cpu.stats_slab(be, 0, &sl);
+        if (st == H5PREP_OK)
+            st = h5p_backend_cpu.stats_end(be, m + k * nf);
+    }
+    for (uint64_t f = 0; st == H5PREP_OK && f < nf * (uint64_t)v->ntend; f++) {
+        h5p_moments_merge(&v->tend[f], &in->tend[f]);
+        h5p_moments_merge(&v->tend[f], &m[f]);
+    }
+    if (st == H5PREP_OK) {
+        double *t = v->edge_tail;
+        v->edge_tail = in->edge_tail;
+        in->edge_tail = t;
+    }
+    h5p_backend_cpu.destroy(be);
+    free(d);
+    free(m);
+    return st;
+}
+
 h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path)
 {
     h5p_var *v = h5p_stats_find(s, in->name);
@@ -139,9 +190,9 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies of %d lags, the runs merged before of %d (or other lags)",
                       path, in->name, in->ntend, v->ntend);
         h5p_hint(H5PREP_ERR_STATE, "merge statistics computed with the same --tendency options");
-    } else if (v->ntend > 0) { /* the pairs across the boundary of two runs are in neither state */
-        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies, and merging them with another run's would leave out the pairs that straddle the two runs",
-                      path, in->name);
+    } else if (v->ntend > 0 && (!v->edge_tail || !in->edge_head)) { /* the pairs across two runs need their edge rows */
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies but %s no edge rows, so the pairs that straddle the two runs cannot be formed",
+                      path, in->name, in->edge_head ? "the runs merged before keep" : "this file keeps");
         h5p_hint(H5PREP_ERR_STATE, "compute tendencies in one run over all the files (a glob joins them along axis 0)");
     } else if (v->keep_count > 0 && v->keep_first == 0) {
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
@@ -161,6 +212,8 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
                 st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: feature %llu: the merged missing count overflows (%lld + %lld is more than 2^63 - 1)",
                               path, in->name, (unsigned long long)f, (long long)a->missing, (long long)b->missing);
         }
+        if (st == H5PREP_OK && v->ntend > 0)
+            st = merge_tendencies(v, in, path);
         for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++)
             h5p_moments_merge(&v->result[f], &in->result[f]);
         if (st == H5PREP_OK)

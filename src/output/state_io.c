@@ -212,6 +212,29 @@ static json_t *tendencies_json(json_t *jv, const h5p_var *v, int ddof)
         json_decref(jv);
         return NULL;
     }
+    if (!v->edge_rows)
+        return jv;
+    /* the first and last rows, so that a merge with a run over the rows after (or before) this
+     * one's forms the pairs that straddle them */
+    size_t n = (size_t)(v->edge_rows * h5p_prod(v->dims, 1, v->rank));
+    json_t *edges = json_pack("{s:I}", "rows", (json_int_t)v->edge_rows);
+    const double *rows[2] = {v->edge_head, v->edge_tail}; /* a part holds the head or the tail it saw */
+    static const char *const keys[2] = {"head", "tail"};
+    for (int k = 0; k < 2 && edges; k++) {
+        json_t *a = rows[k] ? json_array() : NULL;
+        for (size_t i = 0; a && i < n; i++)
+            if (json_array_append_new(a, real_json(rows[k][i])) != 0)
+                break;
+        if (rows[k] && (!a || json_array_size(a) != n || json_object_set_new(edges, keys[k], a) != 0)) {
+            json_decref(a);
+            json_decref(edges);
+            edges = NULL;
+        }
+    }
+    if (!edges || json_object_set_new(jv, "tendency_edges", edges) != 0) {
+        json_decref(jv);
+        return NULL;
+    }
     return jv;
 }
 
@@ -742,6 +765,36 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
     return H5PREP_OK;
 }
 
+/* "tendency_edges" of a variable (absent: none kept): the longest lag's first and last rows. */
+static h5prep_status load_edges(json_t *e, const char *path, h5p_var *v)
+{
+    if (!e)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(v->ntend == 0, H5PREP_ERR_STATE, "%s: variable %s: \"tendency_edges\" without tendencies", path, v->name);
+    json_t *rows = json_object_get(e, "rows");
+    uint64_t n = (uint64_t)v->tend_lag[v->ntend - 1] * h5p_prod(v->dims, 1, v->rank);
+    RETURN_ERROR_IF(!json_is_integer(rows) || json_integer_value(rows) != v->tend_lag[v->ntend - 1], H5PREP_ERR_STATE,
+                    "%s: variable %s: \"tendency_edges\".rows is not the longest lag, %d", path, v->name,
+                    v->tend_lag[v->ntend - 1]);
+    static const char *const keys[2] = {"head", "tail"};
+    double **dst[2] = {&v->edge_head, &v->edge_tail};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(e, keys[k]);
+        if (!a) /* a part's document holds the edge it saw */
+            continue;
+        RETURN_ERROR_IF(!json_is_array(a) || json_array_size(a) != n, H5PREP_ERR_STATE,
+                        "%s: variable %s: \"tendency_edges\".%s does not hold %d rows of the dataset (%llu values)", path,
+                        v->name, keys[k], v->tend_lag[v->ntend - 1], (unsigned long long)n);
+        RETURN_ERROR_IF(!(*dst[k] = malloc((n ? n : 1) * sizeof **dst[k])), H5PREP_ERR_NOMEM, "%s: out of memory", path);
+        for (uint64_t i = 0; i < n; i++)
+            RETURN_ERROR_IF(json_to_real(json_array_get(a, i), &(*dst[k])[i]) != 0, H5PREP_ERR_STATE,
+                            "%s: variable %s: \"tendency_edges\".%s value %llu is not a number or null", path, v->name,
+                            keys[k], (unsigned long long)i);
+    }
+    v->edge_rows = (uint64_t)v->tend_lag[v->ntend - 1];
+    return H5PREP_OK;
+}
+
 /* "tendencies" of a variable (absent: none): lags ascending, each with the arrays of its states. */
 static h5prep_status load_tendencies(json_t *list, const char *path, h5p_var *v, const char *fs)
 {
@@ -801,7 +854,9 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     if (st == H5PREP_OK)
         st = fill_states(v, &a, path);
     free_arrays(&a);
-    return st == H5PREP_OK ? load_tendencies(json_object_get(jv, "tendencies"), path, v, fs) : st;
+    if (st == H5PREP_OK)
+        st = load_tendencies(json_object_get(jv, "tendencies"), path, v, fs);
+    return st == H5PREP_OK ? load_edges(json_object_get(jv, "tendency_edges"), path, v) : st;
 }
 
 /* ---- parts: the documents of --part i/N runs, merged by their tree nodes ---------------- */
@@ -976,6 +1031,14 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
     if (st == H5PREP_OK && !v) { /* the first part: the variable, with the part's own states until all are here */
         st = h5p_stats_merge_var(s, in, path);
         v = h5p_stats_find(s, name);
+    }
+    if (st == H5PREP_OK && v) { /* the edges of the run: the parts that read its first or its last rows hold them */
+        double **mine[2] = {&v->edge_head, &v->edge_tail}, **theirs[2] = {&in->edge_head, &in->edge_tail};
+        for (int k = 0; k < 2; k++)
+            if (!*mine[k] && *theirs[k]) {
+                *mine[k] = *theirs[k];
+                *theirs[k] = NULL;
+            }
     }
     uint64_t covered = 0;
     json_array_foreach(list, i, e)

@@ -15,6 +15,7 @@ extern "C" {
 #define H5PREP_MAX_SLOTS 63      /* h5prep_stats_config.slots at most (the transform's ring has one more) */
 #define H5PREP_MAX_SPLITS 8      /* splits of a transform */
 #define H5PREP_MAX_SPLIT_NAME 63 /* bytes of a split's name, without the terminating NUL */
+#define H5PREP_MAX_TENDENCIES 16 /* lags of h5prep_stats_add_tendency */
 
 /* The library's version, "MAJOR.MINOR.PATCH" (the project version of CMakeLists.txt). */
 const char *h5prep_version(void);
@@ -96,6 +97,14 @@ void h5prep_stats_destroy(h5prep_stats *s); /* accepts NULL */
  * a file given twice for one dataset is refused (H5PREP_ERR_USAGE). */
 h5prep_status h5prep_stats_add(h5prep_stats *s, const char *file_and_dataset);
 
+/* Adds, for every variable, the statistics of the tendency d = x[t+lag] - x[t] along axis 0 (the
+ * rows of all files of a dataset in order, so pairs span files), per feature as the moments: a pair
+ * with a missing side is left out and counted as missing; d is formed in float64 of the decoded
+ * values. lag >= 1, at most H5PREP_MAX_TENDENCIES lags, each once (H5PREP_ERR_USAGE). A run
+ * refuses variables that keep axis 0 (H5PREP_ERR_AXES) or have no more rows than the lag
+ * (H5PREP_ERR_SHAPE). */
+h5prep_status h5prep_stats_add_tendency(h5prep_stats *s, int lag);
+
 /* Makes the run part `index` (1-based) of `count`: it reduces the index-th of count shares of each
  * variable's blocks, and its document (JSON) records what h5prep_stats_load needs to merge all
  * count parts into exactly the result of one run. Variables keeping axis 0 cannot be parted. */
@@ -154,6 +163,9 @@ typedef struct h5prep_var_view {
     const h5prep_moments *moments;     /* (n_features,) */
     const char *read_path;             /* how a run read the first file ("raw chunks decoded in
                                           parallel (shuffle+deflate)"), NULL for loaded results */
+    int ntendencies;                   /* lags with tendency statistics (h5prep_stats_add_tendency) */
+    const int *tendency_lags;          /* (ntendencies,) ascending */
+    const h5prep_moments *tendencies;  /* (ntendencies, n_features): lag i's states from i * n_features */
 } h5prep_var_view;
 
 size_t h5prep_stats_nvars(const h5prep_stats *s);

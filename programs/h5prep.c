@@ -59,6 +59,13 @@ static const char *usage_stats =
     "                        axes (1,2), counted from the end (-1), or 'none' for a single statistic.\n"
     "                        Default: the last axis; 'none' for a 1-D dataset.\n"
     "      --ddof N          delta degrees of freedom: var = m2 / (count - N). Default 0.\n"
+    "      --tendency LAG    also the statistics of x[t+LAG] - x[t] along axis 0, per feature, in the\n"
+    "                        same read (repeatable, LAG >= 1, up to 16 lags). The rows of all files of\n"
+    "                        a dataset are one series, so pairs span files; a pair with a missing side\n"
+    "                        is left out and counted as missing. Not with axis 0 kept. A --part\n"
+    "                        also reads the LAG rows before its share; the document keeps the first\n"
+    "                        and last rows so that 'h5prep merge' of consecutive runs forms the pairs\n"
+    "                        between them (README.md, \"Tendencies\").\n"
     "      --raw             no CF decoding. By default values equal to _FillValue, missing_value or\n"
     "                        MissingValue and values outside valid_min/valid_max/valid_range are left\n"
     "                        out and counted as missing, and scale_factor/add_offset are applied.\n"
@@ -96,6 +103,9 @@ static const char *usage_merge =
     "Combines statistics files (.json or .h5 written by h5prep) exactly: the merge of runs over two\n"
     "halves of the data equals a run over the whole. Variables of the same name must have the same\n"
     "shape apart from axis 0 and the same kept axes; other variables are carried over.\n"
+    "Tendencies (stats --tendency) need the same lags and JSON files: a file's rows are taken to\n"
+    "follow those of the files before it, in the order given, and the pairs across each boundary\n"
+    "are formed from the rows the files keep at their edges (parts of one run in any order).\n"
     "\n"
     "  -o, --output PATH     the merged statistics (.json or .h5)\n"
     "      --json            print the merged JSON document on stdout\n"
@@ -502,7 +512,7 @@ static void catch_signals(void)
 /* ---- commands ----------------------------------------------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
-       OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART };
+       OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART, OPT_TENDENCY };
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -663,13 +673,14 @@ static int cmd_stats(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
-        {"part", required_argument, 0, OPT_PART}, ENGINE_OPTIONS,
+        {"part", required_argument, 0, OPT_PART}, {"tendency", required_argument, 0, OPT_TENDENCY}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
     c.device = -1; /* not given: the node-local rank's device */
     const char *out = NULL;
     int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
+    int lags[H5PREP_MAX_TENDENCIES + 1], nlags = 0; /* one more: the library refuses what is too many */
     while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
@@ -682,6 +693,12 @@ static int cmd_stats(int argc, char **argv)
         }
         case 'k':
             if ((rc = parse_axes(optarg, &c)) != 0)
+                return rc;
+            break;
+        case OPT_TENDENCY:
+            if (nlags > H5PREP_MAX_TENDENCIES)
+                return usage_error("stats", "--tendency %s: at most %d lags", optarg, H5PREP_MAX_TENDENCIES);
+            if ((rc = int_option("stats", "--tendency", optarg, 1, INT32_MAX, &lags[nlags++])) != 0)
                 return rc;
             break;
         case OPT_DDOF:
@@ -729,6 +746,8 @@ static int cmd_stats(int argc, char **argv)
     if (!s)
         return out_of_memory();
     h5prep_status st = part_n ? h5prep_stats_set_part(s, part_i, part_n) : H5PREP_OK;
+    for (int i = 0; i < nlags && st == H5PREP_OK; i++)
+        st = h5prep_stats_add_tendency(s, lags[i]);
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
     if (w.size > 1 && (rc = agree_on_inputs(&w, s, st)) != 0) {

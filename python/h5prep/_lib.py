@@ -50,7 +50,8 @@ class Moments(Structure):
 class VarView(Structure):
     _fields_ = [("name", c_char_p), ("rank", c_int), ("shape", c_uint64 * MAX_RANK), ("keep_first", c_int),
                 ("keep_count", c_int), ("feature_rank", c_int), ("feature_shape", c_uint64 * MAX_RANK),
-                ("n_features", c_uint64), ("moments", POINTER(Moments)), ("read_path", c_char_p)]
+                ("n_features", c_uint64), ("moments", POINTER(Moments)), ("read_path", c_char_p),
+                ("ntendencies", c_int), ("tendency_lags", POINTER(c_int)), ("tendencies", POINTER(Moments))]
 
 
 class TransformConfig(Structure):

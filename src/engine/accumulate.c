@@ -100,6 +100,7 @@ static h5prep_status batch_var(h5prep_stats *s, const char *name, int rank, cons
         RETURN_ERROR_IF(v->nparts > 0, H5PREP_ERR_USAGE,
                         "%s: already an input read from %s; arrays from memory go into a variable of their own name",
                         name, v->parts[0].path);
+        RETURN_ERROR_IF(v->tend, H5PREP_ERR_USAGE, "%s: the loaded statistics have tendencies, which a batch cannot continue", name);
         int same = v->rank == rank;
         for (int a = 1; same && a < rank; a++)
             same = v->dims[a] == shape[a];
@@ -146,6 +147,9 @@ h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void 
 {
     h5p_clear_error();
     RETURN_ERROR_IF(!s || !name || !*name, H5PREP_ERR_USAGE, "h5prep_stats_update: no statistics object or no variable name");
+    /* a batch's tendencies would need the rows of the batch before it */
+    RETURN_ERROR_IF(s->nlags, H5PREP_ERR_USAGE, "%s: tendencies are computed by runs over files (h5prep_stats_run), not batch by batch",
+                    name);
     char *path = h5p_dataset_path(name);
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
     h5p_dtype t;

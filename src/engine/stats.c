@@ -4,6 +4,7 @@
 #include "common/internal.h"
 #include "backends/choose.h"
 #include "engine/ring.h"
+#include "engine/tendency.h"
 #include "input/variable.h"
 #include "output/state.h"
 #include "output/state_tree.h"
@@ -87,6 +88,7 @@ typedef struct stats_job {
     uint64_t row, rows;             /* local rows of the part */
     uint64_t block;                 /* the block's index among the variable's blocks */
     uint64_t block_row, block_rows; /* the job's first row in its block; the block's rows */
+    int lead;                       /* rows before a part's share that only its tendencies read */
 } stats_job;
 
 typedef struct stats_run {
@@ -108,6 +110,9 @@ typedef struct stats_run {
     h5p_tree tree; /* the block states so far */
     int part_index, part_count; /* reduce only this share of the blocks (0 0: all) */
     uint64_t blocks, first, end; /* the variable's blocks; the share [first, end) */
+    size_t tend_row_bytes;       /* slot memory a row costs the tendencies (0: none) */
+    uint64_t lead_rows;          /* a part run's rows read before its share for the tendencies: the longest lag */
+    h5p_tendency tend;
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -173,7 +178,13 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
     stats_run *r = ctx;
     const stats_job *jb = &r->jobs[job];
     h5p_slab sl = slab_view(r->v, jb, r->data[slot]);
+    const h5p_part *p = &r->v->parts[jb->part];
+    h5p_tendency_job tj = {r->data[slot], p, p->row0 + jb->row, jb->rows, jb->block, p->row0 + jb->row - jb->block_row,
+                           jb->block_rows, jb->block_row + jb->rows == jb->block_rows, slot, jb->lead};
+    if (jb->lead) /* the rows before the share: remembered for the pairs of its first rows, nothing else */
+        return h5p_tendency_job_run(&r->tend, &sl, &tj);
     FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
+    FORWARD_IF_ERROR(h5p_tendency_job_run(&r->tend, &sl, &tj));
     if (!r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
         h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
         RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
@@ -211,7 +222,7 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
             free(per);
             return st;
         }
-        h5p_slab_rule rule = {rb, rb, slot_budget, p->chunk_rows, p->row_chunks, p->filtered,
+        h5p_slab_rule rule = {rb, rb + r->tend_row_bytes, slot_budget, p->chunk_rows, p->row_chunks, p->filtered,
                               r->decode ? h5p_pool_size(r->decode) : 0, p->rows};
         block[i] = h5p_block_rows(&rule);
         rule.max_rows = block[i];
@@ -230,18 +241,35 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
     }
     r->first = r->part_count ? r->blocks * (uint64_t)(r->part_index - 1) / (uint64_t)r->part_count : 0;
     r->end = r->part_count ? r->blocks * (uint64_t)r->part_index / (uint64_t)r->part_count : r->blocks;
+    /* a part run's tendencies read the lead_rows before its share first: the pairs of its first
+     * rows are then formed as in one run, block by block, and parts merge to the same bits */
+    uint64_t share_row = 0, b = 0;
+    for (size_t i = 0; i < v->nparts && b < r->first; i++)
+        for (uint64_t row = 0; row < v->parts[i].rows && b < r->first; row += block[i], b++)
+            share_row = v->parts[i].row0 + (v->parts[i].rows - row < block[i] ? v->parts[i].rows : row + block[i]);
+    uint64_t lead0 = share_row > r->lead_rows ? share_row - r->lead_rows : 0;
+    for (size_t i = 0; r->first > 0 && i < v->nparts; i++)
+        n += CEIL_DIV(r->lead_rows < v->parts[i].rows ? r->lead_rows : v->parts[i].rows, per[i]) + 1;
     r->jobs = h5p_malloc(n * sizeof *r->jobs);
     if (!r->jobs) {
         free(per);
         return h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %llu slabs", (unsigned long long)n);
     }
-    uint64_t b = 0;
+    for (size_t i = 0; r->first > 0 && i < v->nparts; i++) {
+        const h5p_part *p = &v->parts[i];
+        if (share_row <= p->row0 || lead0 >= p->row0 + p->rows)
+            continue;
+        uint64_t lo = lead0 > p->row0 ? lead0 - p->row0 : 0, hi = share_row - p->row0 < p->rows ? share_row - p->row0 : p->rows;
+        for (uint64_t row = lo; row < hi; row += per[i])
+            r->jobs[r->njobs++] = (stats_job){i, row, hi - row < per[i] ? hi - row : per[i], 0, 0, 0, 1};
+    }
+    b = 0;
     for (size_t i = 0; i < v->nparts; i++)
         for (uint64_t row = 0; row < v->parts[i].rows; row += block[i], b++) {
             uint64_t left = v->parts[i].rows - row, brows = left < block[i] ? left : block[i];
             for (uint64_t off = 0; off < brows && b >= r->first && b < r->end; off += per[i]) {
                 uint64_t len = brows - off < per[i] ? brows - off : per[i];
-                r->jobs[r->njobs++] = (stats_job){i, row + off, len, b, off, brows};
+                r->jobs[r->njobs++] = (stats_job){i, row + off, len, b, off, brows, 0};
             }
         }
     free(per);
@@ -260,9 +288,23 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     r.disjoint = v->keep_count > 0 && v->keep_first == 0;
     r.part_index = s->part_index, r.part_count = s->part_count;
     h5p_tree_init(&r.tree, h5p_var_features(v));
-    size_t slot_bytes = 0;
-    h5prep_status st = plan_jobs(&r, s->cfg.mem_bytes / (size_t)r.nslots, &slot_bytes);
-    uint64_t nf = h5p_var_features(v);
+    size_t slot_bytes = 0, keep = h5p_tendency_keep_bytes(v, s->lags, s->nlags);
+    r.tend_row_bytes = h5p_tendency_row_bytes(v, s->nlags);
+    r.lead_rows = s->part_count && s->nlags ? (uint64_t)s->lags[s->nlags - 1] : 0;
+    h5prep_status st = H5PREP_OK;
+    if (keep > s->cfg.mem_bytes / 2) {
+        h5p_fail(H5PREP_ERR_NOMEM, "%s: --tendency %d keeps %d decoded rows (%.1f MiB), more than half of --mem (%.1f MiB)",
+                 v->name, s->lags[s->nlags - 1], s->lags[s->nlags - 1], (double)keep / 1048576.0,
+                 (double)s->cfg.mem_bytes / 1048576.0);
+        st = h5p_hint(H5PREP_ERR_NOMEM, "give --mem %lluM or more", (unsigned long long)CEIL_DIV(4 * (uint64_t)keep, 1048576));
+    }
+    if (st == H5PREP_OK)
+        st = plan_jobs(&r, (s->cfg.mem_bytes - keep) / (size_t)r.nslots, &slot_bytes);
+    uint64_t nf = h5p_var_features(v), max_rows = 0;
+    for (uint64_t j = 0; j < r.njobs; j++)
+        max_rows = r.jobs[j].rows > max_rows ? r.jobs[j].rows : max_rows;
+    if (st == H5PREP_OK)
+        st = h5p_tendency_begin(&r.tend, v, s->lags, s->nlags, ops, &s->cfg, r.nslots, max_rows);
     for (int k = 0; k < r.nslots && st == H5PREP_OK; k++)
         if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
@@ -283,12 +325,26 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         else
             st = h5p_tree_fold(&r.tree, v->result);
     }
+    if (st == H5PREP_OK && s->nlags) {
+        free(v->tend);
+        v->ntend = s->nlags;
+        memcpy(v->tend_lag, s->lags, sizeof v->tend_lag);
+        v->tend = h5p_malloc((size_t)s->nlags * nf * sizeof *v->tend);
+        st = v->tend ? h5p_tendency_end(&r.tend, v->tend, v, r.end == r.blocks)
+                     : h5p_fail(H5PREP_ERR_NOMEM, "%s: no memory for %llu tendency states", v->name,
+                                (unsigned long long)(nf * (uint64_t)s->nlags));
+    }
     if (st == H5PREP_OK && s->pnodes) { /* a part run keeps the nodes for its document */
         h5p_part_nodes *pn = &s->pnodes[v - s->vars];
-        h5p_tree_free(&pn->tree);
-        *pn = (h5p_part_nodes){r.blocks, r.first, r.end, r.tree};
+        h5p_part_nodes_free(pn);
+        *pn = (h5p_part_nodes){r.blocks, r.first, r.end, r.tree, {{0}}};
         memset(&r.tree, 0, sizeof r.tree);
+        for (int k = 0; k < r.tend.nlags; k++) {
+            pn->tend[k] = r.tend.tree[k];
+            memset(&r.tend.tree[k], 0, sizeof r.tend.tree[k]);
+        }
     }
+    h5p_tendency_free(&r.tend);
     h5p_tree_free(&r.tree);
     for (int k = 0; k < r.nslots; k++) {
         if (r.buf[k]) {
@@ -310,6 +366,9 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
                      s->vars[i].name, s->part_index, s->part_count);
             return h5p_hint(H5PREP_ERR_USAGE, "run it whole, or keep other axes");
         }
+    for (size_t i = 0; i < s->nvars; i++)
+        if (s->vars[i].nparts > 0)
+            FORWARD_IF_ERROR(h5p_tendency_check(&s->vars[i], s->lags, s->nlags));
     if (s->part_count && !s->pnodes) {
         s->pnodes = calloc(s->nvars, sizeof *s->pnodes);
         RETURN_ERROR_IF(!s->pnodes, H5PREP_ERR_NOMEM, "out of memory");

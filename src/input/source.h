@@ -38,6 +38,11 @@ typedef struct h5p_var {
     size_t nparts;
     h5p_moments *result;            /* n_features states, filled by a run or a load */
     char how[160];                  /* how the first file was read, for --verbose */
+    int ntend;                      /* tendency lags (engine/tendency.h), ascending */
+    int tend_lag[H5PREP_MAX_TENDENCIES];
+    h5p_moments *tend;              /* (ntend, n_features) states of x[t+lag] - x[t], or NULL */
+    uint64_t edge_rows;             /* with tend: the longest lag, the rows of edge_head and edge_tail; 0: none kept */
+    double *edge_head, *edge_tail;  /* (edge_rows, dims[1:]) the first and last decoded rows (NaN: missing) */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

@@ -39,6 +39,9 @@ void h5p_var_free(h5p_var *v)
         free(v->parts[i].path);
     free(v->parts);
     free(v->result);
+    free(v->tend);
+    free(v->edge_head);
+    free(v->edge_tail);
     free(v->name);
     memset(v, 0, sizeof *v);
 }

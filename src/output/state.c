@@ -3,6 +3,8 @@
  * fills it; output/state_io.c reads and writes it as statistics files. */
 #include "output/state.h"
 
+#include "backends/backend.h"
+
 #include "common/internal.h"
 
 #include <jansson.h>
@@ -37,6 +39,13 @@ h5prep_stats *h5prep_stats_create(const h5prep_stats_config *cfg)
     return s;
 }
 
+void h5p_part_nodes_free(h5p_part_nodes *pn)
+{
+    h5p_tree_free(&pn->tree);
+    for (int k = 0; k < H5PREP_MAX_TENDENCIES; k++)
+        h5p_tree_free(&pn->tend[k]);
+}
+
 void h5prep_stats_destroy(h5prep_stats *s)
 {
     if (!s)
@@ -46,7 +55,7 @@ void h5prep_stats_destroy(h5prep_stats *s)
         h5p_var_free(&s->vars[i]);
     free(s->vars);
     for (size_t i = 0; s->pnodes && i < s->nvars; i++)
-        h5p_tree_free(&s->pnodes[i].tree);
+        h5p_part_nodes_free(&s->pnodes[i]);
     free(s->pnodes);
     json_decref(s->merged_inputs);
     json_decref(s->merged_from);
@@ -108,6 +117,55 @@ const char *h5prep_stats_backend_name(const h5prep_stats *s) { return s->backend
 const char *h5prep_stats_backend_notice(const h5prep_stats *s) { return s->notice[0] ? s->notice : NULL; }
 const char *h5prep_stats_backend_isa(const h5prep_stats *s) { return s->isa; }
 
+/* The tendencies of `in`, whose rows follow v's, merged into v's: v ⊕ in ⊕ the pairs that straddle
+ * them, (tail of v, head of in), reduced by the CPU backend's kernels as one slab per lag. The
+ * edges become v's head and in's tail. */
+static h5prep_status merge_tendencies(h5p_var *v, h5p_var *in, const char *path)
+{
+    uint64_t nf = h5p_var_features(v), E = h5p_prod(v->dims, 1, v->rank), K = v->edge_rows;
+    double *d = h5p_malloc((size_t)(K * E) * sizeof *d);
+    h5p_moments *m = h5p_malloc((size_t)(nf * (uint64_t)v->ntend) * sizeof *m); /* every lag's, before v changes */
+    h5p_backend *be = NULL;
+    h5prep_status st = d && m ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    h5prep_stats_config one = h5prep_stats_config_default();
+    one.threads = 1;
+    if (st == H5PREP_OK)
+        st = h5p_backend_cpu.create(&be, &one, 1);
+    static const h5p_decode plain = {.scale = 1.0, .vmin = -INFINITY, .vmax = INFINITY};
+    for (int k = 0; k < v->ntend && st == H5PREP_OK; k++) {
+        uint64_t L = (uint64_t)v->tend_lag[k];
+        /* pair j: row j of in's head less row K - L + j of v's tail, j < L */
+        for (uint64_t e = 0; e < L * E; e++)
+            d[e] = in->edge_head[e] - v->edge_tail[(K - L) * E + e];
+        h5p_slab sl = {.data = d, .dtype = H5P_F64, .dec = &plain};
+        if (v->keep_count == 0) {
+            sl.outer = L, sl.features = 1, sl.inner = E;
+        } else {
+            sl.outer = L * h5p_prod(v->dims, 1, v->keep_first);
+            sl.features = nf;
+            sl.inner = h5p_prod(v->dims, v->keep_first + v->keep_count, v->rank);
+        }
+        st = h5p_backend_cpu.stats_begin(be, nf, (size_t)(L * E) * sizeof *d);
+        if (st == H5PREP_OK)
+            st = h5p_backend_cpu.stats_slab(be, 0, &sl);
+        if (st == H5PREP_OK)
+            st = h5p_backend_cpu.stats_end(be, m + k * nf);
+    }
+    for (uint64_t f = 0; st == H5PREP_OK && f < nf * (uint64_t)v->ntend; f++) {
+        h5p_moments_merge(&v->tend[f], &in->tend[f]);
+        h5p_moments_merge(&v->tend[f], &m[f]);
+    }
+    if (st == H5PREP_OK) {
+        double *t = v->edge_tail;
+        v->edge_tail = in->edge_tail;
+        in->edge_tail = t;
+    }
+    h5p_backend_cpu.destroy(be);
+    free(d);
+    free(m);
+    return st;
+}
+
 h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path)
 {
     h5p_var *v = h5p_stats_find(s, in->name);
@@ -132,6 +190,14 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
         h5p_format_shape(b, sizeof b, v->rank, v->dims);
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has shape %s keeping %d axes from axis %d, but the runs merged before have %s keeping %d from %d",
                       path, in->name, a, in->keep_count, in->keep_first, b, v->keep_count, v->keep_first);
+    } else if (v->ntend != in->ntend || memcmp(v->tend_lag, in->tend_lag, (size_t)v->ntend * sizeof *v->tend_lag) != 0) {
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies of %d lags, the runs merged before of %d (or other lags)",
+                      path, in->name, in->ntend, v->ntend);
+        h5p_hint(H5PREP_ERR_STATE, "merge statistics computed with the same --tendency options");
+    } else if (v->ntend > 0 && (!v->edge_tail || !in->edge_head)) { /* the pairs across two runs need their edge rows */
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies but %s no edge rows, so the pairs that straddle the two runs cannot be formed",
+                      path, in->name, in->edge_head ? "the runs merged before keep" : "this file keeps");
+        h5p_hint(H5PREP_ERR_STATE, "compute tendencies in one run over all the files (a glob joins them along axis 0)");
     } else if (v->keep_count > 0 && v->keep_first == 0) {
         st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s keeps axis 0 as a feature axis; such statistics belong to their rows and cannot be merged",
                       path, in->name);
@@ -150,6 +216,8 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
                 st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: feature %llu: the merged missing count overflows (%lld + %lld is more than 2^63 - 1)",
                               path, in->name, (unsigned long long)f, (long long)a->missing, (long long)b->missing);
         }
+        if (st == H5PREP_OK && v->ntend > 0)
+            st = merge_tendencies(v, in, path);
         for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++)
             h5p_moments_merge(&v->result[f], &in->result[f]);
         if (st == H5PREP_OK)
@@ -178,6 +246,9 @@ h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view 
     out->n_features = h5p_var_features(v);
     out->moments = v->result;
     out->read_path = v->how[0] ? v->how : NULL;
+    out->ntendencies = v->tend ? v->ntend : 0;
+    out->tendency_lags = v->tend_lag;
+    out->tendencies = v->tend;
     return H5PREP_OK;
 }
 

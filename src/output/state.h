@@ -16,7 +16,9 @@
 typedef struct h5p_part_nodes {
     uint64_t blocks, first, end;
     h5p_tree tree;
+    h5p_tree tend[H5PREP_MAX_TENDENCIES]; /* each tendency lag's nodes over the same share */
 } h5p_part_nodes;
+void h5p_part_nodes_free(h5p_part_nodes *pn); /* its trees; accepts zeroed ones */
 
 struct h5prep_stats {
     h5prep_stats_config cfg;
@@ -39,6 +41,8 @@ struct h5prep_stats {
     int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
     h5p_payload *kept;          /* (nkept,) copies of the words of loaded packed documents, which the */
     size_t nkept;               /* nodes of their parts refer to until merged (h5prep_stats_load_packed) */
+    int nlags;                  /* tendencies to compute (h5prep_stats_add_tendency), ascending */
+    int lags[H5PREP_MAX_TENDENCIES];
 };
 
 /* Finds the variable called name, NULL when absent. */

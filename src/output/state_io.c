@@ -155,20 +155,39 @@ static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf, h5p_p
 }
 
 /* A part run's record of a variable: which part, its share of the blocks, and its tree nodes. */
-static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn, h5p_packer *pk)
+static json_t *nodes_json(const h5p_tree *t, h5p_packer *pk)
 {
     json_t *nodes = json_array();
-    for (size_t i = 0; nodes && i < pn->tree.n; i++) {
-        const h5p_tree_node *n = &pn->tree.node[i];
+    for (size_t i = 0; nodes && i < t->n; i++) {
+        const h5p_tree_node *n = &t->node[i];
         json_t *o = states_json(json_pack("{s:i, s:I}", "level", (int)n->level, "index", (json_int_t)n->index), n->m,
-                                pn->tree.nf, pk);
+                                t->nf, pk);
         if (!o || json_array_append_new(nodes, o) != 0) {
             json_decref(nodes);
             return NULL;
         }
     }
-    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "index", s->part_index, "count", s->part_count, "blocks",
-                     (json_int_t)pn->blocks, "first", (json_int_t)pn->first, "end", (json_int_t)pn->end, "nodes", nodes);
+    return nodes;
+}
+
+/* A part run's record of a variable: which part, its share of the blocks, and its tree nodes (and
+ * with tendencies, "tendency_nodes": each lag's nodes over the same share, lags ascending). */
+static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn, h5p_packer *pk)
+{
+    json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "index", s->part_index, "count", s->part_count, "blocks",
+                          (json_int_t)pn->blocks, "first", (json_int_t)pn->first, "end", (json_int_t)pn->end, "nodes",
+                          nodes_json(&pn->tree, pk));
+    json_t *tend = o && s->nlags ? json_array() : NULL;
+    for (int k = 0; tend && k < s->nlags; k++)
+        if (json_array_append_new(tend, nodes_json(&pn->tend[k], pk)) != 0) {
+            json_decref(tend);
+            tend = NULL;
+        }
+    if (o && s->nlags && (!tend || json_object_set_new(o, "tendency_nodes", tend) != 0)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* What a variable's document holds besides its per-feature arrays. Fields added here (or to the
@@ -182,20 +201,15 @@ static json_t *var_meta_json(const h5p_var *v)
                      u64_array(v->dims + v->keep_first, v->keep_count, 0));
 }
 
-/* A variable's document. With pk (the packed form) its six state arrays are packed words and the
- * derived std, var and flags are left out (a loader derives them); a new per-feature array joins
- * the nine below and, to travel as words too, the pk branch (h5p_pack_reserve), read back by
- * json_column. */
-static json_t *var_json(const h5p_var *v, int ddof, h5p_packer *pk)
+/* The per-feature arrays of nf states as a document shows them (count, missing, mean, std, var,
+ * min, max, m2, flags), added to obj; NULL (obj released) when out of memory. */
+static json_t *moments_json(json_t *obj, const h5p_moments *ms, uint64_t nf, int ddof)
 {
-    uint64_t nf = h5p_var_features(v);
-    if (pk)
-        return states_json(var_meta_json(v), v->result, nf, pk);
     json_t *count = json_array(), *missing = json_array(), *mean = json_array(), *std = json_array(),
            *var = json_array(), *mn = json_array(), *mx = json_array(), *m2 = json_array(),
            *flags = json_array();
     for (uint64_t f = 0; f < nf; f++) {
-        const h5p_moments *m = &v->result[f];
+        const h5p_moments *m = &ms[f];
         double vr = h5prep_moments_variance(m, ddof);
         int empty = m->n == 0;
         json_array_append_new(count, json_integer(m->n));
@@ -210,24 +224,76 @@ static json_t *var_json(const h5p_var *v, int ddof, h5p_packer *pk)
     }
     /* every array has one entry per feature, or there is no document (only memory can fail) */
     json_t *all[] = {count, missing, mean, std, var, mn, mx, m2, flags};
-    int full = 1;
+    static const char *const keys[] = {"count", "missing", "mean", "std", "var", "min", "max", "m2", "flags"};
+    int full = obj != NULL;
     for (size_t k = 0; k < sizeof all / sizeof *all; k++)
         full &= all[k] != NULL && json_array_size(all[k]) == nf;
-    if (!full) {
-        for (size_t k = 0; k < sizeof all / sizeof *all; k++)
-            json_decref(all[k]);
+    size_t k = 0;
+    while (full && k < sizeof all / sizeof *all && json_object_set_new(obj, keys[k], all[k]) == 0)
+        k++;
+    if (k == sizeof all / sizeof *all)
+        return obj;
+    for (size_t j = full ? k + 1 : 0; j < sizeof all / sizeof *all; j++) /* set_new released all[k] */
+        json_decref(all[j]);
+    json_decref(obj);
+    return NULL;
+}
+
+/* "tendencies": [{"lag", the arrays of moments_json}, ...] of v into jv; NULL (jv released) when
+ * out of memory. */
+static json_t *tendencies_json(json_t *jv, const h5p_var *v, int ddof)
+{
+    if (!jv || !v->tend)
+        return jv;
+    uint64_t nf = h5p_var_features(v);
+    json_t *list = json_array();
+    for (int k = 0; list && k < v->ntend; k++) {
+        json_t *o = moments_json(json_pack("{s:i}", "lag", v->tend_lag[k]), v->tend + (uint64_t)k * nf, nf, ddof);
+        if (!o || json_array_append_new(list, o) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    if (!list || json_object_set_new(jv, "tendencies", list) != 0) {
+        json_decref(jv);
         return NULL;
     }
-    static const char *const keys[] = {"count", "missing", "mean", "std", "var", "min", "max", "m2", "flags"};
-    json_t *jv = var_meta_json(v);
-    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
-        if (!jv || json_object_set_new(jv, keys[k], all[k]) != 0) {
-            for (size_t j = k + 1; j < sizeof all / sizeof *all; j++)
-                json_decref(all[j]);
-            json_decref(jv);
-            return NULL;
+    if (!v->edge_rows)
+        return jv;
+    /* the first and last rows, so that a merge with a run over the rows after (or before) this
+     * one's forms the pairs that straddle them */
+    size_t n = (size_t)(v->edge_rows * h5p_prod(v->dims, 1, v->rank));
+    json_t *edges = json_pack("{s:I}", "rows", (json_int_t)v->edge_rows);
+    const double *rows[2] = {v->edge_head, v->edge_tail}; /* a part holds the head or the tail it saw */
+    static const char *const keys[2] = {"head", "tail"};
+    for (int k = 0; k < 2 && edges; k++) {
+        json_t *a = rows[k] ? json_array() : NULL;
+        for (size_t i = 0; a && i < n; i++)
+            if (json_array_append_new(a, real_json(rows[k][i])) != 0)
+                break;
+        if (rows[k] && (!a || json_array_size(a) != n || json_object_set_new(edges, keys[k], a) != 0)) {
+            json_decref(a);
+            json_decref(edges);
+            edges = NULL;
         }
+    }
+    if (!edges || json_object_set_new(jv, "tendency_edges", edges) != 0) {
+        json_decref(jv);
+        return NULL;
+    }
     return jv;
+}
+
+/* A variable's document. With pk (the packed form) its six state arrays are packed words and the
+ * derived std, var and flags are left out (a loader derives them); a new per-feature array joins
+ * moments_json and, to travel as words too, the pk branch (h5p_pack_reserve), read back by
+ * json_column. Tendencies and edge rows travel as JSON in both forms (their tree nodes in a part
+ * as words). */
+static json_t *var_json(const h5p_var *v, int ddof, h5p_packer *pk)
+{
+    uint64_t nf = h5p_var_features(v);
+    json_t *jv = pk ? states_json(var_meta_json(v), v->result, nf, pk) : moments_json(var_meta_json(v), v->result, nf, ddof);
+    return tendencies_json(jv, v, ddof);
 }
 
 /* The document; with pk its per-feature arrays go to pk as words (the packed form's header). */
@@ -351,27 +417,10 @@ static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, i
     return e;
 }
 
-static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
+/* The per-feature datasets of nf states (count, missing, mean, std, var, min, max, m2, flags) in g. */
+static herr_t put_moments(hid_t g, const h5p_moments *ms, uint64_t nf, int frank, const uint64_t *fshape, int ddof)
 {
-    char gname[1100];
-    snprintf(gname, sizeof gname, "/variables%s", v->name);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, gname, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (g < 0)
-        return -1;
-    uint64_t keep[H5PREP_MAX_RANK];
-    for (int a = 0; a < v->keep_count; a++)
-        keep[a] = (uint64_t)(v->keep_first + a);
-    const uint64_t *fshape = v->dims + v->keep_first;
-    int frank = v->keep_count;
-    herr_t e = h5p_put_string_attr(g, "name", v->name);
-    e |= put_i64_attr(g, "shape", v->dims, v->rank);
-    e |= put_i64_attr(g, "keep_axes", keep, v->keep_count);
-    e |= put_i64_attr(g, "feature_shape", fshape, frank);
-
-    uint64_t nf = h5p_var_features(v);
+    herr_t e = 0;
     int64_t *ic = malloc(2 * nf * sizeof *ic);
     double *dv = malloc(7 * nf * sizeof *dv);
     uint8_t *fl = malloc(nf ? nf : 1);
@@ -382,7 +431,7 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
         double *mean = dv, *sd = dv + nf, *var = dv + 2 * nf, *mn = dv + 3 * nf, *mx = dv + 4 * nf,
                *m2 = dv + 5 * nf;
         for (uint64_t i = 0; i < nf; i++) {
-            const h5p_moments *m = &v->result[i];
+            const h5p_moments *m = &ms[i];
             int empty = m->n == 0;
             cnt[i] = m->n;
             mis[i] = m->missing;
@@ -407,6 +456,52 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
     free(ic);
     free(dv);
     free(fl);
+    return e;
+}
+
+/* Tendencies of v: group "tendencies/lag_L" per lag, with attribute "lag" and put_moments's datasets. */
+static herr_t put_tendencies(hid_t g, const h5p_var *v, int frank, const uint64_t *fshape, int ddof)
+{
+    herr_t e = 0;
+    uint64_t nf = h5p_var_features(v);
+    for (int k = 0; v->tend && k < v->ntend && e >= 0; k++) {
+        char name[48];
+        snprintf(name, sizeof name, "tendencies/lag_%d", v->tend_lag[k]);
+        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+        H5Pset_create_intermediate_group(lcpl, 1);
+        hid_t t = H5Gcreate2(g, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        H5Pclose(lcpl);
+        if (t < 0)
+            return -1;
+        uint64_t lag = (uint64_t)v->tend_lag[k];
+        e |= put_i64_attr(t, "lag", &lag, 1);
+        e |= put_moments(t, v->tend + (uint64_t)k * nf, nf, frank, fshape, ddof);
+        H5Gclose(t);
+    }
+    return e;
+}
+
+static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
+{
+    char gname[1100];
+    snprintf(gname, sizeof gname, "/variables%s", v->name);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f, gname, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0)
+        return -1;
+    uint64_t keep[H5PREP_MAX_RANK];
+    for (int a = 0; a < v->keep_count; a++)
+        keep[a] = (uint64_t)(v->keep_first + a);
+    const uint64_t *fshape = v->dims + v->keep_first;
+    int frank = v->keep_count;
+    herr_t e = h5p_put_string_attr(g, "name", v->name);
+    e |= put_i64_attr(g, "shape", v->dims, v->rank);
+    e |= put_i64_attr(g, "keep_axes", keep, v->keep_count);
+    e |= put_i64_attr(g, "feature_shape", fshape, frank);
+    e |= put_moments(g, v->result, h5p_var_features(v), frank, fshape, ddof);
+    e |= put_tendencies(g, v, frank, fshape, ddof);
     H5Gclose(g);
     return e;
 }
@@ -737,6 +832,71 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
     return H5PREP_OK;
 }
 
+/* "tendency_edges" of a variable (absent: none kept): the longest lag's first and last rows. */
+static h5prep_status load_edges(json_t *e, const char *path, h5p_var *v)
+{
+    if (!e)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(v->ntend == 0, H5PREP_ERR_STATE, "%s: variable %s: \"tendency_edges\" without tendencies", path, v->name);
+    json_t *rows = json_object_get(e, "rows");
+    uint64_t n = (uint64_t)v->tend_lag[v->ntend - 1] * h5p_prod(v->dims, 1, v->rank);
+    RETURN_ERROR_IF(!json_is_integer(rows) || json_integer_value(rows) != v->tend_lag[v->ntend - 1], H5PREP_ERR_STATE,
+                    "%s: variable %s: \"tendency_edges\".rows is not the longest lag, %d", path, v->name,
+                    v->tend_lag[v->ntend - 1]);
+    static const char *const keys[2] = {"head", "tail"};
+    double **dst[2] = {&v->edge_head, &v->edge_tail};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(e, keys[k]);
+        if (!a) /* a part's document holds the edge it saw */
+            continue;
+        RETURN_ERROR_IF(!json_is_array(a) || json_array_size(a) != n, H5PREP_ERR_STATE,
+                        "%s: variable %s: \"tendency_edges\".%s does not hold %d rows of the dataset (%llu values)", path,
+                        v->name, keys[k], v->tend_lag[v->ntend - 1], (unsigned long long)n);
+        RETURN_ERROR_IF(!(*dst[k] = malloc((n ? n : 1) * sizeof **dst[k])), H5PREP_ERR_NOMEM, "%s: out of memory", path);
+        for (uint64_t i = 0; i < n; i++)
+            RETURN_ERROR_IF(json_to_real(json_array_get(a, i), &(*dst[k])[i]) != 0, H5PREP_ERR_STATE,
+                            "%s: variable %s: \"tendency_edges\".%s value %llu is not a number or null", path, v->name,
+                            keys[k], (unsigned long long)i);
+    }
+    v->edge_rows = (uint64_t)v->tend_lag[v->ntend - 1];
+    return H5PREP_OK;
+}
+
+/* "tendencies" of a variable (absent: none): lags ascending, each with the arrays of its states. */
+static h5prep_status load_tendencies(json_t *list, const char *path, h5p_var *v, const char *fs)
+{
+    if (!list)
+        return H5PREP_OK;
+    size_t nt = json_is_array(list) ? json_array_size(list) : 0;
+    RETURN_ERROR_IF(!json_is_array(list) || nt > H5PREP_MAX_TENDENCIES, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"tendencies\" is not a list of at most %d lags", path, v->name, H5PREP_MAX_TENDENCIES);
+    uint64_t nf = h5p_var_features(v);
+    v->tend = malloc((nt * nf > 0 ? nt * nf : 1) * sizeof *v->tend);
+    RETURN_ERROR_IF(!v->tend, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    v->ntend = (int)nt;
+    for (size_t k = 0; k < nt; k++) {
+        json_t *e = json_array_get(list, k), *lag = json_object_get(e, "lag");
+        json_int_t L = json_is_integer(lag) ? json_integer_value(lag) : 0;
+        RETURN_ERROR_IF(L < 1 || L > INT32_MAX || (k > 0 && L <= v->tend_lag[k - 1]), H5PREP_ERR_STATE,
+                        "%s: variable %s: tendency %zu: \"lag\" is not an integer above the lag before it", path, v->name, k);
+        v->tend_lag[k] = (int)L;
+        char what[1100];
+        snprintf(what, sizeof what, "%s (tendency lag %d)", v->name, (int)L);
+        for (int c = 0; c < NKEYS; c++)
+            FORWARD_IF_ERROR(json_column(e, c, nf, fs, NULL, NULL, path, what, NULL));
+        loaded_arrays a = {0};
+        h5prep_status st = alloc_arrays(&a, nf, path);
+        for (int c = 0; c < NSTATE_KEYS && st == H5PREP_OK; c++)
+            st = json_column(e, c, nf, fs, key_is_integer(c) ? array_slot(&a, c) : NULL,
+                             key_is_integer(c) ? NULL : array_slot(&a, c), path, what, NULL);
+        if (st == H5PREP_OK)
+            st = arrays_to_states(&a, nf, path, what, v->tend + k * nf);
+        free_arrays(&a);
+        FORWARD_IF_ERROR(st);
+    }
+    return H5PREP_OK;
+}
+
 static h5prep_status load_json_var(const char *name, json_t *jv, const char *path, h5p_var *v, const h5p_payload *src)
 {
     uint64_t keep[H5PREP_MAX_RANK], fshape[H5PREP_MAX_RANK];
@@ -761,7 +921,9 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     if (st == H5PREP_OK)
         st = fill_states(v, &a, path);
     free_arrays(&a);
-    return st;
+    if (st == H5PREP_OK)
+        st = load_tendencies(json_object_get(jv, "tendencies"), path, v, fs);
+    return st == H5PREP_OK ? load_edges(json_object_get(jv, "tendency_edges"), path, v) : st;
 }
 
 /* ---- parts: the documents of --part i/N runs, merged by their tree nodes ---------------- */
@@ -780,13 +942,14 @@ static h5prep_status part_u64(json_t *part, const char *key, uint64_t min_value,
 
 /* Pushes the nodes of one loaded part onto t, checking that they follow the blocks before them
  * and lie in the part's share; a packed part's words are in s->kept. */
-static h5prep_status push_part_nodes(const h5prep_stats *s, h5p_tree *t, json_t *e, const char *name)
+static h5prep_status push_part_nodes(const h5prep_stats *s, h5p_tree *t, json_t *e, json_t *nodes, const char *name)
 {
     json_t *jp = json_object_get(e, "payload");
     const h5p_payload *src = jp ? &s->kept[json_integer_value(jp)] : NULL;
     const char *path = json_string_value(json_object_get(e, "path"));
     uint64_t end = (uint64_t)json_integer_value(json_object_get(e, "end"));
-    json_t *nodes = json_object_get(e, "nodes"), *jn;
+    json_t *jn;
+    RETURN_ERROR_IF(!json_is_array(nodes), H5PREP_ERR_STATE, "%s: variable %s: the part's tree nodes are not a list", path, name);
     size_t i;
     json_array_foreach(nodes, i, jn)
     {
@@ -840,9 +1003,18 @@ static h5prep_status assemble_parts(const h5prep_stats *s, json_t *list, h5p_var
     h5p_tree_init(&t, h5p_var_features(v));
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < n && st == H5PREP_OK; i++)
-        st = push_part_nodes(s, &t, by_first[i], v->name);
+        st = push_part_nodes(s, &t, by_first[i], json_object_get(by_first[i], "nodes"), v->name);
     if (st == H5PREP_OK)
         st = h5p_tree_fold(&t, v->result);
+    for (int k = 0; k < v->ntend && st == H5PREP_OK; k++) { /* each lag's tree the same way */
+        h5p_tree_free(&t);
+        h5p_tree_init(&t, h5p_var_features(v));
+        for (size_t i = 0; i < n && st == H5PREP_OK; i++)
+            st = push_part_nodes(s, &t, by_first[i], json_array_get(json_object_get(by_first[i], "tendency_nodes"), (size_t)k),
+                                 v->name);
+        if (st == H5PREP_OK)
+            st = h5p_tree_fold(&t, v->tend + (uint64_t)k * h5p_var_features(v));
+    }
     h5p_tree_free(&t);
     free(by_first);
     return st;
@@ -902,8 +1074,9 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
         int same = v->rank == in->rank && v->keep_first == in->keep_first && v->keep_count == in->keep_count;
         for (int a = 0; same && a < v->rank; a++)
             same = v->dims[a] == in->dims[a];
+        same = same && v->ntend == in->ntend && memcmp(v->tend_lag, in->tend_lag, sizeof v->tend_lag) == 0;
         if (!same)
-            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu has another shape or other kept axes than the parts merged before",
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu has another shape, other kept axes or other tendency lags than the parts merged before",
                           path, name, (unsigned long long)idx, (unsigned long long)cnt);
     }
     if (st == H5PREP_OK && !list) {
@@ -920,9 +1093,25 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
     if (st == H5PREP_OK && kept >= 0 &&
         json_object_set_new(json_array_get(list, json_array_size(list) - 1), "payload", json_integer(kept)) != 0)
         st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    json_t *tend_nodes = json_object_get(part, "tendency_nodes");
+    if (st == H5PREP_OK && in->ntend &&
+        (!json_is_array(tend_nodes) || json_array_size(tend_nodes) != (size_t)in->ntend))
+        st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part %llu/%llu has %d tendency lags but not one list of tree nodes for each",
+                      path, name, (unsigned long long)idx, (unsigned long long)cnt, in->ntend);
+    if (st == H5PREP_OK && in->ntend &&
+        json_object_set(json_array_get(list, json_array_size(list) - 1), "tendency_nodes", tend_nodes) != 0)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK && !v) { /* the first part: the variable, with the part's own states until all are here */
         st = h5p_stats_merge_var(s, in, path);
         v = h5p_stats_find(s, name);
+    }
+    if (st == H5PREP_OK && v) { /* the edges of the run: the parts that read its first or its last rows hold them */
+        double **mine[2] = {&v->edge_head, &v->edge_tail}, **theirs[2] = {&in->edge_head, &in->edge_tail};
+        for (int k = 0; k < 2; k++)
+            if (!*mine[k] && *theirs[k]) {
+                *mine[k] = *theirs[k];
+                *theirs[k] = NULL;
+            }
     }
     uint64_t covered = 0;
     json_array_foreach(list, i, e)
@@ -1228,6 +1417,10 @@ static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *inf
     h5prep_status st = v.rank < 0 || nkeep < 0 || frank < 0
                            ? h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: shape, keep_axes or feature_shape attribute missing", L->path, name)
                            : check_axes(&v, keep, nkeep, fshape, frank, L->path);
+    if (st == H5PREP_OK && H5Lexists(g, "tendencies", H5P_DEFAULT) > 0) {
+        h5p_fail(H5PREP_ERR_STATE, "%s: variable %s has tendencies, which a merge reads from the JSON document only", L->path, name);
+        st = h5p_hint(H5PREP_ERR_STATE, "write the statistics with -o FILE.json and merge those");
+    }
     loaded_arrays a = {0};
     uint64_t nf = h5p_var_features(&v);
     char fs[256];

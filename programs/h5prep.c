@@ -74,6 +74,15 @@ static const char *usage_stats =
     "                        which CPU kernels ran (generic, avx2 or avx512; env H5PREP_ISA).\n"
     "      --part I/N        reduce only the I-th of N shares of the data (1 <= I <= N) and write a\n"
     "                        JSON part; 'h5prep merge' of all N parts gives the very bytes of one run.\n"
+    "Quantiles (a mergeable per-feature sketch, computed by the CPU backend; README.md):\n"
+    "      --quantiles Q,... levels in (0, 1), e.g. 0.01,0.5,0.99: the value of rank floor(q (n-1))\n"
+    "                        (numpy's method 'lower'), within --sketch-alpha of it (relative) unless\n"
+    "                        its rank falls among collapsed values ('collapsed' counts them).\n"
+    "      --histogram BINS  BINS equal-width bins between each feature's exact min and max; the\n"
+    "                        counts are estimated from the sketch's buckets.\n"
+    "      --sketch-alpha A  relative accuracy of the sketch, 1e-6 .. 0.5. Default 0.01.\n"
+    "      --sketch-buckets B  buckets kept per sign and feature (16 .. 1048576; 16 B bytes per\n"
+    "                        feature, which must fit in --mem); lower magnitudes collapse. Default 2048.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -84,7 +93,8 @@ static const char *usage_stats =
     "Examples:\n"
     "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1                  # per-level table on stdout\n"
     "  h5prep stats 'runs/*.h5:/x' 'runs/*.h5:/y' -o norm.h5          # two variables, HDF5 output\n"
-    "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n";
+    "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n"
+    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 --quantiles 0.01,0.5,0.99 --histogram 32 -o T.json\n";
 
 static const char *usage_merge =
     "Usage: h5prep merge [options] STATE... -o OUT\n"
@@ -499,6 +509,28 @@ static void catch_signals(void)
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
        OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART };
+enum { OPT_QUANTILES = 512, OPT_HISTOGRAM, OPT_SKETCH_ALPHA, OPT_SKETCH_BUCKETS }; /* stats: the quantile sketch */
+enum { MAX_QUANTILES = 256 };
+
+/* "0.01,0.5,0.99": levels strictly inside (0, 1). Returns 0, or the usage exit code after saying why. */
+static int parse_quantiles(const char *arg, double *q, size_t *n)
+{
+    *n = 0;
+    for (const char *p = arg;; p++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != 0) || *n == MAX_QUANTILES)
+            return usage_error("stats", "--quantiles %s: expected levels separated by commas, at most %d, e.g. 0.01,0.5,0.99",
+                               arg, MAX_QUANTILES);
+        if (!(v > 0 && v < 1))
+            return usage_error("stats", "--quantiles %s: level %g is not in (0, 1); min and max are in every document already",
+                               arg, v);
+        q[(*n)++] = v;
+        if (*end == 0)
+            return 0;
+        p = end;
+    }
+}
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -627,8 +659,11 @@ static int cmd_stats(int argc, char **argv)
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
         {"part", required_argument, 0, OPT_PART}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
+        {"quantiles", required_argument, 0, OPT_QUANTILES}, {"histogram", required_argument, 0, OPT_HISTOGRAM},
+        {"sketch-alpha", required_argument, 0, OPT_SKETCH_ALPHA}, {"sketch-buckets", required_argument, 0, OPT_SKETCH_BUCKETS},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
+    double levels[MAX_QUANTILES]; /* c.quantiles: lives as long as the handle */
     c.device = -1; /* not given: the node-local rank's device */
     const char *out = NULL;
     int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
@@ -652,6 +687,26 @@ static int cmd_stats(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
+        case OPT_QUANTILES:
+            if ((rc = parse_quantiles(optarg, levels, &c.nquantiles)) != 0)
+                return rc;
+            c.quantiles = levels;
+            break;
+        case OPT_HISTOGRAM:
+            if ((rc = int_option("stats", "--histogram", optarg, 1, 1000000, &c.histogram_bins)) != 0)
+                return rc;
+            break;
+        case OPT_SKETCH_ALPHA: {
+            char *end;
+            c.sketch_alpha = strtod(optarg, &end);
+            if (end == optarg || *end || !(c.sketch_alpha >= 1e-6 && c.sketch_alpha <= 0.5))
+                return usage_error("stats", "--sketch-alpha %s: expected a relative accuracy from 1e-6 to 0.5 (default 0.01)", optarg);
+            break;
+        }
+        case OPT_SKETCH_BUCKETS:
+            if ((rc = int_option("stats", "--sketch-buckets", optarg, 16, 1 << 20, &c.sketch_buckets)) != 0)
+                return rc;
+            break;
         case 'h': fputs(usage_stats, stdout); return 0;
         default:
             if ((rc = engine_option("stats", opt, optarg, &c)) >= 0) {
@@ -697,7 +752,8 @@ static int cmd_stats(int argc, char **argv)
         st = h5prep_stats_run(s);
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
-        if (notice && verbose) /* AUTO without a GPU is the ordinary case on a laptop */
+        int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
+        if (notice && (verbose || sketch)) /* AUTO without a GPU is the ordinary case on a laptop */
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {

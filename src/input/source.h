@@ -38,6 +38,7 @@ typedef struct h5p_var {
     size_t nparts;
     h5p_moments *result;            /* n_features states, filled by a run or a load */
     char how[160];                  /* how the first file was read, for --verbose */
+    struct h5p_sketch *sketch;      /* the quantile sketch of the features (common/sketch.h), or NULL */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

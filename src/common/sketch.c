@@ -19,9 +19,14 @@ h5p_sketch *h5p_sketch_create(uint64_t nf, double alpha, int buckets, const doub
     if (!s)
         return NULL;
     s->alpha = alpha;
-    s->gamma = (1 + alpha) / (1 - alpha);
-    s->inv_ln_gamma = 1 / log1p(2 * alpha / (1 - alpha));
+    double a = (alpha - H5P_SKETCH_LOG_ERR) / (1 + H5P_SKETCH_LOG_ERR);
+    s->gamma = (1 + a) / (1 - a);
+    s->inv_ln_gamma = 1 / log1p(2 * a / (1 - a));
+    s->per_octave = log(2.0) * s->inv_ln_gamma;
+    for (int i = 0; i <= H5P_SKETCH_TABLE; i++)
+        s->log2m[i] = log2(1 + (double)i / H5P_SKETCH_TABLE);
     s->buckets = buckets;
+    s->mod_m = UINT64_MAX / (uint64_t)buckets + 1;
     s->nf = nf;
     s->nlevels = nlevels;
     s->bins = bins;
@@ -59,10 +64,18 @@ void h5p_sketch_destroy(h5p_sketch *s)
     free(s);
 }
 
+/* Bucket k's place in its store's ring: (k + 2^30) mod buckets (|k| < 2^30 for every float64 at
+ * alpha >= 1e-6), by Lemire's multiply-shift instead of a division per value. */
 static size_t slot(const h5p_sketch *s, int64_t k)
 {
-    int64_t b = s->buckets, m = k % b;
-    return (size_t)(m < 0 ? m + b : m);
+    __extension__ typedef unsigned __int128 u128;
+    uint64_t low = s->mod_m * (uint32_t)(k + (1 << 30));
+    return (size_t)(((u128)low * (uint64_t)s->buckets) >> 64);
+}
+
+uint64_t h5p_sketch_count(const h5p_sketch *s, int store, uint64_t f, int64_t k)
+{
+    return s->count[store][f * (uint64_t)s->buckets + slot(s, k)];
 }
 
 /* Moves the window of store st of feature f up so that its top is k: the indices that leave it
@@ -99,7 +112,13 @@ void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x)
         s->zero[f]++;
         return;
     }
-    store_add(s, x > 0, f, (int64_t)ceil(log(a) * s->inv_ln_gamma), 1);
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits); /* a normal float64: m 2^e, m in [1, 2) */
+    int64_t e = (int64_t)(bits >> 52) - 1023;
+    uint64_t mant = bits & ((1ull << 52) - 1), i = mant >> 42; /* 52 - log2(H5P_SKETCH_TABLE) */
+    double frac = (double)(mant & ((1ull << 42) - 1)) * 0x1p-42;
+    double lg = (double)e + (s->log2m[i] + (s->log2m[i + 1] - s->log2m[i]) * frac);
+    store_add(s, x > 0, f, (int64_t)ceil(lg * s->per_octave), 1);
 }
 
 /* The indices a float64 can reach: those of DBL_MIN and DBL_MAX, with a bucket to spare. */

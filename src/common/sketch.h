@@ -10,11 +10,16 @@
 #include <stdint.h>
 
 /* A value x with |x| >= H5P_SKETCH_MIN_INDEXABLE goes to bucket k = ceil(log_gamma |x|) of the
- * store of its sign, gamma = (1 + alpha) / (1 - alpha); bucket k holds (gamma^(k-1), gamma^k] and
- * answers 2 gamma^k / (gamma + 1), within alpha of every value in it (relative). Smaller |x|
- * (subnormals, 0) are counted in the zero bucket and answer 0.
- *
- * Each store keeps the `buckets` indices top-buckets+1 .. top below its highest occupied index
+ * store of its sign, gamma = (1 + a) / (1 - a); bucket k holds (gamma^(k-1), gamma^k] and answers
+ * 2 gamma^k / (gamma + 1), within a of every value in it (relative). Smaller |x| (subnormals, 0)
+ * are counted in the zero bucket and answer 0. log_gamma |x| is taken as (e + log2 m) / log2
+ * gamma for |x| = m 2^e, log2 m interpolated linearly in a table of H5P_SKETCH_TABLE steps (an
+ * error under H5P_SKETCH_LOG_ERR in ln |x|, a few times faster than log()); a = (alpha -
+ * err) / (1 + err) makes the answers good to alpha whatever that error does at bucket edges. */
+#define H5P_SKETCH_TABLE 1024
+#define H5P_SKETCH_LOG_ERR 1.5e-7 /* > (1/1024)^2 / 8 / ln 2 in log2, times ln 2: 1.2e-7 */
+
+/* Each store keeps the `buckets` indices top-buckets+1 .. top below its highest occupied index
  * `top` (a ring indexed by k mod buckets); values of lower indices are counted in `below`
  * (DDSketch's collapsing store) and lose the bound. The window, and so every count, depends only
  * on the final set of values (through top), never on the order of adds and merges. */
@@ -22,8 +27,12 @@
 #define H5P_SKETCH_EMPTY INT32_MIN                      /* top of a store without values */
 
 typedef struct h5p_sketch {
-    double alpha, gamma, inv_ln_gamma;
+    double alpha;                 /* the relative accuracy asked for */
+    double gamma, inv_ln_gamma;   /* of a (above) */
+    double per_octave;            /* buckets per factor 2: ln 2 / ln gamma */
+    double log2m[H5P_SKETCH_TABLE + 1]; /* log2(1 + i / H5P_SKETCH_TABLE) */
     int buckets;       /* per store and feature */
+    uint64_t mod_m;    /* 2^64 / buckets, rounded up: the ring's modulo by multiplication */
     uint64_t nf;       /* features */
     int32_t *top[2];   /* (nf,) per store (0 negative, 1 positive): highest index, or H5P_SKETCH_EMPTY */
     uint64_t *below[2]; /* (nf,) values of indices under the store's window (collapsed) */
@@ -47,6 +56,8 @@ void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x);
 /* Adds `count` values of bucket k of store `store` (0 negative, 1 positive) of feature f, as a
  * loaded document gives them; k beyond the float64 range is refused (-1). */
 int h5p_sketch_add_bucket(h5p_sketch *s, int store, uint64_t f, int32_t k, uint64_t count);
+/* The count of bucket k (inside the window of store `store` of feature f). */
+uint64_t h5p_sketch_count(const h5p_sketch *s, int store, uint64_t f, int64_t k);
 /* Adds b into a (same features, alpha and buckets: the caller checks). Exact. */
 void h5p_sketch_merge(h5p_sketch *a, const h5p_sketch *b);
 

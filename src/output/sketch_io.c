@@ -30,19 +30,15 @@ static json_t *store_json(const h5p_sketch *s, int st, uint64_t f)
 {
     json_t *counts = json_array();
     int64_t top = s->top[st][f], lo = top;
-    const uint64_t *c = s->count[st] + f * (uint64_t)s->buckets;
-    int64_t B = s->buckets;
-#define SLOT(k) ((size_t)((((k) % B) + B) % B))
     if (top != H5P_SKETCH_EMPTY) {
-        for (int64_t k = top - B + 1; k <= top; k++)
-            if (c[SLOT(k)]) {
+        for (int64_t k = top - s->buckets + 1; k <= top; k++)
+            if (h5p_sketch_count(s, st, f, k)) {
                 lo = k;
                 break;
             }
         for (int64_t k = lo; counts && k <= top; k++)
-            json_array_append_new(counts, json_integer((json_int_t)c[SLOT(k)]));
+            json_array_append_new(counts, json_integer((json_int_t)h5p_sketch_count(s, st, f, k)));
     }
-#undef SLOT
     return json_pack("{s:I, s:I, s:o}", "offset", (json_int_t)(top == H5P_SKETCH_EMPTY ? 0 : lo), "below",
                      (json_int_t)s->below[st][f], "counts", counts);
 }

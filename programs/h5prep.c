@@ -426,6 +426,35 @@ static void print_summary(const h5prep_stats *s, int ddof)
     }
 }
 
+/* Below the summary table of a run with --quantiles: the first features' quantiles, from the sketch. */
+static void print_quantiles(const h5prep_stats *s, const double *levels, size_t nq)
+{
+    enum { SHOW = 12 };
+    for (size_t i = 0; i < h5prep_stats_nvars(s); i++) {
+        h5prep_var_view v;
+        uint64_t nf = h5prep_stats_var(s, i, &v) == H5PREP_OK ? (v.n_features < SHOW ? v.n_features : SHOW) : 0;
+        double *q = nf ? malloc(v.n_features * nq * sizeof *q) : NULL;
+        uint64_t *collapsed = nf ? malloc(v.n_features * sizeof *collapsed) : NULL;
+        if (q && collapsed && h5prep_stats_quantiles(s, i, levels, nq, q) == H5PREP_OK &&
+            h5prep_stats_collapsed(s, i, collapsed) == H5PREP_OK) {
+            printf("%s  quantiles (within the sketch's alpha unless collapsed)\n  %-12s", v.name, "feature");
+            for (size_t k = 0; k < nq; k++)
+                printf(" %14.6g", levels[k]);
+            printf("  %s\n", "collapsed");
+            for (uint64_t f = 0; f < nf; f++) {
+                char idx[64];
+                feature_index(&v, f, idx, sizeof idx);
+                printf("  %-12s", idx);
+                for (size_t k = 0; k < nq; k++)
+                    printf(" %14.7g", q[f * nq + k]);
+                printf("  %" PRIu64 "\n", collapsed[f]);
+            }
+        }
+        free(q);
+        free(collapsed);
+    }
+}
+
 /* Creates the folders above `path` that do not exist (as `mkdir -p` of its dirname); 0 or the
  * output exit code after saying why. */
 static int make_parents(const char *path)
@@ -769,6 +798,8 @@ static int cmd_stats(int argc, char **argv)
         rc = finish_ranks(&w, s, st, &c, out, json);
     else
         rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    if (rc == 0 && w.size <= 1 && !out && !json && c.nquantiles)
+        print_quantiles(s, c.quantiles, c.nquantiles);
     mpi_world_end(&w);
     h5prep_stats_destroy(s);
     return rc;

@@ -436,3 +436,27 @@ Test(sketch, many_features_that_do_not_fit_mem_are_refused_with_the_numbers_to_s
     const char *fit[] = {"stats", tu_input(path, "/w"), "--quantiles", "0.5", "--mem", "8M", "--sketch-buckets", buckets, "--json", NULL};
     cr_assert_eq(tu_cli(fit), 0, "the hinted --sketch-buckets %s fits: %s", buckets, tu_stderr());
 }
+
+Test(sketch, a_sketch_whose_counts_do_not_add_up_is_refused_and_batches_do_not_continue_one, .timeout = 60)
+{
+    const char *path = write_rows("c.h5", 0, 300);
+    const char *args[] = {"stats", tu_input(path, "/x"), "--quantiles", "0.5", "-o", tu_path("c.json"), NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    json_t *doc = tu_load_json(tu_dir(), "c.json");
+    json_t *pos = json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(doc, "variables"), "/x"), "sketch"), "positive"), 0);
+    json_array_set_new(json_object_get(pos, "counts"), 0, json_integer(json_integer_value(json_array_get(json_object_get(pos, "counts"), 0)) + 1));
+    cr_assert_eq(json_dump_file(doc, tu_path("bad.json"), 0), 0);
+    json_decref(doc);
+    h5prep_stats *s = h5prep_stats_create(NULL);
+    cr_assert_eq(h5prep_stats_load(s, tu_path("bad.json")), H5PREP_ERR_STATE);
+    cr_assert(strstr(h5prep_last_error(), "bad.json: variable /x: feature 0: the sketch holds"), "%s", h5prep_last_error());
+    h5prep_stats_destroy(s);
+
+    s = h5prep_stats_create(NULL);
+    cr_assert_eq(h5prep_stats_load(s, tu_path("c.json")), H5PREP_OK, "%s", h5prep_last_error());
+    double row[F] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint64_t shape[2] = {1, F};
+    cr_assert_eq(h5prep_stats_update(s, "/x", row, "float64", 2, shape), H5PREP_ERR_USAGE);
+    cr_assert(strstr(h5prep_last_error(), "quantile sketch"), "%s", h5prep_last_error());
+    h5prep_stats_destroy(s);
+}

@@ -460,3 +460,24 @@ Test(sketch, a_sketch_whose_counts_do_not_add_up_is_refused_and_batches_do_not_c
     cr_assert(strstr(h5prep_last_error(), "quantile sketch"), "%s", h5prep_last_error());
     h5prep_stats_destroy(s);
 }
+
+Test(sketch, one_statistic_per_dataset_round_trips_through_hdf5, .timeout = 60)
+{
+    const char *path = write_rows("n.h5", 0, 500);
+    const char *args[] = {"stats", tu_input(path, "/x"), "--keep-axes", "none", "--quantiles", "0.25,0.75", "--histogram", "8",
+                          "-o", tu_path("one.h5"), NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    const char *merge[] = {"merge", tu_path("one.h5"), "-o", tu_path("one.json"), NULL};
+    cr_assert_eq(tu_cli(merge), 0, "%s", tu_stderr());
+    json_t *doc = tu_load_json(tu_dir(), "one.json");
+    json_t *v = json_object_get(json_object_get(doc, "variables"), "/x");
+    cr_assert_eq(json_array_size(json_object_get(v, "quantiles")), 1);
+    cr_assert_eq(json_array_size(json_array_get(json_object_get(v, "quantiles"), 0)), 2);
+    cr_assert_eq(json_array_size(json_array_get(json_object_get(v, "histogram"), 0)), 8);
+    json_decref(doc);
+    tu_python_ok("import sys, h5py\n"
+                 "g = h5py.File(sys.argv[1], 'r')['variables/x']\n"
+                 "assert g['collapsed'].shape == () and g['quantiles'].shape == (2,) and g['histogram'].shape == (8,)\n"
+                 "assert g['histogram'][()].sum() == g['count'][()]\n",
+                 tu_path("one.h5"));
+}

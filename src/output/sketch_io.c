@@ -107,7 +107,7 @@ int h5p_sketch_put_json(json_t *jv, const h5p_var *v)
 
 static herr_t put(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims, const void *data)
 {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t sp = rank > 0 ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR); /* keep-axes none */
     hid_t d = sp < 0 ? -1 : H5Dcreate2(g, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (d >= 0)

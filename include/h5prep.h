@@ -80,6 +80,14 @@ typedef struct h5prep_stats_config {
     int device;             //!< CUDA device ordinal (0).
     h5prep_progress_fn progress; //!< called after each slab, may be NULL (NULL).
     void *progress_user;    //!< passed to progress (NULL).
+    /* Quantiles and histograms from a per-feature sketch (README.md, "Quantiles and histograms"):
+     * computed when nquantiles or histogram_bins is not 0, by the CPU (H5PREP_BACKEND_CUDA is
+     * refused with H5PREP_ERR_BACKEND; AUTO runs on the CPU and says so in its notice). */
+    const double *quantiles; //!< levels in (0, 1) reported per feature; must live as long as the handle (NULL).
+    size_t nquantiles;       //!< entries in quantiles (0).
+    int histogram_bins;      //!< equal-width bins between each feature's min and max, counts from the sketch; 0: none (0).
+    double sketch_alpha;     //!< relative accuracy of the sketch's values, in [1e-6, 0.5] (0.01).
+    int sketch_buckets;      //!< buckets per sign and feature kept before the lowest magnitudes collapse, 16..1048576 (2048).
 } h5prep_stats_config;
 
 h5prep_stats_config h5prep_stats_config_default(void);
@@ -174,6 +182,18 @@ h5prep_status h5prep_stats_var(const h5prep_stats *s, size_t i, h5prep_var_view 
  * CONSTANT when the variance is 0 (or undefined): divide by std only where flags == 0. */
 double h5prep_moments_variance(const h5prep_moments *m, int ddof);
 unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof);
+
+/* Quantiles and histograms of variable i from its sketch (a run with quantiles or histogram_bins,
+ * or a loaded document that holds one; H5PREP_ERR_USAGE otherwise). out: (n_features, nlevels)
+ * values of rank floor(q (n - 1)), numpy's np.quantile(method="lower"), each within
+ * sketch_alpha (relative) of the exact one unless its rank falls among collapsed values; NaN for
+ * a feature without values. */
+h5prep_status h5prep_stats_quantiles(const h5prep_stats *s, size_t i, const double *levels, size_t nlevels, double *out);
+/* out: (n_features, bins) estimated counts of equal-width bins over [min, max] of each feature. */
+h5prep_status h5prep_stats_histogram(const h5prep_stats *s, size_t i, int bins, uint64_t *out);
+/* out: (n_features,) values of each feature collapsed into the sketch's lowest buckets (0: every
+ * quantile keeps the bound). */
+h5prep_status h5prep_stats_collapsed(const h5prep_stats *s, size_t i, uint64_t *out);
 
 /* Transforms: a YAML recipe turns input variables into model-ready outputs (README.md, "Recipes"),
  * split into train/val/test with a seeded permutation, normalized with statistics of one split,

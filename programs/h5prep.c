@@ -85,6 +85,17 @@ static const char *usage_stats =
     "                        Under mpirun or srun, rank r is part r+1 of R: the parts go to rank 0\n"
     "                        in binary, which merges them and writes -o; a failing rank stops every\n"
     "                        rank at its next slab with its message and exit status.\n"
+    "Quantiles (a mergeable per-feature sketch, computed by the CPU backend; README.md):\n"
+    "      --quantiles Q,... levels in (0, 1), e.g. 0.01,0.5,0.99: the value of rank floor(q (n-1))\n"
+    "                        (numpy's method 'lower'), within --sketch-alpha of it (relative) unless\n"
+    "                        its rank falls among collapsed values ('collapsed' counts them).\n"
+    "      --histogram BINS  BINS equal-width bins between each feature's exact min and max; the\n"
+    "                        counts are estimated from the sketch's buckets.\n"
+    "      --sketch-alpha A  relative accuracy of the sketch, 1e-6 .. 0.5. Default 0.01.\n"
+    "      --sketch-buckets B\n"
+    "                        buckets kept per sign and feature, 16 .. 1048576 (16 B + 32 bytes a\n"
+    "                        feature; all features must fit in --mem); lower magnitudes collapse.\n"
+    "                        Default 2048.\n"
     "Engine:\n"
     "      --backend NAME    auto, cpu or cuda. Default auto: CUDA when a device answers, else CPU.\n"
     "      --device N        CUDA device ordinal. Default 0.\n"
@@ -95,7 +106,8 @@ static const char *usage_stats =
     "Examples:\n"
     "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1                  # per-level table on stdout\n"
     "  h5prep stats 'runs/*.h5:/x' 'runs/*.h5:/y' -o norm.h5          # two variables, HDF5 output\n"
-    "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n";
+    "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n"
+    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 --quantiles 0.01,0.5,0.99 --histogram 32 -o T.json\n";
 
 static const char *usage_merge =
     "Usage: h5prep merge [options] STATE... -o OUT\n"
@@ -430,6 +442,35 @@ static void print_summary(const h5prep_stats *s, int ddof)
     }
 }
 
+/* Below the summary table of a run with --quantiles: the first features' quantiles, from the sketch. */
+static void print_quantiles(const h5prep_stats *s, const double *levels, size_t nq)
+{
+    enum { SHOW = 12 };
+    for (size_t i = 0; i < h5prep_stats_nvars(s); i++) {
+        h5prep_var_view v;
+        uint64_t nf = h5prep_stats_var(s, i, &v) == H5PREP_OK ? (v.n_features < SHOW ? v.n_features : SHOW) : 0;
+        double *q = nf ? malloc(v.n_features * nq * sizeof *q) : NULL;
+        uint64_t *collapsed = nf ? malloc(v.n_features * sizeof *collapsed) : NULL;
+        if (q && collapsed && h5prep_stats_quantiles(s, i, levels, nq, q) == H5PREP_OK &&
+            h5prep_stats_collapsed(s, i, collapsed) == H5PREP_OK) {
+            printf("%s  quantiles (within the sketch's alpha unless collapsed)\n  %-12s", v.name, "feature");
+            for (size_t k = 0; k < nq; k++)
+                printf(" %14.6g", levels[k]);
+            printf("  %s\n", "collapsed");
+            for (uint64_t f = 0; f < nf; f++) {
+                char idx[64];
+                feature_index(&v, f, idx, sizeof idx);
+                printf("  %-12s", idx);
+                for (size_t k = 0; k < nq; k++)
+                    printf(" %14.7g", q[f * nq + k]);
+                printf("  %" PRIu64 "\n", collapsed[f]);
+            }
+        }
+        free(q);
+        free(collapsed);
+    }
+}
+
 /* Creates the folders above `path` that do not exist (as `mkdir -p` of its dirname); 0 or the
  * output exit code after saying why. */
 static int make_parents(const char *path)
@@ -513,6 +554,28 @@ static void catch_signals(void)
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
        OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART, OPT_TENDENCY };
+enum { OPT_QUANTILES = 512, OPT_HISTOGRAM, OPT_SKETCH_ALPHA, OPT_SKETCH_BUCKETS }; /* stats: the quantile sketch */
+enum { MAX_QUANTILES = 256 };
+
+/* "0.01,0.5,0.99": levels strictly inside (0, 1). Returns 0, or the usage exit code after saying why. */
+static int parse_quantiles(const char *arg, double *q, size_t *n)
+{
+    *n = 0;
+    for (const char *p = arg;; p++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != 0) || *n == MAX_QUANTILES)
+            return usage_error("stats", "--quantiles %s: expected levels separated by commas, at most %d, e.g. 0.01,0.5,0.99",
+                               arg, MAX_QUANTILES);
+        if (!(v > 0 && v < 1))
+            return usage_error("stats", "--quantiles %s: level %g is not in (0, 1); min and max are in every document already",
+                               arg, v);
+        q[(*n)++] = v;
+        if (*end == 0)
+            return 0;
+        p = end;
+    }
+}
 
 /* The engine options shared by stats and transform: 0 when taken, a usage status when invalid,
  * -1 when opt is not one of them. */
@@ -675,8 +738,11 @@ static int cmd_stats(int argc, char **argv)
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
         {"part", required_argument, 0, OPT_PART}, {"tendency", required_argument, 0, OPT_TENDENCY}, ENGINE_OPTIONS,
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
+        {"quantiles", required_argument, 0, OPT_QUANTILES}, {"histogram", required_argument, 0, OPT_HISTOGRAM},
+        {"sketch-alpha", required_argument, 0, OPT_SKETCH_ALPHA}, {"sketch-buckets", required_argument, 0, OPT_SKETCH_BUCKETS},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     h5prep_stats_config c = h5prep_stats_config_default();
+    double levels[MAX_QUANTILES]; /* c.quantiles: lives as long as the handle */
     c.device = -1; /* not given: the node-local rank's device */
     const char *out = NULL;
     int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
@@ -707,6 +773,26 @@ static int cmd_stats(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
+        case OPT_QUANTILES:
+            if ((rc = parse_quantiles(optarg, levels, &c.nquantiles)) != 0)
+                return rc;
+            c.quantiles = levels;
+            break;
+        case OPT_HISTOGRAM:
+            if ((rc = int_option("stats", "--histogram", optarg, 1, 1000000, &c.histogram_bins)) != 0)
+                return rc;
+            break;
+        case OPT_SKETCH_ALPHA: {
+            char *end;
+            c.sketch_alpha = strtod(optarg, &end);
+            if (end == optarg || *end || !(c.sketch_alpha >= 1e-6 && c.sketch_alpha <= 0.5))
+                return usage_error("stats", "--sketch-alpha %s: expected a relative accuracy from 1e-6 to 0.5 (default 0.01)", optarg);
+            break;
+        }
+        case OPT_SKETCH_BUCKETS:
+            if ((rc = int_option("stats", "--sketch-buckets", optarg, 16, 1 << 20, &c.sketch_buckets)) != 0)
+                return rc;
+            break;
         case 'h': fputs(usage_stats, stdout); return 0;
         default:
             if ((rc = engine_option("stats", opt, optarg, &c)) >= 0) {
@@ -761,7 +847,8 @@ static int cmd_stats(int argc, char **argv)
         st = h5prep_stats_run(s);
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
-        if (notice && verbose) /* AUTO without a GPU is the ordinary case on a laptop */
+        int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
+        if (notice && (verbose || sketch)) /* AUTO without a GPU is the ordinary case on a laptop */
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {
@@ -777,6 +864,8 @@ static int cmd_stats(int argc, char **argv)
         rc = finish_ranks(&w, s, st, &rw, &c, out, json, verbose);
     else
         rc = st == H5PREP_OK ? emit(s, out, json, c.ddof) : fail(st);
+    if (rc == 0 && w.size <= 1 && !out && !json && c.nquantiles)
+        print_quantiles(s, c.quantiles, c.nquantiles);
     mpi_world_end(&w);
     h5prep_stats_destroy(s);
     return rc;

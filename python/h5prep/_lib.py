@@ -39,7 +39,10 @@ PROGRESS_FN = CFUNCTYPE(None, POINTER(Progress), c_void_p)
 class StatsConfig(Structure):
     _fields_ = [("keep_first", c_int), ("keep_count", c_int), ("ddof", c_int), ("raw", c_int),
                 ("mem_bytes", c_size_t), ("slots", c_int), ("threads", c_int), ("backend", c_int),
-                ("device", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("device", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p),
+                # the quantile sketch (include/h5prep.h): the C layout, not yet used from Python
+                ("quantiles", POINTER(c_double)), ("nquantiles", c_size_t), ("histogram_bins", c_int),
+                ("sketch_alpha", c_double), ("sketch_buckets", c_int)]
 
 
 class Moments(Structure):

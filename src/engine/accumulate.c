@@ -101,6 +101,8 @@ static h5prep_status batch_var(h5prep_stats *s, const char *name, int rank, cons
                         "%s: already an input read from %s; arrays from memory go into a variable of their own name",
                         name, v->parts[0].path);
         RETURN_ERROR_IF(v->tend, H5PREP_ERR_USAGE, "%s: the loaded statistics have tendencies, which a batch cannot continue", name);
+        RETURN_ERROR_IF(v->sketch, H5PREP_ERR_USAGE, /* its quantiles would no longer count every value */
+                        "%s: has a quantile sketch, which batches from memory do not update yet", name);
         int same = v->rank == rank;
         for (int a = 1; same && a < rank; a++)
             same = v->dims[a] == shape[a];

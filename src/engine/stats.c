@@ -3,6 +3,7 @@
  * loaded states, and read access to results. */
 #include "common/internal.h"
 #include "backends/choose.h"
+#include "engine/quantiles.h"
 #include "engine/ring.h"
 #include "engine/tendency.h"
 #include "input/variable.h"
@@ -185,6 +186,7 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
         return h5p_tendency_job_run(&r->tend, &sl, &tj);
     FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
     FORWARD_IF_ERROR(h5p_tendency_job_run(&r->tend, &sl, &tj));
+    FORWARD_IF_ERROR(h5p_quantiles_slab(r->v, &sl));
     if (!r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
         h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
         RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
@@ -376,7 +378,15 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
-    FORWARD_IF_ERROR(h5p_backend_open(&s->cfg, nslots, &ops, &be, s->notice, sizeof s->notice));
+    h5prep_stats_config run_cfg; /* the sketch of --quantiles/--histogram runs on the CPU */
+    char sketch_notice[sizeof s->notice] = "";
+    FORWARD_IF_ERROR(h5p_quantiles_check(&s->cfg));
+    if (h5p_quantiles_wanted(&s->cfg))
+        FORWARD_IF_ERROR(h5p_quantiles_begin(&s->cfg, s->vars, s->nvars));
+    h5p_quantiles_backend(&s->cfg, &run_cfg, sketch_notice, sizeof sketch_notice);
+    FORWARD_IF_ERROR(h5p_backend_open(&run_cfg, nslots, &ops, &be, s->notice, sizeof s->notice));
+    if (sketch_notice[0])
+        snprintf(s->notice, sizeof s->notice, "%s", sketch_notice);
     int nt = h5p_thread_count(&s->cfg);
     h5p_pool *decode = h5p_pool_create(nt);
     if (!decode) {

@@ -43,6 +43,7 @@ typedef struct h5p_var {
     h5p_moments *tend;              /* (ntend, n_features) states of x[t+lag] - x[t], or NULL */
     uint64_t edge_rows;             /* with tend: the longest lag, the rows of edge_head and edge_tail; 0: none kept */
     double *edge_head, *edge_tail;  /* (edge_rows, dims[1:]) the first and last decoded rows (NaN: missing) */
+    struct h5p_sketch *sketch;      /* the quantile sketch of the features (common/sketch.h), or NULL */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

@@ -3,6 +3,7 @@
 #include "input/variable.h"
 
 #include "common/internal.h"
+#include "common/sketch.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ void h5p_var_free(h5p_var *v)
     free(v->edge_head);
     free(v->edge_tail);
     free(v->name);
+    h5p_sketch_destroy(v->sketch);
     memset(v, 0, sizeof *v);
 }
 

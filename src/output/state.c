@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 
 #include "common/internal.h"
+#include "output/sketch_io.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -27,6 +28,8 @@ h5prep_stats_config h5prep_stats_config_default(void)
     c.threads = 0;
     c.backend = H5PREP_BACKEND_AUTO;
     c.device = 0;
+    c.sketch_alpha = 0.01;
+    c.sketch_buckets = 2048;
     return c;
 }
 
@@ -218,10 +221,14 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
         }
         if (st == H5PREP_OK && v->ntend > 0)
             st = merge_tendencies(v, in, path);
+        if (st == H5PREP_OK)
+            st = h5p_sketch_mergeable(v, in, path);
         for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++)
             h5p_moments_merge(&v->result[f], &in->result[f]);
-        if (st == H5PREP_OK)
+        if (st == H5PREP_OK) {
+            h5p_sketch_merge_var(v, in);
             v->dims[0] = rows;
+        }
     }
     h5p_var_free(in);
     return st;

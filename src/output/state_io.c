@@ -2,6 +2,7 @@
  * content), and read back from either for `h5prep merge`. Layout documented in README.md. */
 #include "common/internal.h"
 #include "common/outfile.h"
+#include "output/sketch_io.h"
 #include "output/state.h"
 #include "output/state_pack.h"
 
@@ -304,6 +305,10 @@ static json_t *document(const h5prep_stats *s, h5p_packer *pk)
         if (!s->vars[i].result)
             continue;
         json_t *jv = var_json(&s->vars[i], s->cfg.ddof, pk);
+        if (jv && h5p_sketch_put_json(jv, &s->vars[i]) != 0) {
+            json_decref(jv);
+            jv = NULL;
+        }
         if (jv && s->pnodes && json_object_set_new(jv, "part", part_json(s, &s->pnodes[i], pk)) != 0)
             jv = NULL; /* set_new released it */
         if (json_object_set_new(vars, s->vars[i].name, jv) != 0) {
@@ -502,6 +507,8 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
     e |= put_i64_attr(g, "feature_shape", fshape, frank);
     e |= put_moments(g, v->result, h5p_var_features(v), frank, fshape, ddof);
     e |= put_tendencies(g, v, frank, fshape, ddof);
+    if (e >= 0)
+        e |= h5p_sketch_put_h5(g, v);
     H5Gclose(g);
     return e;
 }
@@ -923,7 +930,11 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     free_arrays(&a);
     if (st == H5PREP_OK)
         st = load_tendencies(json_object_get(jv, "tendencies"), path, v, fs);
-    return st == H5PREP_OK ? load_edges(json_object_get(jv, "tendency_edges"), path, v) : st;
+    if (st == H5PREP_OK)
+        st = load_edges(json_object_get(jv, "tendency_edges"), path, v);
+    if (st == H5PREP_OK)
+        st = h5p_sketch_get_json(json_object_get(jv, "sketch"), path, v);
+    return st;
 }
 
 /* ---- parts: the documents of --part i/N runs, merged by their tree nodes ---------------- */
@@ -1101,6 +1112,10 @@ static h5prep_status load_part(h5prep_stats *s, json_t *part, const char *path, 
     if (st == H5PREP_OK && in->ntend &&
         json_object_set(json_array_get(list, json_array_size(list) - 1), "tendency_nodes", tend_nodes) != 0)
         st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+    if (st == H5PREP_OK && v) /* sketches add up exactly in any order: each part's is merged as it comes */
+        st = h5p_sketch_mergeable(v, in, path);
+    if (st == H5PREP_OK && v)
+        h5p_sketch_merge_var(v, in);
     if (st == H5PREP_OK && !v) { /* the first part: the variable, with the part's own states until all are here */
         st = h5p_stats_merge_var(s, in, path);
         v = h5p_stats_find(s, name);
@@ -1434,6 +1449,10 @@ static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *inf
     if (st == H5PREP_OK)
         st = fill_states(&v, &a, L->path);
     free_arrays(&a);
+    char *sketch = st == H5PREP_OK ? get_string_attr(g, "sketch") : NULL;
+    if (st == H5PREP_OK)
+        st = h5p_sketch_get_text(sketch, L->path, &v);
+    free(sketch);
     H5Gclose(g);
     if (st == H5PREP_OK)
         st = h5p_stats_merge_var(L->s, &v, L->path);

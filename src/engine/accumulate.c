@@ -146,6 +146,7 @@ h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void 
 {
     h5p_clear_error();
     RETURN_ERROR_IF(!s || !name || !*name, H5PREP_ERR_USAGE, "h5prep_stats_update: no statistics object or no variable name");
+    RETURN_ERROR_IF(s->weights, H5PREP_ERR_USAGE, "h5prep_stats_update %s: in-memory batches have no weights yet; weighted statistics come from h5prep_stats_run", name);
     char *path = h5p_dataset_path(name);
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
     h5p_dtype t;

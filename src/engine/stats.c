@@ -3,6 +3,7 @@
  * loaded states, and read access to results. */
 #include "common/internal.h"
 #include "backends/choose.h"
+#include "backends/cpu/weighted_cpu.h"
 #include "engine/ring.h"
 #include "input/variable.h"
 #include "output/state.h"
@@ -108,6 +109,8 @@ typedef struct stats_run {
     h5p_tree tree; /* the block states so far */
     int part_index, part_count; /* reduce only this share of the blocks (0 0: all) */
     uint64_t blocks, first, end; /* the variable's blocks; the share [first, end) */
+    const h5p_wtable *wt;        /* --weights: the variable's weights, reduced by wacc; else NULL */
+    h5p_wstates wacc;            /* the weighted states of the block (of every block where disjoint) */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -168,13 +171,36 @@ static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *dat
     return sl;
 }
 
+/* A weighted job: its rows into the block's weighted states; at the block's end they are pushed
+ * onto the (weighted) tree and reset. */
+static h5prep_status weighted_compute(stats_run *r, const stats_job *jb, const h5p_slab *sl)
+{
+    const h5p_wtable *t = r->wt;
+    uint64_t row = r->v->parts[jb->part].row0 + jb->row;
+    const double *w = t->rows > 1 ? t->w + row * t->row_elems : t->w;
+    h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems);
+    if (r->disjoint || jb->block_row + jb->rows != jb->block_rows)
+        return H5PREP_OK;
+    size_t bytes = h5p_tree_state_bytes(&r->tree);
+    h5p_moments *m = h5p_malloc(bytes);
+    RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
+                    (unsigned long long)r->tree.nf);
+    h5p_wstates_finish(&r->wacc);
+    memcpy(m, r->wacc.m, bytes);
+    h5p_wstates_reset(&r->wacc);
+    return h5p_tree_push(&r->tree, 0, jb->block, m);
+}
+
 static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
 {
     stats_run *r = ctx;
     const stats_job *jb = &r->jobs[job];
     h5p_slab sl = slab_view(r->v, jb, r->data[slot]);
-    FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
-    if (!r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
+    if (r->wt) /* values in data order: a block's state does not depend on its pieces */
+        FORWARD_IF_ERROR(weighted_compute(r, jb, &sl));
+    else
+        FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
+    if (!r->wt && !r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
         h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
         RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
                         (unsigned long long)r->tree.nf);
@@ -248,32 +274,57 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
     return H5PREP_OK;
 }
 
+/* A weighted run's states into v->result and v->wsum: the fold of the tree, or the states in
+ * place where axis 0 is kept. */
+static h5prep_status weighted_result(h5p_var *v, stats_run *r, uint64_t nf)
+{
+    free(v->result);
+    free(v->wsum);
+    v->result = h5p_malloc(nf * sizeof *v->result);
+    v->wsum = h5p_malloc(nf * sizeof *v->wsum);
+    RETURN_ERROR_IF(!v->result || !v->wsum, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name,
+                    (unsigned long long)nf);
+    h5p_wstates out = r->wacc;
+    h5p_wstates_finish(&r->wacc);
+    if (!r->disjoint)
+        FORWARD_IF_ERROR(h5p_tree_fold(&r->tree, r->wacc.m)); /* the block states are spent: wacc holds the fold */
+    memcpy(v->result, out.m, nf * sizeof *v->result);
+    memcpy(v->wsum, out.w, nf * sizeof *v->wsum);
+    v->weights_axis = r->wt->axis;
+    return H5PREP_OK;
+}
+
 /* Streams v (all its parts) through the backend and stores the states in v->result. */
 static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops *ops, h5p_backend *be, h5p_pool *decode,
-                             h5prep_progress *totals, double t0)
+                             h5prep_progress *totals, double t0, const h5p_wtable *wt)
 {
     stats_run r;
     memset(&r, 0, sizeof r);
-    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0;
+    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0, r.wt = wt;
     r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     r.rd_part = SIZE_MAX;
     r.disjoint = v->keep_count > 0 && v->keep_first == 0;
     r.part_index = s->part_index, r.part_count = s->part_count;
-    h5p_tree_init(&r.tree, h5p_var_features(v));
+    uint64_t nf = h5p_var_features(v);
+    if (wt)
+        h5p_tree_init_weighted(&r.tree, nf);
+    else
+        h5p_tree_init(&r.tree, nf);
     size_t slot_bytes = 0;
     h5prep_status st = plan_jobs(&r, s->cfg.mem_bytes / (size_t)r.nslots, &slot_bytes);
-    uint64_t nf = h5p_var_features(v);
     for (int k = 0; k < r.nslots && st == H5PREP_OK; k++)
         if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
     if (st == H5PREP_OK)
-        st = ops->stats_begin(be, nf, slot_bytes);
+        st = wt ? h5p_wstates_init(&r.wacc, nf) : ops->stats_begin(be, nf, slot_bytes);
     static const h5p_ring_fns fns = {stats_read, stats_compute, NULL};
     if (st == H5PREP_OK)
         st = h5p_ring_run(&fns, &r, r.njobs, r.nslots, v->name);
     if (r.rd_part != SIZE_MAX)
         h5p_reader_close(&r.rd);
-    if (st == H5PREP_OK) {
+    if (st == H5PREP_OK && wt) {
+        st = weighted_result(v, &r, nf);
+    } else if (st == H5PREP_OK) {
         free(v->result);
         v->result = h5p_malloc(nf * sizeof *v->result);
         if (!v->result)
@@ -290,6 +341,7 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         memset(&r.tree, 0, sizeof r.tree);
     }
     h5p_tree_free(&r.tree);
+    h5p_wstates_free(&r.wacc);
     for (int k = 0; k < r.nslots; k++) {
         if (r.buf[k]) {
             ops->wait(be, k); /* nothing may still copy from a buffer freed here (after an error) */
@@ -298,6 +350,37 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     }
     free(r.jobs);
     return st;
+}
+
+static void free_tables(h5p_wtable *wt, size_t n)
+{
+    for (size_t i = 0; wt && i < n; i++)
+        h5p_wtable_free(&wt[i]);
+    free(wt);
+}
+
+/* --weights: every variable's weights, read and checked before any data is; *out NULL without. */
+static h5prep_status resolve_weights(h5prep_stats *s, h5p_wtable **out)
+{
+    *out = NULL;
+    if (!s->weights)
+        return H5PREP_OK;
+    if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
+        h5p_fail(H5PREP_ERR_BACKEND, "--weights with --backend cuda: the CUDA backend has no weighted reduction yet");
+        return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto, which runs weighted statistics on the CPU)");
+    }
+    h5p_wtable *wt = calloc(s->nvars, sizeof *wt);
+    RETURN_ERROR_IF(!wt, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = H5PREP_OK;
+    for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
+        if (s->vars[i].nparts > 0)
+            st = h5p_weights_resolve(s->weights, &s->vars[i], &wt[i]);
+    if (st != H5PREP_OK) {
+        free_tables(wt, s->nvars);
+        return st;
+    }
+    *out = wt;
+    return H5PREP_OK;
 }
 
 h5prep_status h5prep_stats_run(h5prep_stats *s)
@@ -314,14 +397,26 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
         s->pnodes = calloc(s->nvars, sizeof *s->pnodes);
         RETURN_ERROR_IF(!s->pnodes, H5PREP_ERR_NOMEM, "out of memory");
     }
+    h5p_wtable *wt = NULL;
+    FORWARD_IF_ERROR(resolve_weights(s, &wt));
+    h5prep_stats_config cfg = s->cfg;
+    if (s->weights && cfg.backend == H5PREP_BACKEND_AUTO)
+        cfg.backend = H5PREP_BACKEND_CPU; /* said in the notice below */
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
-    FORWARD_IF_ERROR(h5p_backend_open(&s->cfg, nslots, &ops, &be, s->notice, sizeof s->notice));
+    h5prep_status ost = h5p_backend_open(&cfg, nslots, &ops, &be, s->notice, sizeof s->notice);
+    if (ost != H5PREP_OK) {
+        free_tables(wt, s->nvars);
+        return ost;
+    }
+    if (s->weights && s->cfg.backend == H5PREP_BACKEND_AUTO)
+        snprintf(s->notice, sizeof s->notice, "--weights: weighted statistics are computed on the CPU; running on the CPU");
     int nt = h5p_thread_count(&s->cfg);
     h5p_pool *decode = h5p_pool_create(nt);
     if (!decode) {
         ops->destroy(be);
+        free_tables(wt, s->nvars);
         return h5p_fail(H5PREP_ERR_NOMEM, "cannot start %d decoding threads", nt);
     }
     s->backend = ops->name;
@@ -340,8 +435,9 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
         if (s->vars[i].nparts > 0)
-            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0);
+            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0, wt ? &wt[i] : NULL);
     h5p_pool_destroy(decode);
     ops->destroy(be);
+    free_tables(wt, s->nvars);
     return st;
 }

@@ -38,6 +38,8 @@ typedef struct h5p_var {
     size_t nparts;
     h5p_moments *result;            /* n_features states, filled by a run or a load */
     char how[160];                  /* how the first file was read, for --verbose */
+    double *wsum;                   /* (n_features,) sums of weights of a weighted run or load, else NULL */
+    int weights_axis;               /* a weighted run's data axis of 1-D weights, -1 for an array */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

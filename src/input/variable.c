@@ -39,6 +39,7 @@ void h5p_var_free(h5p_var *v)
         free(v->parts[i].path);
     free(v->parts);
     free(v->result);
+    free(v->wsum);
     free(v->name);
     memset(v, 0, sizeof *v);
 }

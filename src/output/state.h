@@ -7,6 +7,7 @@
 #include "h5prep.h"
 #include "common/moments.h"
 #include "input/variable.h"
+#include "input/weights.h"
 #include "output/state_tree.h"
 
 /* What a part run (--part i/N) keeps of a variable: its share [first, end) of the variable's
@@ -36,6 +37,8 @@ struct h5prep_stats {
     h5p_part_nodes *pnodes;     /* (nvars,) after a part run */
     void *pending;              /* json_t object: variable -> array of its loaded parts (a merge of parts) */
     int ranks;                  /* MPI ranks that computed it, for the provenance (0: not recorded) */
+    h5p_weights *weights;       /* --weights of a run, or of the documents loaded (NULL: unweighted) */
+    void *merged_weights;       /* json_t object: provenance.weights of the documents loaded, or NULL */
 };
 
 /* Finds the variable called name, NULL when absent. */

@@ -64,6 +64,26 @@ char *h5prep_stats_inputs(const h5prep_stats *s)
     return text;
 }
 
+/* provenance.weights of a weighted run, or of the weighted documents merged; NULL: unweighted.
+ * `resolved` is what merges compare: the rule, or the weight file's real path and dataset. */
+static json_t *weights_json(const h5prep_stats *s)
+{
+    const h5p_weights *w = s->weights;
+    if (!w) { /* a merge: the weights of its documents (null: unweighted) */
+        json_t *m = s->merged_weights ? json_object_get(s->merged_weights, "weights") : NULL;
+        return json_is_object(m) ? json_deep_copy(m) : NULL;
+    }
+    char resolved[4400];
+    if (w->kind == H5P_WEIGHTS_QUADRATURE)
+        snprintf(resolved, sizeof resolved, "quadrature:%s", w->rule);
+    else
+        snprintf(resolved, sizeof resolved, "%s%s:%s", w->kind == H5P_WEIGHTS_COSLAT ? "coslat:" : "", w->realpath,
+                 w->dataset);
+    return json_pack("{s:s, s:s, s:o, s:o}", "spec", w->spec, "resolved", resolved, "file",
+                     w->realpath[0] ? json_string(w->realpath) : json_null(), "axis",
+                     w->axis >= 0 ? json_integer(w->axis) : json_null());
+}
+
 static json_t *provenance_json(const h5prep_stats *s)
 {
     json_t *inputs = json_array();
@@ -83,6 +103,9 @@ static json_t *provenance_json(const h5prep_stats *s)
         json_object_set(p, "merged_from", s->merged_from);
     if (s->factors)
         json_object_set(p, "factors", s->factors);
+    json_t *w = weights_json(s);
+    if (w)
+        json_object_set_new(p, "weights", w);
     if (s->ranks > 0)
         json_object_set_new(p, "ranks", json_integer(s->ranks));
     if (s->part_count) {
@@ -95,8 +118,17 @@ static json_t *provenance_json(const h5prep_stats *s)
 
 /* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
  * part's tree nodes, read back bit for bit. */
-static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf)
+static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf, const double *wsum)
 {
+    if (wsum) { /* a weighted node: its sums of weights beside the states */
+        json_t *ws = json_array();
+        for (uint64_t f = 0; ws && f < nf; f++)
+            json_array_append_new(ws, real_json(wsum[f]));
+        if (!obj || !ws || json_array_size(ws) != nf || json_object_set_new(obj, "wsum", ws) != 0) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
     json_t *a[6];
     for (int k = 0; k < 6; k++)
         a[k] = json_array();
@@ -126,7 +158,7 @@ static json_t *part_json(const h5prep_stats *s, const h5p_part_nodes *pn)
     for (size_t i = 0; nodes && i < pn->tree.n; i++) {
         const h5p_tree_node *n = &pn->tree.node[i];
         json_t *o = states_json(json_pack("{s:i, s:I}", "level", (int)n->level, "index", (json_int_t)n->index), n->m,
-                                pn->tree.nf);
+                                pn->tree.nf, pn->tree.weighted ? (const double *)(n->m + pn->tree.nf) : NULL);
         if (!o || json_array_append_new(nodes, o) != 0) {
             json_decref(nodes);
             return NULL;
@@ -144,17 +176,18 @@ static json_t *var_json(const h5p_var *v, int ddof)
            *flags = json_array();
     for (uint64_t f = 0; f < nf; f++) {
         const h5p_moments *m = &v->result[f];
-        double vr = h5prep_moments_variance(m, ddof);
-        int empty = m->n == 0;
+        double vr = v->wsum ? h5prep_weighted_variance(m, v->wsum[f], ddof) : h5prep_moments_variance(m, ddof);
+        int empty = m->n == 0, nomean = empty || (v->wsum && !(v->wsum[f] > 0)); /* a weighted mean needs weight */
         json_array_append_new(count, json_integer(m->n));
         json_array_append_new(missing, json_integer(m->missing));
-        json_array_append_new(mean, empty ? json_null() : real_json(m->mean));
+        json_array_append_new(mean, nomean ? json_null() : real_json(m->mean));
         json_array_append_new(var, real_json(vr));
         json_array_append_new(std, real_json(sqrt(vr)));
         json_array_append_new(mn, empty ? json_null() : real_json(m->min));
         json_array_append_new(mx, empty ? json_null() : real_json(m->max));
         json_array_append_new(m2, real_json(m->m2));
-        json_array_append_new(flags, json_integer(h5prep_moments_flags(m, ddof)));
+        json_array_append_new(flags, json_integer(v->wsum ? h5prep_weighted_flags(m, v->wsum[f], ddof)
+                                                          : h5prep_moments_flags(m, ddof)));
     }
     /* every array has one entry per feature, or there is no document (only memory can fail) */
     json_t *all[] = {count, missing, mean, std, var, mn, mx, m2, flags};
@@ -169,11 +202,22 @@ static json_t *var_json(const h5p_var *v, int ddof)
     json_t *keep = json_array();
     for (int a = 0; a < v->keep_count; a++)
         json_array_append_new(keep, json_integer(v->keep_first + a));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "shape",
-                     u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
-                     u64_array(v->dims + v->keep_first, v->keep_count, 0), "count", count, "missing",
-                     missing, "mean", mean, "std", std, "var", var, "min", mn, "max", mx, "m2", m2,
-                     "flags", flags);
+    json_t *jv = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "shape",
+                           u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
+                           u64_array(v->dims + v->keep_first, v->keep_count, 0), "count", count, "missing",
+                           missing, "mean", mean, "std", std, "var", var, "min", mn, "max", mx, "m2", m2,
+                           "flags", flags);
+    if (jv && v->wsum) { /* --weights: the sums of weights, and the data axis of 1-D weights */
+        json_object_set_new(jv, "weights_axis", v->weights_axis >= 0 ? json_integer(v->weights_axis) : json_null());
+        json_t *ws = json_array();
+        for (uint64_t f = 0; ws && f < nf; f++)
+            json_array_append_new(ws, real_json(v->wsum[f]));
+        if (!jv || !ws || json_array_size(ws) != nf || json_object_set_new(jv, "wsum", ws) != 0) {
+            json_decref(jv);
+            return NULL;
+        }
+    }
+    return jv;
 }
 
 static json_t *document(const h5prep_stats *s)
@@ -331,13 +375,13 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
             int empty = m->n == 0;
             cnt[i] = m->n;
             mis[i] = m->missing;
-            mean[i] = empty ? NAN : m->mean;
-            var[i] = h5prep_moments_variance(m, ddof);
+            mean[i] = empty || (v->wsum && !(v->wsum[i] > 0)) ? NAN : m->mean;
+            var[i] = v->wsum ? h5prep_weighted_variance(m, v->wsum[i], ddof) : h5prep_moments_variance(m, ddof);
             sd[i] = sqrt(var[i]);
             mn[i] = empty ? NAN : m->min;
             mx[i] = empty ? NAN : m->max;
             m2[i] = m->m2;
-            fl[i] = (uint8_t)h5prep_moments_flags(m, ddof);
+            fl[i] = (uint8_t)(v->wsum ? h5prep_weighted_flags(m, v->wsum[i], ddof) : h5prep_moments_flags(m, ddof));
         }
         e |= put_dataset(g, "count", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, cnt);
         e |= put_dataset(g, "missing", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, mis);
@@ -348,6 +392,11 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
         e |= put_dataset(g, "max", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, mx);
         e |= put_dataset(g, "m2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, m2);
         e |= put_dataset(g, "flags", H5T_STD_U8LE, H5T_NATIVE_UINT8, frank, fshape, fl);
+        if (v->wsum) {
+            e |= put_dataset(g, "wsum", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, v->wsum);
+            uint64_t axis = (uint64_t)v->weights_axis; /* an empty attribute: weights of an array */
+            e |= put_i64_attr(g, "weights_axis", &axis, v->weights_axis >= 0);
+        }
     }
     free(ic);
     free(dv);
@@ -494,14 +543,17 @@ static h5prep_status bad_state(const char *path, const char *name, uint64_t f, c
  * [min, max] (allowed: 1e-9 of the values' magnitude), and m2 may exceed count*((max-min)/2)^2,
  * its largest value (Popoviciu), by rounding only (allowed: 1e-6 relative, plus the residue
  * of a constant column at 16 ulps). m2 = +inf is a state (its true value exceeds DBL_MAX). */
-static h5prep_status check_state(const h5p_moments *m, const char *path, const char *name, uint64_t f)
+static h5prep_status check_state(const h5p_moments *m, const double *wsum, const char *path, const char *name,
+                                 uint64_t f)
 {
+    if (wsum && !(wsum[f] >= 0 && wsum[f] <= DBL_MAX))
+        return bad_state(path, name, f, "the sum of weights is %g, not a finite number >= 0", wsum[f]);
     if (m->n < 0)
         return bad_state(path, name, f, "count is negative (%lld)", (long long)m->n);
     if (m->missing < 0)
         return bad_state(path, name, f, "missing is negative (%lld)", (long long)m->missing);
-    if (m->n == 0)
-        return H5PREP_OK; /* mean, m2, min and max of an empty feature are not used */
+    if (m->n == 0 || (wsum && wsum[f] == 0))
+        return H5PREP_OK; /* mean, m2, min and max of an empty feature are not used; nor mean and m2 without weight */
     if (!isfinite(m->mean))
         return bad_state(path, name, f, "count is %lld but the mean is not a finite number (%g)", (long long)m->n, m->mean);
     if (!isfinite(m->min) || !isfinite(m->max))
@@ -517,16 +569,17 @@ static h5prep_status check_state(const h5p_moments *m, const char *path, const c
     if (m->mean < m->min - tol || m->mean > m->max + tol)
         return bad_state(path, name, f, "the mean %.17g lies outside [min, max] = [%.17g, %.17g]", m->mean, m->min, m->max);
     double half = m->max * 0.5 - m->min * 0.5, resid = 16 * DBL_EPSILON * amax; /* neither overflows */
-    double bound = (double)m->n * (half * half + resid * resid) * (1 + 1e-6);
+    double bound = (wsum ? wsum[f] : (double)m->n) * (half * half + resid * resid) * (1 + 1e-6);
     if (m->m2 > bound)
-        return bad_state(path, name, f, "m2 %.17g is more than count, min and max allow (count * ((max - min) / 2)^2 = %.17g)",
-                         m->m2, (double)m->n * half * half);
+        return bad_state(path, name, f, "m2 %.17g is more than %s, min and max allow (%s * ((max - min) / 2)^2 = %.17g)",
+                         m->m2, wsum ? "wsum" : "count", wsum ? "wsum" : "count",
+                         (wsum ? wsum[f] : (double)m->n) * half * half);
     return H5PREP_OK;
 }
 
 /* The checked states of loaded arrays into out (nf). */
 static h5prep_status arrays_to_states(const loaded_arrays *a, uint64_t nf, const char *path, const char *name,
-                                      h5p_moments *out)
+                                      h5p_moments *out, const double *wsum)
 {
     for (uint64_t f = 0; f < nf; f++) {
         h5p_moments m = h5p_moments_empty();
@@ -538,7 +591,7 @@ static h5prep_status arrays_to_states(const loaded_arrays *a, uint64_t nf, const
             m.min = a->min[f];
             m.max = a->max[f];
         }
-        FORWARD_IF_ERROR(check_state(&m, path, name, f));
+        FORWARD_IF_ERROR(check_state(&m, wsum, path, name, f));
         out[f] = m;
     }
     return H5PREP_OK;
@@ -549,7 +602,7 @@ static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char 
     uint64_t nf = h5p_var_features(v);
     v->result = malloc((nf ? nf : 1) * sizeof *v->result);
     RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
-    return arrays_to_states(a, nf, path, v->name, v->result);
+    return arrays_to_states(a, nf, path, v->name, v->result, v->wsum);
 }
 
 static int json_u64s(json_t *arr, uint64_t *out, int cap, uint64_t min_value)
@@ -664,6 +717,29 @@ static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, con
     return H5PREP_OK;
 }
 
+/* The "wsum" array of a weighted variable or part node (nf numbers) into a new array *out; NULL
+ * when jv has none (an unweighted state). */
+static h5prep_status json_wsum(json_t *jv, uint64_t nf, const char *path, const char *name, double **out)
+{
+    *out = NULL;
+    json_t *arr = json_object_get(jv, "wsum");
+    if (!arr)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(!json_is_array(arr) || json_array_size(arr) != nf, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"wsum\" is not a list of %llu numbers (one per feature)", path, name,
+                    (unsigned long long)nf);
+    double *w = h5p_malloc(nf * sizeof *w);
+    RETURN_ERROR_IF(!w, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    for (uint64_t i = 0; i < nf; i++)
+        if (json_to_real(json_array_get(arr, i), &w[i]) != 0) {
+            free(w);
+            return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" entry %llu is not a number", path, name,
+                            (unsigned long long)i);
+        }
+    *out = w;
+    return H5PREP_OK;
+}
+
 static h5prep_status load_json_var(const char *name, json_t *jv, const char *path, h5p_var *v)
 {
     uint64_t keep[H5PREP_MAX_RANK], fshape[H5PREP_MAX_RANK];
@@ -685,6 +761,10 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
         st = json_column(jv, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
                          key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
+    if (st == H5PREP_OK)
+        st = json_wsum(jv, nf, path, name, &v->wsum);
+    json_t *wax = json_object_get(jv, "weights_axis");
+    v->weights_axis = json_is_integer(wax) ? (int)json_integer_value(wax) : -1;
     if (st == H5PREP_OK)
         st = fill_states(v, &a, path);
     free_arrays(&a);
@@ -729,14 +809,23 @@ static h5prep_status push_part_nodes(h5p_tree *t, json_t *e, const char *name)
         }
         loaded_arrays a = {0};
         h5p_moments *m = NULL;
+        double *ws = NULL;
         h5prep_status st = alloc_arrays(&a, t->nf, path);
         for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
             st = json_column(jn, k, t->nf, "of the variable", key_is_integer(k) ? array_slot(&a, k) : NULL,
                              key_is_integer(k) ? NULL : array_slot(&a, k), path, name);
-        if (st == H5PREP_OK && !(m = malloc((t->nf ? t->nf : 1) * sizeof *m)))
+        if (st == H5PREP_OK)
+            st = json_wsum(jn, t->nf, path, name, &ws);
+        if (st == H5PREP_OK && !ws != !t->weighted)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part node %zu is %sweighted, the variable is %sweighted", path,
+                          name, i, ws ? "" : "not ", t->weighted ? "" : "not ");
+        if (st == H5PREP_OK && !(m = malloc(h5p_tree_state_bytes(t) + sizeof *m)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
         if (st == H5PREP_OK)
-            st = arrays_to_states(&a, t->nf, path, name, m);
+            st = arrays_to_states(&a, t->nf, path, name, m, ws);
+        if (st == H5PREP_OK && ws) /* a weighted tree's node: the sums of weights after the states */
+            memcpy(m + t->nf, ws, t->nf * sizeof *ws);
+        free(ws);
         free_arrays(&a);
         if (st != H5PREP_OK) {
             free(m);
@@ -762,12 +851,25 @@ static h5prep_status assemble_parts(json_t *list, h5p_var *v)
         by_first[j] = e;
     }
     h5p_tree t;
-    h5p_tree_init(&t, h5p_var_features(v));
+    uint64_t nf = h5p_var_features(v);
+    if (v->wsum)
+        h5p_tree_init_weighted(&t, nf);
+    else
+        h5p_tree_init(&t, nf);
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < n && st == H5PREP_OK; i++)
         st = push_part_nodes(&t, by_first[i], v->name);
+    h5p_moments *all = st == H5PREP_OK ? h5p_malloc(h5p_tree_state_bytes(&t)) : NULL;
+    if (st == H5PREP_OK && !all)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK)
-        st = h5p_tree_fold(&t, v->result);
+        st = h5p_tree_fold(&t, all);
+    if (st == H5PREP_OK) { /* a weighted fold holds the sums of weights after the states */
+        memcpy(v->result, all, nf * sizeof *all);
+        if (v->wsum)
+            memcpy(v->wsum, all + nf, nf * sizeof *v->wsum);
+    }
+    free(all);
     h5p_tree_free(&t);
     free(by_first);
     return st;
@@ -906,6 +1008,35 @@ static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
     }
 }
 
+/* provenance.weights must be that of the documents loaded before (their "resolved" rule or file
+ * and dataset, and axis): statistics of other weights, or weighted and unweighted ones, do not
+ * mix. The first document's weights are kept for the merged provenance. */
+static h5prep_status check_weights(h5prep_stats *s, json_t *prov, const char *path)
+{
+    json_t *w = json_object_get(prov, "weights");
+    RETURN_ERROR_IF(w && (!json_is_object(w) || !json_is_string(json_object_get(w, "resolved")) ||
+                          !json_is_string(json_object_get(w, "spec"))),
+                    H5PREP_ERR_STATE, "%s: provenance.weights is not an object with \"spec\" and \"resolved\"", path);
+    if (!s->merged_weights) {
+        s->merged_weights = json_pack("{s:s, s:O}", "path", path, "weights", w ? w : json_null());
+        RETURN_ERROR_IF(!s->merged_weights, H5PREP_ERR_NOMEM, "out of memory");
+        return H5PREP_OK;
+    }
+    json_t *before = json_object_get(s->merged_weights, "weights");
+    int same = json_is_null(before) ? w == NULL
+                                    : w && json_equal(json_object_get(w, "resolved"), json_object_get(before, "resolved")) &&
+                                          json_equal(json_object_get(w, "axis"), json_object_get(before, "axis"));
+    if (same)
+        return H5PREP_OK;
+    const char *first = json_string_value(json_object_get(s->merged_weights, "path"));
+    const char *a = w ? json_string_value(json_object_get(w, "spec")) : NULL;
+    const char *b = json_is_null(before) ? NULL : json_string_value(json_object_get(before, "spec"));
+    h5p_fail(H5PREP_ERR_STATE, "%s: was computed %s%s, but %s %s%s; such statistics do not merge", path,
+             a ? "with --weights " : "without weights", a ? a : "", first, b ? "with --weights " : "without weights",
+             b ? b : "");
+    return h5p_hint(H5PREP_ERR_STATE, "merge statistics computed with the same --weights (the same rule, or the same file, dataset and axis)");
+}
+
 /* CF decoding and ddof must be those of the documents loaded before: statistics of decoded
  * and raw values do not mix, and a ddof that differs says the runs were not made alike (m2
  * itself does not depend on it; the merge's own ddof gives the merged var and std). */
@@ -928,7 +1059,7 @@ static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *p
     }
     s->cfg.raw = raw;
     s->merged_ddof = ddof;
-    return H5PREP_OK;
+    return check_weights(s, prov, path);
 }
 
 /* Merges a parsed document (consumed) called `path` in messages into s. */
@@ -1075,6 +1206,25 @@ typedef struct h5_load {
     h5prep_status st;
 } h5_load;
 
+/* The "wsum" dataset (nf sums of weights) and weights_axis attribute of a weighted variable. */
+static h5prep_status h5_wsum(hid_t g, uint64_t nf, const char *path, h5p_var *v)
+{
+    RETURN_ERROR_IF((uint64_t)dataset_len(g, "wsum") != nf, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"wsum\" does not have one entry per feature (%llu)", path, v->name,
+                    (unsigned long long)nf);
+    v->wsum = h5p_malloc(nf * sizeof *v->wsum);
+    RETURN_ERROR_IF(!v->wsum, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    hid_t d = H5Dopen2(g, "wsum", H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->wsum);
+    if (d >= 0)
+        H5Dclose(d);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" cannot be read as numbers (HDF5: %s)", path,
+                    v->name, h5p_hdf5_reason());
+    uint64_t axis;
+    v->weights_axis = get_i64_attr(g, "weights_axis", &axis, 1) == 1 ? (int)axis : -1;
+    return H5PREP_OK;
+}
+
 static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *info, void *arg)
 {
     h5_load *L = arg;
@@ -1107,6 +1257,8 @@ static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *inf
         st = alloc_arrays(&a, nf, L->path);
     for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
         st = h5_column(g, k, nf, fs, array_slot(&a, k), L->path, name);
+    if (st == H5PREP_OK && dataset_len(g, "wsum") >= 0)
+        st = h5_wsum(g, nf, L->path, &v);
     if (st == H5PREP_OK)
         st = fill_states(&v, &a, L->path);
     free_arrays(&a);

@@ -339,7 +339,7 @@ static char *weighted_run(const char *path, int kf, int kc, int threads, size_t 
     return j;
 }
 
-Test(weights, same_bytes_for_any_threads_memory_slots_and_parts, .timeout = 300)
+Test(weights, same_bytes_for_any_threads_memory_slots_parts_and_isa, .timeout = 300)
 {
     const char *path = position_file();
     struct {
@@ -358,6 +358,12 @@ Test(weights, same_bytes_for_any_threads_memory_slots_and_parts, .timeout = 300)
                       keeps[k].kc, runs[r].threads, runs[r].mem, runs[r].slots);
             free(j);
         }
+        /* the portable kernels' path: the weighted reduction is scalar, the same on every path */
+        setenv("H5PREP_ISA", "generic", 1);
+        char *generic = variables_of(weighted_run(path, keeps[k].kf, keeps[k].kc, 2, 0, 0, 0, 0));
+        unsetenv("H5PREP_ISA");
+        cr_assert(strcmp(first, generic) == 0, "keep %d+%d: H5PREP_ISA=generic changes the bytes", keeps[k].kf, keeps[k].kc);
+        free(generic);
         /* three parts, merged in reverse: the bytes of one run (the weighted nodes carry wsum) */
         h5prep_stats *m = h5prep_stats_create(NULL);
         for (int i = 3; i >= 1; i--) {

@@ -111,6 +111,7 @@ typedef struct stats_run {
     uint64_t blocks, first, end; /* the variable's blocks; the share [first, end) */
     const h5p_wtable *wt;        /* --weights: the variable's weights, reduced by wacc; else NULL */
     h5p_wstates wacc;            /* the weighted states of the block (of every block where disjoint) */
+    h5p_pool *wpool;             /* the weighted reduction's threads (the backend's are its own) */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -178,7 +179,7 @@ static h5prep_status weighted_compute(stats_run *r, const stats_job *jb, const h
     const h5p_wtable *t = r->wt;
     uint64_t row = r->v->parts[jb->part].row0 + jb->row;
     const double *w = t->rows > 1 ? t->w + row * t->row_elems : t->w;
-    h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems);
+    h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems, r->wpool);
     if (r->disjoint || jb->block_row + jb->rows != jb->block_rows)
         return H5PREP_OK;
     size_t bytes = h5p_tree_state_bytes(&r->tree);
@@ -296,11 +297,11 @@ static h5prep_status weighted_result(h5p_var *v, stats_run *r, uint64_t nf)
 
 /* Streams v (all its parts) through the backend and stores the states in v->result. */
 static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops *ops, h5p_backend *be, h5p_pool *decode,
-                             h5prep_progress *totals, double t0, const h5p_wtable *wt)
+                             h5prep_progress *totals, double t0, const h5p_wtable *wt, h5p_pool *wpool)
 {
     stats_run r;
     memset(&r, 0, sizeof r);
-    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0, r.wt = wt;
+    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0, r.wt = wt, r.wpool = wpool;
     r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     r.rd_part = SIZE_MAX;
     r.disjoint = v->keep_count > 0 && v->keep_first == 0;
@@ -316,7 +317,7 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
     if (st == H5PREP_OK)
-        st = wt ? h5p_wstates_init(&r.wacc, nf) : ops->stats_begin(be, nf, slot_bytes);
+        st = wt ? h5p_wstates_init(&r.wacc, nf, h5p_pool_size(wpool)) : ops->stats_begin(be, nf, slot_bytes);
     static const h5p_ring_fns fns = {stats_read, stats_compute, NULL};
     if (st == H5PREP_OK)
         st = h5p_ring_run(&fns, &r, r.njobs, r.nslots, v->name);
@@ -413,8 +414,9 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     if (s->weights && s->cfg.backend == H5PREP_BACKEND_AUTO)
         snprintf(s->notice, sizeof s->notice, "--weights: weighted statistics are computed on the CPU; running on the CPU");
     int nt = h5p_thread_count(&s->cfg);
-    h5p_pool *decode = h5p_pool_create(nt);
-    if (!decode) {
+    h5p_pool *decode = h5p_pool_create(nt), *wpool = wt ? h5p_pool_create(nt) : NULL;
+    if (!decode || (wt && !wpool)) {
+        h5p_pool_destroy(decode);
         ops->destroy(be);
         free_tables(wt, s->nvars);
         return h5p_fail(H5PREP_ERR_NOMEM, "cannot start %d decoding threads", nt);
@@ -435,7 +437,8 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
         if (s->vars[i].nparts > 0)
-            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0, wt ? &wt[i] : NULL);
+            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0, wt ? &wt[i] : NULL, wpool);
+    h5p_pool_destroy(wpool);
     h5p_pool_destroy(decode);
     ops->destroy(be);
     free_tables(wt, s->nvars);

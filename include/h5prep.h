@@ -194,6 +194,21 @@ h5prep_status h5prep_stats_histogram(const h5prep_stats *s, size_t i, int bins, 
 /* out: (n_features,) values of each feature collapsed into the sketch's lowest buckets (0: every
  * quantile keeps the bound). */
 h5prep_status h5prep_stats_collapsed(const h5prep_stats *s, size_t i, uint64_t *out);
+/* Area weights (README.md, "Weights"): every later run of s computes weighted statistics, a weight
+ * per element from `spec`: "coslat:FILE:/LAT" (cos of the latitudes, in degrees, along the axis
+ * whose netCDF-4 dimension is LAT's, or `axis`), "FILE:DATASET" (an array broadcast against each
+ * dataset by numpy's rules) or "quadrature:RULE" (naive, legendre-gauss, clenshaw-curtis, along
+ * `axis`). axis: the data axis of a 1-D rule, or -1 (--weights-axis). Weights are read and checked
+ * when the run starts; weighted runs use the CPU backend (H5PREP_ERR_BACKEND for
+ * H5PREP_BACKEND_CUDA). mean and m2 are then weighted, n, missing, min and max are not. */
+h5prep_status h5prep_stats_set_weights(h5prep_stats *s, const char *spec, int axis);
+/* Weighted variance m2 / (wsum - ddof) (frequency weights), NaN when wsum <= ddof; and its
+ * H5PREP_FLAG_* bits, as h5prep_moments_flags gives them for unweighted states. */
+double h5prep_weighted_variance(const h5prep_moments *m, double wsum, int ddof);
+unsigned h5prep_weighted_flags(const h5prep_moments *m, double wsum, int ddof);
+/* The sums of weights of variable i ((n_features,) in C order of feature_shape), NULL when its
+ * statistics are not weighted or i is out of range. */
+const double *h5prep_stats_var_wsum(const h5prep_stats *s, size_t i);
 
 /* Transforms: a YAML recipe turns input variables into model-ready outputs (README.md, "Recipes"),
  * split into train/val/test with a seeded permutation, normalized with statistics of one split,

@@ -70,6 +70,16 @@ static const char *usage_stats =
     "                        MissingValue and values outside valid_min/valid_max/valid_range are left\n"
     "                        out and counted as missing, and scale_factor/add_offset are applied.\n"
     "                        NaN and +-Inf are always left out and counted as missing.\n"
+    "Weights (an area-weighted mean and variance; README.md, \"Weights\"):\n"
+    "      --weights SPEC    a weight per value: coslat:FILE:/LAT (cos of the latitudes, in degrees,\n"
+    "                        along the axis whose netCDF-4 dimension is LAT's), FILE:DATASET (an array\n"
+    "                        broadcast to the dataset by numpy's rules, e.g. cell areas (lat, lon)), or\n"
+    "                        quadrature:RULE (Makani's naive, legendre-gauss or clenshaw-curtis along\n"
+    "                        --weights-axis). Weights are >= 0 (0 is allowed); missing values carry\n"
+    "                        none. mean and m2 = sum w (x - mean)^2 are weighted, count, missing, min\n"
+    "                        and max are not, and wsum is the sum of the weights: var = m2 / (wsum - N)\n"
+    "                        with --ddof N (frequency weights). Computed on the CPU (auto runs there).\n"
+    "      --weights-axis N  the data axis of coslat or quadrature weights, counted from 0.\n"
     "Output:\n"
     "  -o, --output PATH     write the statistics to PATH: .json or .h5, same content (README.md).\n"
     "                        Written under a temporary name and renamed when complete.\n"
@@ -107,7 +117,8 @@ static const char *usage_stats =
     "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1                  # per-level table on stdout\n"
     "  h5prep stats 'runs/*.h5:/x' 'runs/*.h5:/y' -o norm.h5          # two variables, HDF5 output\n"
     "  h5prep stats radar.nc:/reflectivity --keep-axes none --json    # one statistic, JSON on stdout\n"
-    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 --quantiles 0.01,0.5,0.99 --histogram 32 -o T.json\n";
+    "  h5prep stats data/nc4uvt.nc:/T --keep-axes 1 --quantiles 0.01,0.5,0.99 --histogram 32 -o T.json\n"
+    "  h5prep stats data/nc4uvt.nc:/T -k 1 --weights coslat:data/nc4uvt.nc:/lat   # area-weighted\n";
 
 static const char *usage_merge =
     "Usage: h5prep merge [options] STATE... -o OUT\n"
@@ -118,6 +129,8 @@ static const char *usage_merge =
     "Tendencies (stats --tendency) need the same lags and JSON files: a file's rows are taken to\n"
     "follow those of the files before it, in the order given, and the pairs across each boundary\n"
     "are formed from the rows the files keep at their edges (parts of one run in any order).\n"
+    "Weighted statistics merge with the weighted form of Chan's rule; files of other --weights (or\n"
+    "weighted with unweighted ones) are refused.\n"
     "\n"
     "  -o, --output PATH     the merged statistics (.json or .h5)\n"
     "      --json            print the merged JSON document on stdout\n"
@@ -431,10 +444,12 @@ static void print_summary(const h5prep_stats *s, int ddof)
             const h5prep_moments *m = &v.moments[f];
             char idx[64];
             feature_index(&v, f, idx, sizeof idx);
-            unsigned fl = h5prep_moments_flags(m, ddof);
-            double var = h5prep_moments_variance(m, ddof);
+            const double *ws = h5prep_stats_var_wsum(s, i); /* --weights: weighted mean and std */
+            unsigned fl = ws ? h5prep_weighted_flags(m, ws[f], ddof) : h5prep_moments_flags(m, ddof);
+            double var = ws ? h5prep_weighted_variance(m, ws[f], ddof) : h5prep_moments_variance(m, ddof);
+            int has_mean = ws ? ws[f] > 0 : m->n > 0;
             printf("  %-12s %12" PRId64 " %10" PRId64 " %14.7g %14.7g %14.7g %14.7g  %s\n", idx, m->n, m->missing,
-                   m->n ? m->mean : NAN, sqrt(var), m->n ? m->min : NAN, m->n ? m->max : NAN,
+                   has_mean ? m->mean : NAN, sqrt(var), m->n ? m->min : NAN, m->n ? m->max : NAN,
                    fl & H5PREP_FLAG_EMPTY ? "empty" : fl & H5PREP_FLAG_CONSTANT ? "constant" : "");
         }
         if (v.n_features > SHOW)
@@ -553,7 +568,7 @@ static void catch_signals(void)
 /* ---- commands ----------------------------------------------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_DDOF, OPT_RAW, OPT_MEM, OPT_SLOTS, OPT_THREADS, OPT_BACKEND, OPT_DEVICE, OPT_OVERWRITE, OPT_STAGE_MEM,
-       OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART, OPT_TENDENCY };
+       OPT_TWO_PASSES, OPT_DRY_RUN, OPT_PART, OPT_TENDENCY, OPT_WEIGHTS, OPT_WEIGHTS_AXIS };
 enum { OPT_QUANTILES = 512, OPT_HISTOGRAM, OPT_SKETCH_ALPHA, OPT_SKETCH_BUCKETS }; /* stats: the quantile sketch */
 enum { MAX_QUANTILES = 256 };
 
@@ -737,6 +752,7 @@ static int cmd_stats(int argc, char **argv)
         {"output", required_argument, 0, 'o'},    {"json", no_argument, 0, OPT_JSON},
         {"keep-axes", required_argument, 0, 'k'}, {"ddof", required_argument, 0, OPT_DDOF},
         {"part", required_argument, 0, OPT_PART}, {"tendency", required_argument, 0, OPT_TENDENCY}, ENGINE_OPTIONS,
+        {"weights", required_argument, 0, OPT_WEIGHTS}, {"weights-axis", required_argument, 0, OPT_WEIGHTS_AXIS},
         {"quiet", no_argument, 0, 'q'},           {"verbose", no_argument, 0, 'v'},
         {"quantiles", required_argument, 0, OPT_QUANTILES}, {"histogram", required_argument, 0, OPT_HISTOGRAM},
         {"sketch-alpha", required_argument, 0, OPT_SKETCH_ALPHA}, {"sketch-buckets", required_argument, 0, OPT_SKETCH_BUCKETS},
@@ -745,11 +761,17 @@ static int cmd_stats(int argc, char **argv)
     double levels[MAX_QUANTILES]; /* c.quantiles: lives as long as the handle */
     c.device = -1; /* not given: the node-local rank's device */
     const char *out = NULL;
-    int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0;
+    int json = 0, quiet = 0, verbose = 0, opt, rc, part_i = 0, part_n = 0, weights_axis = -1;
     int lags[H5PREP_MAX_TENDENCIES + 1], nlags = 0; /* one more: the library refuses what is too many */
+    const char *weights = NULL;
     while ((opt = getopt_long(argc, argv, "o:k:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': out = optarg; break;
+        case OPT_WEIGHTS: weights = optarg; break;
+        case OPT_WEIGHTS_AXIS:
+            if ((rc = int_option("stats", "--weights-axis", optarg, 0, H5PREP_MAX_RANK - 1, &weights_axis)) != 0)
+                return rc;
+            break;
         case OPT_JSON: json = 1; break;
         case OPT_PART: {
             char tail;
@@ -834,6 +856,8 @@ static int cmd_stats(int argc, char **argv)
     h5prep_status st = part_n ? h5prep_stats_set_part(s, part_i, part_n) : H5PREP_OK;
     for (int i = 0; i < nlags && st == H5PREP_OK; i++)
         st = h5prep_stats_add_tendency(s, lags[i]);
+    if (st == H5PREP_OK && (weights || weights_axis >= 0))
+        st = h5prep_stats_set_weights(s, weights, weights_axis);
     for (int i = optind; i < argc && st == H5PREP_OK; i++)
         st = h5prep_stats_add(s, argv[i]);
     if (w.size > 1 && (rc = agree_on_inputs(&w, s, st)) != 0) {
@@ -848,7 +872,7 @@ static int cmd_stats(int argc, char **argv)
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
         int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
-        if (notice && (verbose || sketch)) /* AUTO without a GPU is the ordinary case on a laptop */
+        if (notice && (verbose || sketch || weights)) /* AUTO without a GPU is the ordinary case on a laptop; the sketch and weights are not */
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {

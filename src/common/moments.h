@@ -73,4 +73,20 @@ static inline H5PREP_HD void h5p_merge_into(double *n, double *mean, double *m2,
     *n = nn;
 }
 
+/* Weighted states (--weights): a feature's moments with mean and m2 = sum w (x - mean)^2 weighted,
+ * n, missing, min and max counted as unweighted, and W the sum of the weights of its values. a
+ * (with *wa) <- a merged with b (wb): Chan's rule with the sums of weights in place of the counts
+ * (West 1979; Schubert and Gertz 2018), h5p_merge_into's arithmetic. A side with values whose
+ * weights are all 0 adds its counts, min and max and nothing to mean and m2. */
+static inline H5PREP_HD void h5p_wmoments_merge(h5p_moments *a, double *wa, const h5p_moments *b, double wb)
+{
+    a->missing += b->missing;
+    if (b->n == 0)
+        return;
+    h5p_merge_into(wa, &a->mean, &a->m2, wb, b->mean, b->m2);
+    a->n += b->n;
+    a->min = b->min < a->min ? b->min : a->min;
+    a->max = b->max > a->max ? b->max : a->max;
+}
+
 #endif

@@ -152,6 +152,7 @@ h5prep_status h5prep_stats_update(h5prep_stats *s, const char *name, const void 
     /* a batch's tendencies would need the rows of the batch before it */
     RETURN_ERROR_IF(s->nlags, H5PREP_ERR_USAGE, "%s: tendencies are computed by runs over files (h5prep_stats_run), not batch by batch",
                     name);
+    RETURN_ERROR_IF(s->weights, H5PREP_ERR_USAGE, "h5prep_stats_update %s: in-memory batches have no weights yet; weighted statistics come from h5prep_stats_run", name);
     char *path = h5p_dataset_path(name);
     RETURN_ERROR_IF(!path, H5PREP_ERR_NOMEM, "out of memory");
     h5p_dtype t;

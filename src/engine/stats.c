@@ -4,6 +4,7 @@
 #include "common/internal.h"
 #include "backends/choose.h"
 #include "engine/quantiles.h"
+#include "backends/cpu/weighted_cpu.h"
 #include "engine/ring.h"
 #include "engine/tendency.h"
 #include "input/variable.h"
@@ -114,6 +115,9 @@ typedef struct stats_run {
     size_t tend_row_bytes;       /* slot memory a row costs the tendencies (0: none) */
     uint64_t lead_rows;          /* a part run's rows read before its share for the tendencies: the longest lag */
     h5p_tendency tend;
+    const h5p_wtable *wt;        /* --weights: the variable's weights, reduced by wacc; else NULL */
+    h5p_wstates wacc;            /* the weighted states of the block (of every block where disjoint) */
+    h5p_pool *wpool;             /* the weighted reduction's threads (the backend's are its own) */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -174,6 +178,26 @@ static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *dat
     return sl;
 }
 
+/* A weighted job: its rows into the block's weighted states; at the block's end they are pushed
+ * onto the (weighted) tree and reset. */
+static h5prep_status weighted_compute(stats_run *r, const stats_job *jb, const h5p_slab *sl)
+{
+    const h5p_wtable *t = r->wt;
+    uint64_t row = r->v->parts[jb->part].row0 + jb->row;
+    const double *w = t->rows > 1 ? t->w + row * t->row_elems : t->w;
+    h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems, r->wpool);
+    if (r->disjoint || jb->block_row + jb->rows != jb->block_rows)
+        return H5PREP_OK;
+    size_t bytes = h5p_tree_state_bytes(&r->tree);
+    h5p_moments *m = h5p_malloc(bytes);
+    RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
+                    (unsigned long long)r->tree.nf);
+    h5p_wstates_finish(&r->wacc);
+    memcpy(m, r->wacc.m, bytes);
+    h5p_wstates_reset(&r->wacc);
+    return h5p_tree_push(&r->tree, 0, jb->block, m);
+}
+
 static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
 {
     stats_run *r = ctx;
@@ -184,10 +208,13 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
                            jb->block_rows, jb->block_row + jb->rows == jb->block_rows, slot, jb->lead};
     if (jb->lead) /* the rows before the share: remembered for the pairs of its first rows, nothing else */
         return h5p_tendency_job_run(&r->tend, &sl, &tj);
-    FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
+    if (r->wt) /* values in data order: a block's state does not depend on its pieces */
+        FORWARD_IF_ERROR(weighted_compute(r, jb, &sl));
+    else
+        FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
     FORWARD_IF_ERROR(h5p_tendency_job_run(&r->tend, &sl, &tj));
     FORWARD_IF_ERROR(h5p_quantiles_slab(r->v, &sl));
-    if (!r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
+    if (!r->wt && !r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
         h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
         RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
                         (unsigned long long)r->tree.nf);
@@ -278,18 +305,42 @@ static h5prep_status plan_jobs(stats_run *r, size_t slot_budget, size_t *slot_by
     return H5PREP_OK;
 }
 
+/* A weighted run's states into v->result and v->wsum: the fold of the tree, or the states in
+ * place where axis 0 is kept. */
+static h5prep_status weighted_result(h5p_var *v, stats_run *r, uint64_t nf)
+{
+    free(v->result);
+    free(v->wsum);
+    v->result = h5p_malloc(nf * sizeof *v->result);
+    v->wsum = h5p_malloc(nf * sizeof *v->wsum);
+    RETURN_ERROR_IF(!v->result || !v->wsum, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name,
+                    (unsigned long long)nf);
+    h5p_wstates out = r->wacc;
+    h5p_wstates_finish(&r->wacc);
+    if (!r->disjoint)
+        FORWARD_IF_ERROR(h5p_tree_fold(&r->tree, r->wacc.m)); /* the block states are spent: wacc holds the fold */
+    memcpy(v->result, out.m, nf * sizeof *v->result);
+    memcpy(v->wsum, out.w, nf * sizeof *v->wsum);
+    v->weights_axis = r->wt->axis;
+    return H5PREP_OK;
+}
+
 /* Streams v (all its parts) through the backend and stores the states in v->result. */
 static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops *ops, h5p_backend *be, h5p_pool *decode,
-                             h5prep_progress *totals, double t0)
+                             h5prep_progress *totals, double t0, const h5p_wtable *wt, h5p_pool *wpool)
 {
     stats_run r;
     memset(&r, 0, sizeof r);
-    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0;
+    r.v = v, r.ops = ops, r.be = be, r.decode = decode, r.totals = totals, r.cfg = &s->cfg, r.t0 = t0, r.wt = wt, r.wpool = wpool;
     r.nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     r.rd_part = SIZE_MAX;
     r.disjoint = v->keep_count > 0 && v->keep_first == 0;
     r.part_index = s->part_index, r.part_count = s->part_count;
-    h5p_tree_init(&r.tree, h5p_var_features(v));
+    uint64_t nf = h5p_var_features(v), max_rows = 0;
+    if (wt)
+        h5p_tree_init_weighted(&r.tree, nf);
+    else
+        h5p_tree_init(&r.tree, nf);
     size_t slot_bytes = 0, keep = h5p_tendency_keep_bytes(v, s->lags, s->nlags);
     r.tend_row_bytes = h5p_tendency_row_bytes(v, s->nlags);
     r.lead_rows = s->part_count && s->nlags ? (uint64_t)s->lags[s->nlags - 1] : 0;
@@ -302,7 +353,6 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     }
     if (st == H5PREP_OK)
         st = plan_jobs(&r, (s->cfg.mem_bytes - keep) / (size_t)r.nslots, &slot_bytes);
-    uint64_t nf = h5p_var_features(v), max_rows = 0;
     for (uint64_t j = 0; j < r.njobs; j++)
         max_rows = r.jobs[j].rows > max_rows ? r.jobs[j].rows : max_rows;
     if (st == H5PREP_OK)
@@ -311,13 +361,15 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
     if (st == H5PREP_OK)
-        st = ops->stats_begin(be, nf, slot_bytes);
+        st = wt ? h5p_wstates_init(&r.wacc, nf, h5p_pool_size(wpool)) : ops->stats_begin(be, nf, slot_bytes);
     static const h5p_ring_fns fns = {stats_read, stats_compute, NULL};
     if (st == H5PREP_OK)
         st = h5p_ring_run(&fns, &r, r.njobs, r.nslots, v->name);
     if (r.rd_part != SIZE_MAX)
         h5p_reader_close(&r.rd);
-    if (st == H5PREP_OK) {
+    if (st == H5PREP_OK && wt) {
+        st = weighted_result(v, &r, nf);
+    } else if (st == H5PREP_OK) {
         free(v->result);
         v->result = h5p_malloc(nf * sizeof *v->result);
         if (!v->result)
@@ -348,6 +400,7 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     }
     h5p_tendency_free(&r.tend);
     h5p_tree_free(&r.tree);
+    h5p_wstates_free(&r.wacc);
     for (int k = 0; k < r.nslots; k++) {
         if (r.buf[k]) {
             ops->wait(be, k); /* nothing may still copy from a buffer freed here (after an error) */
@@ -356,6 +409,37 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
     }
     free(r.jobs);
     return st;
+}
+
+static void free_tables(h5p_wtable *wt, size_t n)
+{
+    for (size_t i = 0; wt && i < n; i++)
+        h5p_wtable_free(&wt[i]);
+    free(wt);
+}
+
+/* --weights: every variable's weights, read and checked before any data is; *out NULL without. */
+static h5prep_status resolve_weights(h5prep_stats *s, h5p_wtable **out)
+{
+    *out = NULL;
+    if (!s->weights)
+        return H5PREP_OK;
+    if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
+        h5p_fail(H5PREP_ERR_BACKEND, "--weights with --backend cuda: the CUDA backend has no weighted reduction yet");
+        return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto, which runs weighted statistics on the CPU)");
+    }
+    h5p_wtable *wt = calloc(s->nvars, sizeof *wt);
+    RETURN_ERROR_IF(!wt, H5PREP_ERR_NOMEM, "out of memory");
+    h5prep_status st = H5PREP_OK;
+    for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
+        if (s->vars[i].nparts > 0)
+            st = h5p_weights_resolve(s->weights, &s->vars[i], &wt[i]);
+    if (st != H5PREP_OK) {
+        free_tables(wt, s->nvars);
+        return st;
+    }
+    *out = wt;
+    return H5PREP_OK;
 }
 
 h5prep_status h5prep_stats_run(h5prep_stats *s)
@@ -375,22 +459,41 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
         s->pnodes = calloc(s->nvars, sizeof *s->pnodes);
         RETURN_ERROR_IF(!s->pnodes, H5PREP_ERR_NOMEM, "out of memory");
     }
+    if (s->weights && (s->nlags || h5p_quantiles_wanted(&s->cfg))) {
+        h5p_fail(H5PREP_ERR_USAGE, "--weights cannot be combined with --tendency, --quantiles or --histogram yet: their statistics would not be weighted");
+        return h5p_hint(H5PREP_ERR_USAGE, "run the weighted statistics and the others in two runs");
+    }
+    h5p_wtable *wt = NULL;
+    FORWARD_IF_ERROR(resolve_weights(s, &wt));
+    h5prep_stats_config cfg = s->cfg;
+    if (s->weights && cfg.backend == H5PREP_BACKEND_AUTO)
+        cfg.backend = H5PREP_BACKEND_CPU; /* said in the notice below */
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
     h5prep_stats_config run_cfg; /* the sketch of --quantiles/--histogram runs on the CPU */
     char sketch_notice[sizeof s->notice] = "";
-    FORWARD_IF_ERROR(h5p_quantiles_check(&s->cfg));
-    if (h5p_quantiles_wanted(&s->cfg))
-        FORWARD_IF_ERROR(h5p_quantiles_begin(&s->cfg, s->vars, s->nvars));
-    h5p_quantiles_backend(&s->cfg, &run_cfg, sketch_notice, sizeof sketch_notice);
-    FORWARD_IF_ERROR(h5p_backend_open(&run_cfg, nslots, &ops, &be, s->notice, sizeof s->notice));
+    h5prep_status ost = h5p_quantiles_check(&cfg);
+    if (ost == H5PREP_OK && h5p_quantiles_wanted(&cfg))
+        ost = h5p_quantiles_begin(&cfg, s->vars, s->nvars);
+    if (ost == H5PREP_OK) {
+        h5p_quantiles_backend(&cfg, &run_cfg, sketch_notice, sizeof sketch_notice);
+        ost = h5p_backend_open(&run_cfg, nslots, &ops, &be, s->notice, sizeof s->notice);
+    }
+    if (ost != H5PREP_OK) {
+        free_tables(wt, s->nvars);
+        return ost;
+    }
     if (sketch_notice[0])
         snprintf(s->notice, sizeof s->notice, "%s", sketch_notice);
+    if (s->weights && s->cfg.backend == H5PREP_BACKEND_AUTO)
+        snprintf(s->notice, sizeof s->notice, "--weights: weighted statistics are computed on the CPU; running on the CPU");
     int nt = h5p_thread_count(&s->cfg);
-    h5p_pool *decode = h5p_pool_create(nt);
-    if (!decode) {
+    h5p_pool *decode = h5p_pool_create(nt), *wpool = wt ? h5p_pool_create(nt) : NULL;
+    if (!decode || (wt && !wpool)) {
+        h5p_pool_destroy(decode);
         ops->destroy(be);
+        free_tables(wt, s->nvars);
         return h5p_fail(H5PREP_ERR_NOMEM, "cannot start %d decoding threads", nt);
     }
     s->backend = ops->name;
@@ -409,9 +512,11 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < s->nvars && st == H5PREP_OK; i++)
         if (s->vars[i].nparts > 0)
-            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0);
+            st = run_var(s, &s->vars[i], ops, be, decode, &totals, t0, wt ? &wt[i] : NULL, wpool);
+    h5p_pool_destroy(wpool);
     h5p_pool_destroy(decode);
     ops->destroy(be);
+    free_tables(wt, s->nvars);
     h5p_files_release();
     return st;
 }

@@ -300,14 +300,14 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
 /* Per-feature shift and divisor of output o from statistics ms (features,). A constant feature is
  * divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more than about 1e154 apart)
  * cannot divide: the run stops before any output is written. */
-static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms)
+static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
-        if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0) {
-            div = sqrt(m->m2 / (double)m->n);
+        if (po->spec->norm == H5P_NORM_ZSCORE && m->n > 0 && (!wsum || wsum[f] > 0)) {
+            div = sqrt(m->m2 / (wsum ? wsum[f] : (double)m->n)); /* a weighted statistics file: its weighted std */
             shift = m->mean;
         } else if (po->spec->norm == H5P_NORM_MINMAX && m->n > 0) {
             div = m->max - m->min;
@@ -614,7 +614,7 @@ static h5prep_status load_given_factors(run *r)
         RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
                         spec->name);
         if (spec->norm == H5P_NORM_NONE)
-            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o])); /* shift 0, divisor 1 */
+            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL)); /* shift 0, divisor 1 */
         if (!factors_from_file(spec)) {
             FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
@@ -631,7 +631,7 @@ static h5prep_status load_given_factors(run *r)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
         if (st == H5PREP_OK)
-            st = norm_factors(r, o, v->result);
+            st = norm_factors(r, o, v->result, v->wsum);
         else
             h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
                      spec->line, spec->col);
@@ -647,7 +647,7 @@ static h5prep_status run_factors(run *r, size_t o)
 {
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
     if (!factors_known(r->plan.outs[o].spec))
-        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o]));
+        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL));
     return H5PREP_OK;
 }
 

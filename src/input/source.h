@@ -44,6 +44,8 @@ typedef struct h5p_var {
     uint64_t edge_rows;             /* with tend: the longest lag, the rows of edge_head and edge_tail; 0: none kept */
     double *edge_head, *edge_tail;  /* (edge_rows, dims[1:]) the first and last decoded rows (NaN: missing) */
     struct h5p_sketch *sketch;      /* the quantile sketch of the features (common/sketch.h), or NULL */
+    double *wsum;                   /* (n_features,) sums of weights of a weighted run or load, else NULL */
+    int weights_axis;               /* a weighted run's data axis of 1-D weights, -1 for an array */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

@@ -43,6 +43,7 @@ void h5p_var_free(h5p_var *v)
     free(v->tend);
     free(v->edge_head);
     free(v->edge_tail);
+    free(v->wsum);
     free(v->name);
     h5p_sketch_destroy(v->sketch);
     memset(v, 0, sizeof *v);

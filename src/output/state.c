@@ -67,6 +67,8 @@ void h5prep_stats_destroy(h5prep_stats *s)
     for (size_t i = 0; i < s->nkept; i++)
         free(s->kept[i].data);
     free(s->kept);
+    json_decref(s->merged_weights);
+    h5p_weights_free(s->weights);
     if (s->acc_release)
         s->acc_release(s->acc);
     free(s);
@@ -83,6 +85,19 @@ h5prep_status h5prep_stats_set_part(h5prep_stats *s, int index, int count)
 }
 
 void h5prep_stats_set_ranks(h5prep_stats *s, int ranks) { s->ranks = ranks; }
+
+h5prep_status h5prep_stats_set_weights(h5prep_stats *s, const char *spec, int axis)
+{
+    h5p_clear_error();
+    h5p_weights *w = NULL;
+    if (spec)
+        FORWARD_IF_ERROR(h5p_weights_parse(spec, axis, &w));
+    else
+        RETURN_ERROR_IF(axis >= 0, H5PREP_ERR_USAGE, "--weights-axis %d without --weights", axis);
+    h5p_weights_free(s->weights);
+    s->weights = w;
+    return H5PREP_OK;
+}
 
 h5p_var *h5p_stats_find(h5prep_stats *s, const char *name)
 {
@@ -185,6 +200,11 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
     }
     h5prep_status st = H5PREP_OK;
     int same = v->rank == in->rank && v->keep_first == in->keep_first && v->keep_count == in->keep_count;
+    if (same && !v->wsum != !in->wsum) { /* the documents' weights are compared first (state_io.c) */
+        h5p_var_free(in);
+        return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s is %sweighted, the runs merged before are %sweighted", path,
+                        v->name, v->wsum ? "not " : "", v->wsum ? "" : "not ");
+    }
     for (int a = 1; same && a < v->rank; a++)
         same = v->dims[a] == in->dims[a];
     if (!same) {
@@ -223,8 +243,12 @@ h5prep_status h5p_stats_merge_var(h5prep_stats *s, h5p_var *in, const char *path
             st = merge_tendencies(v, in, path);
         if (st == H5PREP_OK)
             st = h5p_sketch_mergeable(v, in, path);
-        for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++)
-            h5p_moments_merge(&v->result[f], &in->result[f]);
+        for (uint64_t f = 0; f < nf && st == H5PREP_OK; f++) {
+            if (v->wsum)
+                h5p_wmoments_merge(&v->result[f], &v->wsum[f], &in->result[f], in->wsum[f]);
+            else
+                h5p_moments_merge(&v->result[f], &in->result[f]);
+        }
         if (st == H5PREP_OK) {
             h5p_sketch_merge_var(v, in);
             v->dims[0] = rows;
@@ -270,6 +294,24 @@ unsigned h5prep_moments_flags(const h5prep_moments *m, int ddof)
         return H5PREP_FLAG_EMPTY | H5PREP_FLAG_CONSTANT;
     double var = h5prep_moments_variance(m, ddof);
     return var > 0 && isfinite(var) ? 0u : (unsigned)H5PREP_FLAG_CONSTANT; /* no divisor: 0, undefined or beyond float64 */
+}
+
+double h5prep_weighted_variance(const h5prep_moments *m, double wsum, int ddof)
+{
+    return wsum > (double)ddof ? m->m2 / (wsum - (double)ddof) : NAN;
+}
+
+unsigned h5prep_weighted_flags(const h5prep_moments *m, double wsum, int ddof)
+{
+    if (m->n == 0)
+        return H5PREP_FLAG_EMPTY | H5PREP_FLAG_CONSTANT;
+    double var = h5prep_weighted_variance(m, wsum, ddof);
+    return var > 0 && isfinite(var) ? 0u : (unsigned)H5PREP_FLAG_CONSTANT;
+}
+
+const double *h5prep_stats_var_wsum(const h5prep_stats *s, size_t i)
+{
+    return i < s->nvars ? s->vars[i].wsum : NULL;
 }
 
 h5prep_status h5p_stats_add_result(h5prep_stats *s, const char *name, int rank, const uint64_t *dims, int keep_first,

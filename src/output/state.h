@@ -8,6 +8,7 @@
 #include "common/moments.h"
 #include "input/variable.h"
 #include "output/state_pack.h"
+#include "input/weights.h"
 #include "output/state_tree.h"
 
 /* What a part run (--part i/N) keeps of a variable: its share [first, end) of the variable's
@@ -43,6 +44,8 @@ struct h5prep_stats {
     size_t nkept;               /* nodes of their parts refer to until merged (h5prep_stats_load_packed) */
     int nlags;                  /* tendencies to compute (h5prep_stats_add_tendency), ascending */
     int lags[H5PREP_MAX_TENDENCIES];
+    h5p_weights *weights;       /* --weights of a run, or of the documents loaded (NULL: unweighted) */
+    void *merged_weights;       /* json_t object: provenance.weights of the documents loaded, or NULL */
 };
 
 /* Finds the variable called name, NULL when absent. */

@@ -66,6 +66,26 @@ char *h5prep_stats_inputs(const h5prep_stats *s)
     return text;
 }
 
+/* provenance.weights of a weighted run, or of the weighted documents merged; NULL: unweighted.
+ * `resolved` is what merges compare: the rule, or the weight file's real path and dataset. */
+static json_t *weights_json(const h5prep_stats *s)
+{
+    const h5p_weights *w = s->weights;
+    if (!w) { /* a merge: the weights of its documents (null: unweighted) */
+        json_t *m = s->merged_weights ? json_object_get(s->merged_weights, "weights") : NULL;
+        return json_is_object(m) ? json_deep_copy(m) : NULL;
+    }
+    char resolved[4400];
+    if (w->kind == H5P_WEIGHTS_QUADRATURE)
+        snprintf(resolved, sizeof resolved, "quadrature:%s", w->rule);
+    else
+        snprintf(resolved, sizeof resolved, "%s%s:%s", w->kind == H5P_WEIGHTS_COSLAT ? "coslat:" : "", w->realpath,
+                 w->dataset);
+    return json_pack("{s:s, s:s, s:o, s:o}", "spec", w->spec, "resolved", resolved, "file",
+                     w->realpath[0] ? json_string(w->realpath) : json_null(), "axis",
+                     w->axis >= 0 ? json_integer(w->axis) : json_null());
+}
+
 static json_t *provenance_json(const h5prep_stats *s)
 {
     json_t *inputs = json_array();
@@ -85,6 +105,9 @@ static json_t *provenance_json(const h5prep_stats *s)
         json_object_set(p, "merged_from", s->merged_from);
     if (s->factors)
         json_object_set(p, "factors", s->factors);
+    json_t *w = weights_json(s);
+    if (w)
+        json_object_set_new(p, "weights", w);
     if (s->ranks > 0)
         json_object_set_new(p, "ranks", json_integer(s->ranks));
     if (s->part_count) {
@@ -128,10 +151,28 @@ static json_t *states_packed(json_t *obj, const h5p_moments *m, uint64_t nf, h5p
     return obj;
 }
 
-/* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
- * part's tree nodes, read back bit for bit; packed words instead of JSON lists with pk. */
-static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf, h5p_packer *pk)
+/* The sums of weights of nf states as "wsum" in obj (NULL wsum: unweighted, nothing added); NULL
+ * (obj released) when out of memory. JSON in both forms, packed or not. */
+static json_t *wsum_json(json_t *obj, const double *wsum, uint64_t nf)
 {
+    if (!wsum || !obj)
+        return obj;
+    json_t *ws = json_array();
+    for (uint64_t f = 0; ws && f < nf; f++)
+        json_array_append_new(ws, real_json(wsum[f]));
+    if (!ws || json_array_size(ws) != nf || json_object_set_new(obj, "wsum", ws) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* The six arrays of nf states (count, missing, mean, m2, min, max) into obj, as they are: a
+ * part's tree nodes, read back bit for bit; packed words instead of JSON lists with pk. A weighted
+ * node (wsum) holds its sums of weights beside them. */
+static json_t *states_json(json_t *obj, const h5p_moments *m, uint64_t nf, const double *wsum, h5p_packer *pk)
+{
+    obj = wsum_json(obj, wsum, nf);
     if (pk)
         return states_packed(obj, m, nf, pk);
     json_t *a[6];
@@ -162,7 +203,7 @@ static json_t *nodes_json(const h5p_tree *t, h5p_packer *pk)
     for (size_t i = 0; nodes && i < t->n; i++) {
         const h5p_tree_node *n = &t->node[i];
         json_t *o = states_json(json_pack("{s:i, s:I}", "level", (int)n->level, "index", (json_int_t)n->index), n->m,
-                                t->nf, pk);
+                                t->nf, t->weighted ? (const double *)(n->m + t->nf) : NULL, pk);
         if (!o || json_array_append_new(nodes, o) != 0) {
             json_decref(nodes);
             return NULL;
@@ -198,30 +239,39 @@ static json_t *var_meta_json(const h5p_var *v)
     json_t *keep = json_array();
     for (int a = 0; a < v->keep_count; a++)
         json_array_append_new(keep, json_integer(v->keep_first + a));
-    return json_pack("{s:o, s:o, s:o}", "shape", u64_array(v->dims, v->rank, 0), "keep_axes", keep, "feature_shape",
-                     u64_array(v->dims + v->keep_first, v->keep_count, 0));
+    json_t *jv = json_pack("{s:o, s:o, s:o}", "shape", u64_array(v->dims, v->rank, 0), "keep_axes", keep,
+                           "feature_shape", u64_array(v->dims + v->keep_first, v->keep_count, 0));
+    /* --weights: the data axis of 1-D weights (null for an array of weights) */
+    if (jv && v->wsum &&
+        json_object_set_new(jv, "weights_axis", v->weights_axis >= 0 ? json_integer(v->weights_axis) : json_null()) != 0) {
+        json_decref(jv);
+        return NULL;
+    }
+    return jv;
 }
 
 /* The per-feature arrays of nf states as a document shows them (count, missing, mean, std, var,
- * min, max, m2, flags), added to obj; NULL (obj released) when out of memory. */
-static json_t *moments_json(json_t *obj, const h5p_moments *ms, uint64_t nf, int ddof)
+ * min, max, m2, flags), added to obj; with wsum, weighted (frequency weights). NULL (obj released)
+ * when out of memory. */
+static json_t *moments_json(json_t *obj, const h5p_moments *ms, const double *wsum, uint64_t nf, int ddof)
 {
     json_t *count = json_array(), *missing = json_array(), *mean = json_array(), *std = json_array(),
            *var = json_array(), *mn = json_array(), *mx = json_array(), *m2 = json_array(),
            *flags = json_array();
     for (uint64_t f = 0; f < nf; f++) {
         const h5p_moments *m = &ms[f];
-        double vr = h5prep_moments_variance(m, ddof);
-        int empty = m->n == 0;
+        double vr = wsum ? h5prep_weighted_variance(m, wsum[f], ddof) : h5prep_moments_variance(m, ddof);
+        int empty = m->n == 0, nomean = empty || (wsum && !(wsum[f] > 0)); /* a weighted mean needs weight */
         json_array_append_new(count, json_integer(m->n));
         json_array_append_new(missing, json_integer(m->missing));
-        json_array_append_new(mean, empty ? json_null() : real_json(m->mean));
+        json_array_append_new(mean, nomean ? json_null() : real_json(m->mean));
         json_array_append_new(var, real_json(vr));
         json_array_append_new(std, real_json(sqrt(vr)));
         json_array_append_new(mn, empty ? json_null() : real_json(m->min));
         json_array_append_new(mx, empty ? json_null() : real_json(m->max));
         json_array_append_new(m2, real_json(m->m2));
-        json_array_append_new(flags, json_integer(h5prep_moments_flags(m, ddof)));
+        json_array_append_new(flags, json_integer(wsum ? h5prep_weighted_flags(m, wsum[f], ddof)
+                                                       : h5prep_moments_flags(m, ddof)));
     }
     /* every array has one entry per feature, or there is no document (only memory can fail) */
     json_t *all[] = {count, missing, mean, std, var, mn, mx, m2, flags};
@@ -249,7 +299,7 @@ static json_t *tendencies_json(json_t *jv, const h5p_var *v, int ddof)
     uint64_t nf = h5p_var_features(v);
     json_t *list = json_array();
     for (int k = 0; list && k < v->ntend; k++) {
-        json_t *o = moments_json(json_pack("{s:i}", "lag", v->tend_lag[k]), v->tend + (uint64_t)k * nf, nf, ddof);
+        json_t *o = moments_json(json_pack("{s:i}", "lag", v->tend_lag[k]), v->tend + (uint64_t)k * nf, NULL, nf, ddof);
         if (!o || json_array_append_new(list, o) != 0) {
             json_decref(list);
             list = NULL;
@@ -293,7 +343,8 @@ static json_t *tendencies_json(json_t *jv, const h5p_var *v, int ddof)
 static json_t *var_json(const h5p_var *v, int ddof, h5p_packer *pk)
 {
     uint64_t nf = h5p_var_features(v);
-    json_t *jv = pk ? states_json(var_meta_json(v), v->result, nf, pk) : moments_json(var_meta_json(v), v->result, nf, ddof);
+    json_t *jv = pk ? states_json(var_meta_json(v), v->result, nf, v->wsum, pk)
+                    : wsum_json(moments_json(var_meta_json(v), v->result, v->wsum, nf, ddof), v->wsum, nf);
     return tendencies_json(jv, v, ddof);
 }
 
@@ -422,8 +473,10 @@ static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, i
     return e;
 }
 
-/* The per-feature datasets of nf states (count, missing, mean, std, var, min, max, m2, flags) in g. */
-static herr_t put_moments(hid_t g, const h5p_moments *ms, uint64_t nf, int frank, const uint64_t *fshape, int ddof)
+/* The per-feature datasets of nf states (count, missing, mean, std, var, min, max, m2, flags) in g;
+ * with wsum, weighted (frequency weights). */
+static herr_t put_moments(hid_t g, const h5p_moments *ms, const double *wsum, uint64_t nf, int frank,
+                          const uint64_t *fshape, int ddof)
 {
     herr_t e = 0;
     int64_t *ic = malloc(2 * nf * sizeof *ic);
@@ -440,13 +493,13 @@ static herr_t put_moments(hid_t g, const h5p_moments *ms, uint64_t nf, int frank
             int empty = m->n == 0;
             cnt[i] = m->n;
             mis[i] = m->missing;
-            mean[i] = empty ? NAN : m->mean;
-            var[i] = h5prep_moments_variance(m, ddof);
+            mean[i] = empty || (wsum && !(wsum[i] > 0)) ? NAN : m->mean;
+            var[i] = wsum ? h5prep_weighted_variance(m, wsum[i], ddof) : h5prep_moments_variance(m, ddof);
             sd[i] = sqrt(var[i]);
             mn[i] = empty ? NAN : m->min;
             mx[i] = empty ? NAN : m->max;
             m2[i] = m->m2;
-            fl[i] = (uint8_t)h5prep_moments_flags(m, ddof);
+            fl[i] = (uint8_t)(wsum ? h5prep_weighted_flags(m, wsum[i], ddof) : h5prep_moments_flags(m, ddof));
         }
         e |= put_dataset(g, "count", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, cnt);
         e |= put_dataset(g, "missing", H5T_STD_I64LE, H5T_NATIVE_INT64, frank, fshape, mis);
@@ -480,7 +533,7 @@ static herr_t put_tendencies(hid_t g, const h5p_var *v, int frank, const uint64_
             return -1;
         uint64_t lag = (uint64_t)v->tend_lag[k];
         e |= put_i64_attr(t, "lag", &lag, 1);
-        e |= put_moments(t, v->tend + (uint64_t)k * nf, nf, frank, fshape, ddof);
+        e |= put_moments(t, v->tend + (uint64_t)k * nf, NULL, nf, frank, fshape, ddof);
         H5Gclose(t);
     }
     return e;
@@ -505,7 +558,12 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
     e |= put_i64_attr(g, "shape", v->dims, v->rank);
     e |= put_i64_attr(g, "keep_axes", keep, v->keep_count);
     e |= put_i64_attr(g, "feature_shape", fshape, frank);
-    e |= put_moments(g, v->result, h5p_var_features(v), frank, fshape, ddof);
+    e |= put_moments(g, v->result, v->wsum, h5p_var_features(v), frank, fshape, ddof);
+    if (v->wsum) {
+        e |= put_dataset(g, "wsum", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, frank, fshape, v->wsum);
+        uint64_t axis = (uint64_t)v->weights_axis; /* an empty attribute: weights of an array */
+        e |= put_i64_attr(g, "weights_axis", &axis, v->weights_axis >= 0);
+    }
     e |= put_tendencies(g, v, frank, fshape, ddof);
     if (e >= 0)
         e |= h5p_sketch_put_h5(g, v);
@@ -646,14 +704,17 @@ static h5prep_status bad_state(const char *path, const char *name, uint64_t f, c
  * [min, max] (allowed: 1e-9 of the values' magnitude), and m2 may exceed count*((max-min)/2)^2,
  * its largest value (Popoviciu), by rounding only (allowed: 1e-6 relative, plus the residue
  * of a constant column at 16 ulps). m2 = +inf is a state (its true value exceeds DBL_MAX). */
-static h5prep_status check_state(const h5p_moments *m, const char *path, const char *name, uint64_t f)
+static h5prep_status check_state(const h5p_moments *m, const double *wsum, const char *path, const char *name,
+                                 uint64_t f)
 {
+    if (wsum && !(wsum[f] >= 0 && wsum[f] <= DBL_MAX))
+        return bad_state(path, name, f, "the sum of weights is %g, not a finite number >= 0", wsum[f]);
     if (m->n < 0)
         return bad_state(path, name, f, "count is negative (%lld)", (long long)m->n);
     if (m->missing < 0)
         return bad_state(path, name, f, "missing is negative (%lld)", (long long)m->missing);
-    if (m->n == 0)
-        return H5PREP_OK; /* mean, m2, min and max of an empty feature are not used */
+    if (m->n == 0 || (wsum && wsum[f] == 0))
+        return H5PREP_OK; /* mean, m2, min and max of an empty feature are not used; nor mean and m2 without weight */
     if (!isfinite(m->mean))
         return bad_state(path, name, f, "count is %lld but the mean is not a finite number (%g)", (long long)m->n, m->mean);
     if (!isfinite(m->min) || !isfinite(m->max))
@@ -669,16 +730,17 @@ static h5prep_status check_state(const h5p_moments *m, const char *path, const c
     if (m->mean < m->min - tol || m->mean > m->max + tol)
         return bad_state(path, name, f, "the mean %.17g lies outside [min, max] = [%.17g, %.17g]", m->mean, m->min, m->max);
     double half = m->max * 0.5 - m->min * 0.5, resid = 16 * DBL_EPSILON * amax; /* neither overflows */
-    double bound = (double)m->n * (half * half + resid * resid) * (1 + 1e-6);
+    double bound = (wsum ? wsum[f] : (double)m->n) * (half * half + resid * resid) * (1 + 1e-6);
     if (m->m2 > bound)
-        return bad_state(path, name, f, "m2 %.17g is more than count, min and max allow (count * ((max - min) / 2)^2 = %.17g)",
-                         m->m2, (double)m->n * half * half);
+        return bad_state(path, name, f, "m2 %.17g is more than %s, min and max allow (%s * ((max - min) / 2)^2 = %.17g)",
+                         m->m2, wsum ? "wsum" : "count", wsum ? "wsum" : "count",
+                         (wsum ? wsum[f] : (double)m->n) * half * half);
     return H5PREP_OK;
 }
 
 /* The checked states of loaded arrays into out (nf). */
 static h5prep_status arrays_to_states(const loaded_arrays *a, uint64_t nf, const char *path, const char *name,
-                                      h5p_moments *out)
+                                      h5p_moments *out, const double *wsum)
 {
     for (uint64_t f = 0; f < nf; f++) {
         h5p_moments m = h5p_moments_empty();
@@ -690,7 +752,7 @@ static h5prep_status arrays_to_states(const loaded_arrays *a, uint64_t nf, const
             m.min = a->min[f];
             m.max = a->max[f];
         }
-        FORWARD_IF_ERROR(check_state(&m, path, name, f));
+        FORWARD_IF_ERROR(check_state(&m, wsum, path, name, f));
         out[f] = m;
     }
     return H5PREP_OK;
@@ -701,7 +763,7 @@ static h5prep_status fill_states(h5p_var *v, const loaded_arrays *a, const char 
     uint64_t nf = h5p_var_features(v);
     v->result = malloc((nf ? nf : 1) * sizeof *v->result);
     RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
-    return arrays_to_states(a, nf, path, v->name, v->result);
+    return arrays_to_states(a, nf, path, v->name, v->result, v->wsum);
 }
 
 static int json_u64s(json_t *arr, uint64_t *out, int cap, uint64_t min_value)
@@ -897,10 +959,33 @@ static h5prep_status load_tendencies(json_t *list, const char *path, h5p_var *v,
             st = json_column(e, c, nf, fs, key_is_integer(c) ? array_slot(&a, c) : NULL,
                              key_is_integer(c) ? NULL : array_slot(&a, c), path, what, NULL);
         if (st == H5PREP_OK)
-            st = arrays_to_states(&a, nf, path, what, v->tend + k * nf);
+            st = arrays_to_states(&a, nf, path, what, v->tend + k * nf, NULL);
         free_arrays(&a);
         FORWARD_IF_ERROR(st);
     }
+    return H5PREP_OK;
+}
+
+/* The "wsum" array of a weighted variable or part node (nf numbers) into a new array *out; NULL
+ * when jv has none (an unweighted state). */
+static h5prep_status json_wsum(json_t *jv, uint64_t nf, const char *path, const char *name, double **out)
+{
+    *out = NULL;
+    json_t *arr = json_object_get(jv, "wsum");
+    if (!arr)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(!json_is_array(arr) || json_array_size(arr) != nf, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"wsum\" is not a list of %llu numbers (one per feature)", path, name,
+                    (unsigned long long)nf);
+    double *w = h5p_malloc(nf * sizeof *w);
+    RETURN_ERROR_IF(!w, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    for (uint64_t i = 0; i < nf; i++)
+        if (json_to_real(json_array_get(arr, i), &w[i]) != 0) {
+            free(w);
+            return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" entry %llu is not a number", path, name,
+                            (unsigned long long)i);
+        }
+    *out = w;
     return H5PREP_OK;
 }
 
@@ -925,6 +1010,10 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
         st = json_column(jv, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
                          key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
+    if (st == H5PREP_OK)
+        st = json_wsum(jv, nf, path, name, &v->wsum);
+    json_t *wax = json_object_get(jv, "weights_axis");
+    v->weights_axis = json_is_integer(wax) ? (int)json_integer_value(wax) : -1;
     if (st == H5PREP_OK)
         st = fill_states(v, &a, path);
     free_arrays(&a);
@@ -978,14 +1067,23 @@ static h5prep_status push_part_nodes(const h5prep_stats *s, h5p_tree *t, json_t 
         }
         loaded_arrays a = {0};
         h5p_moments *m = NULL;
+        double *ws = NULL;
         h5prep_status st = alloc_arrays(&a, t->nf, path);
         for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
             st = json_column(jn, k, t->nf, "of the variable", key_is_integer(k) ? array_slot(&a, k) : NULL,
                              key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
-        if (st == H5PREP_OK && !(m = malloc((t->nf ? t->nf : 1) * sizeof *m)))
+        if (st == H5PREP_OK)
+            st = json_wsum(jn, t->nf, path, name, &ws);
+        if (st == H5PREP_OK && !ws != !t->weighted)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part node %zu is %sweighted, the variable is %sweighted", path,
+                          name, i, ws ? "" : "not ", t->weighted ? "" : "not ");
+        if (st == H5PREP_OK && !(m = malloc(h5p_tree_state_bytes(t) + sizeof *m)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
         if (st == H5PREP_OK)
-            st = arrays_to_states(&a, t->nf, path, name, m);
+            st = arrays_to_states(&a, t->nf, path, name, m, ws);
+        if (st == H5PREP_OK && ws) /* a weighted tree's node: the sums of weights after the states */
+            memcpy(m + t->nf, ws, t->nf * sizeof *ws);
+        free(ws);
         free_arrays(&a);
         if (st != H5PREP_OK) {
             free(m);
@@ -1011,20 +1109,33 @@ static h5prep_status assemble_parts(const h5prep_stats *s, json_t *list, h5p_var
         by_first[j] = e;
     }
     h5p_tree t;
-    h5p_tree_init(&t, h5p_var_features(v));
+    uint64_t nf = h5p_var_features(v);
+    if (v->wsum)
+        h5p_tree_init_weighted(&t, nf);
+    else
+        h5p_tree_init(&t, nf);
     h5prep_status st = H5PREP_OK;
     for (size_t i = 0; i < n && st == H5PREP_OK; i++)
         st = push_part_nodes(s, &t, by_first[i], json_object_get(by_first[i], "nodes"), v->name);
+    h5p_moments *all = st == H5PREP_OK ? h5p_malloc(h5p_tree_state_bytes(&t)) : NULL;
+    if (st == H5PREP_OK && !all)
+        st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK)
-        st = h5p_tree_fold(&t, v->result);
-    for (int k = 0; k < v->ntend && st == H5PREP_OK; k++) { /* each lag's tree the same way */
+        st = h5p_tree_fold(&t, all);
+    if (st == H5PREP_OK) { /* a weighted fold holds the sums of weights after the states */
+        memcpy(v->result, all, nf * sizeof *all);
+        if (v->wsum)
+            memcpy(v->wsum, all + nf, nf * sizeof *v->wsum);
+    }
+    free(all);
+    for (int k = 0; k < v->ntend && st == H5PREP_OK; k++) { /* each lag's tree the same way (unweighted) */
         h5p_tree_free(&t);
-        h5p_tree_init(&t, h5p_var_features(v));
+        h5p_tree_init(&t, nf);
         for (size_t i = 0; i < n && st == H5PREP_OK; i++)
             st = push_part_nodes(s, &t, by_first[i], json_array_get(json_object_get(by_first[i], "tendency_nodes"), (size_t)k),
                                  v->name);
         if (st == H5PREP_OK)
-            st = h5p_tree_fold(&t, v->tend + (uint64_t)k * h5p_var_features(v));
+            st = h5p_tree_fold(&t, v->tend + (uint64_t)k * nf);
     }
     h5p_tree_free(&t);
     free(by_first);
@@ -1189,6 +1300,35 @@ static void remember_merge(h5prep_stats *s, const char *path, json_t *prov)
     }
 }
 
+/* provenance.weights must be that of the documents loaded before (their "resolved" rule or file
+ * and dataset, and axis): statistics of other weights, or weighted and unweighted ones, do not
+ * mix. The first document's weights are kept for the merged provenance. */
+static h5prep_status check_weights(h5prep_stats *s, json_t *prov, const char *path)
+{
+    json_t *w = json_object_get(prov, "weights");
+    RETURN_ERROR_IF(w && (!json_is_object(w) || !json_is_string(json_object_get(w, "resolved")) ||
+                          !json_is_string(json_object_get(w, "spec"))),
+                    H5PREP_ERR_STATE, "%s: provenance.weights is not an object with \"spec\" and \"resolved\"", path);
+    if (!s->merged_weights) {
+        s->merged_weights = json_pack("{s:s, s:O}", "path", path, "weights", w ? w : json_null());
+        RETURN_ERROR_IF(!s->merged_weights, H5PREP_ERR_NOMEM, "out of memory");
+        return H5PREP_OK;
+    }
+    json_t *before = json_object_get(s->merged_weights, "weights");
+    int same = json_is_null(before) ? w == NULL
+                                    : w && json_equal(json_object_get(w, "resolved"), json_object_get(before, "resolved")) &&
+                                          json_equal(json_object_get(w, "axis"), json_object_get(before, "axis"));
+    if (same)
+        return H5PREP_OK;
+    const char *first = json_string_value(json_object_get(s->merged_weights, "path"));
+    const char *a = w ? json_string_value(json_object_get(w, "spec")) : NULL;
+    const char *b = json_is_null(before) ? NULL : json_string_value(json_object_get(before, "spec"));
+    h5p_fail(H5PREP_ERR_STATE, "%s: was computed %s%s, but %s %s%s; such statistics do not merge", path,
+             a ? "with --weights " : "without weights", a ? a : "", first, b ? "with --weights " : "without weights",
+             b ? b : "");
+    return h5p_hint(H5PREP_ERR_STATE, "merge statistics computed with the same --weights (the same rule, or the same file, dataset and axis)");
+}
+
 /* CF decoding and ddof must be those of the documents loaded before: statistics of decoded
  * and raw values do not mix, and a ddof that differs says the runs were not made alike (m2
  * itself does not depend on it; the merge's own ddof gives the merged var and std). */
@@ -1211,7 +1351,7 @@ static h5prep_status check_decoding(h5prep_stats *s, json_t *prov, const char *p
     }
     s->cfg.raw = raw;
     s->merged_ddof = ddof;
-    return H5PREP_OK;
+    return check_weights(s, prov, path);
 }
 
 /* Merges a parsed document (consumed) called `path` in messages into s. kept: for a packed
@@ -1410,6 +1550,25 @@ typedef struct h5_load {
     h5prep_status st;
 } h5_load;
 
+/* The "wsum" dataset (nf sums of weights) and weights_axis attribute of a weighted variable. */
+static h5prep_status h5_wsum(hid_t g, uint64_t nf, const char *path, h5p_var *v)
+{
+    RETURN_ERROR_IF((uint64_t)dataset_len(g, "wsum") != nf, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"wsum\" does not have one entry per feature (%llu)", path, v->name,
+                    (unsigned long long)nf);
+    v->wsum = h5p_malloc(nf * sizeof *v->wsum);
+    RETURN_ERROR_IF(!v->wsum, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    hid_t d = H5Dopen2(g, "wsum", H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->wsum);
+    if (d >= 0)
+        H5Dclose(d);
+    RETURN_ERROR_IF(e < 0, H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" cannot be read as numbers (HDF5: %s)", path,
+                    v->name, h5p_hdf5_reason());
+    uint64_t axis;
+    v->weights_axis = get_i64_attr(g, "weights_axis", &axis, 1) == 1 ? (int)axis : -1;
+    return H5PREP_OK;
+}
+
 static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *info, void *arg)
 {
     h5_load *L = arg;
@@ -1446,6 +1605,8 @@ static herr_t load_h5_group(hid_t root, const char *gpath, const H5O_info_t *inf
         st = alloc_arrays(&a, nf, L->path);
     for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
         st = h5_column(g, k, nf, fs, array_slot(&a, k), L->path, name);
+    if (st == H5PREP_OK && dataset_len(g, "wsum") >= 0)
+        st = h5_wsum(g, nf, L->path, &v);
     if (st == H5PREP_OK)
         st = fill_states(&v, &a, L->path);
     free_arrays(&a);

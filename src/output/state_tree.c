@@ -13,6 +13,17 @@ void h5p_tree_init(h5p_tree *t, uint64_t nf)
     t->nf = nf;
 }
 
+void h5p_tree_init_weighted(h5p_tree *t, uint64_t nf)
+{
+    h5p_tree_init(t, nf);
+    t->weighted = 1;
+}
+
+size_t h5p_tree_state_bytes(const h5p_tree *t)
+{
+    return (size_t)t->nf * (sizeof(h5p_moments) + (t->weighted ? sizeof(double) : 0));
+}
+
 void h5p_tree_free(h5p_tree *t)
 {
     for (size_t i = 0; i < t->n; i++)
@@ -23,10 +34,18 @@ void h5p_tree_free(h5p_tree *t)
 }
 
 /* left <- left ⊕ right, feature by feature */
-static void merge_states(h5p_moments *left, const h5p_moments *right, uint64_t nf)
+static void merge_states(const h5p_tree *t, h5p_moments *left, const h5p_moments *right)
 {
+    uint64_t nf = t->nf;
+    if (!t->weighted) {
+        for (uint64_t f = 0; f < nf; f++)
+            h5p_moments_merge(&left[f], &right[f]);
+        return;
+    }
+    double *wl = (double *)(left + nf);
+    const double *wr = (const double *)(right + nf);
     for (uint64_t f = 0; f < nf; f++)
-        h5p_moments_merge(&left[f], &right[f]);
+        h5p_wmoments_merge(&left[f], &wl[f], &right[f], wr[f]);
 }
 
 h5prep_status h5p_tree_push(h5p_tree *t, uint32_t level, uint64_t index, h5p_moments *m)
@@ -34,7 +53,7 @@ h5prep_status h5p_tree_push(h5p_tree *t, uint32_t level, uint64_t index, h5p_mom
     /* while the top is the left sibling of the new node, they make their parent */
     while (t->n > 0 && t->node[t->n - 1].level == level && index % 2 == 1 && t->node[t->n - 1].index == index - 1) {
         h5p_tree_node *top = &t->node[t->n - 1];
-        merge_states(top->m, m, t->nf);
+        merge_states(t, top->m, m);
         free(m);
         m = top->m;
         t->n--;
@@ -71,16 +90,19 @@ h5prep_status h5p_tree_fold(const h5p_tree *t, h5p_moments *out)
 {
     for (uint64_t f = 0; f < t->nf; f++)
         out[f] = h5p_moments_empty();
+    if (t->weighted)
+        memset(out + t->nf, 0, t->nf * sizeof(double));
     if (t->n == 0)
         return H5PREP_OK;
     /* right fold: out = n[last]; out = n[i] ⊕ out */
-    h5p_moments *left = h5p_malloc(t->nf * sizeof *left);
+    size_t bytes = h5p_tree_state_bytes(t);
+    h5p_moments *left = h5p_malloc(bytes);
     RETURN_ERROR_IF(!left, H5PREP_ERR_NOMEM, "out of memory for %llu feature states", (unsigned long long)t->nf);
-    memcpy(out, t->node[t->n - 1].m, t->nf * sizeof *out);
+    memcpy(out, t->node[t->n - 1].m, bytes);
     for (size_t i = t->n - 1; i-- > 0;) {
-        memcpy(left, t->node[i].m, t->nf * sizeof *left);
-        merge_states(left, out, t->nf);
-        memcpy(out, left, t->nf * sizeof *out);
+        memcpy(left, t->node[i].m, bytes);
+        merge_states(t, left, out);
+        memcpy(out, left, bytes);
     }
     free(left);
     return H5PREP_OK;

@@ -20,17 +20,23 @@
 typedef struct h5p_tree_node {
     uint32_t level;
     uint64_t index;
-    h5p_moments *m; /* (nf,) owned by the tree */
+    h5p_moments *m; /* (nf,) owned by the tree; a weighted tree's: nf states, then nf sums of weights */
 } h5p_tree_node;
 
 typedef struct h5p_tree {
     uint64_t nf;
     h5p_tree_node *node; /* the stack, in block order */
     size_t n, cap;
+    int weighted;        /* states of a weighted run (h5p_wmoments_merge), set by h5p_tree_init_weighted */
 } h5p_tree;
 
 /* An empty tree of nf-feature states. */
 void h5p_tree_init(h5p_tree *t, uint64_t nf);
+/* An empty tree of nf weighted states: every array pushed and folded holds nf states followed by
+ * their nf sums of weights (h5p_tree_state_bytes), merged by h5p_wmoments_merge. */
+void h5p_tree_init_weighted(h5p_tree *t, uint64_t nf);
+/* Bytes of one node's array. */
+size_t h5p_tree_state_bytes(const h5p_tree *t);
 void h5p_tree_free(h5p_tree *t); /* accepts a zeroed or freed tree */
 
 /* Pushes node (level, index) after every node pushed so far; m (nf states, from malloc) is taken
@@ -44,7 +50,7 @@ int h5p_tree_follows(const h5p_tree *t, uint32_t level, uint64_t index, uint64_t
 /* The first block after the nodes pushed so far (first when none). */
 uint64_t h5p_tree_end(const h5p_tree *t, uint64_t first);
 
-/* Folds the stack from the right into out (nf states); empty states when nothing was pushed. The
+/* Folds the stack from the right into out (h5p_tree_state_bytes); empty states when nothing was pushed. The
  * tree is left as it was. */
 h5prep_status h5p_tree_fold(const h5p_tree *t, h5p_moments *out);
 

@@ -872,7 +872,9 @@ static int cmd_stats(int argc, char **argv)
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
         int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
-        if (notice && (verbose || sketch || weights)) /* AUTO without a GPU is the ordinary case on a laptop; the sketch and weights are not */
+        /* AUTO without a GPU is the ordinary case on a laptop; the sketch and weights moving a GPU
+         * run to the CPU is not, and is said once (rank 0) unless --quiet */
+        if (notice && !quiet && w.rank == 0 && (verbose || sketch || weights))
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {

@@ -504,9 +504,12 @@ Test(weights, bad_weights_are_refused_with_their_message, .timeout = 120)
     cr_assert_eq(tu_cli(cuda), 14, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "--weights with --backend cuda"), "%s", tu_stderr());
     cr_assert(!tu_exists(out));
-    const char *autob[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "-o", out, "-q", NULL};
+    const char *autob[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "-o", out, NULL};
     cr_assert_eq(tu_cli(autob), 0, "%s", tu_stderr());
     cr_assert(strstr(tu_stderr(), "weighted statistics are computed on the CPU"), "%s", tu_stderr());
+    const char *quiet[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "-o", out, "-q", NULL};
+    int rc = tu_cli(quiet);
+    cr_assert(rc == 0 && !strstr(tu_stderr(), "on the CPU"), "--quiet still said: %s", tu_stderr());
 }
 
 /* A transform's normalize: {stats: FILE} with a weighted statistics file z-scores with the weighted

@@ -517,6 +517,16 @@ static herr_t put_moments(hid_t g, const h5p_moments *ms, const double *wsum, ui
     return e;
 }
 
+/* Group `name` under parent, with the groups on its path; negative when it cannot be made. */
+static hid_t make_group(hid_t parent, const char *name)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(parent, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    return g;
+}
+
 /* Tendencies of v: group "tendencies/lag_L" per lag, with attribute "lag" and put_moments's datasets. */
 static herr_t put_tendencies(hid_t g, const h5p_var *v, int frank, const uint64_t *fshape, int ddof)
 {
@@ -525,10 +535,7 @@ static herr_t put_tendencies(hid_t g, const h5p_var *v, int frank, const uint64_
     for (int k = 0; v->tend && k < v->ntend && e >= 0; k++) {
         char name[48];
         snprintf(name, sizeof name, "tendencies/lag_%d", v->tend_lag[k]);
-        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-        H5Pset_create_intermediate_group(lcpl, 1);
-        hid_t t = H5Gcreate2(g, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-        H5Pclose(lcpl);
+        hid_t t = make_group(g, name);
         if (t < 0)
             return -1;
         uint64_t lag = (uint64_t)v->tend_lag[k];
@@ -543,10 +550,7 @@ static herr_t write_h5_var(hid_t f, const h5p_var *v, int ddof)
 {
     char gname[1100];
     snprintf(gname, sizeof gname, "/variables%s", v->name);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, gname, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
+    hid_t g = make_group(f, gname);
     if (g < 0)
         return -1;
     uint64_t keep[H5PREP_MAX_RANK];

@@ -8,6 +8,7 @@
 #include "backends/choose.h"
 #include "common/internal.h"
 #include "engine/ring.h"
+#include "engine/robust.h"
 #include "output/outdir.h"
 #include "output/sink.h"
 #include "output/state.h"
@@ -77,6 +78,7 @@ typedef struct run {
     h5p_reader *readers;          /* (nvars,) the reader thread's open dataset of each variable */
     size_t *reader_part;          /* (nvars,) part open in readers[v], SIZE_MAX when none */
     uint32_t **order;             /* (nslots,) row order of the slab in each slot */
+    uint64_t n_stat[H5P_RING_SLOTS_MAX]; /* rows of the slab in each slot that count for statistics */
     h5p_decode **slot_dec;        /* (nslots,) (nvars,) CF decoding of each variable's slab */
     /* pass 2 */
     pass2_job *jobs2;
@@ -85,6 +87,8 @@ typedef struct run {
     json_t **factors;             /* (nouts,) where each normalized output's factors come from
                                      (factors_record), NULL for an output not normalized */
     h5p_moments **moments;        /* (nouts,) statistics of each output */
+    h5p_sketch **sketch;          /* (nouts,) quantile sketch of pass 1 of each output normalized
+                                     robust with this run's statistics, else NULL */
     int nslots;
     uint64_t bytes_read, bytes_written;
     uint64_t rows_done, rows_total, bytes_done, bytes_total; /* progress over both passes */
@@ -241,6 +245,7 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot)
         if (counts_for_stats(r, jb->r0 + i))
             ord[a++] = (uint32_t)i;
     s.n_stat = a;
+    r->n_stat[slot] = a;
     for (uint64_t i = 0; i < jb->rows; i++)
         if (!counts_for_stats(r, jb->r0 + i))
             ord[a++] = (uint32_t)i;
@@ -275,6 +280,10 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
     const uint8_t *which = r->split.which;
     const uint64_t *dest = r->split.dest;
     for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        if (r->sketch[o]) /* here, after the backend's wait: the gathered rows are on the host; rows [0, n_stat) count */
+            FORWARD_IF_ERROR(h5p_robust_add(r->sketch[o], (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows),
+                                            po->scratch_f64, r->n_stat[slot], po->elems, po->features, po->inner));
         size_t rb = r->staged ? h5p_plan_row_bytes(p, o) : cast_row_bytes(p, o);
         const unsigned char *blk = r->staged ? (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows)
                                              : (const unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows);
@@ -300,9 +309,11 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
 /* Per-feature shift and divisor of output o from statistics ms (features,). A constant feature is
  * divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more than about 1e154 apart)
  * cannot divide: the run stops before any output is written. */
-static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum)
+static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum, const h5p_sketch *sk)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
+    if (po->spec->norm == H5P_NORM_ROBUST)
+        return h5p_robust_factors(sk, ms, po->spec->name, r->shift[o], r->div[o]);
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
@@ -564,6 +575,9 @@ static h5prep_status factors_record(const run *r, size_t o, json_t **out)
         return file_record(spec, po->features, out);
     *out = json_pack("{s:s, s:o}", "stats", "stats.json", "split", split < 0 ? json_null() : json_string(r->plan.split.names[split]));
     RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    if (spec->norm == H5P_NORM_ROBUST) /* the median and IQR are the sketch's, good to this relative accuracy */
+        RETURN_ERROR_IF(json_object_set_new(*out, "sketch_alpha", json_real(r->cfg->engine.sketch_alpha)) != 0, H5PREP_ERR_NOMEM,
+                        "out of memory");
     return H5PREP_OK;
 }
 
@@ -604,7 +618,8 @@ static h5prep_status load_given_factors(run *r)
     r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
     r->div = h5p_calloc(p->nouts, sizeof *r->div);
     r->factors = h5p_calloc(p->nouts, sizeof *r->factors);
-    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors, H5PREP_ERR_NOMEM, "out of memory");
+    r->sketch = h5p_calloc(p->nouts, sizeof *r->sketch);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors || !r->sketch, H5PREP_ERR_NOMEM, "out of memory");
     for (size_t o = 0; o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
         const h5p_output *spec = po->spec;
@@ -614,8 +629,10 @@ static h5prep_status load_given_factors(run *r)
         RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
                         spec->name);
         if (spec->norm == H5P_NORM_NONE)
-            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL)); /* shift 0, divisor 1 */
+            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, NULL)); /* shift 0, divisor 1 */
         if (!factors_from_file(spec)) {
+            if (spec->norm == H5P_NORM_ROBUST)
+                FORWARD_IF_ERROR(h5p_robust_sketch(&r->cfg->engine, spec->name, po->features, &r->sketch[o]));
             FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
         }
@@ -630,8 +647,11 @@ static h5prep_status load_given_factors(run *r)
         else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
+        else if (st == H5PREP_OK && spec->norm == H5P_NORM_ROBUST && !v->sketch)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: no quantile sketch, which output '%s' (normalize: robust) takes its median and IQR from; "
+                          "write the file with h5prep stats --quantiles (any levels)", spec->stats_path, name, spec->name);
         if (st == H5PREP_OK)
-            st = norm_factors(r, o, v->result, v->wsum);
+            st = norm_factors(r, o, v->result, v->wsum, v->sketch);
         else
             h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
                      spec->line, spec->col);
@@ -647,7 +667,7 @@ static h5prep_status run_factors(run *r, size_t o)
 {
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
     if (!factors_known(r->plan.outs[o].spec))
-        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL));
+        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, r->sketch[o]));
     return H5PREP_OK;
 }
 
@@ -666,6 +686,10 @@ static h5prep_status write_stats(run *r)
         uint64_t dims[H5PREP_MAX_RANK] = {rows};
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
+        if (st == H5PREP_OK && r->sketch[o]) { /* the document owns it from here: quantiles and buckets in stats.json */
+            h5p_stats_find(s, name)->sketch = r->sketch[o];
+            r->sketch[o] = NULL;
+        }
     }
     json_t *factors = json_object();
     for (size_t o = 0; factors && o < p->nouts; o++)
@@ -879,8 +903,10 @@ static void run_free(run *r)
             free(r->div[o]);
         if (r->factors)
             json_decref(r->factors[o]);
+        if (r->sketch)
+            h5p_sketch_destroy(r->sketch[o]);
     }
-    free(r->moments), free(r->shift), free(r->div), free(r->factors);
+    free(r->moments), free(r->shift), free(r->div), free(r->factors), free(r->sketch);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
     free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
     h5p_split_free(&r->split);
@@ -1001,7 +1027,7 @@ static h5prep_status plan_text(run *r, char **out)
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         h5p_format_shape(shape, sizeof shape, po->rank + 1, dims);
         fprintf(f, "%-28s %-9s %s", shape, h5p_out_dtype_name(po->spec->dtype),
-                po->spec->norm == H5P_NORM_ZSCORE ? "zscore" : po->spec->norm == H5P_NORM_MINMAX ? "minmax" : "none");
+                h5p_norm_name(po->spec->norm));
         if (po->spec->norm != H5P_NORM_NONE)
             fprintf(f, ", %" PRIu64 " feature(s), factors of %s", po->features,
                     po->spec->stats_path ? po->spec->stats_path

@@ -242,3 +242,81 @@ Test(robust, takes_the_normalizing_split_only)
                  "    assert np.array_equal(v, (y[len(y) // 2:, f] - q[f][1]) / (q[f][2] - q[f][0])), f\n",
                  arg);
 }
+
+/* ---- normalize: quantile ---- */
+
+/* numpy: q (float64) is each value's CDF from the sketch: every value at or below x counts, and
+ * none beyond x's bucket (a relative width 2 alpha), so F(x) <= q <= F(x + 2.5 alpha |x|) with F
+ * the empirical CDF of the values that are not missing; q in [0, 1], NaN where x is missing or
+ * the feature has no value; a constant feature (one bucket) gives 1; s the same in float32. */
+static const char *CDF_CHECK =
+    "import sys, json, h5py, numpy as np\n"
+    "inp, out = sys.argv[1].split(',')\n"
+    "x = h5py.File(inp, 'r')['x'][:]\n"
+    "o = h5py.File(out + '/all.h5', 'r')\n"
+    "r, s = o['r'][:], o['s'][:]\n"
+    "ix = json.load(open(out + '/index.json'))\n"
+    "assert ix['outputs']['r']['normalize']['method'] == 'quantile', ix['outputs']['r']['normalize']\n"
+    "for f in range(x.shape[1]):\n"
+    "    c = x[:, f]\n"
+    "    ok = np.isfinite(c) & (c != -9999.0)\n"
+    "    assert np.isnan(r[~ok, f]).all() and np.isnan(s[~ok, f]).all(), f\n"
+    "    if not ok.any():\n"
+    "        continue\n"
+    "    v = np.sort(c[ok])\n"
+    "    F = lambda y: np.searchsorted(v, y, side='right') / len(v)\n"
+    "    g, y = r[ok, f], c[ok]\n"
+    "    assert ((g >= 0) & (g <= 1)).all(), f\n"
+    "    lo, hi = F(y * (1 - 1e-6 * np.sign(y))), F(y + 2.5 * 0.01 * np.abs(y))\n"
+    "    bad = (g < lo) | (g > hi)\n"
+    "    assert not bad.any(), (f, y[bad][:3], g[bad][:3], lo[bad][:3], hi[bad][:3])\n"
+    "    assert np.array_equal(s[ok, f], g.astype(np.float32)), f\n"
+    "    if f == 2:\n"
+    "        assert (g == 1).all()\n"
+    "    if f == 0:\n"
+    "        assert abs(np.median(g) - 0.5) < 0.05 and g.max() == 1, (np.median(g), g.max())\n";
+
+Test(robust, quantile_matches_numpy_and_refuses_cuda)
+{
+    const char *in = write_input(), *out = out_dir("q"), *gpu = out_dir("qc");
+    cr_assert_eq(transform(H5PREP_CLI, "cpu", out, "q.yaml", "quantile", NULL), 0, "%s", tu_stderr());
+    char arg[2048];
+    snprintf(arg, sizeof arg, "%s,%s", in, out);
+    tu_python_ok(CDF_CHECK, arg);
+    int rc = transform(H5PREP_CLI_SIMT, "cuda", gpu, "q.yaml", "quantile", NULL);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(tu_stderr(), "output 'r': normalize: quantile is computed by the CPU backend only") &&
+                  strstr(tu_stderr(), "--backend cpu"),
+              "%s", tu_stderr());
+    cr_assert(!tu_exists(gpu), "nothing is written");
+}
+
+/* quantile with the sketch of a statistics file: this run's outputs, with one pass or two; the
+ * same --mem and --threads independence. */
+Test(robust, quantile_from_a_stats_file_and_any_slabs)
+{
+    write_input();
+    const char *st = tu_path("q.json");
+    const char *sargs[] = {"stats", tu_input(tu_path("x.h5"), "/x"), "--quantiles", "0.5", "-o", st, "--quiet", NULL};
+    cr_assert_eq(tu_cli(sargs), 0, "%s", tu_stderr());
+    const char *own = out_dir("own"), *small = out_dir("small"), *one = out_dir("one"), *two = out_dir("two");
+    cr_assert_eq(transform(H5PREP_CLI, "cpu", own, "q.yaml", "quantile", NULL), 0, "%s", tu_stderr());
+    const char *tight[] = {"--mem", "1M", "--slots", "4", "--threads", "1", NULL};
+    cr_assert_eq(transform(H5PREP_CLI, "cpu", small, "q.yaml", "quantile", tight), 0, "%s", tu_stderr());
+    char recipe[1024], text[4096];
+    snprintf(recipe, sizeof recipe, "%s/f.yaml", tu_dir());
+    snprintf(text, sizeof text,
+             "inputs: {files: %s, variables: [x]}\noutputs:\n  x: {from: x, normalize: {method: quantile, stats: %s}, cast: float64}\n"
+             "split: {fractions: {all: 1.0}, shuffle: false}\nwrite: {hdf5: true}\n",
+             tu_path("x.h5"), st);
+    tu_write_text(recipe, text);
+    const char *a1[] = {"transform", recipe, "--out", one, "--quiet", "--backend", "cpu", NULL};
+    cr_assert_eq(tu_cli(a1), 0, "%s", tu_stderr());
+    const char *a2[] = {"transform", recipe, "--out", two, "--quiet", "--backend", "cpu", "--two-passes", NULL};
+    cr_assert_eq(tu_cli(a2), 0, "%s", tu_stderr());
+    double *r = read_out(own, "r"), *rs = read_out(small, "r"), *x1 = read_out(one, "x"), *x2 = read_out(two, "x");
+    same_values(r, rs, "--mem 1M --slots 4 --threads 1");
+    same_values(r, x1, "the file's sketch vs this run's");
+    same_values(x1, x2, "one pass vs two");
+    free(r), free(rs), free(x1), free(x2);
+}

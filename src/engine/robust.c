@@ -19,7 +19,7 @@ h5prep_status h5p_robust_sketch(const h5prep_stats_config *c, const char *output
         char have[32], want[32];
         h5p_format_bytes(have, sizeof have, (double)c->mem_bytes);
         h5p_format_bytes(want, sizeof want, (double)need);
-        h5p_fail(H5PREP_ERR_NOMEM, "output '%s': normalize: robust needs a quantile sketch of %" PRIu64 " features, %s with %d buckets, more than --mem (%s)",
+        h5p_fail(H5PREP_ERR_NOMEM, "output '%s': normalize: robust or quantile needs a quantile sketch of %" PRIu64 " features, %s with %d buckets, more than --mem (%s)",
                  output, nf, want, c->sketch_buckets, have);
         return h5p_hint(H5PREP_ERR_NOMEM, "raise --mem to at least %lluM, lower --sketch-buckets, or keep fewer axes (normalize.keep_axes)",
                         (unsigned long long)CEIL_DIV(need, 1 << 20));

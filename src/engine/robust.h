@@ -1,6 +1,7 @@
 /* robust.h: `normalize: {method: robust}` of a transform: shift = median, divisor = IQR (q75 -
  * q25) per feature, from the quantile sketch of `stats --quantiles` (common/sketch.h), taken in
- * pass 1 over the normalizing split's rows or read from a statistics file that holds one. */
+ * pass 1 over the normalizing split's rows or read from a statistics file that holds one. The
+ * same sketch serves `normalize: quantile` (its CDF table, common/sketch.h: h5p_cdf). */
 #ifndef H5PREP_ROBUST_H
 #define H5PREP_ROBUST_H
 
@@ -8,9 +9,9 @@
 #include "common/moments.h"
 #include "common/sketch.h"
 
-/* An empty sketch of nf features with the engine's --sketch-alpha and --sketch-buckets, reporting
- * the levels 0.25, 0.5, 0.75 in stats.json; refused (H5PREP_ERR_NOMEM) beyond --mem. `output`
- * names the output in messages. */
+/* An empty sketch (normalize: robust or quantile) of nf features with the engine's --sketch-alpha
+ * and --sketch-buckets, reporting the levels 0.25, 0.5, 0.75 in stats.json; refused
+ * (H5PREP_ERR_NOMEM) beyond --mem. `output` names the output in messages. */
 h5prep_status h5p_robust_sketch(const h5prep_stats_config *c, const char *output, uint64_t nf, h5p_sketch **out);
 
 /* Adds rows [0, rows) of a gathered block of an output (rows of `elems` values, a sample

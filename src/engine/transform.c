@@ -88,7 +88,9 @@ typedef struct run {
                                      (factors_record), NULL for an output not normalized */
     h5p_moments **moments;        /* (nouts,) statistics of each output */
     h5p_sketch **sketch;          /* (nouts,) quantile sketch of pass 1 of each output normalized
-                                     robust with this run's statistics, else NULL */
+                                     robust or quantile with this run's statistics, else NULL */
+    h5p_sketch **file_sketch;     /* (nouts,) the statistics file's sketch of a quantile output */
+    h5p_cdf *cdf;                 /* (nouts,) the CDF table of a quantile output, else zeroed */
     int nslots;
     uint64_t bytes_read, bytes_written;
     uint64_t rows_done, rows_total, bytes_done, bytes_total; /* progress over both passes */
@@ -225,6 +227,12 @@ static void report_progress(run *r, uint64_t rows, uint64_t bytes)
     e->progress(&pr, e->progress_user);
 }
 
+/* Whether output o's factors come from a quantile sketch (normalize: robust or quantile). */
+static int wants_sketch(const h5p_output *spec) { return spec->norm == H5P_NORM_ROBUST || spec->norm == H5P_NORM_QUANTILE; }
+
+/* The CDF table that replaces output o's affine finish (normalize: quantile), else NULL. */
+static const h5p_cdf *finish_cdf(const run *r, size_t o) { return r->plan.outs[o].spec->norm == H5P_NORM_QUANTILE ? &r->cdf[o] : NULL; }
+
 static h5prep_status compute1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
@@ -252,7 +260,8 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot)
     s.order = ord;
     FORWARD_IF_ERROR(r->ops->gather(r->be, slot, &s, r->out[slot]));
     for (size_t o = 0; r->passes == 1 && o < p->nouts; o++) {
-        h5p_tx_finish f = {o, (unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows), jb->rows, r->shift[o], r->div[o]};
+        h5p_tx_finish f = {o, (unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows), jb->rows, r->shift[o], r->div[o],
+                           finish_cdf(r, o)};
         FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, (unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows)));
     }
     r->bytes_read += jb->rows * h5p_plan_in_row_bytes(p);
@@ -314,6 +323,12 @@ static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const
     const h5p_plan_output *po = &r->plan.outs[o];
     if (po->spec->norm == H5P_NORM_ROBUST)
         return h5p_robust_factors(sk, ms, po->spec->name, r->shift[o], r->div[o]);
+    if (po->spec->norm == H5P_NORM_QUANTILE) { /* the finish maps each value through the table; no shift, no divisor */
+        for (uint64_t f = 0; f < po->features; f++)
+            r->shift[o][f] = 0, r->div[o][f] = 1;
+        RETURN_ERROR_IF(h5p_cdf_build(sk, &r->cdf[o]) != 0, H5PREP_ERR_NOMEM, "output '%s': out of memory for the CDF table", po->spec->name);
+        return H5PREP_OK;
+    }
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
@@ -386,7 +401,7 @@ static h5prep_status compute2(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
-    h5p_tx_finish f = {jb->o, r->in[slot], jb->rows, r->shift[jb->o], r->div[jb->o]};
+    h5p_tx_finish f = {jb->o, r->in[slot], jb->rows, r->shift[jb->o], r->div[jb->o], finish_cdf(r, jb->o)};
     FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, r->out[slot]));
     report_progress(r, jb->rows, jb->rows * h5p_plan_row_bytes(&r->plan, jb->o));
     return H5PREP_OK;
@@ -575,7 +590,7 @@ static h5prep_status factors_record(const run *r, size_t o, json_t **out)
         return file_record(spec, po->features, out);
     *out = json_pack("{s:s, s:o}", "stats", "stats.json", "split", split < 0 ? json_null() : json_string(r->plan.split.names[split]));
     RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
-    if (spec->norm == H5P_NORM_ROBUST) /* the median and IQR are the sketch's, good to this relative accuracy */
+    if (wants_sketch(spec)) /* the quartiles or the CDF are the sketch's, good to this relative accuracy */
         RETURN_ERROR_IF(json_object_set_new(*out, "sketch_alpha", json_real(r->cfg->engine.sketch_alpha)) != 0, H5PREP_ERR_NOMEM,
                         "out of memory");
     return H5PREP_OK;
@@ -619,7 +634,10 @@ static h5prep_status load_given_factors(run *r)
     r->div = h5p_calloc(p->nouts, sizeof *r->div);
     r->factors = h5p_calloc(p->nouts, sizeof *r->factors);
     r->sketch = h5p_calloc(p->nouts, sizeof *r->sketch);
-    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors || !r->sketch, H5PREP_ERR_NOMEM, "out of memory");
+    r->file_sketch = h5p_calloc(p->nouts, sizeof *r->file_sketch);
+    r->cdf = h5p_calloc(p->nouts, sizeof *r->cdf);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors || !r->sketch || !r->file_sketch || !r->cdf, H5PREP_ERR_NOMEM,
+                    "out of memory");
     for (size_t o = 0; o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
         const h5p_output *spec = po->spec;
@@ -631,7 +649,7 @@ static h5prep_status load_given_factors(run *r)
         if (spec->norm == H5P_NORM_NONE)
             FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, NULL)); /* shift 0, divisor 1 */
         if (!factors_from_file(spec)) {
-            if (spec->norm == H5P_NORM_ROBUST)
+            if (wants_sketch(spec))
                 FORWARD_IF_ERROR(h5p_robust_sketch(&r->cfg->engine, spec->name, po->features, &r->sketch[o]));
             FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
@@ -647,11 +665,16 @@ static h5prep_status load_given_factors(run *r)
         else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
-        else if (st == H5PREP_OK && spec->norm == H5P_NORM_ROBUST && !v->sketch)
-            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: no quantile sketch, which output '%s' (normalize: robust) takes its median and IQR from; "
-                          "write the file with h5prep stats --quantiles (any levels)", spec->stats_path, name, spec->name);
+        else if (st == H5PREP_OK && wants_sketch(spec) && !v->sketch)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: no quantile sketch, which output '%s' (normalize: %s) takes its %s from; "
+                          "write the file with h5prep stats --quantiles (any levels)", spec->stats_path, name, spec->name,
+                          h5p_norm_name(spec->norm), spec->norm == H5P_NORM_ROBUST ? "median and IQR" : "CDF");
         if (st == H5PREP_OK)
             st = norm_factors(r, o, v->result, v->wsum, v->sketch);
+        if (st == H5PREP_OK && spec->norm == H5P_NORM_QUANTILE) { /* the CDF table reads it until the last row */
+            r->file_sketch[o] = v->sketch;
+            v->sketch = NULL;
+        }
         else
             h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
                      spec->line, spec->col);
@@ -686,10 +709,8 @@ static h5prep_status write_stats(run *r)
         uint64_t dims[H5PREP_MAX_RANK] = {rows};
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
-        if (st == H5PREP_OK && r->sketch[o]) { /* the document owns it from here: quantiles and buckets in stats.json */
+        if (st == H5PREP_OK && r->sketch[o]) /* lent for the write: quantiles and buckets in stats.json */
             h5p_stats_find(s, name)->sketch = r->sketch[o];
-            r->sketch[o] = NULL;
-        }
     }
     json_t *factors = json_object();
     for (size_t o = 0; factors && o < p->nouts; o++)
@@ -706,6 +727,14 @@ static h5prep_status write_stats(run *r)
         free(path);
     }
     json_decref(factors);
+    for (size_t o = 0; o < p->nouts; o++) /* the sketches lent stay the run's (a CDF table reads them) */
+        if (r->sketch[o]) {
+            char name[256];
+            snprintf(name, sizeof name, "/%s", p->outs[o].spec->name);
+            h5p_var *v = h5p_stats_find(s, name);
+            if (v)
+                v->sketch = NULL;
+        }
     h5prep_stats_destroy(s);
     return st;
 }
@@ -804,6 +833,12 @@ static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
     *in_bytes = in > block_max ? in : block_max;
     *out_bytes = out > block_max ? out : block_max;
     FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
+    for (size_t o = 0; o < p->nouts; o++)
+        if (p->outs[o].spec->norm == H5P_NORM_QUANTILE && strcmp(r->ops->name, "cpu") != 0) {
+            h5p_fail(H5PREP_ERR_BACKEND, "%s: output '%s': normalize: quantile is computed by the CPU backend only (the %s backend has no kernel for its CDF table)",
+                     r->recipe->path, p->outs[o].spec->name, r->ops->name);
+            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (robust, zscore and minmax run on every backend)");
+        }
     FORWARD_IF_ERROR(make_split(r));
     /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
     uint64_t kept = p->n - r->split.dropped;
@@ -905,8 +940,12 @@ static void run_free(run *r)
             json_decref(r->factors[o]);
         if (r->sketch)
             h5p_sketch_destroy(r->sketch[o]);
+        if (r->file_sketch)
+            h5p_sketch_destroy(r->file_sketch[o]);
+        if (r->cdf)
+            h5p_cdf_free(&r->cdf[o]);
     }
-    free(r->moments), free(r->shift), free(r->div), free(r->factors), free(r->sketch);
+    free(r->moments), free(r->shift), free(r->div), free(r->factors), free(r->sketch), free(r->file_sketch), free(r->cdf);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
     free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
     h5p_split_free(&r->split);

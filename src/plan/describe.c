@@ -319,7 +319,8 @@ static json_t *channels_json(const h5p_plan *p, const h5p_plan_output *po, const
 
 const char *h5p_norm_name(h5p_norm_kind k)
 {
-    return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : k == H5P_NORM_ROBUST ? "robust" : "none";
+    return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : k == H5P_NORM_ROBUST ? "robust"
+         : k == H5P_NORM_QUANTILE ? "quantile" : "none";
 }
 
 h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, json_t **meta,

@@ -315,9 +315,10 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
-/* Per-feature shift and divisor of output o from statistics ms (features,). A constant feature is
- * divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more than about 1e154 apart)
- * cannot divide: the run stops before any output is written. */
+/* Per-feature shift and divisor of output o from statistics ms (features,), or for robust and
+ * quantile from the sketch sk (engine/robust.h; quantile: shift 0, divisor 1 and the CDF table).
+ * A constant feature is divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more
+ * than about 1e154 apart) cannot divide: the run stops before any output is written. */
 static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum, const h5p_sketch *sk)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
@@ -671,13 +672,13 @@ static h5prep_status load_given_factors(run *r)
                           h5p_norm_name(spec->norm), spec->norm == H5P_NORM_ROBUST ? "median and IQR" : "CDF");
         if (st == H5PREP_OK)
             st = norm_factors(r, o, v->result, v->wsum, v->sketch);
+        else
+            h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
+                     spec->line, spec->col);
         if (st == H5PREP_OK && spec->norm == H5P_NORM_QUANTILE) { /* the CDF table reads it until the last row */
             r->file_sketch[o] = v->sketch;
             v->sketch = NULL;
         }
-        else
-            h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
-                     spec->line, spec->col);
         h5prep_stats_destroy(s);
         FORWARD_IF_ERROR(st);
         FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));

@@ -146,7 +146,7 @@ static const char *usage_transform =
     "broadcast, pad, concat, stack, reshape/flatten and slice per sample, with per-file values\n"
     "(attributes, 0-d datasets, CSV catalog columns) as inputs; a train/val/test split, seeded\n"
     "(Philox4x32-10, the same permutation on every backend) or given by files, row blocks or a\n"
-    "time coordinate; per-feature z-score or min-max\n"
+    "time coordinate; per-feature z-score, min-max, robust (median and IQR) or quantile (CDF)\n"
     "normalization with statistics of the train split taken in the same run; a cast to float32,\n"
     "float64, float16 or bfloat16. The inputs are read once.\n"
     "\n"
@@ -180,6 +180,12 @@ static const char *usage_transform =
     "      --slots N         ring slots the reader may fill ahead of compute. Default 2.\n"
     "      --stage-mem SIZE  outputs wait between the passes in memory up to SIZE (e.g. 8G), else in\n"
     "                        a file in the output directory. Default: half the free memory.\n"
+    "Robust and quantile normalization (normalize: robust: median and IQR; quantile: each value's\n"
+    "CDF, CPU backend only; from the quantile sketch of 'h5prep help stats', taken in pass 1):\n"
+    "      --sketch-alpha A  relative accuracy of each quartile, 1e-6 .. 0.5. Default 0.01.\n"
+    "      --sketch-buckets B\n"
+    "                        buckets kept per sign and feature, 16 .. 1048576 (each output's\n"
+    "                        sketch must fit in --mem). Default 2048.\n"
     "\n"
     "Example (the ECMWF 3D-correction dataset, on generated input):\n"
     "  python3 scripts/gen_3dcorrection.py --rows 20000 -o 3dcorrection.h5\n"
@@ -620,6 +626,18 @@ static int engine_option(const char *cmd, int opt, const char *arg, h5prep_stats
     }
 }
 
+/* --sketch-alpha and --sketch-buckets of stats (--quantiles) and transform (normalize: robust). */
+static int sketch_option(const char *cmd, int opt, const char *arg, h5prep_stats_config *c)
+{
+    if (opt == OPT_SKETCH_BUCKETS)
+        return int_option(cmd, "--sketch-buckets", arg, 16, 1 << 20, &c->sketch_buckets);
+    char *end;
+    c->sketch_alpha = strtod(arg, &end);
+    if (end == arg || *end || !(c->sketch_alpha >= 1e-6 && c->sketch_alpha <= 0.5))
+        return usage_error(cmd, "--sketch-alpha %s: expected a relative accuracy from 1e-6 to 0.5 (default 0.01)", arg);
+    return 0;
+}
+
 #define ENGINE_OPTIONS                                                                             \
     {"raw", no_argument, 0, OPT_RAW}, {"mem", required_argument, 0, OPT_MEM},                      \
         {"slots", required_argument, 0, OPT_SLOTS}, {"threads", required_argument, 0, OPT_THREADS}, \
@@ -804,15 +822,9 @@ static int cmd_stats(int argc, char **argv)
             if ((rc = int_option("stats", "--histogram", optarg, 1, 1000000, &c.histogram_bins)) != 0)
                 return rc;
             break;
-        case OPT_SKETCH_ALPHA: {
-            char *end;
-            c.sketch_alpha = strtod(optarg, &end);
-            if (end == optarg || *end || !(c.sketch_alpha >= 1e-6 && c.sketch_alpha <= 0.5))
-                return usage_error("stats", "--sketch-alpha %s: expected a relative accuracy from 1e-6 to 0.5 (default 0.01)", optarg);
-            break;
-        }
+        case OPT_SKETCH_ALPHA:
         case OPT_SKETCH_BUCKETS:
-            if ((rc = int_option("stats", "--sketch-buckets", optarg, 16, 1 << 20, &c.sketch_buckets)) != 0)
+            if ((rc = sketch_option("stats", opt, optarg, &c)) != 0)
                 return rc;
             break;
         case 'h': fputs(usage_stats, stdout); return 0;
@@ -914,6 +926,7 @@ static int cmd_transform(int argc, char **argv)
         {"input", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'},
         {"overwrite", no_argument, 0, OPT_OVERWRITE}, {"stage-mem", required_argument, 0, OPT_STAGE_MEM},
         {"dry-run", no_argument, 0, 'n'}, {"two-passes", no_argument, 0, OPT_TWO_PASSES}, ENGINE_OPTIONS,
+        {"sketch-alpha", required_argument, 0, OPT_SKETCH_ALPHA}, {"sketch-buckets", required_argument, 0, OPT_SKETCH_BUCKETS},
         {"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     h5prep_transform_config c = h5prep_transform_config_default();
@@ -938,6 +951,8 @@ static int cmd_transform(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'v': verbose = 1; break;
+        case OPT_SKETCH_ALPHA:
+        case OPT_SKETCH_BUCKETS: rc = sketch_option("transform", opt, optarg, &c.engine); break;
         case 'h': fputs(usage_transform, stdout); free(inputs); return 0;
         default:
             if ((rc = engine_option("transform", opt, optarg, &c.engine)) < 0)

@@ -50,6 +50,8 @@ typedef struct h5p_tx_finish {
     const void *in;            /* (rows, elems) float32, or float64 when the output stages so */
     uint64_t rows;
     const double *shift, *div; /* (features,) */
+    const struct h5p_cdf *cdf; /* normalize: quantile (common/sketch.h): out = cast(CDF of x) instead;
+                                  the CPU backend's only, NULL otherwise */
 } h5p_tx_finish;
 
 typedef struct h5p_backend h5p_backend; /* a backend's own state */

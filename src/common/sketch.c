@@ -105,6 +105,18 @@ static void store_add(h5p_sketch *s, int st, uint64_t f, int64_t k, uint64_t n)
         s->count[st][f * (uint64_t)s->buckets + slot(s, k)] += n;
 }
 
+/* The bucket index of |x| = a >= H5P_SKETCH_MIN_INDEXABLE (sketch.h: the table's log2). */
+static int64_t key(const h5p_sketch *s, double a)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits); /* a normal float64: m 2^e, m in [1, 2) */
+    int64_t e = (int64_t)(bits >> 52) - 1023;
+    uint64_t mant = bits & ((1ull << 52) - 1), i = mant >> 42; /* 52 - log2(H5P_SKETCH_TABLE) */
+    double frac = (double)(mant & ((1ull << 42) - 1)) * 0x1p-42;
+    double lg = (double)e + (s->log2m[i] + (s->log2m[i + 1] - s->log2m[i]) * frac);
+    return (int64_t)ceil(lg * s->per_octave);
+}
+
 void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x)
 {
     double a = fabs(x);
@@ -112,13 +124,7 @@ void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x)
         s->zero[f]++;
         return;
     }
-    uint64_t bits;
-    memcpy(&bits, &a, sizeof bits); /* a normal float64: m 2^e, m in [1, 2) */
-    int64_t e = (int64_t)(bits >> 52) - 1023;
-    uint64_t mant = bits & ((1ull << 52) - 1), i = mant >> 42; /* 52 - log2(H5P_SKETCH_TABLE) */
-    double frac = (double)(mant & ((1ull << 42) - 1)) * 0x1p-42;
-    double lg = (double)e + (s->log2m[i] + (s->log2m[i + 1] - s->log2m[i]) * frac);
-    store_add(s, x > 0, f, (int64_t)ceil(lg * s->per_octave), 1);
+    store_add(s, x > 0, f, key(s, a), 1);
 }
 
 /* The indices a float64 can reach: those of DBL_MIN and DBL_MAX, with a bucket to spare. */
@@ -219,6 +225,69 @@ double h5p_sketch_quantile(const h5p_sketch *s, uint64_t f, double q, double mn,
         r.rank = n - 1;
     walk(s, f, find_rank, &r);
     return r.value < mn ? mn : r.value > mx ? mx : r.value;
+}
+
+typedef struct cdf_walk {
+    h5p_cdf *c;
+    uint64_t at, seen, n;
+} cdf_walk;
+
+static int to_cdf(double v, uint64_t n, void *u)
+{
+    cdf_walk *w = u;
+    w->seen += n;
+    w->c->v[w->at] = v;
+    w->c->p[w->at++] = (double)w->seen / (double)w->n;
+    return 0;
+}
+
+int h5p_cdf_build(const h5p_sketch *sk, h5p_cdf *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sk = sk;
+    size_t per = 2 * (size_t)sk->buckets + 3; /* both windows, both collapsed counts, zero */
+    out->off = h5p_malloc((sk->nf + 1) * sizeof *out->off);
+    out->v = h5p_malloc((sk->nf ? sk->nf : 1) * per * sizeof *out->v);
+    out->p = h5p_malloc((sk->nf ? sk->nf : 1) * per * sizeof *out->p);
+    if (!out->off || !out->v || !out->p) {
+        h5p_cdf_free(out);
+        return -1;
+    }
+    cdf_walk w = {out, 0, 0, 0};
+    for (uint64_t f = 0; f < sk->nf; f++) {
+        out->off[f] = w.at;
+        w.seen = 0, w.n = h5p_sketch_total(sk, f);
+        walk(sk, f, to_cdf, &w);
+    }
+    out->off[sk->nf] = w.at;
+    return 0;
+}
+
+void h5p_cdf_free(h5p_cdf *c)
+{
+    free(c->off), free(c->v), free(c->p);
+    memset(c, 0, sizeof *c);
+}
+
+double h5p_cdf_eval(const h5p_cdf *c, uint64_t f, double x)
+{
+    uint64_t lo = c->off[f], hi = c->off[f + 1];
+    if (isnan(x) || lo == hi)
+        return NAN;
+    const h5p_sketch *s = c->sk;
+    double a = fabs(x), v = 0; /* the answer of x's bucket, computed as the walk computes it */
+    if (isinf(x))
+        v = x;
+    else if (a >= H5P_SKETCH_MIN_INDEXABLE)
+        v = x > 0 ? h5p_sketch_value(s, (int32_t)key(s, a)) : -h5p_sketch_value(s, (int32_t)key(s, a));
+    while (lo < hi) { /* the first entry whose answer exceeds v */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (c->v[mid] <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == c->off[f] ? 0.0 : c->p[lo - 1];
 }
 
 typedef struct hist_walk {

@@ -8,6 +8,7 @@
 #include "backends/choose.h"
 #include "common/internal.h"
 #include "engine/ring.h"
+#include "engine/robust.h"
 #include "output/outdir.h"
 #include "output/sink.h"
 #include "output/state.h"
@@ -77,6 +78,7 @@ typedef struct run {
     h5p_reader *readers;          /* (nvars,) the reader thread's open dataset of each variable */
     size_t *reader_part;          /* (nvars,) part open in readers[v], SIZE_MAX when none */
     uint32_t **order;             /* (nslots,) row order of the slab in each slot */
+    uint64_t n_stat[H5P_RING_SLOTS_MAX]; /* rows of the slab in each slot that count for statistics */
     h5p_decode **slot_dec;        /* (nslots,) (nvars,) CF decoding of each variable's slab */
     /* pass 2 */
     pass2_job *jobs2;
@@ -85,6 +87,10 @@ typedef struct run {
     json_t **factors;             /* (nouts,) where each normalized output's factors come from
                                      (factors_record), NULL for an output not normalized */
     h5p_moments **moments;        /* (nouts,) statistics of each output */
+    h5p_sketch **sketch;          /* (nouts,) quantile sketch of pass 1 of each output normalized
+                                     robust or quantile with this run's statistics, else NULL */
+    h5p_sketch **file_sketch;     /* (nouts,) the statistics file's sketch of a quantile output */
+    h5p_cdf *cdf;                 /* (nouts,) the CDF table of a quantile output, else zeroed */
     int nslots;
     uint64_t bytes_read, bytes_written;
     uint64_t rows_done, rows_total, bytes_done, bytes_total; /* progress over both passes */
@@ -221,6 +227,12 @@ static void report_progress(run *r, uint64_t rows, uint64_t bytes)
     e->progress(&pr, e->progress_user);
 }
 
+/* Whether output o's factors come from a quantile sketch (normalize: robust or quantile). */
+static int wants_sketch(const h5p_output *spec) { return spec->norm == H5P_NORM_ROBUST || spec->norm == H5P_NORM_QUANTILE; }
+
+/* The CDF table that replaces output o's affine finish (normalize: quantile), else NULL. */
+static const h5p_cdf *finish_cdf(const run *r, size_t o) { return r->plan.outs[o].spec->norm == H5P_NORM_QUANTILE ? &r->cdf[o] : NULL; }
+
 static h5prep_status compute1(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
@@ -241,13 +253,15 @@ static h5prep_status compute1(void *ctx, uint64_t job, int slot)
         if (counts_for_stats(r, jb->r0 + i))
             ord[a++] = (uint32_t)i;
     s.n_stat = a;
+    r->n_stat[slot] = a;
     for (uint64_t i = 0; i < jb->rows; i++)
         if (!counts_for_stats(r, jb->r0 + i))
             ord[a++] = (uint32_t)i;
     s.order = ord;
     FORWARD_IF_ERROR(r->ops->gather(r->be, slot, &s, r->out[slot]));
     for (size_t o = 0; r->passes == 1 && o < p->nouts; o++) {
-        h5p_tx_finish f = {o, (unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows), jb->rows, r->shift[o], r->div[o]};
+        h5p_tx_finish f = {o, (unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows), jb->rows, r->shift[o], r->div[o],
+                           finish_cdf(r, o)};
         FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, (unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows)));
     }
     r->bytes_read += jb->rows * h5p_plan_in_row_bytes(p);
@@ -275,6 +289,10 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
     const uint8_t *which = r->split.which;
     const uint64_t *dest = r->split.dest;
     for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        if (r->sketch[o]) /* here, after the backend's wait: the gathered rows are on the host; rows [0, n_stat) count */
+            FORWARD_IF_ERROR(h5p_robust_add(r->sketch[o], (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows),
+                                            po->scratch_f64, r->n_stat[slot], po->elems, po->features, po->inner));
         size_t rb = r->staged ? h5p_plan_row_bytes(p, o) : cast_row_bytes(p, o);
         const unsigned char *blk = r->staged ? (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows)
                                              : (const unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows);
@@ -297,12 +315,21 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
     return H5PREP_OK;
 }
 
-/* Per-feature shift and divisor of output o from statistics ms (features,). A constant feature is
- * divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more than about 1e154 apart)
- * cannot divide: the run stops before any output is written. */
-static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum)
+/* Per-feature shift and divisor of output o from statistics ms (features,), or for robust and
+ * quantile from the sketch sk (engine/robust.h; quantile: shift 0, divisor 1 and the CDF table).
+ * A constant feature is divided by 1 (it becomes 0). A std or range beyond DBL_MAX (values more
+ * than about 1e154 apart) cannot divide: the run stops before any output is written. */
+static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const double *wsum, const h5p_sketch *sk)
 {
     const h5p_plan_output *po = &r->plan.outs[o];
+    if (po->spec->norm == H5P_NORM_ROBUST)
+        return h5p_robust_factors(sk, ms, po->spec->name, r->shift[o], r->div[o]);
+    if (po->spec->norm == H5P_NORM_QUANTILE) { /* the finish maps each value through the table; no shift, no divisor */
+        for (uint64_t f = 0; f < po->features; f++)
+            r->shift[o][f] = 0, r->div[o][f] = 1;
+        RETURN_ERROR_IF(h5p_cdf_build(sk, &r->cdf[o]) != 0, H5PREP_ERR_NOMEM, "output '%s': out of memory for the CDF table", po->spec->name);
+        return H5PREP_OK;
+    }
     for (uint64_t f = 0; f < po->features; f++) {
         const h5p_moments *m = &ms[f];
         double shift = 0, div = 1;
@@ -375,7 +402,7 @@ static h5prep_status compute2(void *ctx, uint64_t job, int slot)
 {
     run *r = ctx;
     const pass2_job *jb = &r->jobs2[job];
-    h5p_tx_finish f = {jb->o, r->in[slot], jb->rows, r->shift[jb->o], r->div[jb->o]};
+    h5p_tx_finish f = {jb->o, r->in[slot], jb->rows, r->shift[jb->o], r->div[jb->o], finish_cdf(r, jb->o)};
     FORWARD_IF_ERROR(r->ops->finish(r->be, slot, &f, r->out[slot]));
     report_progress(r, jb->rows, jb->rows * h5p_plan_row_bytes(&r->plan, jb->o));
     return H5PREP_OK;
@@ -564,6 +591,9 @@ static h5prep_status factors_record(const run *r, size_t o, json_t **out)
         return file_record(spec, po->features, out);
     *out = json_pack("{s:s, s:o}", "stats", "stats.json", "split", split < 0 ? json_null() : json_string(r->plan.split.names[split]));
     RETURN_ERROR_IF(!*out, H5PREP_ERR_NOMEM, "out of memory");
+    if (wants_sketch(spec)) /* the quartiles or the CDF are the sketch's, good to this relative accuracy */
+        RETURN_ERROR_IF(json_object_set_new(*out, "sketch_alpha", json_real(r->cfg->engine.sketch_alpha)) != 0, H5PREP_ERR_NOMEM,
+                        "out of memory");
     return H5PREP_OK;
 }
 
@@ -604,7 +634,11 @@ static h5prep_status load_given_factors(run *r)
     r->shift = h5p_calloc(p->nouts, sizeof *r->shift);
     r->div = h5p_calloc(p->nouts, sizeof *r->div);
     r->factors = h5p_calloc(p->nouts, sizeof *r->factors);
-    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors, H5PREP_ERR_NOMEM, "out of memory");
+    r->sketch = h5p_calloc(p->nouts, sizeof *r->sketch);
+    r->file_sketch = h5p_calloc(p->nouts, sizeof *r->file_sketch);
+    r->cdf = h5p_calloc(p->nouts, sizeof *r->cdf);
+    RETURN_ERROR_IF(!r->moments || !r->shift || !r->div || !r->factors || !r->sketch || !r->file_sketch || !r->cdf, H5PREP_ERR_NOMEM,
+                    "out of memory");
     for (size_t o = 0; o < p->nouts; o++) {
         const h5p_plan_output *po = &p->outs[o];
         const h5p_output *spec = po->spec;
@@ -614,8 +648,10 @@ static h5prep_status load_given_factors(run *r)
         RETURN_ERROR_IF(!r->moments[o] || !r->shift[o] || !r->div[o], H5PREP_ERR_NOMEM, "out of memory for output '%s'",
                         spec->name);
         if (spec->norm == H5P_NORM_NONE)
-            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL)); /* shift 0, divisor 1 */
+            FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, NULL)); /* shift 0, divisor 1 */
         if (!factors_from_file(spec)) {
+            if (wants_sketch(spec))
+                FORWARD_IF_ERROR(h5p_robust_sketch(&r->cfg->engine, spec->name, po->features, &r->sketch[o]));
             FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
             continue;
         }
@@ -630,11 +666,19 @@ static h5prep_status load_given_factors(run *r)
         else if (st == H5PREP_OK && h5p_var_features(v) != po->features)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: %" PRIu64 " features, but output '%s' normalizes %" PRIu64 " (normalize.keep_axes)",
                           spec->stats_path, name, h5p_var_features(v), spec->name, po->features);
+        else if (st == H5PREP_OK && wants_sketch(spec) && !v->sketch)
+            st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: no quantile sketch, which output '%s' (normalize: %s) takes its %s from; "
+                          "write the file with h5prep stats --quantiles (any levels)", spec->stats_path, name, spec->name,
+                          h5p_norm_name(spec->norm), spec->norm == H5P_NORM_ROBUST ? "median and IQR" : "CDF");
         if (st == H5PREP_OK)
-            st = norm_factors(r, o, v->result, v->wsum);
+            st = norm_factors(r, o, v->result, v->wsum, v->sketch);
         else
             h5p_hint(st, "the statistics file is named by outputs.%s.normalize.stats (%s:%d:%d)", spec->name, r->recipe->path,
                      spec->line, spec->col);
+        if (st == H5PREP_OK && spec->norm == H5P_NORM_QUANTILE) { /* the CDF table reads it until the last row */
+            r->file_sketch[o] = v->sketch;
+            v->sketch = NULL;
+        }
         h5prep_stats_destroy(s);
         FORWARD_IF_ERROR(st);
         FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
@@ -647,7 +691,7 @@ static h5prep_status run_factors(run *r, size_t o)
 {
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
     if (!factors_known(r->plan.outs[o].spec))
-        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL));
+        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, r->sketch[o]));
     return H5PREP_OK;
 }
 
@@ -666,6 +710,8 @@ static h5prep_status write_stats(run *r)
         uint64_t dims[H5PREP_MAX_RANK] = {rows};
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
+        if (st == H5PREP_OK && r->sketch[o]) /* lent for the write: quantiles and buckets in stats.json */
+            h5p_stats_find(s, name)->sketch = r->sketch[o];
     }
     json_t *factors = json_object();
     for (size_t o = 0; factors && o < p->nouts; o++)
@@ -682,6 +728,14 @@ static h5prep_status write_stats(run *r)
         free(path);
     }
     json_decref(factors);
+    for (size_t o = 0; o < p->nouts; o++) /* the sketches lent stay the run's (a CDF table reads them) */
+        if (r->sketch[o]) {
+            char name[256];
+            snprintf(name, sizeof name, "/%s", p->outs[o].spec->name);
+            h5p_var *v = h5p_stats_find(s, name);
+            if (v)
+                v->sketch = NULL;
+        }
     h5prep_stats_destroy(s);
     return st;
 }
@@ -780,6 +834,12 @@ static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
     *in_bytes = in > block_max ? in : block_max;
     *out_bytes = out > block_max ? out : block_max;
     FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
+    for (size_t o = 0; o < p->nouts; o++)
+        if (p->outs[o].spec->norm == H5P_NORM_QUANTILE && strcmp(r->ops->name, "cpu") != 0) {
+            h5p_fail(H5PREP_ERR_BACKEND, "%s: output '%s': normalize: quantile is computed by the CPU backend only (the %s backend has no kernel for its CDF table)",
+                     r->recipe->path, p->outs[o].spec->name, r->ops->name);
+            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (robust, zscore and minmax run on every backend)");
+        }
     FORWARD_IF_ERROR(make_split(r));
     /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
     uint64_t kept = p->n - r->split.dropped;
@@ -879,8 +939,14 @@ static void run_free(run *r)
             free(r->div[o]);
         if (r->factors)
             json_decref(r->factors[o]);
+        if (r->sketch)
+            h5p_sketch_destroy(r->sketch[o]);
+        if (r->file_sketch)
+            h5p_sketch_destroy(r->file_sketch[o]);
+        if (r->cdf)
+            h5p_cdf_free(&r->cdf[o]);
     }
-    free(r->moments), free(r->shift), free(r->div), free(r->factors);
+    free(r->moments), free(r->shift), free(r->div), free(r->factors), free(r->sketch), free(r->file_sketch), free(r->cdf);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
     free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
     h5p_split_free(&r->split);
@@ -1001,7 +1067,7 @@ static h5prep_status plan_text(run *r, char **out)
         memcpy(dims + 1, po->shape, (size_t)po->rank * sizeof *po->shape);
         h5p_format_shape(shape, sizeof shape, po->rank + 1, dims);
         fprintf(f, "%-28s %-9s %s", shape, h5p_out_dtype_name(po->spec->dtype),
-                po->spec->norm == H5P_NORM_ZSCORE ? "zscore" : po->spec->norm == H5P_NORM_MINMAX ? "minmax" : "none");
+                h5p_norm_name(po->spec->norm));
         if (po->spec->norm != H5P_NORM_NONE)
             fprintf(f, ", %" PRIu64 " feature(s), factors of %s", po->features,
                     po->spec->stats_path ? po->spec->stats_path

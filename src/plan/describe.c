@@ -317,9 +317,10 @@ static json_t *channels_json(const h5p_plan *p, const h5p_plan_output *po, const
     return ch;
 }
 
-static const char *norm_name(h5p_norm_kind k)
+const char *h5p_norm_name(h5p_norm_kind k)
 {
-    return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : "none";
+    return k == H5P_NORM_ZSCORE ? "zscore" : k == H5P_NORM_MINMAX ? "minmax" : k == H5P_NORM_ROBUST ? "robust"
+         : k == H5P_NORM_QUANTILE ? "quantile" : "none";
 }
 
 h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, json_t **meta,
@@ -355,7 +356,7 @@ h5prep_status h5p_describe_output(const h5p_plan *p, size_t o, json_t *factors, 
     if (pv)
         snprintf(lab->long_name, sizeof lab->long_name, "%s", in.long_name);
 
-    json_t *norm = json_pack("{s:s}", "method", norm_name(spec->norm));
+    json_t *norm = json_pack("{s:s}", "method", h5p_norm_name(spec->norm));
     if (norm && spec->norm != H5P_NORM_NONE) {
         json_t *keep = json_array();
         for (int a = 0; keep && a < po->keep_count; a++)

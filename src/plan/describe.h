@@ -21,6 +21,9 @@ typedef struct h5p_output_labels {
  * {"<op>": {arguments..., "of": operand(s)}}. NULL when out of memory. */
 json_t *h5p_expr_json(const h5p_expr *e);
 
+/* The name of a normalization method as recipes and index.json spell it. */
+const char *h5p_norm_name(h5p_norm_kind k);
+
 /* Output o of p: *meta gets {"from", "normalize": {"method", "keep_axes", "factors"}, "cast",
  * "dims", "channels"?, "units"?, "long_name"?}; `channels` ({"axis", "dim", "count", "labels"
  * or "labels_omitted"}, README's *Output directory*) where a concat or stack made the output's

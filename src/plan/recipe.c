@@ -795,7 +795,7 @@ static h5prep_status parse_expr(const ctx *c, const yaml_node_t *n, int depth, h
 
 /* ---- outputs ------------------------------------------------------------------------------ */
 
-static const char *const NORM_NAMES[] = {"none", "zscore", "minmax", NULL};
+static const char *const NORM_NAMES[] = {"none", "zscore", "minmax", "robust", "quantile", NULL};
 static const char *const DTYPE_NAMES[] = {"float32", "float64", "float16", "bfloat16", NULL};
 
 /* keep_axes: none, one axis, or a list of consecutive axes (increasing). */

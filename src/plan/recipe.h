@@ -43,7 +43,7 @@ struct h5p_expr {
     int64_t shape[H5PREP_MAX_RANK];
 };
 
-typedef enum h5p_norm_kind { H5P_NORM_NONE, H5P_NORM_ZSCORE, H5P_NORM_MINMAX } h5p_norm_kind;
+typedef enum h5p_norm_kind { H5P_NORM_NONE, H5P_NORM_ZSCORE, H5P_NORM_MINMAX, H5P_NORM_ROBUST, H5P_NORM_QUANTILE } h5p_norm_kind;
 
 typedef struct h5p_output {
     char *name;              /* dataset name in the outputs, e.g. "x" */

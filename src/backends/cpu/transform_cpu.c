@@ -6,6 +6,7 @@
 
 #include "common/half.h"
 #include "common/internal.h"
+#include "common/sketch.h"
 #include "plan/split.h"
 
 #include <stdlib.h>
@@ -205,6 +206,14 @@ h5prep_status h5p_cpu_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, vo
         for (uint64_t j = 0; j < E; j++)                                                           \
             y[j] = CAST(((double)x[j] - f->shift[fi[j]]) / f->div[fi[j]]);                         \
     }
+/* out = cast(the estimated CDF of x) (normalize: quantile): a table per feature, not affine. */
+#define CDF_LOOP(IN_T, OUT_T, CAST)                                                                 \
+    for (uint64_t i = lo; i < hi; i++) {                                                           \
+        const IN_T *x = (const IN_T *)f->in + i * E;                                               \
+        OUT_T *y = (OUT_T *)t->out + i * E;                                                        \
+        for (uint64_t j = 0; j < E; j++)                                                           \
+            y[j] = CAST(h5p_cdf_eval(f->cdf, fi[j], (double)x[j]));                                \
+    }
 #define CAST_F32(v) ((float)(v))
 #define CAST_F64(v) (v)
 
@@ -217,6 +226,23 @@ static void finish_job(void *arg, int tid, int nt)
     uint64_t E = po->elems, lo, hi;
     share(f->rows, tid, nt, &lo, &hi);
     int f64 = po->scratch_f64;
+    if (f->cdf) {
+        switch (po->spec->dtype) {
+        case H5P_OUT_F32:
+            if (f64) CDF_LOOP(double, float, CAST_F32) else CDF_LOOP(float, float, CAST_F32)
+            break;
+        case H5P_OUT_F64:
+            if (f64) CDF_LOOP(double, double, CAST_F64) else CDF_LOOP(float, double, CAST_F64)
+            break;
+        case H5P_OUT_F16:
+            if (f64) CDF_LOOP(double, uint16_t, h5p_f64_to_f16) else CDF_LOOP(float, uint16_t, h5p_f64_to_f16)
+            break;
+        case H5P_OUT_BF16:
+            if (f64) CDF_LOOP(double, uint16_t, h5p_f64_to_bf16) else CDF_LOOP(float, uint16_t, h5p_f64_to_bf16)
+            break;
+        }
+        return;
+    }
     switch (po->spec->dtype) {
     case H5P_OUT_F32:
         if (f64) FINISH_LOOP(double, float, CAST_F32) else FINISH_LOOP(float, float, CAST_F32)

@@ -202,6 +202,7 @@ h5prep_status h5p_cuda_finish(h5p_backend *be, int k, const h5p_tx_finish *f, vo
     h5p_cuda_tx *t = be->tx;
     const h5p_plan_output *po = &t->plan->outs[f->output];
     dev_output *d = &t->outs[f->output];
+    RETURN_ERROR_IF(f->cdf, H5PREP_ERR_INTERNAL, "cuda transform: normalize: quantile has no kernel (the engine refuses it)");
     if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
         CUDA_TRY(cudaMemcpy(d->shift, f->shift, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaMemcpy(d->div, f->div, po->features * sizeof(double), cudaMemcpyHostToDevice));

@@ -89,4 +89,29 @@ static inline H5PREP_HD void h5p_wmoments_merge(h5p_moments *a, double *wa, cons
     a->max = b->max > a->max ? b->max : a->max;
 }
 
+/* One value x of weight wt >= 0 into a weighted state (m, *wsum) whose running mean is m->mean + *lo:
+ * West's (1979) update, the mean kept in two doubles so that large offsets (1e8 + noise) cost no
+ * precision. NaN is missing and carries no weight; a value of weight 0 is counted in n, min and max
+ * but moves neither mean nor m2. The CPU backend and the CUDA kernel take every value through this
+ * one function; m->mean + *lo rounded into m->mean completes the state. */
+static inline H5PREP_HD void h5p_wmoments_add(h5p_moments *m, double *wsum, double *lo, double x, double wt)
+{
+    if (x != x) {
+        m->missing++;
+        return;
+    }
+    m->n++;
+    m->min = x < m->min ? x : m->min;
+    m->max = x > m->max ? x : m->max;
+    if (wt > 0) { /* wsum += w; mean += (x - mean) w / wsum; m2 += w (x - mean_old)(x - mean_new) */
+        double wn = *wsum + wt, hi = m->mean;
+        double d = (x - hi) - *lo, t = *lo + d * (wt / wn);
+        double sum = hi + t, z = sum - hi; /* hi + t as sum + lo exactly (Knuth's two-sum) */
+        *lo = (hi - (sum - z)) + (t - z);
+        m->mean = sum;
+        m->m2 += wt * d * ((x - sum) - *lo);
+        *wsum = wn;
+    }
+}
+
 #endif

@@ -114,4 +114,33 @@ static inline H5PREP_HD void h5p_wmoments_add(h5p_moments *m, double *wsum, doub
     }
 }
 
+/* a (with *wa, and *loa the low part of its mean) <- a merged with b (wb, lob), both running states
+ * of h5p_wmoments_add: Chan's weighted rule with the means kept in two doubles, so that merging
+ * many small states near a large offset (1e8 + noise) keeps delta, and so m2, to full precision,
+ * as adding their values one by one would. For the CUDA kernel's lanes. */
+static inline H5PREP_HD void h5p_wmoments_merge2(h5p_moments *a, double *wa, double *loa, const h5p_moments *b,
+                                                 double wb, double lob)
+{
+    a->missing += b->missing;
+    if (b->n == 0)
+        return;
+    if (*wa == 0) { /* a has no weight (no m2): b's moments */
+        a->mean = b->mean;
+        a->m2 = b->m2;
+        *loa = lob;
+        *wa = wb;
+    } else if (wb > 0) {
+        double wn = *wa + wb, w = wb / wn, hi = a->mean;
+        double delta = (b->mean - hi) + (lob - *loa), t = *loa + delta * w;
+        double sum = hi + t, z = sum - hi; /* two-sum, as in h5p_wmoments_add */
+        *loa = (hi - (sum - z)) + (t - z);
+        a->mean = sum;
+        a->m2 += b->m2 + delta * (delta * (*wa * w));
+        *wa = wn;
+    }
+    a->n += b->n;
+    a->min = b->min < a->min ? b->min : a->min;
+    a->max = b->max > a->max ? b->max : a->max;
+}
+
 #endif

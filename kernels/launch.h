@@ -53,6 +53,47 @@ cudaError_t h5p_launch_stats_merge(const h5p_merge_args *a, cudaStream_t stream)
 /* Sets n_features states to empty (n = 0, min = +inf, max = -inf). */
 cudaError_t h5p_launch_states_reset(h5p_states s, unsigned long long n, cudaStream_t stream);
 
+/* ---- weighted statistics (kernels/weighted.cu, --weights) ---- */
+
+/* Weighted states of a variable's features, `lanes` per feature: lane j of feature f (state
+ * f*lanes + j) takes, in data order (h5p_wmoments_add), the values of f whose index k among f's
+ * values in the block has k % lanes == j. A lane's values depend on data position alone, so a
+ * block's state does not depend on how it was cut into slabs. */
+typedef struct h5p_wlanes {
+    h5p_moments *m; /* (features * lanes,) */
+    double *w, *lo; /* (features * lanes,) sums of weights; the low parts of the running means */
+} h5p_wlanes;
+
+/* A slab into the lanes: value i = (o*features + f)*inner + q has weight
+ * w[(i / row_elems) * w_row_stride + i % row_elems] and index k0 + o*inner + q among the values
+ * of feature base + f in its block. */
+typedef struct h5p_wslab_args {
+    const void *data;
+    int dtype; /* h5p_dtype */
+    h5p_decode dec;
+    unsigned long long outer, features, inner, base, k0;
+    const double *w;
+    unsigned long long w_row_stride, row_elems;
+    unsigned long long lanes;
+    h5p_wlanes s;
+} h5p_wslab_args;
+
+/* out[f] and wsum[f], f < features: feature f's lanes merged in lane order (h5p_wmoments_merge);
+ * the lanes are left empty for the next block. */
+typedef struct h5p_wfold_args {
+    h5p_wlanes s;
+    unsigned long long features, lanes;
+    h5p_moments *out; /* (features,) */
+    double *wsum;     /* (features,) */
+} h5p_wfold_args;
+
+enum { H5P_WEIGHTED_BLOCK = 256 };
+
+cudaError_t h5p_launch_weighted_slab(const h5p_wslab_args *a, cudaStream_t stream);
+cudaError_t h5p_launch_weighted_fold(const h5p_wfold_args *a, cudaStream_t stream);
+/* Sets n lanes to empty. */
+cudaError_t h5p_launch_weighted_reset(h5p_wlanes s, unsigned long long n, cudaStream_t stream);
+
 /* ---- transform (kernels/transform.cu) ---- */
 
 /* One variable's rows of a slab on the device. */

@@ -78,7 +78,7 @@ static const char *usage_stats =
     "                        --weights-axis). Weights are >= 0 (0 is allowed); missing values carry\n"
     "                        none. mean and m2 = sum w (x - mean)^2 are weighted, count, missing, min\n"
     "                        and max are not, and wsum is the sum of the weights: var = m2 / (wsum - N)\n"
-    "                        with --ddof N (frequency weights). Computed on the CPU (auto runs there).\n"
+    "                        with --ddof N (frequency weights). On either backend (cpu, cuda).\n"
     "      --weights-axis N  the data axis of coslat or quadrature weights, counted from 0.\n"
     "Output:\n"
     "  -o, --output PATH     write the statistics to PATH: .json or .h5, same content (README.md).\n"
@@ -884,9 +884,9 @@ static int cmd_stats(int argc, char **argv)
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
         int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
-        /* AUTO without a GPU is the ordinary case on a laptop; the sketch and weights moving a GPU
-         * run to the CPU is not, and is said once (rank 0) unless --quiet */
-        if (notice && !quiet && w.rank == 0 && (verbose || sketch || weights))
+        /* AUTO without a GPU is the ordinary case on a laptop; the sketch moving a GPU run to the
+         * CPU is not, and is said once (rank 0) unless --quiet */
+        if (notice && !quiet && w.rank == 0 && (verbose || sketch))
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {

@@ -382,6 +382,123 @@ Test(weights, same_bytes_for_any_threads_memory_slots_parts_and_isa, .timeout = 
     }
 }
 
+/* ---- the CUDA backend, run by the SIMT harness (h5prep-simt) ---------------------------------- */
+
+/* Both backends' JSON documents (argv[1] 'CPU.json|CUDA.json'): count, missing, min, max and flags
+ * exactly; mean within 1e-12 (|mean| + std), var within 1e-10 relative plus (1e-15 mean)^2, wsum
+ * within 1e-12 relative. The device folds lanes of each feature's values (Chan's weighted merge)
+ * where the CPU takes the values one by one: the same update, another order of rounding. */
+static const char *const py_backends =
+    "import sys, json, numpy as np\n"
+    "pa, pb = sys.argv[1].split('|')\n"
+    "a, b = json.load(open(pa)), json.load(open(pb))\n"
+    "assert b['provenance']['backend'] == 'cuda', b['provenance']['backend']\n"
+    "def arr(v):\n"
+    "    return np.array([np.nan if e is None else float(e) for e in v])\n"
+    "for name, x in a['variables'].items():\n"
+    "    y = b['variables'][name]\n"
+    "    for k in ('count', 'missing', 'min', 'max', 'flags'):\n"
+    "        assert x[k] == y[k], (name, k)\n"
+    "    m, v, w = arr(x['mean']), arr(x['var']), arr(x['wsum'])\n"
+    "    mb, vb, wb = arr(y['mean']), arr(y['var']), arr(y['wsum'])\n"
+    "    for p, q in ((m, mb), (v, vb)):\n"
+    "        assert np.array_equal(np.isnan(p), np.isnan(q)), (name, 'null', p, q)\n"
+    "    ok = ~np.isnan(v); s = np.sqrt(v[ok])\n"
+    "    assert (np.abs(m[ok] - mb[ok]) <= 1e-12 * (np.abs(m[ok]) + s)).all(), (name, 'mean')\n"
+    "    assert (np.abs(v[ok] - vb[ok]) <= 1e-10 * v[ok] + (1e-15 * np.abs(m[ok])) ** 2).all(), (name, 'var')\n"
+    "    assert (np.abs(w - wb) <= 1e-12 * w).all(), (name, 'wsum')\n"
+    "print('backends agree on %d variables' % len(a['variables']))\n";
+
+/* `stats ARGS -o OUT` on the CPU and on the CUDA backend of h5prep-simt (streams deferred, blocks
+ * shuffled: the harness's least forgiving order), outputs compared by py_backends; the CUDA
+ * document stays in cuda_out. args: NULL-terminated, without -o. */
+static void both_backends(const char *const *args, const char *cuda_out)
+{
+    const char *cpu_out = tu_path("cpu.json");
+    const char *a[32];
+    size_t n = 0;
+    while (args[n]) {
+        cr_assert(n < 24);
+        a[n] = args[n];
+        n++;
+    }
+    a[n] = "-o", a[n + 1] = cpu_out, a[n + 2] = "--backend", a[n + 3] = "cpu", a[n + 4] = "-q", a[n + 5] = NULL;
+    stats_ok(a);
+    setenv("SIMT_STREAMS", "deferred", 1);
+    setenv("SIMT_BLOCKS", "shuffled", 1);
+    a[n + 1] = cuda_out, a[n + 3] = "cuda";
+    int rc = tu_cli_with(H5PREP_CLI_SIMT, a);
+    cr_assert_eq(rc, 0, "cuda (simt) %s %s: exit %d: %s", args[1], args[2], rc, tu_stderr());
+    char arg[2100];
+    snprintf(arg, sizeof arg, "%s|%s", cpu_out, cuda_out);
+    tu_python_ok(py_backends, arg);
+}
+
+Test(weights, cuda_backend_matches_the_cpu_and_numpy_on_hostile_grids, .timeout = 300)
+{
+    const char *h = hostile_file();
+    char in[1100], wl[1100], wa[1100];
+    snprintf(in, sizeof in, "%s:/x", h);
+    snprintf(wl, sizeof wl, "coslat:%s:/lat", h);
+    snprintf(wa, sizeof wa, "%s:/area", h);
+    const char *out = tu_path("cuda.json");
+    /* 1e8 offsets, a constant channel, fill values, NaN, -Inf and a latitude of zero weight */
+    const char *a1[] = {"stats", in, "--weights", wl, "--weights-axis", "1", NULL};
+    both_backends(a1, out);
+    check_reference(out, h, "/x", "coslat", wl + strlen("coslat:"), 1, 3, 1, 0);
+    const char *a2[] = {"stats", in, "--weights", wa, "-k", "1,2", "--ddof", "1", NULL};
+    both_backends(a2, out);
+    check_reference(out, h, "/x", "array", wa, 0, 1, 2, 1);
+    const char *a3[] = {"stats", in, "--weights", wa, "-k", "none", NULL};
+    both_backends(a3, out);
+    check_reference(out, h, "/x", "array", wa, 0, 0, 0, 0);
+    const char *a4[] = {"stats", in, "--weights", "quadrature:legendre-gauss", "--weights-axis", "1", "-k", "0", NULL};
+    both_backends(a4, out); /* axis 0 kept: every row's features, states in place */
+    check_reference(out, h, "/x", "legendre-gauss", "-", 1, 0, 1, 0);
+    const char *a5[] = {"stats", NC4 ":/T", "-k", "1", "--weights", "coslat:" NC4 ":/lat", NULL};
+    both_backends(a5, out); /* the Gaussian grid of a real file */
+    check_reference(out, NC4, "/T", "coslat", NC4 ":/lat", 2, 1, 1, 0);
+}
+
+/* The "variables" of a CUDA (simt) run of `stats IN --weights W -k KEEP [more]` on stdout. */
+static char *simt_variables(const char *in, const char *w, const char *keep, const char *const *more)
+{
+    const char *a[24] = {"stats", in, "--weights", w, "-k", keep, "--backend", "cuda", "--json", "-q"};
+    for (size_t i = 0; more[i]; i++)
+        a[10 + i] = more[i];
+    int rc = tu_cli_with(H5PREP_CLI_SIMT, a);
+    cr_assert_eq(rc, 0, "cuda (simt) -k %s: exit %d: %s", keep, rc, tu_stderr());
+    return variables_of(strdup(tu_stdout()));
+}
+
+/* The device's lanes take a feature's values by their position in the block: the bytes do not
+ * change with --threads, --mem (how blocks are cut into slabs) or --slots. */
+Test(weights, cuda_backend_same_bytes_for_any_threads_memory_and_slots, .timeout = 600)
+{
+    const char *path = position_file();
+    char in[1100], w[1100];
+    snprintf(in, sizeof in, "%s:/x", path);
+    snprintf(w, sizeof w, "%s:/w", path);
+    setenv("SIMT_STREAMS", "deferred", 1);
+    const char *keeps[] = {"2", "1,2", "none", "0"};
+    const char *none[] = {NULL};
+    const char *runs[][7] = {{"--threads", "2", NULL},
+                             {"--threads", "2", "--slots", "3", "--mem", "3M", NULL},
+                             {"--threads", "1", "--slots", "2", "--mem", "1M", NULL}};
+    for (size_t k = 0; k < sizeof keeps / sizeof *keeps; k++) {
+        char *first = simt_variables(in, w, keeps[k], none);
+        for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+            char *j = simt_variables(in, w, keeps[k], runs[r]);
+            cr_assert(strcmp(first, j) == 0, "-k %s: %s %s %s %s change the bytes", keeps[k], runs[r][0], runs[r][1],
+                      runs[r][2] ? runs[r][2] : "", runs[r][2] ? runs[r][3] : "");
+            free(j);
+        }
+        free(first);
+        const char *args[] = {"stats", in, "--weights", w, "-k", keeps[k], "--mem", "1M", NULL};
+        both_backends(args, tu_path("cuda.json"));
+    }
+}
+
 /* ---- the state file: JSON and HDF5 round trips, the weighted merge, its refusals ----------- */
 
 /* Two halves of the hostile grid's rows merged equal a run over both files (1e-12). */
@@ -499,17 +616,10 @@ Test(weights, bad_weights_are_refused_with_their_message, .timeout = 120)
         cr_assert(strstr(tu_stderr(), more[i].says), "%s: %s", more[i].spec, tu_stderr());
         cr_assert(!tu_exists(out));
     }
-    /* the CUDA backend has no weighted reduction: refused (exit 14), and auto says it runs on the CPU */
-    const char *cuda[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "--backend", "cuda", "-o", out, NULL};
-    cr_assert_eq(tu_cli(cuda), 14, "%s", tu_stderr());
-    cr_assert(strstr(tu_stderr(), "--weights with --backend cuda"), "%s", tu_stderr());
-    cr_assert(!tu_exists(out));
+    /* auto runs weighted statistics where it runs the others: without a GPU on the CPU, unsaid */
     const char *autob[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "-o", out, NULL};
     cr_assert_eq(tu_cli(autob), 0, "%s", tu_stderr());
-    cr_assert(strstr(tu_stderr(), "weighted statistics are computed on the CPU"), "%s", tu_stderr());
-    const char *quiet[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", "-o", out, "-q", NULL};
-    int rc = tu_cli(quiet);
-    cr_assert(rc == 0 && !strstr(tu_stderr(), "on the CPU"), "--quiet still said: %s", tu_stderr());
+    cr_assert(!strstr(tu_stderr(), "on the CPU"), "a weighted auto run said: %s", tu_stderr());
 }
 
 /* A transform's normalize: {stats: FILE} with a weighted statistics file z-scores with the weighted

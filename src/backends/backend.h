@@ -54,6 +54,17 @@ typedef struct h5p_tx_finish {
                                   the CPU backend's only, NULL otherwise */
 } h5p_tx_finish;
 
+/* --weights: a statistics slab and where its weights are in the variable's table (the `w` of
+ * wstats_begin). Value i of the slab (flat, in row i / row_elems) has weight
+ * w[w0 + (i / row_elems) * w_row_stride + i % row_elems] (w_row_stride 0: the same row_elems
+ * weights in every row); k0 is the index of the slab's first value among its feature's values in
+ * the block (0 where axis 0 is kept), so that a backend can split a block's values by position
+ * whatever the slabs. */
+typedef struct h5p_wslab {
+    const h5p_slab *slab;
+    uint64_t w0, w_row_stride, row_elems, k0;
+} h5p_wslab;
+
 typedef struct h5p_backend h5p_backend; /* a backend's own state */
 
 typedef struct h5p_backend_ops {
@@ -89,6 +100,16 @@ typedef struct h5p_backend_ops {
     h5prep_status (*tx_stats)(h5p_backend *be, size_t o, h5p_moments *out);
     /* The instruction set path of the backend's CPU kernels ("avx512"); NULL: it has none. */
     const char *(*isa)(const h5p_backend *be);
+
+    /* Weighted statistics (--weights), one variable at a time; NULL where the backend has none
+     * (the CPU's: the engine runs backends/cpu/weighted_cpu.h on its own threads). w: the
+     * variable's weight table, (w_count,) doubles, read before begin returns. */
+    h5prep_status (*wstats_begin)(h5p_backend *be, uint64_t n_features, const double *w, uint64_t w_count);
+    /* Accumulates a weighted slab staged in `slot`; may return before the work is done. */
+    h5prep_status (*wstats_slab)(h5p_backend *be, int slot, const h5p_wslab *ws);
+    /* The block's weighted states (n_features moments and their sums of weights), complete, in an
+     * order defined by data position; the next slab starts the next block's. */
+    h5prep_status (*wstats_end)(h5p_backend *be, h5p_moments *out, double *wsum);
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;

@@ -89,4 +89,58 @@ static inline H5PREP_HD void h5p_wmoments_merge(h5p_moments *a, double *wa, cons
     a->max = b->max > a->max ? b->max : a->max;
 }
 
+/* One value x of weight wt >= 0 into a weighted state (m, *wsum) whose running mean is m->mean + *lo:
+ * West's (1979) update, the mean kept in two doubles so that large offsets (1e8 + noise) cost no
+ * precision. NaN is missing and carries no weight; a value of weight 0 is counted in n, min and max
+ * but moves neither mean nor m2. The CPU backend and the CUDA kernel take every value through this
+ * one function; m->mean + *lo rounded into m->mean completes the state. */
+static inline H5PREP_HD void h5p_wmoments_add(h5p_moments *m, double *wsum, double *lo, double x, double wt)
+{
+    if (x != x) {
+        m->missing++;
+        return;
+    }
+    m->n++;
+    m->min = x < m->min ? x : m->min;
+    m->max = x > m->max ? x : m->max;
+    if (wt > 0) { /* wsum += w; mean += (x - mean) w / wsum; m2 += w (x - mean_old)(x - mean_new) */
+        double wn = *wsum + wt, hi = m->mean;
+        double d = (x - hi) - *lo, t = *lo + d * (wt / wn);
+        double sum = hi + t, z = sum - hi; /* hi + t as sum + lo exactly (Knuth's two-sum) */
+        *lo = (hi - (sum - z)) + (t - z);
+        m->mean = sum;
+        m->m2 += wt * d * ((x - sum) - *lo);
+        *wsum = wn;
+    }
+}
+
+/* a (with *wa, and *loa the low part of its mean) <- a merged with b (wb, lob), both running states
+ * of h5p_wmoments_add: Chan's weighted rule with the means kept in two doubles, so that merging
+ * many small states near a large offset (1e8 + noise) keeps delta, and so m2, to full precision,
+ * as adding their values one by one would. For the CUDA kernel's lanes. */
+static inline H5PREP_HD void h5p_wmoments_merge2(h5p_moments *a, double *wa, double *loa, const h5p_moments *b,
+                                                 double wb, double lob)
+{
+    a->missing += b->missing;
+    if (b->n == 0)
+        return;
+    if (*wa == 0) { /* a has no weight (no m2): b's moments */
+        a->mean = b->mean;
+        a->m2 = b->m2;
+        *loa = lob;
+        *wa = wb;
+    } else if (wb > 0) {
+        double wn = *wa + wb, w = wb / wn, hi = a->mean;
+        double delta = (b->mean - hi) + (lob - *loa), t = *loa + delta * w;
+        double sum = hi + t, z = sum - hi; /* two-sum, as in h5p_wmoments_add */
+        *loa = (hi - (sum - z)) + (t - z);
+        a->mean = sum;
+        a->m2 += b->m2 + delta * (delta * (*wa * w));
+        *wa = wn;
+    }
+    a->n += b->n;
+    a->min = b->min < a->min ? b->min : a->min;
+    a->max = b->max > a->max ? b->max : a->max;
+}
+
 #endif

@@ -117,7 +117,7 @@ typedef struct stats_run {
     h5p_tendency tend;
     const h5p_wtable *wt;        /* --weights: the variable's weights, reduced by wacc; else NULL */
     h5p_wstates wacc;            /* the weighted states of the block (of every block where disjoint) */
-    h5p_pool *wpool;             /* the weighted reduction's threads (the backend's are its own) */
+    h5p_pool *wpool;             /* the CPU weighted reduction's threads; NULL where the backend has its own */
 } stats_run;
 
 static h5prep_status stats_read(void *ctx, h5p_ring *g, uint64_t job, int slot)
@@ -178,23 +178,37 @@ static h5p_slab slab_view(const h5p_var *v, const stats_job *jb, const void *dat
     return sl;
 }
 
-/* A weighted job: its rows into the block's weighted states; at the block's end they are pushed
- * onto the (weighted) tree and reset. */
-static h5prep_status weighted_compute(stats_run *r, const stats_job *jb, const h5p_slab *sl)
+/* A weighted job: its rows into the block's weighted states, by the backend's weighted reduction
+ * or else the CPU's; at the block's end they are pushed onto the (weighted) tree and reset. */
+static h5prep_status weighted_compute(stats_run *r, const stats_job *jb, const h5p_slab *sl, int slot)
 {
     const h5p_wtable *t = r->wt;
     uint64_t row = r->v->parts[jb->part].row0 + jb->row;
     const double *w = t->rows > 1 ? t->w + row * t->row_elems : t->w;
-    h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems, r->wpool);
+    if (r->ops->wstats_slab) { /* k0: each feature meets outer / rows * inner values a row */
+        h5p_wslab ws = {sl, (uint64_t)(w - t->w), t->rows > 1 ? t->row_elems : 0, t->row_elems,
+                        r->disjoint ? 0 : jb->block_row * (sl->outer / jb->rows) * sl->inner};
+        FORWARD_IF_ERROR(r->ops->wstats_slab(r->be, slot, &ws));
+    } else {
+        h5p_cpu_weighted_slab(&r->wacc, sl, w, t->rows > 1 ? t->row_elems : 0, t->row_elems, r->wpool);
+    }
     if (r->disjoint || jb->block_row + jb->rows != jb->block_rows)
         return H5PREP_OK;
     size_t bytes = h5p_tree_state_bytes(&r->tree);
     h5p_moments *m = h5p_malloc(bytes);
     RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
                     (unsigned long long)r->tree.nf);
-    h5p_wstates_finish(&r->wacc);
-    memcpy(m, r->wacc.m, bytes);
-    h5p_wstates_reset(&r->wacc);
+    if (r->ops->wstats_end) {
+        h5prep_status st = r->ops->wstats_end(r->be, m, (double *)(m + r->tree.nf));
+        if (st != H5PREP_OK) {
+            free(m);
+            return st;
+        }
+    } else {
+        h5p_wstates_finish(&r->wacc);
+        memcpy(m, r->wacc.m, bytes);
+        h5p_wstates_reset(&r->wacc);
+    }
     return h5p_tree_push(&r->tree, 0, jb->block, m);
 }
 
@@ -209,7 +223,7 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
     if (jb->lead) /* the rows before the share: remembered for the pairs of its first rows, nothing else */
         return h5p_tendency_job_run(&r->tend, &sl, &tj);
     if (r->wt) /* values in data order: a block's state does not depend on its pieces */
-        FORWARD_IF_ERROR(weighted_compute(r, jb, &sl));
+        FORWARD_IF_ERROR(weighted_compute(r, jb, &sl, slot));
     else
         FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
     FORWARD_IF_ERROR(h5p_tendency_job_run(&r->tend, &sl, &tj));
@@ -316,6 +330,8 @@ static h5prep_status weighted_result(h5p_var *v, stats_run *r, uint64_t nf)
     RETURN_ERROR_IF(!v->result || !v->wsum, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", v->name,
                     (unsigned long long)nf);
     h5p_wstates out = r->wacc;
+    if (r->disjoint && r->ops->wstats_end) /* the states in place are the backend's */
+        FORWARD_IF_ERROR(r->ops->wstats_end(r->be, r->wacc.m, r->wacc.w));
     h5p_wstates_finish(&r->wacc);
     if (!r->disjoint)
         FORWARD_IF_ERROR(h5p_tree_fold(&r->tree, r->wacc.m)); /* the block states are spent: wacc holds the fold */
@@ -361,7 +377,9 @@ static h5prep_status run_var(h5prep_stats *s, h5p_var *v, const h5p_backend_ops 
         if (!(r.buf[k] = ops->alloc_host(be, slot_bytes)))
             st = h5p_fail(H5PREP_ERR_NOMEM, "%s: cannot allocate a %zu-byte staging buffer", v->name, slot_bytes);
     if (st == H5PREP_OK)
-        st = wt ? h5p_wstates_init(&r.wacc, nf, h5p_pool_size(wpool)) : ops->stats_begin(be, nf, slot_bytes);
+        st = wt ? h5p_wstates_init(&r.wacc, nf, wpool ? h5p_pool_size(wpool) : 1) : ops->stats_begin(be, nf, slot_bytes);
+    if (st == H5PREP_OK && wt && ops->wstats_begin) /* wacc then holds only the results */
+        st = ops->wstats_begin(be, nf, wt->w, wt->rows * wt->row_elems);
     static const h5p_ring_fns fns = {stats_read, stats_compute, NULL};
     if (st == H5PREP_OK)
         st = h5p_ring_run(&fns, &r, r.njobs, r.nslots, v->name);
@@ -424,10 +442,6 @@ static h5prep_status resolve_weights(h5prep_stats *s, h5p_wtable **out)
     *out = NULL;
     if (!s->weights)
         return H5PREP_OK;
-    if (s->cfg.backend == H5PREP_BACKEND_CUDA) {
-        h5p_fail(H5PREP_ERR_BACKEND, "--weights with --backend cuda: the CUDA backend has no weighted reduction yet");
-        return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (or auto, which runs weighted statistics on the CPU)");
-    }
     h5p_wtable *wt = calloc(s->nvars, sizeof *wt);
     RETURN_ERROR_IF(!wt, H5PREP_ERR_NOMEM, "out of memory");
     h5prep_status st = H5PREP_OK;
@@ -466,8 +480,6 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     h5p_wtable *wt = NULL;
     FORWARD_IF_ERROR(resolve_weights(s, &wt));
     h5prep_stats_config cfg = s->cfg;
-    if (s->weights && cfg.backend == H5PREP_BACKEND_AUTO)
-        cfg.backend = H5PREP_BACKEND_CPU; /* said in the notice below */
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
@@ -486,11 +498,10 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     }
     if (sketch_notice[0])
         snprintf(s->notice, sizeof s->notice, "%s", sketch_notice);
-    if (s->weights && s->cfg.backend == H5PREP_BACKEND_AUTO)
-        snprintf(s->notice, sizeof s->notice, "--weights: weighted statistics are computed on the CPU; running on the CPU");
     int nt = h5p_thread_count(&s->cfg);
-    h5p_pool *decode = h5p_pool_create(nt), *wpool = wt ? h5p_pool_create(nt) : NULL;
-    if (!decode || (wt && !wpool)) {
+    int cpu_weights = wt && !ops->wstats_slab; /* the backend has no weighted reduction of its own */
+    h5p_pool *decode = h5p_pool_create(nt), *wpool = cpu_weights ? h5p_pool_create(nt) : NULL;
+    if (!decode || (cpu_weights && !wpool)) {
         h5p_pool_destroy(decode);
         ops->destroy(be);
         free_tables(wt, s->nvars);

@@ -7,7 +7,6 @@
 #include "backends/cpu/kernels_cpu.h"
 #include "common/internal.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,23 +85,7 @@ static void weighted_features(const wjob *jb, double *buf, uint64_t f0, uint64_t
                     j = 0, wr += jb->w_row_stride;
                 if (++q == inner)
                     q = 0, fi++;
-                h5p_moments *m = &a->m[f];
-                if (isnan(x)) {
-                    m->missing++;
-                    continue;
-                }
-                m->n++;
-                m->min = x < m->min ? x : m->min;
-                m->max = x > m->max ? x : m->max;
-                if (wt > 0) { /* West: W += w; mean += (x - mean) w / W; m2 += w (x - mean_old)(x - mean_new) */
-                    double W = a->w[f] + wt, hi = m->mean, lo = a->lo[f];
-                    double d = (x - hi) - lo, t = lo + d * (wt / W);
-                    double sum = hi + t, z = sum - hi; /* hi + t as sum + lo exactly (Knuth's two-sum) */
-                    a->lo[f] = (hi - (sum - z)) + (t - z);
-                    m->mean = sum;
-                    m->m2 += wt * d * ((x - sum) - a->lo[f]);
-                    a->w[f] = W;
-                }
+                h5p_wmoments_add(&a->m[f], &a->w[f], &a->lo[f], x, wt);
             }
         }
     }

@@ -18,6 +18,7 @@
     } while (0)
 
 typedef struct h5p_cuda_tx h5p_cuda_tx; /* transform_cuda.c */
+typedef struct h5p_cuda_weighted h5p_cuda_weighted; /* weighted_cuda.c */
 
 /* One stream per ring slot; done[k] is recorded once slot k's host buffers may be refilled and its
  * results are on the host (after the copy to the device for statistics, after the copy back for a
@@ -36,6 +37,8 @@ struct h5p_backend {
     unsigned long long acc_cap, n_features;
     /* transform, from tx_begin */
     h5p_cuda_tx *tx;
+    /* weighted statistics, from wstats_begin */
+    h5p_cuda_weighted *wtd;
 };
 
 /* Selects `device`, or says that no device answers. *target_threads: enough threads to fill it. */
@@ -72,5 +75,11 @@ h5prep_status h5p_cuda_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, v
 h5prep_status h5p_cuda_finish(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out);
 h5prep_status h5p_cuda_tx_stats(h5p_backend *be, size_t o, h5p_moments *out);
 void h5p_cuda_tx_free(h5p_backend *be);
+
+/* The weighted statistics operations of the table (weighted_cuda.c). */
+h5prep_status h5p_cuda_wstats_begin(h5p_backend *be, uint64_t n_features, const double *w, uint64_t w_count);
+h5prep_status h5p_cuda_wstats_slab(h5p_backend *be, int slot, const h5p_wslab *ws);
+h5prep_status h5p_cuda_wstats_end(h5p_backend *be, h5p_moments *out, double *wsum);
+void h5p_cuda_wstats_free(h5p_backend *be);
 
 #endif

@@ -53,6 +53,7 @@ typedef struct h5p_tx_finish {
 } h5p_tx_finish;
 
 typedef struct h5p_backend h5p_backend; /* a backend's own state */
+struct h5p_sketch;                       /* common/sketch.h */
 
 typedef struct h5p_backend_ops {
     const char *name;
@@ -87,6 +88,9 @@ typedef struct h5p_backend_ops {
     h5prep_status (*tx_stats)(h5p_backend *be, size_t o, h5p_moments *out);
     /* The instruction set path of the backend's CPU kernels ("avx512"); NULL: it has none. */
     const char *(*isa)(const h5p_backend *be);
+    /* Adds the slab just given to stats_slab in `slot` to the quantile sketch sk (common/sketch.h)
+     * and returns once it is in; NULL: the engine adds it on the host (backends/cpu/sketch_cpu.h). */
+    h5prep_status (*sketch_slab)(h5p_backend *be, int slot, const h5p_slab *slab, struct h5p_sketch *sk);
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;

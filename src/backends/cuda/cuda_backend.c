@@ -1,6 +1,6 @@
 /* cuda_backend.c: the CUDA backend's table (backends/backend.h): a device, one stream and one
  * event per ring slot, pinned host memory; statistics in stats_cuda.c, transforms in
- * transform_cuda.c. Built against the CUDA runtime, or against the SIMT harness. */
+ * transform_cuda.c, the quantile sketch in sketch_cuda.c. Built against the CUDA runtime, or against the SIMT harness. */
 #include "backends/cuda/cuda_common.h"
 
 #include <stdlib.h>
@@ -14,6 +14,7 @@ static void cuda_destroy(h5p_backend *be)
             cudaStreamSynchronize(be->stream[k]);
     h5p_cuda_tx_free(be);
     h5p_cuda_stats_free(be);
+    h5p_cuda_sketch_free(be);
     for (int k = 0; k < be->nslots; k++) {
         h5p_cuda_states_free(&be->part[k]);
         if (be->done[k])
@@ -80,4 +81,5 @@ const h5p_backend_ops h5p_backend_cuda = {
     .gather = h5p_cuda_gather,
     .finish = h5p_cuda_finish,
     .tx_stats = h5p_cuda_tx_stats,
+    .sketch_slab = h5p_cuda_sketch_slab,
 };

@@ -18,6 +18,7 @@
     } while (0)
 
 typedef struct h5p_cuda_tx h5p_cuda_tx; /* transform_cuda.c */
+typedef struct h5p_cuda_sketch h5p_cuda_sketch; /* sketch_cuda.c */
 
 /* One stream per ring slot; done[k] is recorded once slot k's host buffers may be refilled and its
  * results are on the host (after the copy to the device for statistics, after the copy back for a
@@ -36,6 +37,8 @@ struct h5p_backend {
     unsigned long long acc_cap, n_features;
     /* transform, from tx_begin */
     h5p_cuda_tx *tx;
+    /* quantile sketch, from its first slab */
+    h5p_cuda_sketch *sketch;
 };
 
 /* Selects `device`, or says that no device answers. *target_threads: enough threads to fill it. */
@@ -72,5 +75,9 @@ h5prep_status h5p_cuda_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, v
 h5prep_status h5p_cuda_finish(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out);
 h5prep_status h5p_cuda_tx_stats(h5p_backend *be, size_t o, h5p_moments *out);
 void h5p_cuda_tx_free(h5p_backend *be);
+
+/* The quantile sketch operation of the table (sketch_cuda.c), and what it holds, freed by destroy. */
+h5prep_status h5p_cuda_sketch_slab(h5p_backend *be, int slot, const h5p_slab *slab, struct h5p_sketch *sk);
+void h5p_cuda_sketch_free(h5p_backend *be);
 
 #endif

@@ -81,8 +81,8 @@ typedef struct h5prep_stats_config {
     h5prep_progress_fn progress; //!< called after each slab, may be NULL (NULL).
     void *progress_user;    //!< passed to progress (NULL).
     /* Quantiles and histograms from a per-feature sketch (README.md, "Quantiles and histograms"):
-     * computed when nquantiles or histogram_bins is not 0, by the CPU (H5PREP_BACKEND_CUDA is
-     * refused with H5PREP_ERR_BACKEND; AUTO runs on the CPU and says so in its notice). */
+     * computed when nquantiles or histogram_bins is not 0, by the run's backend (CPU or CUDA:
+     * the same bytes). */
     const double *quantiles; //!< levels in (0, 1) reported per feature; must live as long as the handle (NULL).
     size_t nquantiles;       //!< entries in quantiles (0).
     int histogram_bins;      //!< equal-width bins between each feature's min and max, counts from the sketch; 0: none (0).

@@ -143,6 +143,32 @@ enum { H5P_PHILOX_BLOCK = 256 };
 cudaError_t h5p_launch_philox_keys(unsigned long long seed, unsigned long long n, unsigned int *keys,
                                    cudaStream_t stream);
 
+/* ---- quantile sketch (kernels/sketch.cu) ---- */
+
+enum { H5P_SKETCH_BLOCK = 256 };
+
+/* The sketch of a slab [outer][features][inner] (h5p_stats_args' view), in rows of values: row
+ * r = f * chunks + c holds feature f's values j in [c * chunk, (c + 1) * chunk) of its outer *
+ * inner (j = o * inner + i), as H5P_SKETCH_ROW(buckets) words: for each store (0 negative, 1
+ * positive) `buckets` counts of the indices top - buckets + 1 .. top, then below[0], below[1],
+ * zero and top[0], top[1] (as long long; H5P_SKETCH_EMPTY without values). Missing values are
+ * left out. log2m and per_octave: those of the host sketch (common/sketch_index.h). */
+typedef struct h5p_sketch_args {
+    const void *data;
+    int dtype;                 /* h5p_dtype */
+    unsigned long long outer, features, inner;
+    unsigned long long chunk, chunks;
+    h5p_decode dec;
+    const double *log2m;       /* (H5P_SKETCH_TABLE + 1,) device memory */
+    double per_octave;
+    int buckets;
+    unsigned long long *rows;  /* (features * chunks, H5P_SKETCH_ROW(buckets)) */
+} h5p_sketch_args;
+
+#define H5P_SKETCH_ROW(buckets) (2 * (unsigned long long)(buckets) + 5)
+
+cudaError_t h5p_launch_sketch_count(const h5p_sketch_args *a, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

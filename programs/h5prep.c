@@ -95,7 +95,7 @@ static const char *usage_stats =
     "                        Under mpirun or srun, rank r is part r+1 of R: the parts go to rank 0\n"
     "                        in binary, which merges them and writes -o; a failing rank stops every\n"
     "                        rank at its next slab with its message and exit status.\n"
-    "Quantiles (a mergeable per-feature sketch, computed by the CPU backend; README.md):\n"
+    "Quantiles (a mergeable per-feature sketch, on either backend: the same bytes; README.md):\n"
     "      --quantiles Q,... levels in (0, 1), e.g. 0.01,0.5,0.99: the value of rank floor(q (n-1))\n"
     "                        (numpy's method 'lower'), within --sketch-alpha of it (relative) unless\n"
     "                        its rank falls among collapsed values ('collapsed' counts them).\n"
@@ -883,10 +883,8 @@ static int cmd_stats(int argc, char **argv)
         st = h5prep_stats_run(s);
         end_progress(&ps);
         const char *notice = h5prep_stats_backend_notice(s);
-        int sketch = c.nquantiles > 0 || c.histogram_bins > 0; /* the sketch's move to the CPU is always said */
-        /* AUTO without a GPU is the ordinary case on a laptop; the sketch moving a GPU run to the
-         * CPU is not, and is said once (rank 0) unless --quiet */
-        if (notice && !quiet && w.rank == 0 && (verbose || sketch))
+        /* AUTO without a GPU is the ordinary case on a laptop: the fallback is said with --verbose */
+        if (notice && !quiet && w.rank == 0 && verbose)
             fprintf(stderr, "h5prep: %s\n", notice);
         const char *isa = h5prep_stats_backend_isa(s); /* the CPU kernels' path */
         for (size_t i = 0; verbose && st == H5PREP_OK && i < h5prep_stats_nvars(s); i++) {

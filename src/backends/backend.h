@@ -66,6 +66,7 @@ typedef struct h5p_wslab {
 } h5p_wslab;
 
 typedef struct h5p_backend h5p_backend; /* a backend's own state */
+struct h5p_sketch;                       /* common/sketch.h */
 
 typedef struct h5p_backend_ops {
     const char *name;
@@ -110,6 +111,10 @@ typedef struct h5p_backend_ops {
     /* The block's weighted states (n_features moments and their sums of weights), complete, in an
      * order defined by data position; the next slab starts the next block's. */
     h5prep_status (*wstats_end)(h5p_backend *be, h5p_moments *out, double *wsum);
+
+    /* Adds the slab just given to stats_slab in `slot` to the quantile sketch sk (common/sketch.h)
+     * and returns once it is in; NULL: the engine adds it on the host (backends/cpu/sketch_cpu.h). */
+    h5prep_status (*sketch_slab)(h5p_backend *be, int slot, const h5p_slab *slab, struct h5p_sketch *sk);
 } h5p_backend_ops;
 
 extern const h5p_backend_ops h5p_backend_cpu;

@@ -106,16 +106,7 @@ static void store_add(h5p_sketch *s, int st, uint64_t f, int64_t k, uint64_t n)
 }
 
 /* The bucket index of |x| = a >= H5P_SKETCH_MIN_INDEXABLE (sketch.h: the table's log2). */
-static int64_t key(const h5p_sketch *s, double a)
-{
-    uint64_t bits;
-    memcpy(&bits, &a, sizeof bits); /* a normal float64: m 2^e, m in [1, 2) */
-    int64_t e = (int64_t)(bits >> 52) - 1023;
-    uint64_t mant = bits & ((1ull << 52) - 1), i = mant >> 42; /* 52 - log2(H5P_SKETCH_TABLE) */
-    double frac = (double)(mant & ((1ull << 42) - 1)) * 0x1p-42;
-    double lg = (double)e + (s->log2m[i] + (s->log2m[i + 1] - s->log2m[i]) * frac);
-    return (int64_t)ceil(lg * s->per_octave);
-}
+static int64_t key(const h5p_sketch *s, double a) { return h5p_sketch_index(a, s->log2m, s->per_octave); }
 
 void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x)
 {
@@ -140,6 +131,23 @@ int h5p_sketch_add_bucket(h5p_sketch *s, int store, uint64_t f, int32_t k, uint6
     if (count)
         store_add(s, store, f, k, count);
     return 0;
+}
+
+void h5p_sketch_add_feature(h5p_sketch *s, uint64_t f, const int32_t top[2], const uint64_t *window,
+                            const uint64_t below[2], uint64_t zero)
+{
+    s->zero[f] += zero;
+    for (int st = 0; st < 2; st++) {
+        if (top[st] == H5P_SKETCH_EMPTY)
+            continue;
+        const uint64_t *c = window + (size_t)st * (size_t)s->buckets;
+        for (int64_t j = 0; j < s->buckets; j++)
+            if (c[j])
+                store_add(s, st, f, top[st] - s->buckets + 1 + j, c[j]);
+        /* bucket top[st] is occupied, so the store's top is at least top[st] now: what lay under
+         * the given window lies under the store's */
+        s->below[st][f] += below[st];
+    }
 }
 
 void h5p_sketch_merge(h5p_sketch *a, const h5p_sketch *b)

@@ -5,6 +5,7 @@
 #define H5PREP_SKETCH_H
 
 #include "h5prep.h"
+#include "common/sketch_index.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,18 +14,16 @@
  * store of its sign, gamma = (1 + a) / (1 - a); bucket k holds (gamma^(k-1), gamma^k] and answers
  * 2 gamma^k / (gamma + 1), within a of every value in it (relative). Smaller |x| (subnormals, 0)
  * are counted in the zero bucket and answer 0. log_gamma |x| is taken as (e + log2 m) / log2
- * gamma for |x| = m 2^e, log2 m interpolated linearly in a table of H5P_SKETCH_TABLE steps (an
+ * gamma for |x| = m 2^e, log2 m interpolated linearly in a table of H5P_SKETCH_TABLE steps
+ * (h5p_sketch_index of common/sketch_index.h, shared with the CUDA kernel; an
  * error under H5P_SKETCH_LOG_ERR in ln |x|, a few times faster than log()); a = (alpha -
  * err) / (1 + err) makes the answers good to alpha whatever that error does at bucket edges. */
-#define H5P_SKETCH_TABLE 1024
 #define H5P_SKETCH_LOG_ERR 1.5e-7 /* > (1/1024)^2 / 8 / ln 2 in log2, times ln 2: 1.2e-7 */
 
 /* Each store keeps the `buckets` indices top-buckets+1 .. top below its highest occupied index
  * `top` (a ring indexed by k mod buckets); values of lower indices are counted in `below`
  * (DDSketch's collapsing store) and lose the bound. The window, and so every count, depends only
  * on the final set of values (through top), never on the order of adds and merges. */
-#define H5P_SKETCH_MIN_INDEXABLE 2.2250738585072014e-308 /* DBL_MIN: the smallest normal float64 */
-#define H5P_SKETCH_EMPTY INT32_MIN                      /* top of a store without values */
 
 typedef struct h5p_sketch {
     double alpha;                 /* the relative accuracy asked for */
@@ -56,6 +55,12 @@ void h5p_sketch_add(h5p_sketch *s, uint64_t f, double x);
 /* Adds `count` values of bucket k of store `store` (0 negative, 1 positive) of feature f, as a
  * loaded document gives them; k beyond the float64 range is refused (-1). */
 int h5p_sketch_add_bucket(h5p_sketch *s, int store, uint64_t f, int32_t k, uint64_t count);
+/* Adds the sketch of feature f's values computed elsewhere (the CUDA kernel's, kernels/sketch.cu):
+ * for each store st with top[st] != H5P_SKETCH_EMPTY, window[st * buckets + j] values of bucket
+ * top[st] - buckets + 1 + j and below[st] values under that window; `zero` values in the zero
+ * bucket. Exact: the same counts as adding the values one by one. */
+void h5p_sketch_add_feature(h5p_sketch *s, uint64_t f, const int32_t top[2], const uint64_t *window,
+                            const uint64_t below[2], uint64_t zero);
 /* The count of bucket k (inside the window of store `store` of feature f). */
 uint64_t h5p_sketch_count(const h5p_sketch *s, int store, uint64_t f, int64_t k);
 /* Adds b into a (same features, alpha and buckets: the caller checks). Exact. */

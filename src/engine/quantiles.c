@@ -1,6 +1,5 @@
 /* quantiles.c: the engine's side of `stats --quantiles/--histogram` (engine/quantiles.h): the
- * options checked, the backend that computes the sketch, the memory it may take, and each slab
- * added to it. */
+ * options checked, the memory the sketch may take, and each slab added to it by the backend. */
 #include "engine/quantiles.h"
 
 #include "backends/cpu/sketch_cpu.h"
@@ -8,7 +7,6 @@
 #include "common/sketch.h"
 
 #include <math.h>
-#include <stdio.h>
 
 int h5p_quantiles_wanted(const h5prep_stats_config *c) { return c->nquantiles > 0 || c->histogram_bins > 0; }
 
@@ -26,25 +24,7 @@ h5prep_status h5p_quantiles_check(const h5prep_stats_config *c)
                     "--sketch-alpha %g: expected a relative accuracy in [1e-6, 0.5] (default 0.01)", c->sketch_alpha);
     RETURN_ERROR_IF(c->sketch_buckets < 16 || c->sketch_buckets > (1 << 20), H5PREP_ERR_USAGE,
                     "--sketch-buckets %d: expected 16..1048576 (default 2048)", c->sketch_buckets);
-    if (h5p_quantiles_wanted(c) && c->backend == H5PREP_BACKEND_CUDA) {
-        h5p_fail(H5PREP_ERR_BACKEND, "--backend cuda: --quantiles and --histogram are computed by the CPU backend only "
-                                     "(the sketch has no CUDA kernel yet)");
-        return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu or auto (the moments are the same within the stated tolerance)");
-    }
     return H5PREP_OK;
-}
-
-void h5p_quantiles_backend(const h5prep_stats_config *c, h5prep_stats_config *run, char *notice, size_t cap)
-{
-    *run = *c;
-    if (!h5p_quantiles_wanted(c) || c->backend != H5PREP_BACKEND_AUTO)
-        return;
-    run->backend = H5PREP_BACKEND_CPU;
-#ifdef H5PREP_HAVE_CUDA
-    snprintf(notice, cap, "--quantiles/--histogram: the sketch has no CUDA kernel yet; running on the CPU");
-#else
-    (void)notice, (void)cap;
-#endif
 }
 
 h5prep_status h5p_quantiles_begin(const h5prep_stats_config *c, h5p_var *vars, size_t nvars)
@@ -79,7 +59,9 @@ h5prep_status h5p_quantiles_begin(const h5prep_stats_config *c, h5p_var *vars, s
     return H5PREP_OK;
 }
 
-h5prep_status h5p_quantiles_slab(h5p_var *v, const h5p_slab *slab)
+h5prep_status h5p_quantiles_slab(h5p_var *v, const h5p_backend_ops *ops, h5p_backend *be, int slot, const h5p_slab *slab)
 {
-    return v->sketch ? h5p_cpu_sketch_slab(v->sketch, slab) : H5PREP_OK;
+    if (!v->sketch)
+        return H5PREP_OK;
+    return ops->sketch_slab ? ops->sketch_slab(be, slot, slab, v->sketch) : h5p_cpu_sketch_slab(v->sketch, slab);
 }

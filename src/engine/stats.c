@@ -227,7 +227,7 @@ static h5prep_status stats_compute(void *ctx, uint64_t job, int slot)
     else
         FORWARD_IF_ERROR(r->ops->stats_slab(r->be, slot, &sl));
     FORWARD_IF_ERROR(h5p_tendency_job_run(&r->tend, &sl, &tj));
-    FORWARD_IF_ERROR(h5p_quantiles_slab(r->v, &sl));
+    FORWARD_IF_ERROR(h5p_quantiles_slab(r->v, r->ops, r->be, slot, &sl));
     if (!r->wt && !r->disjoint && jb->block_row + jb->rows == jb->block_rows) { /* the block is complete */
         h5p_moments *m = h5p_malloc(r->tree.nf * sizeof *m);
         RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: no memory for %llu feature states", r->v->name,
@@ -483,21 +483,15 @@ h5prep_status h5prep_stats_run(h5prep_stats *s)
     const h5p_backend_ops *ops = NULL;
     h5p_backend *be = NULL;
     int nslots = s->cfg.slots > 0 ? s->cfg.slots : 2;
-    h5prep_stats_config run_cfg; /* the sketch of --quantiles/--histogram runs on the CPU */
-    char sketch_notice[sizeof s->notice] = "";
     h5prep_status ost = h5p_quantiles_check(&cfg);
     if (ost == H5PREP_OK && h5p_quantiles_wanted(&cfg))
         ost = h5p_quantiles_begin(&cfg, s->vars, s->nvars);
-    if (ost == H5PREP_OK) {
-        h5p_quantiles_backend(&cfg, &run_cfg, sketch_notice, sizeof sketch_notice);
-        ost = h5p_backend_open(&run_cfg, nslots, &ops, &be, s->notice, sizeof s->notice);
-    }
+    if (ost == H5PREP_OK)
+        ost = h5p_backend_open(&cfg, nslots, &ops, &be, s->notice, sizeof s->notice);
     if (ost != H5PREP_OK) {
         free_tables(wt, s->nvars);
         return ost;
     }
-    if (sketch_notice[0])
-        snprintf(s->notice, sizeof s->notice, "%s", sketch_notice);
     int nt = h5p_thread_count(&s->cfg);
     int cpu_weights = wt && !ops->wstats_slab; /* the backend has no weighted reduction of its own */
     h5p_pool *decode = h5p_pool_create(nt), *wpool = cpu_weights ? h5p_pool_create(nt) : NULL;

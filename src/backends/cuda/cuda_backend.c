@@ -1,7 +1,7 @@
 /* cuda_backend.c: the CUDA backend's table (backends/backend.h): a device, one stream and one
  * event per ring slot, pinned host memory; statistics in stats_cuda.c, weighted statistics in
- * weighted_cuda.c, transforms in transform_cuda.c. Built against the CUDA runtime, or against the
- * SIMT harness. */
+ * weighted_cuda.c, the quantile sketch in sketch_cuda.c, transforms in transform_cuda.c. Built
+ * against the CUDA runtime, or against the SIMT harness. */
 #include "backends/cuda/cuda_common.h"
 
 #include <stdlib.h>
@@ -16,6 +16,7 @@ static void cuda_destroy(h5p_backend *be)
     h5p_cuda_tx_free(be);
     h5p_cuda_wstats_free(be);
     h5p_cuda_stats_free(be);
+    h5p_cuda_sketch_free(be);
     for (int k = 0; k < be->nslots; k++) {
         h5p_cuda_states_free(&be->part[k]);
         if (be->done[k])
@@ -85,4 +86,5 @@ const h5p_backend_ops h5p_backend_cuda = {
     .wstats_begin = h5p_cuda_wstats_begin,
     .wstats_slab = h5p_cuda_wstats_slab,
     .wstats_end = h5p_cuda_wstats_end,
+    .sketch_slab = h5p_cuda_sketch_slab,
 };

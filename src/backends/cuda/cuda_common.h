@@ -19,6 +19,7 @@
 
 typedef struct h5p_cuda_tx h5p_cuda_tx; /* transform_cuda.c */
 typedef struct h5p_cuda_weighted h5p_cuda_weighted; /* weighted_cuda.c */
+typedef struct h5p_cuda_sketch h5p_cuda_sketch; /* sketch_cuda.c */
 
 /* One stream per ring slot; done[k] is recorded once slot k's host buffers may be refilled and its
  * results are on the host (after the copy to the device for statistics, after the copy back for a
@@ -39,6 +40,8 @@ struct h5p_backend {
     h5p_cuda_tx *tx;
     /* weighted statistics, from wstats_begin */
     h5p_cuda_weighted *wtd;
+    /* quantile sketch, from its first slab */
+    h5p_cuda_sketch *sketch;
 };
 
 /* Selects `device`, or says that no device answers. *target_threads: enough threads to fill it. */
@@ -81,5 +84,8 @@ h5prep_status h5p_cuda_wstats_begin(h5p_backend *be, uint64_t n_features, const 
 h5prep_status h5p_cuda_wstats_slab(h5p_backend *be, int slot, const h5p_wslab *ws);
 h5prep_status h5p_cuda_wstats_end(h5p_backend *be, h5p_moments *out, double *wsum);
 void h5p_cuda_wstats_free(h5p_backend *be);
+/* The quantile sketch operation of the table (sketch_cuda.c), and what it holds, freed by destroy. */
+h5prep_status h5p_cuda_sketch_slab(h5p_backend *be, int slot, const h5p_slab *slab, struct h5p_sketch *sk);
+void h5p_cuda_sketch_free(h5p_backend *be);
 
 #endif

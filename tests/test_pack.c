@@ -76,7 +76,7 @@ static void pack(const h5prep_stats *s, void **buf, size_t *len)
     cr_assert(*buf && *len > 32);
 }
 
-Test(pack, packed_parts_merge_to_the_bytes_of_one_run_and_the_reference, .timeout = 300)
+Test(pack, packed_parts_merge_to_the_bytes_of_one_run_and_the_reference)
 {
     double *ref;
     const char *path = write_hostile("hostile.h5", &ref);

@@ -128,7 +128,7 @@ static void numpy_check(const char *data, const char *doc, double alpha)
     tu_python_ok(CHECK, arg);
 }
 
-Test(sketch, quantiles_within_the_bound_after_random_partitions_merged_in_random_order, .timeout = 300)
+Test(sketch, quantiles_within_the_bound_after_random_partitions_merged_in_random_order)
 {
     enum { N = 20000, PARTS = 12, TRIALS = 3 };
     char whole[1024]; /* tu_path's buffers are a ring: keep this one */
@@ -196,7 +196,7 @@ Test(sketch, quantiles_within_the_bound_after_random_partitions_merged_in_random
     json_decref(want);
 }
 
-Test(sketch, default_buckets_collapse_only_the_widest_feature_and_keep_the_bound_elsewhere, .timeout = 120)
+Test(sketch, default_buckets_collapse_only_the_widest_feature_and_keep_the_bound_elsewhere)
 {
     char data[1024];
     snprintf(data, sizeof data, "%s", write_rows("d.h5", 0, 5000));
@@ -311,7 +311,7 @@ static json_t *run_variables(const char *path, int threads, size_t mem, int slot
     return v;
 }
 
-Test(sketch, the_same_bytes_for_any_threads_memory_slots_isa_and_parts, .timeout = 300)
+Test(sketch, the_same_bytes_for_any_threads_memory_slots_isa_and_parts)
 {
     enum { N = 300000 }; /* 19.2 MB of float64: three blocks, cut into pieces by a small --mem */
     char path[1024];
@@ -366,7 +366,7 @@ Test(sketch, the_same_bytes_for_any_threads_memory_slots_isa_and_parts, .timeout
     json_decref(want);
 }
 
-Test(sketch, levels_outside_0_1_are_refused, .timeout = 60)
+Test(sketch, levels_outside_0_1_are_refused)
 {
     const char *path = write_rows("small.h5", 0, 100);
     const char *in = tu_input(path, "/x");
@@ -440,7 +440,7 @@ static void same_on_both_backends(const char *const *args, size_t nargs, const c
     free(cuda);
 }
 
-Test(sketch, the_cuda_kernel_gives_the_cpus_sketch_byte_for_byte, .timeout = 600)
+Test(sketch, the_cuda_kernel_gives_the_cpus_sketch_byte_for_byte)
 {
     /* the hostile columns: 150000 rows cut into rows of 65536 values per feature (3 per feature),
      * collapsed stores, 1e8 offsets, subnormal-range magnitudes, NaN and fill values */
@@ -493,7 +493,7 @@ Test(sketch, the_cuda_kernel_gives_the_cpus_sketch_byte_for_byte, .timeout = 600
     cr_assert(strstr(tu_stdout(), "\"backend\": \"cuda\""), "%.300s", tu_stdout());
 }
 
-Test(sketch, merge_refuses_other_alphas_and_documents_without_a_sketch, .timeout = 60)
+Test(sketch, merge_refuses_other_alphas_and_documents_without_a_sketch)
 {
     const char *path = write_rows("m.h5", 0, 200);
     const char *in = tu_input(path, "/x");
@@ -515,7 +515,7 @@ Test(sketch, merge_refuses_other_alphas_and_documents_without_a_sketch, .timeout
     cr_assert_neq(tu_cli(aa), 0); /* the same file twice stays refused */
 }
 
-Test(sketch, many_features_that_do_not_fit_mem_are_refused_with_the_numbers_to_set, .timeout = 60)
+Test(sketch, many_features_that_do_not_fit_mem_are_refused_with_the_numbers_to_set)
 {
     enum { W = 3000 };
     float *x = calloc(2 * W, sizeof *x);
@@ -536,7 +536,7 @@ Test(sketch, many_features_that_do_not_fit_mem_are_refused_with_the_numbers_to_s
     cr_assert_eq(tu_cli(fit), 0, "the hinted --sketch-buckets %s fits: %s", buckets, tu_stderr());
 }
 
-Test(sketch, a_sketch_whose_counts_do_not_add_up_is_refused_and_batches_do_not_continue_one, .timeout = 60)
+Test(sketch, a_sketch_whose_counts_do_not_add_up_is_refused_and_batches_do_not_continue_one)
 {
     const char *path = write_rows("c.h5", 0, 300);
     const char *args[] = {"stats", tu_input(path, "/x"), "--quantiles", "0.5", "-o", tu_path("c.json"), NULL};
@@ -560,7 +560,7 @@ Test(sketch, a_sketch_whose_counts_do_not_add_up_is_refused_and_batches_do_not_c
     h5prep_stats_destroy(s);
 }
 
-Test(sketch, one_statistic_per_dataset_round_trips_through_hdf5, .timeout = 60)
+Test(sketch, one_statistic_per_dataset_round_trips_through_hdf5)
 {
     const char *path = write_rows("n.h5", 0, 500);
     const char *args[] = {"stats", tu_input(path, "/x"), "--keep-axes", "none", "--quantiles", "0.25,0.75", "--histogram", "8",

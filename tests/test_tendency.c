@@ -125,11 +125,11 @@ static void check_against_numpy(int keep_first, int keep_count, const char *axes
                  arg);
 }
 
-Test(tendency, numpy_reference_per_level, .timeout = 300) { check_against_numpy(1, 1, "1"); }
-Test(tendency, numpy_reference_channels_last, .timeout = 300) { check_against_numpy(-1, 1, "2"); }
-Test(tendency, numpy_reference_one_statistic, .timeout = 300) { check_against_numpy(0, 0, ""); }
+Test(tendency, numpy_reference_per_level) { check_against_numpy(1, 1, "1"); }
+Test(tendency, numpy_reference_channels_last) { check_against_numpy(-1, 1, "2"); }
+Test(tendency, numpy_reference_one_statistic) { check_against_numpy(0, 0, ""); }
 
-Test(tendency, same_bytes_for_threads_memory_slots_and_parts, .timeout = 600)
+Test(tendency, same_bytes_for_threads_memory_slots_and_parts)
 {
     const char *input = write_series();
     h5prep_stats_config c = h5prep_stats_config_default();
@@ -185,7 +185,7 @@ Test(tendency, same_bytes_for_threads_memory_slots_and_parts, .timeout = 600)
 /* The CUDA backend (kernels in the SIMT harness, through h5prep-simt, streams deferred and blocks
  * shuffled) against the CPU, on smaller files (the harness runs a thread per CUDA thread): counts,
  * missing, min and max exact, mean and variance within tolerance. */
-Test(tendency, cuda_backend_agrees_with_the_cpu, .timeout = 600)
+Test(tendency, cuda_backend_agrees_with_the_cpu)
 {
     const char *input = write_files(small_rows, "s");
     setenv("SIMT_STREAMS", "deferred", 1);
@@ -212,7 +212,7 @@ Test(tendency, cuda_backend_agrees_with_the_cpu, .timeout = 600)
 }
 
 /* The .h5 document holds the same tendencies as the JSON one (tendencies/lag_L groups). */
-Test(tendency, hdf5_document_holds_the_tendencies, .timeout = 300)
+Test(tendency, hdf5_document_holds_the_tendencies)
 {
     const char *input = write_series();
     h5prep_stats_config c = h5prep_stats_config_default();
@@ -245,7 +245,7 @@ Test(tendency, hdf5_document_holds_the_tendencies, .timeout = 300)
     free(h5);
 }
 
-Test(tendency, bad_lags_and_kept_axis_0_are_refused, .timeout = 300)
+Test(tendency, bad_lags_and_kept_axis_0_are_refused)
 {
     const char *input = write_series();
     h5prep_stats *s = h5prep_stats_create(NULL);
@@ -300,7 +300,7 @@ Test(tendency, bad_lags_and_kept_axis_0_are_refused, .timeout = 300)
 
 /* Merges: other lag sets are refused, naming the variable; a document with tendencies loads alone
  * and keeps them. */
-Test(tendency, merges_of_other_lags_are_refused, .timeout = 300)
+Test(tendency, merges_of_other_lags_are_refused)
 {
     const char *input = write_series();
     char *one = strdup(tu_path("lag1.json")), *two = strdup(tu_path("lag13.json")), *plain = strdup(tu_path("plain.json"));
@@ -337,7 +337,7 @@ Test(tendency, merges_of_other_lags_are_refused, .timeout = 300)
  * merged in that order: their edge rows form the pairs that straddle them, so the merge has every
  * pair of one run over all three files: counts, missing, min and max exact, mean and variance
  * within rounding, and the edges of the one run. */
-Test(tendency, merge_of_consecutive_runs_forms_the_straddling_pairs, .timeout = 300)
+Test(tendency, merge_of_consecutive_runs_forms_the_straddling_pairs)
 {
     const char *input = write_series();
     h5prep_stats_config c = h5prep_stats_config_default();

@@ -109,7 +109,7 @@ static void check_reference(const char *json, const char *data, const char *dset
 
 /* ---- the Gaussian grid of data/nc4uvt.nc (64 latitudes, 14 levels) ------------------------ */
 
-Test(weights, coslat_on_the_gaussian_grid_matches_numpy, .timeout = 120)
+Test(weights, coslat_on_the_gaussian_grid_matches_numpy)
 {
     struct {
         const char *keep;
@@ -140,7 +140,7 @@ Test(weights, coslat_on_the_gaussian_grid_matches_numpy, .timeout = 120)
     check_reference(out, NC4, "/grp1/U", "coslat", NC4 ":/grp1/lat", 2, 1, 1, 0);
 }
 
-Test(weights, quadrature_rules_match_makani_over_the_latitude_axis, .timeout = 120)
+Test(weights, quadrature_rules_match_makani_over_the_latitude_axis)
 {
     const char *rules[] = {"naive", "legendre-gauss", "clenshaw-curtis"};
     for (size_t i = 0; i < 3; i++) {
@@ -218,7 +218,7 @@ static const char *hostile_file(void)
     return path;
 }
 
-Test(weights, hostile_grids_match_numpy, .timeout = 180)
+Test(weights, hostile_grids_match_numpy)
 {
     const char *h = hostile_file();
     char in[1100], wl[1100], wa[1100];
@@ -339,7 +339,7 @@ static char *weighted_run(const char *path, int kf, int kc, int threads, size_t 
     return j;
 }
 
-Test(weights, same_bytes_for_any_threads_memory_slots_parts_and_isa, .timeout = 300)
+Test(weights, same_bytes_for_any_threads_memory_slots_parts_and_isa)
 {
     const char *path = position_file();
     struct {
@@ -434,7 +434,7 @@ static void both_backends(const char *const *args, const char *cuda_out)
     tu_python_ok(py_backends, arg);
 }
 
-Test(weights, cuda_backend_matches_the_cpu_and_numpy_on_hostile_grids, .timeout = 300)
+Test(weights, cuda_backend_matches_the_cpu_and_numpy_on_hostile_grids)
 {
     const char *h = hostile_file();
     char in[1100], wl[1100], wa[1100];
@@ -473,7 +473,7 @@ static char *simt_variables(const char *in, const char *w, const char *keep, con
 
 /* The device's lanes take a feature's values by their position in the block: the bytes do not
  * change with --threads, --mem (how blocks are cut into slabs) or --slots. */
-Test(weights, cuda_backend_same_bytes_for_any_threads_memory_and_slots, .timeout = 600)
+Test(weights, cuda_backend_same_bytes_for_any_threads_memory_and_slots)
 {
     const char *path = position_file();
     char in[1100], w[1100];
@@ -502,7 +502,7 @@ Test(weights, cuda_backend_same_bytes_for_any_threads_memory_and_slots, .timeout
 /* ---- the state file: JSON and HDF5 round trips, the weighted merge, its refusals ----------- */
 
 /* Two halves of the hostile grid's rows merged equal a run over both files (1e-12). */
-Test(weights, merge_of_two_halves_equals_one_run_and_refuses_other_weights, .timeout = 180)
+Test(weights, merge_of_two_halves_equals_one_run_and_refuses_other_weights)
 {
     const char *h = hostile_file();
     char dir[1024];
@@ -567,7 +567,7 @@ Test(weights, merge_of_two_halves_equals_one_run_and_refuses_other_weights, .tim
 
 /* ---- bad weights: a message naming the file, the dataset and the problem; nothing written --- */
 
-Test(weights, bad_weights_are_refused_with_their_message, .timeout = 120)
+Test(weights, bad_weights_are_refused_with_their_message)
 {
     const char *h = hostile_file();
     char in[1100];
@@ -624,7 +624,7 @@ Test(weights, bad_weights_are_refused_with_their_message, .timeout = 120)
 
 /* A transform's normalize: {stats: FILE} with a weighted statistics file z-scores with the weighted
  * mean and the weighted std (m2 / wsum), as the file's "mean" and "std" say. */
-Test(weights, transform_normalizes_with_a_weighted_statistics_file, .timeout = 120)
+Test(weights, transform_normalizes_with_a_weighted_statistics_file)
 {
     const char *data = tu_path("za.h5");
     enum { N = 50, L = 6, C = 2 };

@@ -567,6 +567,25 @@ Test(weights, merge_of_two_halves_equals_one_run_and_refuses_other_weights)
 
 /* ---- bad weights: a message naming the file, the dataset and the problem; nothing written --- */
 
+/* Tendencies and the sketch are not weighted: asked for with --weights, the run is refused before
+ * anything is read. */
+Test(weights, tendencies_and_quantiles_with_weights_are_refused)
+{
+    char in[1100];
+    snprintf(in, sizeof in, "%s:/x", hostile_file());
+    const char *out = tu_path("never.json");
+    const char *with[][2] = {{"--tendency", "1"}, {"--quantiles", "0.5"}, {"--histogram", "8"}};
+    for (size_t i = 0; i < sizeof with / sizeof *with; i++) {
+        const char *args[] = {"stats", in, "--weights", "quadrature:naive", "--weights-axis", "1", with[i][0], with[i][1],
+                              "-o", out, NULL};
+        int rc = tu_cli(args);
+        cr_assert_eq(rc, 2, "%s: exit %d: %s", with[i][0], rc, tu_stderr());
+        cr_assert(strstr(tu_stderr(), "--weights cannot be combined with --tendency, --quantiles or --histogram"), "%s",
+                  tu_stderr());
+        cr_assert(!tu_exists(out), "%s: an output was written", with[i][0]);
+    }
+}
+
 Test(weights, bad_weights_are_refused_with_their_message)
 {
     const char *h = hostile_file();

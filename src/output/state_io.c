@@ -883,6 +883,48 @@ static void *array_slot(const loaded_arrays *a, int k)
     return slots[k];
 }
 
+/* The "wsum" array of a weighted variable or part node (nf numbers) into a new array *out; NULL
+ * when jv has none (an unweighted state). */
+static h5prep_status json_wsum(json_t *jv, uint64_t nf, const char *path, const char *name, double **out)
+{
+    *out = NULL;
+    json_t *arr = json_object_get(jv, "wsum");
+    if (!arr)
+        return H5PREP_OK;
+    RETURN_ERROR_IF(!json_is_array(arr) || json_array_size(arr) != nf, H5PREP_ERR_STATE,
+                    "%s: variable %s: \"wsum\" is not a list of %llu numbers (one per feature)", path, name,
+                    (unsigned long long)nf);
+    double *w = h5p_malloc(nf * sizeof *w);
+    RETURN_ERROR_IF(!w, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    for (uint64_t i = 0; i < nf; i++)
+        if (json_to_real(json_array_get(arr, i), &w[i]) != 0) {
+            free(w);
+            return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" entry %llu is not a number", path, name,
+                            (unsigned long long)i);
+        }
+    *out = w;
+    return H5PREP_OK;
+}
+
+/* The states of one JSON object (a variable, a tendency or a part's tree node) into out (nf): its
+ * state arrays (words of src where packed), then, where wsum is given, its "wsum" into a new
+ * array (NULL when the object has none), against which the states are checked. */
+static h5prep_status load_states(json_t *obj, uint64_t nf, const char *fs, const char *path, const char *name,
+                                 const h5p_payload *src, double **wsum, h5p_moments *out)
+{
+    loaded_arrays a = {0};
+    h5prep_status st = alloc_arrays(&a, nf, path);
+    for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
+        st = json_column(obj, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
+                         key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
+    if (st == H5PREP_OK && wsum)
+        st = json_wsum(obj, nf, path, name, wsum);
+    if (st == H5PREP_OK)
+        st = arrays_to_states(&a, nf, path, name, out, wsum ? *wsum : NULL);
+    free_arrays(&a);
+    return st;
+}
+
 /* Checks the axes of a loaded variable and derives keep_first/keep_count. */
 static h5prep_status check_axes(h5p_var *v, const uint64_t *keep, int nkeep, const uint64_t *fshape,
                                 int frank, const char *path)
@@ -957,39 +999,8 @@ static h5prep_status load_tendencies(json_t *list, const char *path, h5p_var *v,
         snprintf(what, sizeof what, "%s (tendency lag %d)", v->name, (int)L);
         for (int c = 0; c < NKEYS; c++)
             FORWARD_IF_ERROR(json_column(e, c, nf, fs, NULL, NULL, path, what, NULL));
-        loaded_arrays a = {0};
-        h5prep_status st = alloc_arrays(&a, nf, path);
-        for (int c = 0; c < NSTATE_KEYS && st == H5PREP_OK; c++)
-            st = json_column(e, c, nf, fs, key_is_integer(c) ? array_slot(&a, c) : NULL,
-                             key_is_integer(c) ? NULL : array_slot(&a, c), path, what, NULL);
-        if (st == H5PREP_OK)
-            st = arrays_to_states(&a, nf, path, what, v->tend + k * nf, NULL);
-        free_arrays(&a);
-        FORWARD_IF_ERROR(st);
+        FORWARD_IF_ERROR(load_states(e, nf, fs, path, what, NULL, NULL, v->tend + k * nf));
     }
-    return H5PREP_OK;
-}
-
-/* The "wsum" array of a weighted variable or part node (nf numbers) into a new array *out; NULL
- * when jv has none (an unweighted state). */
-static h5prep_status json_wsum(json_t *jv, uint64_t nf, const char *path, const char *name, double **out)
-{
-    *out = NULL;
-    json_t *arr = json_object_get(jv, "wsum");
-    if (!arr)
-        return H5PREP_OK;
-    RETURN_ERROR_IF(!json_is_array(arr) || json_array_size(arr) != nf, H5PREP_ERR_STATE,
-                    "%s: variable %s: \"wsum\" is not a list of %llu numbers (one per feature)", path, name,
-                    (unsigned long long)nf);
-    double *w = h5p_malloc(nf * sizeof *w);
-    RETURN_ERROR_IF(!w, H5PREP_ERR_NOMEM, "%s: out of memory", path);
-    for (uint64_t i = 0; i < nf; i++)
-        if (json_to_real(json_array_get(arr, i), &w[i]) != 0) {
-            free(w);
-            return h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: \"wsum\" entry %llu is not a number", path, name,
-                            (unsigned long long)i);
-        }
-    *out = w;
     return H5PREP_OK;
 }
 
@@ -1009,18 +1020,11 @@ static h5prep_status load_json_var(const char *name, json_t *jv, const char *pat
     h5p_format_shape(fs, sizeof fs, frank, fshape);
     for (int k = 0; k < (src ? NSTATE_KEYS : NKEYS); k++) /* every array first, before memory is taken for them */
         FORWARD_IF_ERROR(json_column(jv, k, nf, fs, NULL, NULL, path, name, src)); /* packed: no derived ones */
-    loaded_arrays a = {0};
-    h5prep_status st = alloc_arrays(&a, nf, path);
-    for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
-        st = json_column(jv, k, nf, fs, key_is_integer(k) ? array_slot(&a, k) : NULL,
-                         key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
-    if (st == H5PREP_OK)
-        st = json_wsum(jv, nf, path, name, &v->wsum);
     json_t *wax = json_object_get(jv, "weights_axis");
     v->weights_axis = json_is_integer(wax) ? (int)json_integer_value(wax) : -1;
-    if (st == H5PREP_OK)
-        st = fill_states(v, &a, path);
-    free_arrays(&a);
+    v->result = malloc((nf ? nf : 1) * sizeof *v->result);
+    RETURN_ERROR_IF(!v->result, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+    h5prep_status st = load_states(jv, nf, fs, path, name, src, &v->wsum, v->result);
     if (st == H5PREP_OK)
         st = load_tendencies(json_object_get(jv, "tendencies"), path, v, fs);
     if (st == H5PREP_OK)
@@ -1069,26 +1073,16 @@ static h5prep_status push_part_nodes(const h5prep_stats *s, h5p_tree *t, json_t 
                      (unsigned long long)h5p_tree_end(t, 0));
             return h5p_hint(H5PREP_ERR_STATE, "h5prep does not write such a part: the file was changed or damaged; compute it again");
         }
-        loaded_arrays a = {0};
-        h5p_moments *m = NULL;
         double *ws = NULL;
-        h5prep_status st = alloc_arrays(&a, t->nf, path);
-        for (int k = 0; k < NSTATE_KEYS && st == H5PREP_OK; k++)
-            st = json_column(jn, k, t->nf, "of the variable", key_is_integer(k) ? array_slot(&a, k) : NULL,
-                             key_is_integer(k) ? NULL : array_slot(&a, k), path, name, src);
-        if (st == H5PREP_OK)
-            st = json_wsum(jn, t->nf, path, name, &ws);
+        h5p_moments *m = malloc(h5p_tree_state_bytes(t) + sizeof *m);
+        RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "%s: out of memory", path);
+        h5prep_status st = load_states(jn, t->nf, "of the variable", path, name, src, &ws, m);
         if (st == H5PREP_OK && !ws != !t->weighted)
             st = h5p_fail(H5PREP_ERR_STATE, "%s: variable %s: part node %zu is %sweighted, the variable is %sweighted", path,
                           name, i, ws ? "" : "not ", t->weighted ? "" : "not ");
-        if (st == H5PREP_OK && !(m = malloc(h5p_tree_state_bytes(t) + sizeof *m)))
-            st = h5p_fail(H5PREP_ERR_NOMEM, "%s: out of memory", path);
-        if (st == H5PREP_OK)
-            st = arrays_to_states(&a, t->nf, path, name, m, ws);
         if (st == H5PREP_OK && ws) /* a weighted tree's node: the sums of weights after the states */
             memcpy(m + t->nf, ws, t->nf * sizeof *ws);
         free(ws);
-        free_arrays(&a);
         if (st != H5PREP_OK) {
             free(m);
             return st;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build=build-fuzz-replay
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DH5PREP_WERROR=ON -DH5PREP_CUDA=OFF \
   -DH5PREP_TESTS=OFF -DH5PREP_FUZZ=ON -DH5PREP_SANITIZE=address,undefined >/dev/null
-targets=(recipe state h5input)
+targets=(recipe state packed h5input)
 cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s_replay ' "${targets[@]}") >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/fuzz/lsan.supp # leaks inside libhdf5 itself

@@ -4,7 +4,7 @@
 # they are; new inputs go to a scratch corpus); what it finds goes to build-fuzz/found/<target>/, to
 # be fixed and then kept in fuzz/crashes/<target>/ (replayed by scripts/fuzz-replay.sh), or, when
 # the fault is libhdf5's own, kept in fuzz/hdf5-bugs/<target>/ (not replayed).
-# Usage: scripts/fuzz.sh [target...]   (targets: recipe state h5input)
+# Usage: scripts/fuzz.sh [target...]   (targets: recipe state packed h5input)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v clang >/dev/null; then
@@ -13,7 +13,7 @@ if ! command -v clang >/dev/null; then
 fi
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-((${#targets[@]})) || targets=(recipe state h5input)
+((${#targets[@]})) || targets=(recipe state packed h5input)
 build=build-fuzz
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DH5PREP_CUDA=OFF \
   -DH5PREP_TESTS=OFF -DH5PREP_FUZZ=ON -DH5PREP_SANITIZE=address,undefined >/dev/null

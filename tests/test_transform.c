@@ -809,3 +809,33 @@ Test(transform, many_shuffled_shards_keep_two_passes)
               tu_stdout());
     one_pass_run(H5PREP_CLI, "cpu", recipe, tu_path("many"), 0, "two passes, rows staged in memory: shuffled rows into about 360 .npy shards");
 }
+
+/* The ring's host buffers (each slot's input, gathered rows, row order and, with one pass, rows
+ * as written) stay within --mem, which the dry run prints; pass 2 reuses them. */
+static void ring_within_mem(const char *norm, const char *mem, double mem_bytes, const char *passes)
+{
+    const char *recipe = one_pass_recipe(norm, SHUFFLED, BOTH);
+    const char *args[] = {"transform", recipe, "--dry-run", "--mem", mem, NULL};
+    cr_assert_eq(tu_cli(args), 0, "%s", tu_stderr());
+    cr_assert(strstr(tu_stdout(), passes), "expected '%s' in: %s", passes, tu_stdout());
+    const char *ring = strstr(tu_stdout(), "  ring: ");
+    int slots;
+    unsigned long rows;
+    double held;
+    char unit[4];
+    cr_assert(ring && sscanf(ring, "  ring: %d slots of %lu samples, %lf %3s of host memory", &slots, &rows, &held, unit) == 4,
+              "%s", tu_stdout());
+    held *= strcmp(unit, "GB") == 0 ? 1e9 : strcmp(unit, "MB") == 0 ? 1e6 : strcmp(unit, "kB") == 0 ? 1e3 : 1;
+    cr_assert(held <= mem_bytes * 1.005, "--mem %s, %s: the ring holds %.0f bytes", mem, norm, held); /* 3 digits printed */
+    cr_assert(rows >= 1 && slots == 3);
+}
+
+Test(transform, ring_buffers_within_mem)
+{
+    static const char *const mems[] = {"512K", "1M", "3M", "16M"};
+    for (int k = 0; k < 4; k++) {
+        double bytes = (k == 0 ? 0.5 : k == 1 ? 1 : k == 2 ? 3 : 16) * 1048576.0;
+        ring_within_mem("none", mems[k], bytes, "passes: 1");
+        ring_within_mem("zscore", mems[k], bytes, "passes: 2");
+    }
+}

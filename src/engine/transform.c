@@ -75,6 +75,7 @@ typedef struct run {
     /* pass 1 (the one pass) */
     pass1_job *jobs1;
     uint64_t njobs1, slab_rows;
+    size_t host_in, host_out;     /* bytes of each slot's input and result buffers on the host */
     h5p_reader *readers;          /* (nvars,) the reader thread's open dataset of each variable */
     size_t *reader_part;          /* (nvars,) part open in readers[v], SIZE_MAX when none */
     uint32_t **order;             /* (nslots,) row order of the slab in each slot */
@@ -113,21 +114,30 @@ static size_t cast_offset(const h5p_plan *p, size_t o, uint64_t rows)
 /* Bytes of one slot's buffers (in and out together) under --mem. */
 static size_t slot_budget(const run *r) { return r->cfg->engine.mem_bytes / (size_t)r->nslots; }
 
+static void size_for_pass2(run *r);
+
 /* Slabs of at most slab_rows samples that never cross a file of any variable, so that each
- * variable's rows in a slab share one file's CF decoding. */
+ * variable's rows in a slab share one file's CF decoding. A slot holds a slab's input, its
+ * gathered rows, its row order and, in one pass, its rows as written: all within its share of
+ * --mem. With two passes, pass 2 reuses the input and result buffers (size_for_pass2). */
 static h5prep_status plan_pass1(run *r)
 {
     const h5p_plan *p = &r->plan;
     size_t in = h5p_plan_in_row_bytes(p), out = h5p_plan_out_row_bytes(p), widest = in > out ? in : out;
+    size_t cast = r->passes == 1 ? cast_offset(p, p->nouts, 1) : 0, row = in + out + cast + sizeof(uint32_t);
     const h5p_part *first = &p->vars[0].var.parts[0];
-    h5p_slab_rule rule = {widest, in + out, slot_budget(r), p->vars[0].per_file ? 0 : first->chunk_rows, first->row_chunks, 0, 0, UINT64_MAX};
+    h5p_slab_rule rule = {widest, row, slot_budget(r), p->vars[0].per_file ? 0 : first->chunk_rows, first->row_chunks, 0, 0, UINT64_MAX};
     uint64_t rows = h5p_slab_rows(&rule); /* whole chunks decode in parallel */
     if (rows == 0) {
-        h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", in + out,
+        h5p_fail(H5PREP_ERR_NOMEM, "--mem: one sample needs %zu bytes of input and output in each of %d ring slots", row,
                  r->nslots);
-        return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV((in + out) * (size_t)r->nslots, 1024));
+        return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK", CEIL_DIV(row * (size_t)r->nslots, 1024));
     }
-    r->slab_rows = rows ? rows : 1;
+    r->slab_rows = rows;
+    r->host_in = rows * in;
+    r->host_out = rows * out;
+    if (r->passes == 2)
+        size_for_pass2(r);
     for (size_t v = 0; v < p->nvars; v++)
         for (size_t k = 0; k < p->vars[v].var.nparts; k++)
             FORWARD_IF_ERROR(h5p_check_chunk_budget(&p->vars[v].var, &p->vars[v].var.parts[k], slot_budget(r), r->nslots));
@@ -351,17 +361,54 @@ static h5prep_status norm_factors(run *r, size_t o, const h5p_moments *ms, const
     return H5PREP_OK;
 }
 
-/* Rows of output o per pass-2 block, and the bytes of its larger buffer (staged or cast). */
-static uint64_t pass2_rows(const run *r, size_t o, size_t *bytes)
+/* Rows of output o in a pass-2 job: a slab's worth, whose staged rows fit the slot's input
+ * buffer and the same rows as written its result buffer (0: not one row fits). */
+static uint64_t pass2_rows(const run *r, size_t o)
 {
     const h5p_plan *p = &r->plan;
     size_t out_row = cast_row_bytes(p, o), rb = h5p_plan_row_bytes(p, o);
     h5p_slab_rule rule = {out_row > rb ? out_row : rb, rb + out_row, slot_budget(r), 0, 0, 0, 0, UINT64_MAX};
-    rb = rule.row_bytes;
-    uint64_t rows = h5p_slab_rows(&rule);
-    rows = rows ? rows : 1;
-    *bytes = rows * rb;
-    return rows;
+    uint64_t rows = h5p_slab_rows(&rule), in = r->host_in / rb, out = r->host_out / out_row;
+    rows = rows < in ? rows : in;
+    return rows < out ? rows : out;
+}
+
+/* Two passes: the input and result buffers grown to what pass 2's jobs would fill, or, where
+ * that is more than the slot's share of --mem, the share split between them in that proportion
+ * (each still holding a slab of pass 1). */
+static void size_for_pass2(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    size_t share = slot_budget(r) - r->slab_rows * sizeof(uint32_t), in = r->host_in, out = r->host_out;
+    r->host_in = r->host_out = SIZE_MAX; /* pass2_rows: a slab's worth */
+    for (size_t o = 0; o < p->nouts; o++) {
+        uint64_t rows = pass2_rows(r, o);
+        in = rows * h5p_plan_row_bytes(p, o) > in ? rows * h5p_plan_row_bytes(p, o) : in;
+        out = rows * cast_row_bytes(p, o) > out ? rows * cast_row_bytes(p, o) : out;
+    }
+    if (in + out > share) {
+        size_t lo = r->slab_rows * h5p_plan_in_row_bytes(p), hi = share - r->slab_rows * h5p_plan_out_row_bytes(p);
+        size_t a = (size_t)((double)share * ((double)in / ((double)in + (double)out)));
+        in = a < lo ? lo : a > hi ? hi : a;
+        out = share - in;
+    }
+    r->host_in = in;
+    r->host_out = out;
+}
+
+/* Before any data is read, with two passes: one row of every output fits the slot's buffers. */
+static h5prep_status check_pass2(const run *r)
+{
+    const h5p_plan *p = &r->plan;
+    for (size_t o = 0; o < p->nouts; o++)
+        if (pass2_rows(r, o) == 0) {
+            size_t in = h5p_plan_in_row_bytes(p), row = h5p_plan_row_bytes(p, o);
+            h5p_fail(H5PREP_ERR_NOMEM, "--mem: a staged row of output '%s' (%zu bytes) does not fit a ring slot's input buffer of %zu bytes (%" PRIu64 " samples)",
+                     p->outs[o].spec->name, row, r->host_in, r->slab_rows);
+            return h5p_hint(H5PREP_ERR_NOMEM, "give at least --mem %zuK",
+                            CEIL_DIV(slot_budget(r) * (size_t)r->nslots, 1024) * CEIL_DIV(row, in ? in * r->slab_rows : 1));
+        }
+    return H5PREP_OK;
 }
 
 static h5prep_status plan_pass2(run *r)
@@ -372,8 +419,7 @@ static h5prep_status plan_pass2(run *r)
     RETURN_ERROR_IF(!r->jobs2, H5PREP_ERR_NOMEM, "out of memory");
     for (int k = 0; k < r->split.nsplits; k++)
         for (size_t o = 0; o < p->nouts; o++) {
-            size_t bytes;
-            uint64_t block = pass2_rows(r, o, &bytes);
+            uint64_t block = pass2_rows(r, o);
             for (uint64_t s = 0; s < r->split.count[k]; s += block) {
                 if (n == cap) {
                     pass2_job *nj = realloc(r->jobs2, 2 * cap * sizeof *nj);
@@ -812,28 +858,20 @@ static h5prep_status close_sink(run *r)
 }
 
 /* Everything before the output directory: the factors known before reading, one pass or two,
- * the slabs sized, the backend opened, the split made (no data is read). *in_bytes and
- * *out_bytes get the size of each slot's buffers. */
-static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
+ * the slabs sized, the backend opened, the split made (no data is read). */
+static h5prep_status prepare_passes(run *r)
 {
     const h5p_plan *p = &r->plan;
     FORWARD_IF_ERROR(load_given_factors(r));
     choose_passes(r);
     FORWARD_IF_ERROR(plan_pass1(r));
-    size_t in = r->slab_rows * h5p_plan_in_row_bytes(p), out = r->slab_rows * h5p_plan_out_row_bytes(p);
-    size_t block_max = 0;
-    if (r->passes == 1) { /* a slab's gathered rows go back through the backend to be cast */
-        size_t cast = cast_offset(p, p->nouts, r->slab_rows);
-        block_max = out > cast ? out : cast;
-    }
-    for (size_t o = 0; r->passes == 2 && o < p->nouts; o++) {
-        size_t b;
-        pass2_rows(r, o, &b);
-        block_max = b > block_max ? b : block_max;
-    }
-    *in_bytes = in > block_max ? in : block_max;
-    *out_bytes = out > block_max ? out : block_max;
-    FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
+    if (r->passes == 2)
+        FORWARD_IF_ERROR(check_pass2(r));
+    /* the device's buffers: with one pass, a slab's gathered rows go back through the backend to
+     * be cast, each output's block in the input buffer and its rows as written in the result's */
+    size_t in = r->host_in, out = r->host_out, cast = r->passes == 1 ? cast_offset(p, p->nouts, r->slab_rows) : 0;
+    size_t block_max = out > cast ? out : cast;
+    FORWARD_IF_ERROR(open_backend(r, in > block_max ? in : block_max, block_max));
     for (size_t o = 0; o < p->nouts; o++)
         if (p->outs[o].spec->norm == H5P_NORM_QUANTILE && strcmp(r->ops->name, "cpu") != 0) {
             h5p_fail(H5PREP_ERR_BACKEND, "%s: output '%s': normalize: quantile is computed by the CPU backend only (the %s backend has no kernel for its CDF table)",
@@ -851,8 +889,7 @@ static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
 static h5prep_status run_passes(run *r)
 {
     const h5p_plan *p = &r->plan;
-    size_t in_bytes, out_bytes;
-    FORWARD_IF_ERROR(prepare_passes(r, &in_bytes, &out_bytes));
+    FORWARD_IF_ERROR(prepare_passes(r));
     FORWARD_IF_ERROR(h5p_outdir_begin(&r->outdir, r->dir, r->cfg->overwrite));
     FORWARD_IF_ERROR(write_split(r));
     if (r->passes == 2)
@@ -864,14 +901,14 @@ static h5prep_status run_passes(run *r)
     r->slot_dec = h5p_calloc((size_t)r->nslots, sizeof *r->slot_dec);
     RETURN_ERROR_IF(!r->order || !r->slot_dec, H5PREP_ERR_NOMEM, "out of memory");
     for (int k = 0; k < r->nslots && st == H5PREP_OK; k++) {
-        in[k] = r->ops->alloc_host(r->be, in_bytes);
-        out[k] = r->ops->alloc_host(r->be, out_bytes);
+        in[k] = r->ops->alloc_host(r->be, r->host_in);
+        out[k] = r->ops->alloc_host(r->be, r->host_out);
         r->order[k] = r->ops->alloc_host(r->be, r->slab_rows * sizeof **r->order); /* copied to the device */
         r->slot_dec[k] = h5p_calloc(p->nvars, sizeof **r->slot_dec);
         if (r->passes == 1)
             r->cast[k] = r->ops->alloc_host(r->be, cast_offset(p, p->nouts, r->slab_rows));
         if (!in[k] || !out[k] || !r->order[k] || !r->slot_dec[k] || (r->passes == 1 && !r->cast[k]))
-            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, in_bytes, out_bytes);
+            st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory for %d ring slots of %zu + %zu bytes", r->nslots, r->host_in, r->host_out);
     }
     r->readers = h5p_calloc(p->nvars, sizeof *r->readers);
     r->reader_part = h5p_malloc(p->nvars * sizeof *r->reader_part);
@@ -1106,6 +1143,12 @@ static h5prep_status plan_text(run *r, char **out)
         print_bytes(f, (double)budget);
         fputs(" of --stage-mem)\n", f);
     }
+    size_t slot = r->host_in + r->host_out + r->slab_rows * (sizeof(uint32_t) + (r->passes == 1 ? cast_offset(p, p->nouts, 1) : 0));
+    fprintf(f, "  ring: %d slots of %" PRIu64 " samples, ", r->nslots, r->slab_rows);
+    print_bytes(f, (double)slot * r->nslots);
+    fputs(" of host memory (--mem ", f);
+    print_bytes(f, (double)r->cfg->engine.mem_bytes);
+    fputs(")\n", f);
     fprintf(f, "  output: %s (not created: dry run)\n", r->dir);
     if (fclose(f) != 0) {
         free(text);
@@ -1123,10 +1166,9 @@ h5prep_status h5prep_transform_plan(const char *recipe_path, const h5prep_transf
     h5prep_transform_config defaults = h5prep_transform_config_default();
     run r;
     memset(&r, 0, sizeof r);
-    size_t in_bytes, out_bytes;
     h5prep_status st = prepare(&r, recipe_path, cfg ? cfg : &defaults);
     if (st == H5PREP_OK)
-        st = prepare_passes(&r, &in_bytes, &out_bytes);
+        st = prepare_passes(&r);
     if (st == H5PREP_OK)
         st = plan_text(&r, text);
     run_free(&r);

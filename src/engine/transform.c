@@ -834,12 +834,6 @@ static h5prep_status prepare_passes(run *r, size_t *in_bytes, size_t *out_bytes)
     *in_bytes = in > block_max ? in : block_max;
     *out_bytes = out > block_max ? out : block_max;
     FORWARD_IF_ERROR(open_backend(r, *in_bytes, *out_bytes));
-    for (size_t o = 0; o < p->nouts; o++)
-        if (p->outs[o].spec->norm == H5P_NORM_QUANTILE && strcmp(r->ops->name, "cpu") != 0) {
-            h5p_fail(H5PREP_ERR_BACKEND, "%s: output '%s': normalize: quantile is computed by the CPU backend only (the %s backend has no kernel for its CDF table)",
-                     r->recipe->path, p->outs[o].spec->name, r->ops->name);
-            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (robust, zscore and minmax run on every backend)");
-        }
     FORWARD_IF_ERROR(make_split(r));
     /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
     uint64_t kept = p->n - r->split.dropped;

@@ -57,7 +57,7 @@ H5P_ENTRY(finish, h5p_finish_args)
 
 /* One thread per value: a binary search in its feature's entries (2 x buckets + 3 at most), the
  * CPU's own. */
-H5P_GLOBAL void finish_cdf(const h5p_finish_cdf_args a)
+H5P_GLOBAL void finish_cdf(const h5p_finish_args a)
 {
     unsigned long long total = a.rows * a.elems, stride = (unsigned long long)gridDim.x * blockDim.x;
     for (unsigned long long k = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
@@ -66,7 +66,7 @@ H5P_GLOBAL void finish_cdf(const h5p_finish_cdf_args a)
         store_cast(a.out, a.out_dtype, k, h5p_cdf_lookup(a.order, a.p, a.off[f], a.off[f + 1], x, a.log2m, a.per_octave));
     }
 }
-H5P_ENTRY(finish_cdf, h5p_finish_cdf_args)
+H5P_ENTRY(finish_cdf, h5p_finish_args)
 
 /* Enough blocks to cover the work, at most max_blocks (the loops stride over the rest). */
 static int grid_for(unsigned long long total, unsigned int max_blocks)
@@ -86,26 +86,19 @@ H5P_HOST_API cudaError_t h5p_launch_gather(const h5p_gather_args *a, cudaStream_
     return cudaGetLastError();
 }
 
+/* The affine finish, or the CDF finish when a->off is set. */
 H5P_HOST_API cudaError_t h5p_launch_finish(const h5p_finish_args *a, cudaStream_t stream)
 {
-    if (!a->in || !a->out || !a->shift || !a->div || a->elems == 0 || a->features == 0 || a->inner == 0 ||
-        a->elems % (a->features * a->inner) != 0 || a->max_blocks == 0 || a->max_blocks > 65535 ||
-        a->out_dtype < H5P_OUT_F32 || a->out_dtype > H5P_OUT_BF16)
+    int cdf = a->off != NULL;
+    if (!a->in || !a->out || (cdf ? !a->order || !a->p || !a->log2m : !a->shift || !a->div) || a->elems == 0 ||
+        a->features == 0 || a->inner == 0 || a->elems % (a->features * a->inner) != 0 || a->max_blocks == 0 ||
+        a->max_blocks > 65535 || a->out_dtype < H5P_OUT_F32 || a->out_dtype > H5P_OUT_BF16)
         return cudaErrorInvalidValue;
     if (a->rows == 0)
         return cudaSuccess;
-    H5P_LAUNCH(finish, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
-    return cudaGetLastError();
-}
-
-H5P_HOST_API cudaError_t h5p_launch_finish_cdf(const h5p_finish_cdf_args *a, cudaStream_t stream)
-{
-    if (!a->in || !a->out || !a->off || !a->order || !a->p || !a->log2m || a->elems == 0 || a->features == 0 ||
-        a->inner == 0 || a->elems % (a->features * a->inner) != 0 || a->max_blocks == 0 || a->max_blocks > 65535 ||
-        a->out_dtype < H5P_OUT_F32 || a->out_dtype > H5P_OUT_BF16)
-        return cudaErrorInvalidValue;
-    if (a->rows == 0)
-        return cudaSuccess;
-    H5P_LAUNCH(finish_cdf, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
+    if (cdf)
+        H5P_LAUNCH(finish_cdf, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
+    else
+        H5P_LAUNCH(finish, grid_for(a->rows * a->elems, a->max_blocks), TX_BLOCK, 0, stream, *a);
     return cudaGetLastError();
 }

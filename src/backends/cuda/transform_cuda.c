@@ -210,6 +210,8 @@ static h5prep_status upload_cdf(dev_output *d, const h5p_plan_output *po, const 
 {
     if (d->cdf_src == c)
         return H5PREP_OK;
+    cudaFree(d->cdf_off), cudaFree(d->cdf_order), cudaFree(d->cdf_p), cudaFree(d->log2m);
+    d->cdf_off = NULL, d->cdf_order = NULL, d->cdf_p = NULL, d->log2m = NULL, d->cdf_src = NULL;
     uint64_t n = c->off[po->features], m = n ? n : 1; /* every feature without values: no entry */
     CUDA_TRY(cudaMalloc((void **)&d->cdf_off, (po->features + 1) * sizeof *c->off));
     CUDA_TRY(cudaMalloc((void **)&d->cdf_order, m * sizeof *c->order));
@@ -224,41 +226,30 @@ static h5prep_status upload_cdf(dev_output *d, const h5p_plan_output *po, const 
     return H5PREP_OK;
 }
 
-/* Output o's affine finish, or its CDF finish (f->cdf), of the block in the slot's device input. */
-static h5prep_status launch_finish(h5p_backend *be, int k, const h5p_tx_finish *f)
+h5prep_status h5p_cuda_finish(h5p_backend *be, int k, const h5p_tx_finish *f, void *out)
 {
     h5p_cuda_tx *t = be->tx;
     const h5p_plan_output *po = &t->plan->outs[f->output];
     dev_output *d = &t->outs[f->output];
-    if (f->cdf) {
+    h5p_finish_args a;
+    memset(&a, 0, sizeof a);
+    if (f->cdf) { /* the CDF finish: its table instead of factors */
         FORWARD_IF_ERROR(upload_cdf(d, po, f->cdf));
-        h5p_finish_cdf_args a;
-        memset(&a, 0, sizeof a);
-        a.in = t->d_in[k];
-        a.in_f64 = po->scratch_f64;
-        a.out = t->d_out[k];
-        a.out_dtype = (int)po->spec->dtype;
         a.off = d->cdf_off;
         a.order = d->cdf_order;
         a.p = d->cdf_p;
         a.log2m = d->log2m;
         a.per_octave = f->cdf->sk->per_octave;
-        a.rows = f->rows;
-        a.elems = po->elems;
-        a.features = po->features;
-        a.inner = po->inner;
-        a.max_blocks = max_blocks(be);
-        CUDA_TRY(h5p_launch_finish_cdf(&a, be->stream[k]));
-        return H5PREP_OK;
-    }
-    if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
+    } else if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
         CUDA_TRY(cudaMemcpy(d->shift, f->shift, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaMemcpy(d->div, f->div, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaDeviceSynchronize()); /* a copy from pageable memory may return before it lands */
         d->shift_src = f->shift;
     }
-    h5p_finish_args a;
-    memset(&a, 0, sizeof a);
+    size_t in_row = h5p_plan_row_bytes(t->plan, f->output), out_row = po->elems * h5p_out_dtype_size(po->spec->dtype);
+    RETURN_ERROR_IF(f->rows * in_row > t->in_bytes || f->rows * out_row > t->out_bytes, H5PREP_ERR_INTERNAL,
+                    "cuda transform: block of %llu rows does not fit a slot", (unsigned long long)f->rows);
+    CUDA_TRY(cudaMemcpyAsync(t->d_in[k], f->in, f->rows * in_row, cudaMemcpyHostToDevice, be->stream[k]));
     a.in = t->d_in[k];
     a.in_f64 = po->scratch_f64;
     a.out = t->d_out[k];
@@ -271,18 +262,6 @@ static h5prep_status launch_finish(h5p_backend *be, int k, const h5p_tx_finish *
     a.inner = po->inner;
     a.max_blocks = max_blocks(be);
     CUDA_TRY(h5p_launch_finish(&a, be->stream[k]));
-    return H5PREP_OK;
-}
-
-h5prep_status h5p_cuda_finish(h5p_backend *be, int k, const h5p_tx_finish *f, void *out)
-{
-    h5p_cuda_tx *t = be->tx;
-    const h5p_plan_output *po = &t->plan->outs[f->output];
-    size_t in_row = h5p_plan_row_bytes(t->plan, f->output), out_row = po->elems * h5p_out_dtype_size(po->spec->dtype);
-    RETURN_ERROR_IF(f->rows * in_row > t->in_bytes || f->rows * out_row > t->out_bytes, H5PREP_ERR_INTERNAL,
-                    "cuda transform: block of %llu rows does not fit a slot", (unsigned long long)f->rows);
-    CUDA_TRY(cudaMemcpyAsync(t->d_in[k], f->in, f->rows * in_row, cudaMemcpyHostToDevice, be->stream[k]));
-    FORWARD_IF_ERROR(launch_finish(be, k, f));
     CUDA_TRY(cudaMemcpyAsync(out, t->d_out[k], f->rows * out_row, cudaMemcpyDeviceToHost, be->stream[k]));
     CUDA_TRY(cudaEventRecord(be->done[k], be->stream[k]));
     return H5PREP_OK;

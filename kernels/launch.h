@@ -119,13 +119,21 @@ typedef struct h5p_gather_args {
 } h5p_gather_args;
 
 /* out[i, j] = cast((in[i, j] - shift[f]) / div[f]), f = (j / inner) % features; out_dtype:
- * h5p_out_dtype. */
+ * h5p_out_dtype. With a CDF table (off not NULL; normalize: quantile) instead out[i, j] =
+ * cast(the CDF of in[i, j] in feature f's entries [off[f], off[f + 1]) of the table), by
+ * h5p_cdf_lookup (common/sketch_cdf.h), the CPU's own, with log2m and per_octave of the table's
+ * sketch; shift and div are not read. */
 typedef struct h5p_finish_args {
     const void *in;             /* (rows, elems) float32, or float64 when in_f64 */
     int in_f64;
     void *out;                  /* (rows, elems) of out_dtype */
     int out_dtype;
     const double *shift, *div;  /* (features,) */
+    const uint64_t *off;        /* (features + 1,) or NULL */
+    const int64_t *order;       /* (off[features],) */
+    const double *p;            /* (off[features],) */
+    const double *log2m;        /* (H5P_SKETCH_TABLE + 1,) */
+    double per_octave;
     unsigned long long rows, elems, features, inner;
     unsigned int max_blocks;
 } h5p_finish_args;

@@ -181,7 +181,7 @@ static const char *usage_transform =
     "      --stage-mem SIZE  outputs wait between the passes in memory up to SIZE (e.g. 8G), else in\n"
     "                        a file in the output directory. Default: half the free memory.\n"
     "Robust and quantile normalization (normalize: robust: median and IQR; quantile: each value's\n"
-    "CDF, CPU backend only; from the quantile sketch of 'h5prep help stats', taken in pass 1):\n"
+    "CDF; from the quantile sketch of 'h5prep help stats', taken in pass 1):\n"
     "      --sketch-alpha A  relative accuracy of each quartile, 1e-6 .. 0.5. Default 0.01.\n"
     "      --sketch-buckets B\n"
     "                        buckets kept per sign and feature, 16 .. 1048576 (each output's\n"

@@ -2,7 +2,8 @@
  * feature within the sketch's relative bound of numpy's np.quantile(method='lower'), outputs
  * (x - median) / IQR, on hostile columns (a 1e8 offset, a constant, NaN, ±Inf and fill values, a
  * column with no value); the same bytes for any --mem, one pass or two and the CUDA kernels
- * (SIMT); factors from a statistics file with a sketch, and the refusal of one without. */
+ * (SIMT); factors from a statistics file with a sketch, and the refusal of one without;
+ * normalize: quantile against numpy's empirical CDF, and its CUDA kernel (SIMT) byte for byte the CPU's. */
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -276,19 +277,88 @@ static const char *CDF_CHECK =
     "    if f == 0:\n"
     "        assert abs(np.median(g) - 0.5) < 0.05 and g.max() == 1, (np.median(g), g.max())\n";
 
-Test(robust, quantile_matches_numpy_and_refuses_cuda)
+Test(robust, quantile_matches_numpy)
 {
-    const char *in = write_input(), *out = out_dir("q"), *gpu = out_dir("qc");
+    const char *in = write_input(), *out = out_dir("q");
     cr_assert_eq(transform(H5PREP_CLI, "cpu", out, "q.yaml", "quantile", NULL), 0, "%s", tu_stderr());
     char arg[2048];
     snprintf(arg, sizeof arg, "%s,%s", in, out);
     tu_python_ok(CDF_CHECK, arg);
-    int rc = transform(H5PREP_CLI_SIMT, "cuda", gpu, "q.yaml", "quantile", NULL);
-    cr_assert_neq(rc, 0);
-    cr_assert(strstr(tu_stderr(), "output 'r': normalize: quantile is computed by the CPU backend only") &&
-                  strstr(tu_stderr(), "--backend cpu"),
-              "%s", tu_stderr());
-    cr_assert(!tu_exists(gpu), "nothing is written");
+}
+
+/* Every HDF5 dataset of two output directories (the splits' files: outputs a..d and their
+ * coordinates) has the same dtype and bytes; a quarter of b's values at least lie inside (0, 1). */
+static const char *SAME_H5 =
+    "import sys, glob, os, h5py\n"
+    "a, b = sys.argv[1].split(',')\n"
+    "names = sorted(os.path.basename(p) for p in glob.glob(a + '/*.h5'))\n"
+    "assert names and names == sorted(os.path.basename(p) for p in glob.glob(b + '/*.h5')), names\n"
+    "for n in names:\n"
+    "    fa, fb = h5py.File(a + '/' + n, 'r'), h5py.File(b + '/' + n, 'r')\n"
+    "    assert sorted(fa) == sorted(fb) and {'a', 'b', 'c', 'd'} <= set(fa), (n, list(fa), list(fb))\n"
+    "    for d in fa:\n"
+    "        x, y = fa[d][()], fb[d][()]\n"
+    "        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), (n, d)\n"
+    "    q = fa['b'][()]\n"
+    "    assert ((q > 0) & (q < 1)).sum() > q.size // 4, n\n";
+
+/* One output per cast (float32, float64, float16, bfloat16), all normalize: `norm`, over a train
+ * and a val split; DIR/NAME; the recipe's path. */
+static const char *casts_recipe(const char *name, const char *norm)
+{
+    static char recipe[1024];
+    char text[8192];
+    snprintf(recipe, sizeof recipe, "%s/%s", tu_dir(), name);
+    snprintf(text, sizeof text,
+             "inputs: {files: %s, variables: [x]}\noutputs:\n"
+             "  a: {from: x, normalize: %s, cast: float32}\n  b: {from: x, normalize: %s, cast: float64}\n"
+             "  c: {from: x, normalize: %s, cast: float16}\n  d: {from: x, normalize: %s, cast: bfloat16}\n"
+             "split: {fractions: {train: 0.7, val: 0.3}, seed: 3}\nwrite: {hdf5: true}\n",
+             tu_path("x.h5"), norm, norm, norm, norm);
+    tu_write_text(recipe, text);
+    return recipe;
+}
+
+/* Runs `binary transform RECIPE --out OUT --quiet --backend BACKEND [extra...]`; the exit code. */
+static int run_recipe(const char *binary, const char *recipe, const char *out, const char *backend, const char *const *extra)
+{
+    const char *args[16] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend};
+    int n = 7;
+    for (int k = 0; extra && extra[k]; k++)
+        args[n++] = extra[k];
+    args[n] = NULL;
+    return tu_cli_with(binary, args);
+}
+
+static void same_h5(const char *a, const char *b)
+{
+    char arg[2048];
+    snprintf(arg, sizeof arg, "%s,%s", a, b);
+    tu_python_ok(SAME_H5, arg);
+}
+
+/* The CUDA kernel (through the SIMT harness) gives the CPU's bytes for every cast: with this
+ * run's sketch (two passes; small slots: several blocks and slots per output, the table uploaded
+ * once) and with the sketches of that run's stats.json (one pass, each gathered slab finished). */
+Test(robust, quantile_on_cuda_gives_the_cpus_bytes)
+{
+    write_input();
+    const char *own = casts_recipe("q4.yaml", "quantile");
+    const char *cpu = out_dir("q4cpu"), *gpu = out_dir("q4gpu"), *tight = out_dir("q4tight");
+    cr_assert_eq(run_recipe(H5PREP_CLI, own, cpu, "cpu", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, own, gpu, "cuda", NULL), 0, "%s", tu_stderr());
+    same_h5(cpu, gpu);
+    const char *small[] = {"--mem", "256K", "--slots", "3", NULL};
+    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, own, tight, "cuda", small), 0, "%s", tu_stderr());
+    same_h5(cpu, tight);
+
+    char norm[1024];
+    snprintf(norm, sizeof norm, "{method: quantile, stats: %s/stats.json}", cpu);
+    const char *given = casts_recipe("q4f.yaml", norm);
+    const char *fcpu = out_dir("q4fcpu"), *fgpu = out_dir("q4fgpu");
+    cr_assert_eq(run_recipe(H5PREP_CLI, given, fcpu, "cpu", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, given, fgpu, "cuda", NULL), 0, "%s", tu_stderr());
+    same_h5(fcpu, fgpu);
 }
 
 /* quantile with the sketch of a statistics file: this run's outputs, with one pass or two; the

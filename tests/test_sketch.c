@@ -2,7 +2,8 @@
  * stated relative bound of numpy's exact np.quantile(method='lower') after random partitions
  * merged in random order, on hostile data; the collapse rule; the same bytes for any threads,
  * --mem, slots, ISA path and --part; the CUDA kernel's sketch (under the SIMT harness) equal to
- * the CPU's byte for byte; refusals (levels, alpha, memory). */
+ * the CPU's byte for byte; refusals (levels, alpha, memory); normalize: quantile's CDF table
+ * exact at the ends of float64. */
 #include "common/sketch.h"
 #include "testutil.h"
 
@@ -290,6 +291,41 @@ Test(sketch, the_collapse_depends_only_on_the_final_values)
     h5p_sketch_destroy(asc);
     h5p_sketch_destroy(desc);
     h5p_sketch_destroy(merged);
+}
+
+/* normalize: quantile's CDF table (h5p_cdf_eval) at the ends of float64: with every value in a
+ * bucket of its own (the zero bucket aside), x's CDF is exactly the fraction of values at or
+ * below x, also for values beyond 8e307, whose buckets' answers overflow to Inf (the table orders
+ * buckets by index, not by answer), and for x = +-Inf; below the least value 0, NaN stays NaN,
+ * a feature without values gives NaN. */
+Test(sketch, the_cdf_table_is_the_empirical_cdf_at_the_ends_of_float64)
+{
+    const double v[] = {-1.7e308, -1e308, -9e307, -1.5, 0.0, 5e-324, 2.5, 9e307, 1e308, 1.7e308}; /* ascending */
+    const int nv = (int)(sizeof v / sizeof v[0]);
+    h5p_sketch *sk = h5p_sketch_create(3, 0.01, 1 << 17, NULL, 0, 0); /* a window over every float64: no collapse */
+    for (int i = nv - 1; i >= 0; i--)
+        h5p_sketch_add(sk, 0, v[i]);
+    for (int i = 1; i <= 3; i++)
+        h5p_sketch_add(sk, 1, i);
+    h5p_cdf c;
+    cr_assert_eq(h5p_cdf_build(sk, &c), 0);
+    const double x[] = {-INFINITY, -1.7e308, -1.2e308, -1e308, -9.5e307, -9e307, -1e300, -1.5, -1e-300, 0.0, -0.0, 5e-324,
+                        1e-300, 2.5, 1e300, 9e307, 9.5e307, 1e308, 1.2e308, 1.7e308, 1.79e308, INFINITY};
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
+        int at_or_below = 0;
+        for (int j = 0; j < nv; j++)
+            at_or_below += v[j] <= x[i] || (v[j] == 5e-324 && x[i] == 0.0); /* 0 and 5e-324 share the zero bucket */
+        double q = h5p_cdf_eval(&c, 0, x[i]), want = (double)at_or_below / nv;
+        cr_assert_eq(q, want, "x = %g: %.17g, expected %.17g", x[i], q, want);
+    }
+    cr_assert_eq(h5p_cdf_eval(&c, 1, -INFINITY), 0.0);
+    cr_assert_eq(h5p_cdf_eval(&c, 1, 0.5), 0.0);
+    cr_assert_eq(h5p_cdf_eval(&c, 1, 2.0), 2.0 / 3.0);
+    cr_assert_eq(h5p_cdf_eval(&c, 1, 1e308), 1.0);
+    cr_assert(isnan(h5p_cdf_eval(&c, 0, NAN)) && isnan(h5p_cdf_eval(&c, 1, NAN)));
+    cr_assert(isnan(h5p_cdf_eval(&c, 2, 1.0)) && isnan(h5p_cdf_eval(&c, 2, 0.0)));
+    h5p_cdf_free(&c);
+    h5p_sketch_destroy(sk);
 }
 
 /* The document's variables without provenance: the same for every way of computing them. */

@@ -50,8 +50,9 @@ typedef struct h5p_tx_finish {
     const void *in;            /* (rows, elems) float32, or float64 when the output stages so */
     uint64_t rows;
     const double *shift, *div; /* (features,) */
-    const struct h5p_cdf *cdf; /* normalize: quantile (common/sketch.h): out = cast(CDF of x) instead;
-                                  the CPU backend's only, NULL otherwise */
+    const struct h5p_cdf *cdf; /* normalize: quantile (common/sketch.h): out = cast(CDF of x) instead
+                                  (every backend by h5p_cdf_lookup, the same bits); NULL otherwise.
+                                  The table does not change once given: a backend may copy it once */
 } h5p_tx_finish;
 
 /* --weights: a statistics slab and where its weights are in the variable's table (the `w` of

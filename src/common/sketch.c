@@ -3,6 +3,7 @@
 #include "common/sketch.h"
 
 #include "common/internal.h"
+#include "common/sketch_cdf.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -180,33 +181,43 @@ uint64_t h5p_sketch_total(const h5p_sketch *s, uint64_t f)
     return n;
 }
 
-/* Calls fn(answer, count) for the buckets of feature f in ascending order of their values: the
- * negative store from its top down, its collapsed values (nearest to 0), zero, the positive
- * store's collapsed values, its window upwards. Collapsed values answer the lower edge of their
- * store's window (magnitude gamma^(bottom - 1)); the bound does not hold for them. Stops when fn
- * returns nonzero. */
-static void walk(const h5p_sketch *s, uint64_t f, int (*fn)(double v, uint64_t n, void *u), void *u)
+/* One occupied bucket of a feature as walk gives it: its answer, its place (common/sketch_cdf.h:
+ * h5p_cdf_order) and its count. */
+typedef struct bucket_at {
+    double v;
+    int64_t order;
+    uint64_t n;
+} bucket_at;
+
+/* Calls fn for the buckets of feature f in ascending order of their values: the negative store
+ * from its top down, its collapsed values (nearest to 0), zero, the positive store's collapsed
+ * values, its window upwards. Collapsed values answer the lower edge of their store's window
+ * (magnitude gamma^(bottom - 1)); the bound does not hold for them. Stops when fn returns
+ * nonzero. */
+static void walk(const h5p_sketch *s, uint64_t f, int (*fn)(const bucket_at *b, void *u), void *u)
 {
     const int64_t B = s->buckets;
     int64_t top = s->top[0][f];
     const uint64_t *c = s->count[0] + f * (uint64_t)B;
     if (top != H5P_SKETCH_EMPTY) {
         for (int64_t k = top; k > top - B; k--)
-            if (c[slot(s, k)] && fn(-h5p_sketch_value(s, (int32_t)k), c[slot(s, k)], u))
+            if (c[slot(s, k)] && fn(&(bucket_at){-h5p_sketch_value(s, (int32_t)k), h5p_cdf_order(1, 2 * k), c[slot(s, k)]}, u))
                 return;
-        if (s->below[0][f] && fn(-exp((double)(top - B) / s->inv_ln_gamma), s->below[0][f], u))
+        if (s->below[0][f] && fn(&(bucket_at){-exp((double)(top - B) / s->inv_ln_gamma), h5p_cdf_order(1, 2 * (top - B) + 1),
+                                              s->below[0][f]}, u))
             return;
     }
-    if (s->zero[f] && fn(0.0, s->zero[f], u))
+    if (s->zero[f] && fn(&(bucket_at){0.0, 0, s->zero[f]}, u))
         return;
     top = s->top[1][f];
     c = s->count[1] + f * (uint64_t)B;
     if (top == H5P_SKETCH_EMPTY)
         return;
-    if (s->below[1][f] && fn(exp((double)(top - B) / s->inv_ln_gamma), s->below[1][f], u))
+    if (s->below[1][f] &&
+        fn(&(bucket_at){exp((double)(top - B) / s->inv_ln_gamma), h5p_cdf_order(0, 2 * (top - B) + 1), s->below[1][f]}, u))
         return;
     for (int64_t k = top - B + 1; k <= top; k++)
-        if (c[slot(s, k)] && fn(h5p_sketch_value(s, (int32_t)k), c[slot(s, k)], u))
+        if (c[slot(s, k)] && fn(&(bucket_at){h5p_sketch_value(s, (int32_t)k), h5p_cdf_order(0, 2 * k), c[slot(s, k)]}, u))
             return;
 }
 
@@ -215,11 +226,11 @@ typedef struct rank_walk {
     double value;
 } rank_walk;
 
-static int find_rank(double v, uint64_t n, void *u)
+static int find_rank(const bucket_at *b, void *u)
 {
     rank_walk *r = u;
-    r->seen += n;
-    r->value = v;
+    r->seen += b->n;
+    r->value = b->v;
     return r->seen > r->rank;
 }
 
@@ -240,11 +251,11 @@ typedef struct cdf_walk {
     uint64_t at, seen, n;
 } cdf_walk;
 
-static int to_cdf(double v, uint64_t n, void *u)
+static int to_cdf(const bucket_at *b, void *u)
 {
     cdf_walk *w = u;
-    w->seen += n;
-    w->c->v[w->at] = v;
+    w->seen += b->n;
+    w->c->order[w->at] = b->order;
     w->c->p[w->at++] = (double)w->seen / (double)w->n;
     return 0;
 }
@@ -255,9 +266,9 @@ int h5p_cdf_build(const h5p_sketch *sk, h5p_cdf *out)
     out->sk = sk;
     size_t per = 2 * (size_t)sk->buckets + 3; /* both windows, both collapsed counts, zero */
     out->off = h5p_malloc((sk->nf + 1) * sizeof *out->off);
-    out->v = h5p_malloc((sk->nf ? sk->nf : 1) * per * sizeof *out->v);
+    out->order = h5p_malloc((sk->nf ? sk->nf : 1) * per * sizeof *out->order);
     out->p = h5p_malloc((sk->nf ? sk->nf : 1) * per * sizeof *out->p);
-    if (!out->off || !out->v || !out->p) {
+    if (!out->off || !out->order || !out->p) {
         h5p_cdf_free(out);
         return -1;
     }
@@ -273,29 +284,13 @@ int h5p_cdf_build(const h5p_sketch *sk, h5p_cdf *out)
 
 void h5p_cdf_free(h5p_cdf *c)
 {
-    free(c->off), free(c->v), free(c->p);
+    free(c->off), free(c->order), free(c->p);
     memset(c, 0, sizeof *c);
 }
 
 double h5p_cdf_eval(const h5p_cdf *c, uint64_t f, double x)
 {
-    uint64_t lo = c->off[f], hi = c->off[f + 1];
-    if (isnan(x) || lo == hi)
-        return NAN;
-    const h5p_sketch *s = c->sk;
-    double a = fabs(x), v = 0; /* the answer of x's bucket, computed as the walk computes it */
-    if (isinf(x))
-        v = x;
-    else if (a >= H5P_SKETCH_MIN_INDEXABLE)
-        v = x > 0 ? h5p_sketch_value(s, (int32_t)key(s, a)) : -h5p_sketch_value(s, (int32_t)key(s, a));
-    while (lo < hi) { /* the first entry whose answer exceeds v */
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (c->v[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == c->off[f] ? 0.0 : c->p[lo - 1];
+    return h5p_cdf_lookup(c->order, c->p, c->off[f], c->off[f + 1], x, c->sk->log2m, c->sk->per_octave);
 }
 
 typedef struct hist_walk {
@@ -304,13 +299,13 @@ typedef struct hist_walk {
     uint64_t *out;
 } hist_walk;
 
-static int to_bin(double v, uint64_t n, void *u)
+static int to_bin(const bucket_at *bk, void *u)
 {
     hist_walk *h = u;
-    v = v < h->mn ? h->mn : v > h->mx ? h->mx : v;
+    double v = bk->v < h->mn ? h->mn : bk->v > h->mx ? h->mx : bk->v;
     double w = h->mx / h->bins - h->mn / h->bins; /* never overflows, also for -1e308 .. 1e308 */
     int b = w > 0 ? (int)(v / w - h->mn / w) : 0;
-    h->out[b < 0 ? 0 : b >= h->bins ? h->bins - 1 : b] += n;
+    h->out[b < 0 ? 0 : b >= h->bins ? h->bins - 1 : b] += bk->n;
     return 0;
 }
 

@@ -80,18 +80,20 @@ void h5p_sketch_histogram(const h5p_sketch *s, uint64_t f, int bins, double mn, 
 
 /* normalize: quantile of a transform: each value's estimated CDF from the sketch of one output,
  * the cumulative count through the bucket of the value over the total. Per feature f, entries
- * [off[f], off[f + 1]) of v (bucket answers, ascending, as h5p_sketch_quantile walks them) and p
- * (the fraction of values in those buckets and below). */
+ * [off[f], off[f + 1]) of order (the occupied buckets' places, ascending, as h5p_sketch_quantile
+ * walks them: common/sketch_cdf.h) and p (the fraction of values in those buckets and below). */
 typedef struct h5p_cdf {
     const h5p_sketch *sk;
     uint64_t *off; /* (nf + 1,) */
-    double *v, *p;
+    int64_t *order;
+    double *p;
 } h5p_cdf;
 
 /* The table of every feature of sk; -1 when out of memory. h5p_cdf_free accepts a zeroed one. */
 int h5p_cdf_build(const h5p_sketch *sk, h5p_cdf *out);
 void h5p_cdf_free(h5p_cdf *c);
-/* x's estimated CDF in [0, 1] for feature f (NaN stays NaN; a feature without values gives NaN). */
+/* x's estimated CDF in [0, 1] for feature f (NaN stays NaN; a feature without values gives NaN):
+ * h5p_cdf_lookup of common/sketch_cdf.h, which the CUDA kernel shares. */
 double h5p_cdf_eval(const h5p_cdf *c, uint64_t f, double x);
 
 #endif

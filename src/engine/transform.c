@@ -872,12 +872,6 @@ static h5prep_status prepare_passes(run *r)
     size_t in = r->host_in, out = r->host_out, cast = r->passes == 1 ? cast_offset(p, p->nouts, r->slab_rows) : 0;
     size_t block_max = out > cast ? out : cast;
     FORWARD_IF_ERROR(open_backend(r, in > block_max ? in : block_max, block_max));
-    for (size_t o = 0; o < p->nouts; o++)
-        if (p->outs[o].spec->norm == H5P_NORM_QUANTILE && strcmp(r->ops->name, "cpu") != 0) {
-            h5p_fail(H5PREP_ERR_BACKEND, "%s: output '%s': normalize: quantile is computed by the CPU backend only (the %s backend has no kernel for its CDF table)",
-                     r->recipe->path, p->outs[o].spec->name, r->ops->name);
-            return h5p_hint(H5PREP_ERR_BACKEND, "use --backend cpu (robust, zscore and minmax run on every backend)");
-        }
     FORWARD_IF_ERROR(make_split(r));
     /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
     uint64_t kept = p->n - r->split.dropped;

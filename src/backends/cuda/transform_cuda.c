@@ -3,6 +3,8 @@
  * back into the slot's pinned out buffer. Built against the CUDA runtime, or the SIMT harness. */
 #include "backends/cuda/cuda_common.h"
 
+#include "common/sketch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,10 @@ typedef struct dev_output {
     double *constants;          /* (elems,) device */
     double *shift, *div;        /* (features,) device, for pass 2 */
     const double *shift_src;    /* the host factors last uploaded */
+    uint64_t *cdf_off;          /* normalize: quantile: the CDF table (common/sketch.h h5p_cdf) on the device */
+    int64_t *cdf_order;
+    double *cdf_p, *log2m;
+    const h5p_cdf *cdf_src;     /* the host table uploaded */
     h5p_states acc[H5P_RING_SLOTS_MAX]; /* (features,) per slot */
 } dev_output;
 
@@ -43,6 +49,7 @@ void h5p_cuda_tx_free(h5p_backend *be)
     for (size_t o = 0; t->outs && o < t->plan->nouts; o++) {
         dev_output *d = &t->outs[o];
         cudaFree(d->vidx), cudaFree(d->sidx), cudaFree(d->constants), cudaFree(d->shift), cudaFree(d->div);
+        cudaFree(d->cdf_off), cudaFree(d->cdf_order), cudaFree(d->cdf_p), cudaFree(d->log2m);
         for (int k = 0; k < be->nslots; k++)
             h5p_cuda_states_free(&d->acc[k]);
     }
@@ -197,13 +204,43 @@ h5prep_status h5p_cuda_gather(h5p_backend *be, int k, const h5p_tx_slab *s, void
     return H5PREP_OK;
 }
 
+/* Output o's CDF table (normalize: quantile) onto the device, once: the table is complete before
+ * the first value is finished and does not change after. */
+static h5prep_status upload_cdf(dev_output *d, const h5p_plan_output *po, const h5p_cdf *c)
+{
+    if (d->cdf_src == c)
+        return H5PREP_OK;
+    cudaFree(d->cdf_off), cudaFree(d->cdf_order), cudaFree(d->cdf_p), cudaFree(d->log2m);
+    d->cdf_off = NULL, d->cdf_order = NULL, d->cdf_p = NULL, d->log2m = NULL, d->cdf_src = NULL;
+    uint64_t n = c->off[po->features], m = n ? n : 1; /* every feature without values: no entry */
+    CUDA_TRY(cudaMalloc((void **)&d->cdf_off, (po->features + 1) * sizeof *c->off));
+    CUDA_TRY(cudaMalloc((void **)&d->cdf_order, m * sizeof *c->order));
+    CUDA_TRY(cudaMalloc((void **)&d->cdf_p, m * sizeof *c->p));
+    CUDA_TRY(cudaMalloc((void **)&d->log2m, sizeof c->sk->log2m));
+    CUDA_TRY(cudaMemcpy(d->cdf_off, c->off, (po->features + 1) * sizeof *c->off, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(d->cdf_order, c->order, n * sizeof *c->order, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(d->cdf_p, c->p, n * sizeof *c->p, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(d->log2m, c->sk->log2m, sizeof c->sk->log2m, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaDeviceSynchronize()); /* a copy from pageable memory may return before it lands */
+    d->cdf_src = c;
+    return H5PREP_OK;
+}
+
 h5prep_status h5p_cuda_finish(h5p_backend *be, int k, const h5p_tx_finish *f, void *out)
 {
     h5p_cuda_tx *t = be->tx;
     const h5p_plan_output *po = &t->plan->outs[f->output];
     dev_output *d = &t->outs[f->output];
-    RETURN_ERROR_IF(f->cdf, H5PREP_ERR_INTERNAL, "cuda transform: normalize: quantile has no kernel (the engine refuses it)");
-    if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
+    h5p_finish_args a;
+    memset(&a, 0, sizeof a);
+    if (f->cdf) { /* the CDF finish: its table instead of factors */
+        FORWARD_IF_ERROR(upload_cdf(d, po, f->cdf));
+        a.off = d->cdf_off;
+        a.order = d->cdf_order;
+        a.p = d->cdf_p;
+        a.log2m = d->log2m;
+        a.per_octave = f->cdf->sk->per_octave;
+    } else if (d->shift_src != f->shift) { /* factors are fixed once pass 2 starts: upload them once */
         CUDA_TRY(cudaMemcpy(d->shift, f->shift, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaMemcpy(d->div, f->div, po->features * sizeof(double), cudaMemcpyHostToDevice));
         CUDA_TRY(cudaDeviceSynchronize()); /* a copy from pageable memory may return before it lands */
@@ -213,8 +250,6 @@ h5prep_status h5p_cuda_finish(h5p_backend *be, int k, const h5p_tx_finish *f, vo
     RETURN_ERROR_IF(f->rows * in_row > t->in_bytes || f->rows * out_row > t->out_bytes, H5PREP_ERR_INTERNAL,
                     "cuda transform: block of %llu rows does not fit a slot", (unsigned long long)f->rows);
     CUDA_TRY(cudaMemcpyAsync(t->d_in[k], f->in, f->rows * in_row, cudaMemcpyHostToDevice, be->stream[k]));
-    h5p_finish_args a;
-    memset(&a, 0, sizeof a);
     a.in = t->d_in[k];
     a.in_f64 = po->scratch_f64;
     a.out = t->d_out[k];

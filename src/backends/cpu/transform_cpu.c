@@ -153,13 +153,10 @@ static void gather_rows(h5p_cpu_tx *t, int lane, size_t o, uint64_t r0, uint64_t
         if (stat_end > c0)
             tile_stats(t, lane, o, stat_end - c0);
         uint64_t n = (c1 - c0) * E;
-        if (po->scratch_f64) {
+        if (po->scratch_f64)
             memcpy((double *)dst + c0 * E, tile, n * sizeof *tile);
-        } else {
-            float *f = (float *)dst + c0 * E;
-            for (uint64_t k = 0; k < n; k++)
-                f[k] = (float)tile[k];
-        }
+        else
+            t->kern->to_f32(tile, n, (float *)dst + c0 * E);
     }
 }
 
@@ -198,14 +195,6 @@ h5prep_status h5p_cpu_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, vo
     return H5PREP_OK;
 }
 
-/* out = cast((x - shift[f]) / div[f]), f = fi[j], over rows [lo, hi); the kernel's arithmetic. */
-#define FINISH_LOOP(IN_T, OUT_T, CAST)                                                              \
-    for (uint64_t i = lo; i < hi; i++) {                                                           \
-        const IN_T *x = (const IN_T *)f->in + i * E;                                               \
-        OUT_T *y = (OUT_T *)t->out + i * E;                                                        \
-        for (uint64_t j = 0; j < E; j++)                                                           \
-            y[j] = CAST(((double)x[j] - f->shift[fi[j]]) / f->div[fi[j]]);                         \
-    }
 /* out = cast(the estimated CDF of x) (normalize: quantile): a table per feature, not affine. */
 #define CDF_LOOP(IN_T, OUT_T, CAST)                                                                 \
     for (uint64_t i = lo; i < hi; i++) {                                                           \
@@ -243,20 +232,12 @@ static void finish_job(void *arg, int tid, int nt)
         }
         return;
     }
-    switch (po->spec->dtype) {
-    case H5P_OUT_F32:
-        if (f64) FINISH_LOOP(double, float, CAST_F32) else FINISH_LOOP(float, float, CAST_F32)
-        break;
-    case H5P_OUT_F64:
-        if (f64) FINISH_LOOP(double, double, CAST_F64) else FINISH_LOOP(float, double, CAST_F64)
-        break;
-    case H5P_OUT_F16:
-        if (f64) FINISH_LOOP(double, uint16_t, h5p_f64_to_f16) else FINISH_LOOP(float, uint16_t, h5p_f64_to_f16)
-        break;
-    case H5P_OUT_BF16:
-        if (f64) FINISH_LOOP(double, uint16_t, h5p_f64_to_bf16) else FINISH_LOOP(float, uint16_t, h5p_f64_to_bf16)
-        break;
-    }
+    /* out = cast((x - shift[f]) / div[f]), f = fi[j]: the kernel table's loop, row by row */
+    h5p_normalize_fn normalize = t->kern->normalize[f64][po->spec->dtype];
+    size_t in_size = f64 ? sizeof(double) : sizeof(float), out_size = h5p_out_dtype_size(po->spec->dtype);
+    for (uint64_t i = lo; i < hi; i++)
+        normalize((const unsigned char *)f->in + i * E * in_size, E, fi, f->shift, f->div,
+                  (unsigned char *)t->out + i * E * out_size);
 }
 
 h5prep_status h5p_cpu_finish(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out)

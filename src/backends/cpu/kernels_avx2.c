@@ -74,7 +74,6 @@ static inline VD cvt64(VI v, int64_t hi_bits, double magic)
 #define CVT_I64(v) cvt64((v), 0x4530000080000000, 0x1p84 + 0x1p63 + 0x1p52)
 
 #define V_DIV(a, b) _mm256_div_pd((a), (b))
-#define V_GATHER(base, idx) _mm256_i32gather_pd((base), _mm_loadu_si128((const __m128i *)(const void *)(idx)), 8)
 #define STORE_F32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
 #define V_BITS(v) _mm256_castpd_si256(v)
 #define VI_AND(a, b) _mm256_and_si256((a), (b))

@@ -50,7 +50,6 @@ typedef __m512i VI;
 #define CVT_U64(v) _mm512_cvtepu64_pd(v)
 
 #define V_DIV(a, b) _mm512_div_pd((a), (b))
-#define V_GATHER(base, idx) _mm512_i32gather_pd(_mm256_loadu_si256((const __m256i *)(const void *)(idx)), (base), 8)
 #define STORE_F32(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
 #define V_BITS(v) _mm512_castpd_si512(v)
 #define VI_AND(a, b) _mm512_and_si512((a), (b))

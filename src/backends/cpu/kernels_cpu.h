@@ -22,11 +22,11 @@ enum { H5P_NDTYPES = H5P_F64 + 1, H5P_NCASTS = H5P_OUT_BF16 + 1 };
 /* Decodes n stored values to float64, missing values (decode.h) as NaN. */
 typedef void (*h5p_decode_fn)(const void *src, const h5p_decode *d, size_t n, double *dst);
 
-/* The transform's finish over n values of a row: y[j] = cast((x[j] - shift[fi[j]]) / div[fi[j]]), a
+/* The transform's finish over n values of a row: y[j] = cast((x[j] - shift[j]) / div[j]), a
  * subtraction then a division in float64 and the cast of common/half.h (float16, bfloat16) or C's
- * (float32); x: (n,) float32 or float64 (the staged type), y: (n,) of the output's dtype. */
-typedef void (*h5p_normalize_fn)(const void *x, size_t n, const uint32_t *fi, const double *shift, const double *div,
-                                 void *y);
+ * (float32); x: (n,) float32 or float64 (the staged type), shift, div: (n,) the factors of each
+ * value's feature, y: (n,) of the output's dtype. */
+typedef void (*h5p_normalize_fn)(const void *x, size_t n, const double *shift, const double *div, void *y);
 
 /* The passes of h5p_cpu_block_stats over x: (rows, F) float64, NaN for missing; every array
  * argument has F entries (one per column) and is updated in place. */

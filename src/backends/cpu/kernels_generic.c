@@ -187,13 +187,13 @@ static void to_f32(const double *restrict x, size_t n, float *restrict y)
 #define CAST_F32(v) ((float)(v))
 #define CAST_F64(v) (v)
 #define DEFINE_NORMALIZE(NAME, IN_T, OUT_T, CAST)                                                  \
-    static void normalize_##NAME(const void *x, size_t n, const uint32_t *restrict fi,             \
-                                 const double *restrict shift, const double *restrict div, void *y) \
+    static void normalize_##NAME(const void *x, size_t n, const double *restrict shift,            \
+                                 const double *restrict div, void *y)                              \
     {                                                                                              \
         const IN_T *restrict s = x;                                                                \
         OUT_T *restrict d = y;                                                                     \
         for (size_t j = 0; j < n; j++)                                                             \
-            d[j] = CAST(((double)s[j] - shift[fi[j]]) / div[fi[j]]);                               \
+            d[j] = CAST(((double)s[j] - shift[j]) / div[j]);                                       \
     }
 DEFINE_NORMALIZE(f32_f32, float, float, CAST_F32)
 DEFINE_NORMALIZE(f32_f64, float, double, CAST_F64)

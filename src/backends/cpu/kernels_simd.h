@@ -8,8 +8,7 @@
  * V_KEEP(m, v) = m ? v : +0, V_SELECT(m, a, b) = m ? a : b; LOAD_<type>(p): W stored values as
  * float64; VI_LOADU, VI_SET1, MI_EQ, MI_LT_S/MI_GT_S (signed), MI_LT_U/MI_GT_U (unsigned),
  * CVT_I64/CVT_U64 (correctly rounded, as a C cast); CHUNK: vectors of columns per pass; TABLE.
- * For the transform: V_DIV; V_GATHER(base, idx) = base[idx[0..W)] (idx: uint32 in memory);
- * STORE_F32(p, v): W floats, rounded as a C cast; V_BITS(v): the bits of v as VI; VI_AND, VI_OR,
+ * For the transform: V_DIV; STORE_F32(p, v): W floats, rounded as a C cast; V_BITS(v): the bits of v as VI; VI_AND, VI_OR,
  * VI_ADD, VI_SUB, VI_SRLI/VI_SLLI (constant count), VI_SRLV/VI_SLLV (count per lane, 0 past 63),
  * VI_SELECT(m, a, b) = m ? a : b, M_AND; STORE_U16(p, v): the low 16 bits of each lane. */
 #ifndef H5PREP_KERNELS_SIMD_H
@@ -259,15 +258,14 @@ DEFINE_TO_SMALL(to_bf16, 8, 7)
 /* The portable loop's operations per value, W values at a time: the staged value in float64, the
  * subtraction, the division, the cast; the last n % W values by the portable loop. */
 #define DEFINE_NORMALIZE(NAME, IN_T, LOAD, X64, OUT_T, OUT)                                        \
-    static void normalize_##NAME(const void *x, size_t n, const uint32_t *fi, const double *shift,  \
-                                 const double *div, void *y)                                       \
+    static void normalize_##NAME(const void *x, size_t n, const double *shift, const double *div, void *y) \
     {                                                                                              \
         const IN_T *s = x;                                                                         \
         OUT_T *d = y;                                                                              \
         size_t j = 0;                                                                              \
         for (; j + W <= n; j += W)                                                                 \
-            STORE_OUT_##OUT(d + j, V_DIV(V_SUB(LOAD(s + j), V_GATHER(shift, fi + j)), V_GATHER(div, fi + j))); \
-        h5p_cpu_kernels_generic.normalize[X64][H5P_OUT_##OUT](s + j, n - j, fi + j, shift, div, d + j); \
+            STORE_OUT_##OUT(d + j, V_DIV(V_SUB(LOAD(s + j), V_LOADU(shift + j)), V_LOADU(div + j))); \
+        h5p_cpu_kernels_generic.normalize[X64][H5P_OUT_##OUT](s + j, n - j, shift + j, div + j, d + j); \
     }
 DEFINE_NORMALIZE(f32_f32, float, LOAD_f32, 0, float, F32)
 DEFINE_NORMALIZE(f32_f64, float, LOAD_f32, 0, double, F64)

@@ -238,6 +238,158 @@ Test(isa, block_moments_on_every_path_are_bit_identical_and_match_the_reference)
         }
 }
 
+/* ---- the transform's loops --------------------------------------------------------------- */
+
+/* The pattern of x rounded to nearest, ties to even, in a binary format of `ebits` exponent and
+ * `mbits` mantissa bits, by float64 arithmetic alone (frexp, a power-of-two scale and rint under
+ * the default rounding mode), not by common/half.h's bit steps. NaN: the quiet NaN of that sign. */
+static uint16_t reference_small(double x, int ebits, int mbits)
+{
+    uint16_t sign = signbit(x) ? 0x8000 : 0, inf = (uint16_t)(((1u << ebits) - 1) << mbits);
+    if (isnan(x))
+        return (uint16_t)(sign | inf | (1u << (mbits - 1)));
+    double a = fabs(x);
+    int emin = 2 - (1 << (ebits - 1)); /* the exponent of the smallest normal */
+    if (isinf(a))
+        return sign | inf;
+    int e;
+    frexp(a, &e); /* a = m * 2^e, 0.5 <= m < 1: the ulp of a's binade is 2^(e - 1 - mbits) */
+    int ue = (e - 1 < emin ? emin : e - 1) - mbits;
+    double r = rint(ldexp(a, -ue)); /* the rounded value in ulps, an integer */
+    double v = ldexp(r, ue);
+    if (v >= ldexp(1.0, (1 << (ebits - 1))))
+        return sign | inf;
+    if (v < ldexp(1.0, emin)) /* subnormal or zero: the pattern is the count of smallest ulps */
+        return (uint16_t)(sign | (uint16_t)ldexp(v, mbits - emin));
+    frexp(v, &e);
+    uint16_t man = (uint16_t)(ldexp(v, mbits - (e - 1)) - ldexp(1.0, mbits));
+    return (uint16_t)(sign | (uint16_t)((e - 1 + (1 << (ebits - 1)) - 1) << mbits) | man);
+}
+
+/* Staged values: every third a hostile one (NaN, +-Inf, +-0, 1e8 offsets, float16's largest
+ * finite value, its rounding boundary 65520 and beyond, ties and subnormals of float16 and
+ * bfloat16, float64 subnormals, the float32 and float64 extremes, values that a cast through
+ * float32 would round twice), the others random: any bit
+ * pattern of the staged type, or 1e8 plus noise. */
+static double staged_value(int f64, uint64_t *s)
+{
+    static const double hostile[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e8, 1e8 + 0.25, -1e8, 65504.0,
+                                     65519.0, 65520.0, -65520.0, 1e5, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-14,
+                                     0x1.ffcp-15, 0x1.002p-14, 0x1p-133, 0x1p-134, 0x1.8p-133, 0x1p-126,
+                                     0x1.fe8p127, 0x1.ffp127, 1e-310, -1e-310, FLT_MAX, DBL_MAX, -DBL_MAX, 1.0 + 0x1p-11,
+                                     1.0 + 0x1.8p-11, 1.0 + 0x1p-8, 1.0 + 0x1.8p-8, 3.0, -7.5,
+                                     /* just above a tie of float16 and of bfloat16, a tie of float32:
+                                        a cast through float32 rounds twice and goes down */
+                                     1.0 + 0x1p-11 + 0x1p-40, -(1.0 + 0x1p-8 + 0x1p-40)};
+    uint64_t r = next(s);
+    if (r % 3 == 0)
+        return hostile[(r >> 8) % (sizeof hostile / sizeof *hostile)];
+    if (r % 3 == 1)
+        return 1e8 + (double)(next(s) >> 11) * 0x1p-50;
+    double v;
+    if (f64) {
+        memcpy(&v, &r, sizeof v);
+    } else {
+        uint32_t w = (uint32_t)(r >> 32);
+        float f;
+        memcpy(&f, &w, sizeof f);
+        v = f;
+    }
+    return v;
+}
+
+/* The factors of feature f: identity (the hostile values exactly), the 1e8 offset, scales that
+ * push values past float16's range or into its subnormals, a divisor of 3 (inexact quotients). */
+static void factors(uint64_t f, double *shift, double *div)
+{
+    static const double sh[] = {0.0, 1e8, -3.5, 1e8 + 0.25, 0.0, 2.0};
+    static const double dv[] = {1.0, 3.0, 1e-3, 7e-9, 1e6, 0.1};
+    *shift = sh[f % 6], *div = dv[f % 6];
+}
+
+static double out_value(int o, const void *y, size_t i)
+{
+    switch (o) {
+    case H5P_OUT_F32: return ((const float *)y)[i];
+    case H5P_OUT_F64: return ((const double *)y)[i];
+    default: return NAN;
+    }
+}
+
+Test(isa, normalize_and_cast_on_every_path_are_byte_identical_and_match_a_float64_reference)
+{
+    enum { MAXN = 1025 + 1 };
+    static double x64[MAXN], shift[MAXN], div[MAXN];
+    static float x32[MAXN];
+    static unsigned char got[MAXN * 8], want[MAXN * 8];
+    const h5p_cpu_kernels *generic = h5p_cpu_kernels_for(H5P_ISA_GENERIC);
+    uint64_t seed = 12;
+    for (int x_f64 = 0; x_f64 < 2; x_f64++)
+        for (int o = 0; o < H5P_NCASTS; o++)
+            for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+                size_t n = sizes[z], skew = z % 2, os = h5p_out_dtype_size((h5p_out_dtype)o);
+                for (size_t i = 0; i < n + skew; i++) {
+                    x64[i] = staged_value(x_f64, &seed);
+                    x32[i] = (float)x64[i];
+                    factors(next(&seed) % 7 == 0 ? 0 : i, &shift[i], &div[i]);
+                }
+                const void *x = x_f64 ? (const void *)(x64 + skew) : (const void *)(x32 + skew);
+                generic->normalize[x_f64][o](x, n, shift + skew, div + skew, want);
+                for (size_t i = 0; i < n; i++) {
+                    double v = ((x_f64 ? x64[i + skew] : (double)x32[i + skew]) - shift[i + skew]) / div[i + skew];
+                    const char *name = h5p_out_dtype_name((h5p_out_dtype)o);
+                    if (o == H5P_OUT_F16 || o == H5P_OUT_BF16) {
+                        uint16_t h, ref = o == H5P_OUT_F16 ? reference_small(v, 5, 10) : reference_small(v, 8, 7);
+                        memcpy(&h, want + i * 2, 2);
+                        uint16_t exp_mask = o == H5P_OUT_F16 ? 0x7c00 : 0x7f80;
+                        int h_nan = (h & exp_mask) == exp_mask && (h & ~exp_mask & 0x7fff);
+                        cr_assert(isnan(v) ? h_nan : h == ref, "%s <- %s: value %zu of %zu: %a gives %#06x, want %#06x",
+                                  name, x_f64 ? "float64" : "float32", i, n, v, h, ref);
+                    } else {
+                        double ref = o == H5P_OUT_F32 ? (double)(float)v : v;
+                        cr_assert(same(out_value(o, want, i), ref), "%s <- %s: value %zu of %zu: %a gives %a, want %a",
+                                  name, x_f64 ? "float64" : "float32", i, n, v, out_value(o, want, i), ref);
+                    }
+                }
+                for (int isa = H5P_ISA_GENERIC + 1; isa < H5P_ISA_COUNT; isa++) {
+                    const h5p_cpu_kernels *k = h5p_cpu_kernels_for((h5p_cpu_isa)isa);
+                    if (!k)
+                        continue;
+                    memset(got, 0xa5, sizeof got);
+                    k->normalize[x_f64][o](x, n, shift + skew, div + skew, got);
+                    cr_assert(memcmp(got, want, n * os) == 0 && got[n * os] == 0xa5,
+                              "%s: %s <- %s, n %zu: not the generic path's bytes (or wrote past n)", k->isa,
+                              h5p_out_dtype_name((h5p_out_dtype)o), x_f64 ? "float64" : "float32", n);
+                }
+            }
+}
+
+Test(isa, float32_staging_on_every_path_is_the_c_cast)
+{
+    enum { MAXN = 1025 + 1 };
+    static double x[MAXN];
+    static float got[MAXN + 1];
+    uint64_t seed = 5;
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+        size_t n = sizes[z], skew = z % 2;
+        for (size_t i = 0; i < n + skew; i++)
+            x[i] = i % 5 == 0 ? nextafter(FLT_MAX, INFINITY) * (i % 2 ? 1 : -1) : staged_value(1, &seed);
+        for (int isa = 0; isa < H5P_ISA_COUNT; isa++) {
+            const h5p_cpu_kernels *k = h5p_cpu_kernels_for((h5p_cpu_isa)isa);
+            if (!k)
+                continue;
+            got[n] = 42.0f;
+            k->to_f32(x + skew, n, got);
+            for (size_t i = 0; i < n; i++) {
+                float want = (float)x[i + skew];
+                cr_assert((isnan(want) && isnan(got[i])) || memcmp(&want, &got[i], sizeof want) == 0,
+                          "%s, n %zu: %a staged as %a, want %a", k->isa, n, x[i + skew], (double)got[i], (double)want);
+            }
+            cr_assert(got[n] == 42.0f, "%s, n %zu: wrote past n", k->isa, n);
+        }
+    }
+}
+
 /* ---- the choice -------------------------------------------------------------------------- */
 
 /* Whether /proc/cpuinfo lists every flag in `flags` (space-separated): the kernel's view of the

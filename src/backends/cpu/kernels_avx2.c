@@ -1,6 +1,7 @@
 /* kernels_avx2.c: the AVX2 path of the CPU kernels (4 float64 lanes), kernels_simd.h over AVX2
  * intrinsics; only this file is compiled with -mavx2 -mfma (CMake), FMA contraction off. */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #define W 4
@@ -71,5 +72,27 @@ static inline VD cvt64(VI v, int64_t hi_bits, double magic)
 }
 #define CVT_U64(v) cvt64((v), 0x4530000000000000, 0x1p84 + 0x1p52)
 #define CVT_I64(v) cvt64((v), 0x4530000080000000, 0x1p84 + 0x1p63 + 0x1p52)
+
+#define V_DIV(a, b) _mm256_div_pd((a), (b))
+#define STORE_F32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+#define V_BITS(v) _mm256_castpd_si256(v)
+#define VI_AND(a, b) _mm256_and_si256((a), (b))
+#define VI_OR(a, b) _mm256_or_si256((a), (b))
+#define VI_ADD(a, b) _mm256_add_epi64((a), (b))
+#define VI_SUB(a, b) _mm256_sub_epi64((a), (b))
+#define VI_SRLI(a, n) _mm256_srli_epi64((a), (n))
+#define VI_SLLI(a, n) _mm256_slli_epi64((a), (n))
+#define VI_SRLV(a, n) _mm256_srlv_epi64((a), (n))
+#define VI_SLLV(a, n) _mm256_sllv_epi64((a), (n))
+#define VI_SELECT(m, a, b) _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(b), _mm256_castsi256_pd(a), (m)))
+#define M_AND(a, b) _mm256_and_pd((a), (b))
+
+/* The low 16 bits of the 4 lanes (each < 2^16) to 4 uint16: the low words, then an exact pack. */
+static inline void store_u16(uint16_t *p, __m256i v)
+{
+    __m128i w = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    _mm_storel_epi64((__m128i *)(void *)p, _mm_packus_epi32(w, w));
+}
+#define STORE_U16(p, v) store_u16((p), (v))
 
 #include "backends/cpu/kernels_simd.h"

@@ -49,4 +49,19 @@ typedef __m512i VI;
 #define CVT_I64(v) _mm512_cvtepi64_pd(v)
 #define CVT_U64(v) _mm512_cvtepu64_pd(v)
 
+#define V_DIV(a, b) _mm512_div_pd((a), (b))
+#define STORE_F32(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+#define V_BITS(v) _mm512_castpd_si512(v)
+#define VI_AND(a, b) _mm512_and_si512((a), (b))
+#define VI_OR(a, b) _mm512_or_si512((a), (b))
+#define VI_ADD(a, b) _mm512_add_epi64((a), (b))
+#define VI_SUB(a, b) _mm512_sub_epi64((a), (b))
+#define VI_SRLI(a, n) _mm512_srli_epi64((a), (n))
+#define VI_SLLI(a, n) _mm512_slli_epi64((a), (n))
+#define VI_SRLV(a, n) _mm512_srlv_epi64((a), (n))
+#define VI_SLLV(a, n) _mm512_sllv_epi64((a), (n))
+#define VI_SELECT(m, a, b) _mm512_mask_blend_epi64((m), (b), (a))
+#define M_AND(a, b) ((VM)((a) & (b)))
+#define STORE_U16(p, v) _mm_storeu_si128((__m128i *)(void *)(p), _mm512_cvtepi64_epi16(v))
+
 #include "backends/cpu/kernels_simd.h"

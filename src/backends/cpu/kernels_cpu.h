@@ -8,6 +8,7 @@
 #include "common/dtype.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Every path computes each value with the same operations in the same order: decoding is per
  * value (raw * scale + offset as a multiply and then an add, never fused: -ffp-contract=off), and
@@ -16,16 +17,25 @@
  * therefore the same to the last bit on every path. */
 typedef enum h5p_cpu_isa { H5P_ISA_GENERIC, H5P_ISA_AVX2, H5P_ISA_AVX512, H5P_ISA_COUNT } h5p_cpu_isa;
 
-enum { H5P_NDTYPES = H5P_F64 + 1 };
+enum { H5P_NDTYPES = H5P_F64 + 1, H5P_NCASTS = H5P_OUT_BF16 + 1 };
 
 /* Decodes n stored values to float64, missing values (decode.h) as NaN. */
 typedef void (*h5p_decode_fn)(const void *src, const h5p_decode *d, size_t n, double *dst);
+
+/* The transform's finish over n values of a row: y[j] = cast((x[j] - shift[j]) / div[j]), a
+ * subtraction then a division in float64 and the cast of common/half.h (float16, bfloat16) or C's
+ * (float32); x: (n,) float32 or float64 (the staged type), shift, div: (n,) the factors of each
+ * value's feature, y: (n,) of the output's dtype. */
+typedef void (*h5p_normalize_fn)(const void *x, size_t n, const double *shift, const double *div, void *y);
 
 /* The passes of h5p_cpu_block_stats over x: (rows, F) float64, NaN for missing; every array
  * argument has F entries (one per column) and is updated in place. */
 typedef struct h5p_cpu_kernels {
     const char *isa; /* "generic", "avx2", "avx512" */
     h5p_decode_fn decode[H5P_NDTYPES];
+    /* y[j] = (float)x[j], j < n: the staging of rows as float32 */
+    void (*to_f32)(const double *x, size_t n, float *y);
+    h5p_normalize_fn normalize[2][H5P_NCASTS]; /* [staged as float64][output dtype] */
     /* cnt += 1, sum += v over the values that are not NaN; mn, mx: min and max (NaN ignored) */
     void (*sums)(const double *x, size_t rows, size_t F, double *cnt, double *sum, double *mn, double *mx);
     /* sum += v * unit over the values that are not NaN */
@@ -42,7 +52,8 @@ const h5p_cpu_kernels *h5p_cpu_kernels_for(h5p_cpu_isa isa);
 h5prep_status h5p_cpu_kernels_choose(const h5p_cpu_kernels **out);
 
 /* The portable kernels on columns [f0, F) only: the vector paths finish their last columns with
- * them, and their decoders finish the last values with h5p_cpu_kernels_generic.decode. */
+ * them, and their decoders and transform loops finish the last values with the entries of
+ * h5p_cpu_kernels_generic. */
 extern const h5p_cpu_kernels h5p_cpu_kernels_generic;
 void h5p_generic_sums(const double *x, size_t rows, size_t F, size_t f0, double *cnt, double *sum, double *mn,
                       double *mx);

@@ -2,6 +2,8 @@
  * compiled for baseline x86-64; the AVX2 and AVX-512 paths give the same bits and end with it. */
 #include "backends/cpu/kernels_cpu.h"
 
+#include "common/half.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -174,6 +176,34 @@ void h5p_generic_deviations(const double *restrict x, size_t rows, size_t F, siz
     }
 }
 
+/* ---- the transform's loops ------------------------------------------------------------- */
+
+static void to_f32(const double *restrict x, size_t n, float *restrict y)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] = (float)x[j];
+}
+
+#define CAST_F32(v) ((float)(v))
+#define CAST_F64(v) (v)
+#define DEFINE_NORMALIZE(NAME, IN_T, OUT_T, CAST)                                                  \
+    static void normalize_##NAME(const void *x, size_t n, const double *restrict shift,            \
+                                 const double *restrict div, void *y)                              \
+    {                                                                                              \
+        const IN_T *restrict s = x;                                                                \
+        OUT_T *restrict d = y;                                                                     \
+        for (size_t j = 0; j < n; j++)                                                             \
+            d[j] = CAST(((double)s[j] - shift[j]) / div[j]);                                       \
+    }
+DEFINE_NORMALIZE(f32_f32, float, float, CAST_F32)
+DEFINE_NORMALIZE(f32_f64, float, double, CAST_F64)
+DEFINE_NORMALIZE(f32_f16, float, uint16_t, h5p_f64_to_f16)
+DEFINE_NORMALIZE(f32_bf16, float, uint16_t, h5p_f64_to_bf16)
+DEFINE_NORMALIZE(f64_f32, double, float, CAST_F32)
+DEFINE_NORMALIZE(f64_f64, double, double, CAST_F64)
+DEFINE_NORMALIZE(f64_f16, double, uint16_t, h5p_f64_to_f16)
+DEFINE_NORMALIZE(f64_bf16, double, uint16_t, h5p_f64_to_bf16)
+
 static void sums(const double *x, size_t rows, size_t F, double *cnt, double *sum, double *mn, double *mx)
 {
     h5p_generic_sums(x, rows, F, 0, cnt, sum, mn, mx);
@@ -194,6 +224,9 @@ const h5p_cpu_kernels h5p_cpu_kernels_generic = {
     .isa = "generic",
     .decode = {decode_i8, decode_u8, decode_i16, decode_u16, decode_i32, decode_u32, decode_i64, decode_u64,
                decode_f32, decode_f64},
+    .to_f32 = to_f32,
+    .normalize = {{normalize_f32_f32, normalize_f32_f64, normalize_f32_f16, normalize_f32_bf16},
+                  {normalize_f64_f32, normalize_f64_f64, normalize_f64_f16, normalize_f64_bf16}},
     .sums = sums,
     .unit_sums = unit_sums,
     .deviations = deviations,

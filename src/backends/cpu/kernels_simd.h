@@ -7,7 +7,10 @@
  * M_LT, M_GT (ordered compares), M_OR, M_ANDNOT(a, b) = ~a & b, M_NONE, M_FINITE(x) (|x| <= DBL_MAX);
  * V_KEEP(m, v) = m ? v : +0, V_SELECT(m, a, b) = m ? a : b; LOAD_<type>(p): W stored values as
  * float64; VI_LOADU, VI_SET1, MI_EQ, MI_LT_S/MI_GT_S (signed), MI_LT_U/MI_GT_U (unsigned),
- * CVT_I64/CVT_U64 (correctly rounded, as a C cast); CHUNK: vectors of columns per pass; TABLE. */
+ * CVT_I64/CVT_U64 (correctly rounded, as a C cast); CHUNK: vectors of columns per pass; TABLE.
+ * For the transform: V_DIV; STORE_F32(p, v): W floats, rounded as a C cast; V_BITS(v): the bits of v as VI; VI_AND, VI_OR,
+ * VI_ADD, VI_SUB, VI_SRLI/VI_SLLI (constant count), VI_SRLV/VI_SLLV (count per lane, 0 past 63),
+ * VI_SELECT(m, a, b) = m ? a : b, M_AND; STORE_U16(p, v): the low 16 bits of each lane. */
 #ifndef H5PREP_KERNELS_SIMD_H
 #define H5PREP_KERNELS_SIMD_H
 
@@ -205,10 +208,81 @@ static void deviations(const double *x, size_t rows, size_t F, const double *mu,
     h5p_generic_deviations(x, rows, F, f, mu, unit, d1, d2);
 }
 
+/* ---- the transform's loops ------------------------------------------------------------- */
+
+static void to_f32(const double *x, size_t n, float *y)
+{
+    size_t j = 0;
+    for (; j + W <= n; j += W)
+        STORE_F32(y + j, V_LOADU(x + j));
+    h5p_cpu_kernels_generic.to_f32(x + j, n - j, y + j);
+}
+
+/* h5p_f64_to_small_ (common/half.h) lane by lane: the same integer steps, its branches as selects.
+ * The count of bits to drop is capped at 54, which drops every bit of a significand (< 2^53) and
+ * does not round up, as the portable code's `shift > 53` returns zero. */
+#define DEFINE_TO_SMALL(NAME, EBITS, MBITS)                                                        \
+    static inline VI NAME(VD x)                                                                    \
+    {                                                                                              \
+        enum { BIAS = (1 << ((EBITS) - 1)) - 1, KEEP = 52 - (MBITS) };                             \
+        const VI one = VI_SET1(1), zero = VI_SET1(0);                                              \
+        const VI inf = VI_SET1((int64_t)((1 << (EBITS)) - 1) << (MBITS));                          \
+        VI b = V_BITS(x);                                                                          \
+        VI sign = VI_AND(VI_SRLI(b, 48), VI_SET1(0x8000));                                         \
+        VI dexp = VI_AND(VI_SRLI(b, 52), VI_SET1(0x7ff));                                          \
+        VI dman = VI_AND(b, VI_SET1((INT64_C(1) << 52) - 1));                                      \
+        VM nan = M_ANDNOT(MI_EQ(dman, zero), MI_EQ(dexp, VI_SET1(0x7ff)));                         \
+        VM over = MI_GT_S(dexp, VI_SET1(1023 + BIAS)); /* e > bias, Inf and NaN included */        \
+        VI nan_bits = VI_OR(VI_OR(inf, VI_SET1(1 << ((MBITS) - 1))), VI_SRLI(dman, KEEP));         \
+        VI sig = VI_OR(dman, VI_SET1(INT64_C(1) << 52));                                           \
+        VI below = VI_SUB(VI_SET1(1024 - BIAS), dexp); /* 1 - bias - e: > 0 below the normals */   \
+        VM normal = MI_GT_S(one, below);                                                           \
+        VI shift = VI_SELECT(MI_GT_S(below, VI_SET1(54 - KEEP)), VI_SET1(54), VI_ADD(below, VI_SET1(KEEP))); \
+        shift = VI_SELECT(normal, VI_SET1(KEEP), shift);                                           \
+        VI q = VI_SRLV(sig, shift);                                                                \
+        VI rem = VI_AND(sig, VI_SUB(VI_SLLV(one, shift), one));                                    \
+        VI halfway = VI_SLLV(one, VI_SUB(shift, one));                                             \
+        VM up = M_OR(MI_GT_S(rem, halfway), M_AND(MI_EQ(rem, halfway), MI_EQ(VI_AND(q, one), one))); \
+        q = VI_ADD(q, VI_SELECT(up, one, zero));                                                   \
+        VI mag = VI_ADD(q, VI_SELECT(normal, VI_SLLI(VI_SUB(dexp, VI_SET1(1024 - BIAS)), (MBITS)), zero)); \
+        return VI_OR(sign, VI_SELECT(over, VI_SELECT(nan, nan_bits, inf), mag));                   \
+    }
+DEFINE_TO_SMALL(to_f16, 5, 10)
+DEFINE_TO_SMALL(to_bf16, 8, 7)
+
+#define STORE_OUT_F32(p, v) STORE_F32((p), (v))
+#define STORE_OUT_F64(p, v) V_STOREU((p), (v))
+#define STORE_OUT_F16(p, v) STORE_U16((p), to_f16(v))
+#define STORE_OUT_BF16(p, v) STORE_U16((p), to_bf16(v))
+
+/* The portable loop's operations per value, W values at a time: the staged value in float64, the
+ * subtraction, the division, the cast; the last n % W values by the portable loop. */
+#define DEFINE_NORMALIZE(NAME, IN_T, LOAD, X64, OUT_T, OUT)                                        \
+    static void normalize_##NAME(const void *x, size_t n, const double *shift, const double *div, void *y) \
+    {                                                                                              \
+        const IN_T *s = x;                                                                         \
+        OUT_T *d = y;                                                                              \
+        size_t j = 0;                                                                              \
+        for (; j + W <= n; j += W)                                                                 \
+            STORE_OUT_##OUT(d + j, V_DIV(V_SUB(LOAD(s + j), V_LOADU(shift + j)), V_LOADU(div + j))); \
+        h5p_cpu_kernels_generic.normalize[X64][H5P_OUT_##OUT](s + j, n - j, shift + j, div + j, d + j); \
+    }
+DEFINE_NORMALIZE(f32_f32, float, LOAD_f32, 0, float, F32)
+DEFINE_NORMALIZE(f32_f64, float, LOAD_f32, 0, double, F64)
+DEFINE_NORMALIZE(f32_f16, float, LOAD_f32, 0, uint16_t, F16)
+DEFINE_NORMALIZE(f32_bf16, float, LOAD_f32, 0, uint16_t, BF16)
+DEFINE_NORMALIZE(f64_f32, double, LOAD_f64, 1, float, F32)
+DEFINE_NORMALIZE(f64_f64, double, LOAD_f64, 1, double, F64)
+DEFINE_NORMALIZE(f64_f16, double, LOAD_f64, 1, uint16_t, F16)
+DEFINE_NORMALIZE(f64_bf16, double, LOAD_f64, 1, uint16_t, BF16)
+
 const h5p_cpu_kernels TABLE = {
     .isa = ISA_NAME,
     .decode = {decode_i8, decode_u8, decode_i16, decode_u16, decode_i32, decode_u32, decode_i64, decode_u64,
                decode_f32, decode_f64},
+    .to_f32 = to_f32,
+    .normalize = {{normalize_f32_f32, normalize_f32_f64, normalize_f32_f16, normalize_f32_bf16},
+                  {normalize_f64_f32, normalize_f64_f64, normalize_f64_f16, normalize_f64_bf16}},
     .sums = sums,
     .unit_sums = unit_sums,
     .deviations = deviations,

@@ -28,6 +28,7 @@ struct h5p_cpu_tx {
     lane_buf *buf;           /* (LANES,) */
     double *decoded[H5P_PLAN_MAX_VARS]; /* (rows, elems) of each variable */
     uint64_t decoded_rows;
+    double *shift, *div; /* (max elems,) the finish's factors of each element of a row */
     /* the job being run */
     const h5p_tx_slab *slab;
     const h5p_tx_finish *fin;
@@ -47,7 +48,7 @@ void h5p_cpu_tx_free(h5p_backend *be)
         free(t->buf[l].tile), free(t->buf[l].cols), free(t->buf[l].scratch);
     for (size_t v = 0; v < p->nvars; v++)
         free(t->decoded[v]);
-    free(t->acc), free(t->buf);
+    free(t->acc), free(t->buf), free(t->shift), free(t->div);
     free(t);
     be->tx = NULL;
 }
@@ -73,6 +74,9 @@ h5prep_status h5p_cpu_tx_begin(h5p_backend *be, const h5p_plan *p, size_t in_byt
         for (int l = 0; ok && l < LANES; l++)
             ok = h5p_states_init(&t->acc[(size_t)l * p->nouts + o], po->features) == 0;
     }
+    t->shift = h5p_malloc(max_elems * sizeof *t->shift);
+    t->div = h5p_malloc(max_elems * sizeof *t->div);
+    ok = ok && t->shift && t->div;
     for (int l = 0; ok && l < LANES; l++) {
         t->buf[l].tile = h5p_malloc(TILE_ROWS * max_elems * sizeof *t->buf[l].tile);
         t->buf[l].cols = h5p_malloc(TILE_ROWS * max_elems * sizeof *t->buf[l].cols);
@@ -153,13 +157,10 @@ static void gather_rows(h5p_cpu_tx *t, int lane, size_t o, uint64_t r0, uint64_t
         if (stat_end > c0)
             tile_stats(t, lane, o, stat_end - c0);
         uint64_t n = (c1 - c0) * E;
-        if (po->scratch_f64) {
+        if (po->scratch_f64)
             memcpy((double *)dst + c0 * E, tile, n * sizeof *tile);
-        } else {
-            float *f = (float *)dst + c0 * E;
-            for (uint64_t k = 0; k < n; k++)
-                f[k] = (float)tile[k];
-        }
+        else
+            t->kern->to_f32(tile, n, (float *)dst + c0 * E);
     }
 }
 
@@ -198,14 +199,6 @@ h5prep_status h5p_cpu_gather(h5p_backend *be, int slot, const h5p_tx_slab *s, vo
     return H5PREP_OK;
 }
 
-/* out = cast((x - shift[f]) / div[f]), f = fi[j], over rows [lo, hi); the kernel's arithmetic. */
-#define FINISH_LOOP(IN_T, OUT_T, CAST)                                                              \
-    for (uint64_t i = lo; i < hi; i++) {                                                           \
-        const IN_T *x = (const IN_T *)f->in + i * E;                                               \
-        OUT_T *y = (OUT_T *)t->out + i * E;                                                        \
-        for (uint64_t j = 0; j < E; j++)                                                           \
-            y[j] = CAST(((double)x[j] - f->shift[fi[j]]) / f->div[fi[j]]);                         \
-    }
 /* out = cast(the estimated CDF of x) (normalize: quantile): a table per feature, not affine. */
 #define CDF_LOOP(IN_T, OUT_T, CAST)                                                                 \
     for (uint64_t i = lo; i < hi; i++) {                                                           \
@@ -243,26 +236,21 @@ static void finish_job(void *arg, int tid, int nt)
         }
         return;
     }
-    switch (po->spec->dtype) {
-    case H5P_OUT_F32:
-        if (f64) FINISH_LOOP(double, float, CAST_F32) else FINISH_LOOP(float, float, CAST_F32)
-        break;
-    case H5P_OUT_F64:
-        if (f64) FINISH_LOOP(double, double, CAST_F64) else FINISH_LOOP(float, double, CAST_F64)
-        break;
-    case H5P_OUT_F16:
-        if (f64) FINISH_LOOP(double, uint16_t, h5p_f64_to_f16) else FINISH_LOOP(float, uint16_t, h5p_f64_to_f16)
-        break;
-    case H5P_OUT_BF16:
-        if (f64) FINISH_LOOP(double, uint16_t, h5p_f64_to_bf16) else FINISH_LOOP(float, uint16_t, h5p_f64_to_bf16)
-        break;
-    }
+    /* out = cast((x - shift[f]) / div[f]), f = fi[j]: the kernel table's loop, row by row */
+    h5p_normalize_fn normalize = t->kern->normalize[f64][po->spec->dtype];
+    size_t in_size = f64 ? sizeof(double) : sizeof(float), out_size = h5p_out_dtype_size(po->spec->dtype);
+    for (uint64_t i = lo; i < hi; i++)
+        normalize((const unsigned char *)f->in + i * E * in_size, E, t->shift, t->div,
+                  (unsigned char *)t->out + i * E * out_size);
 }
 
 h5prep_status h5p_cpu_finish(h5p_backend *be, int slot, const h5p_tx_finish *f, void *out)
 {
     (void)slot;
     h5p_cpu_tx *t = be->tx;
+    const h5p_plan_output *po = &t->plan->outs[f->output];
+    for (uint64_t j = 0; !f->cdf && j < po->elems; j++) /* each element's factors, once per block */
+        t->shift[j] = f->shift[po->fidx[j]], t->div[j] = f->div[po->fidx[j]];
     t->fin = f;
     t->out = out;
     h5p_pool_run(t->pool, finish_job, t);

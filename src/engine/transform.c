@@ -899,12 +899,14 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
-/* The message of a failed weights call, after the place of output spec's `weights` in the recipe. */
+/* The message of a failed weights call, after the place of output spec's `weights` in the recipe
+ * and its key (where the message does not name it: the weight file's opener). */
 static h5prep_status weights_failed(const run *r, const h5p_output *spec, h5prep_status st)
 {
     char msg[2048];
     h5p_error_save(msg, sizeof msg);
-    return h5p_fail(st, "%s:%d:%d: %s", r->recipe->path, spec->weights_line, spec->weights_col, msg);
+    const char *key = strstr(msg, spec->weights->opt) ? "" : spec->weights->opt;
+    return h5p_fail(st, "%s:%d:%d: %s%s%s", r->recipe->path, spec->weights_line, spec->weights_col, key, *key ? ": " : "", msg);
 }
 
 /* Before any data is read: the weights of each output with normalize.weights, resolved against

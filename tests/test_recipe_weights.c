@@ -340,6 +340,28 @@ Test(recipe_weights, an_output_of_several_variables_is_refused)
     cr_assert(!tu_exists(out), "nothing is written");
 }
 
+/* A constant pad gives elements no variable holds: refused, like several variables. */
+Test(recipe_weights, an_output_with_constant_pads_is_refused)
+{
+    write_grid();
+    char norm[2048];
+    snprintf(norm, sizeof norm, GRID_WEIGHTS, tu_path("grid.h5"));
+    char recipe[1024], text[4096];
+    snprintf(recipe, sizeof recipe, "%s/r.yaml", tu_dir());
+    snprintf(text, sizeof text,
+             "inputs: {files: %s, variables: [x]}\n"
+             "outputs:\n"
+             "  x: {from: {pad: {of: x, axis: 1, before: 1}}, normalize: %s}\n"
+             "write: {hdf5: true}\n",
+             tu_path("grid.h5"), norm);
+    tu_write_text(recipe, text);
+    const char *out = tu_path("refused");
+    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", "cpu", NULL};
+    cr_assert_eq(tu_cli(args), 2, "%s", tu_stderr());
+    cr_assert(strstr(tu_stderr(), "r.yaml:3:") && strstr(tu_stderr(), "constants (a constant pad)"), "%s", tu_stderr());
+    cr_assert(!tu_exists(out), "nothing is written");
+}
+
 /* minmax with weights: min and max, which weights do not change (the moments in stats.json are weighted). */
 Test(recipe_weights, minmax_with_weights_uses_the_unweighted_min_and_max)
 {

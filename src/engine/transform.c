@@ -924,14 +924,20 @@ static h5prep_status resolve_weights(run *r)
         const h5p_output *spec = po->spec;
         if (!spec->weights)
             continue;
-        uint32_t v = po->elems ? po->vidx[0] : (uint32_t)p->nvars;
-        int one = v < p->nvars;
-        for (uint64_t j = 1; one && j < po->elems; j++)
-            one = po->vidx[j] == v;
-        if (!one) {
+        uint32_t v = (uint32_t)p->nvars;
+        int consts = 0, several = 0;
+        for (uint64_t j = 0; j < po->elems; j++) {
+            if (po->vidx[j] == p->nvars)
+                consts = 1;
+            else if (v == p->nvars)
+                v = po->vidx[j];
+            else
+                several |= po->vidx[j] != v;
+        }
+        if (consts || several || v == p->nvars) {
             h5p_fail(H5PREP_ERR_USAGE, "%s:%d:%d: %s: output '%s' has elements of %s, so the axes its weights broadcast along are not defined",
                      r->recipe->path, spec->weights_line, spec->weights_col, spec->weights->opt, spec->name,
-                     v < p->nvars ? "more than one input variable" : "no input variable (constants)");
+                     several ? "more than one input variable" : "constants (a constant pad)");
             return h5p_hint(H5PREP_ERR_USAGE, "weights follow the axes of the one input variable an output copies (broadcast, slice, reshape, "
                             "edge pads and joins of that variable only); normalize each variable as an output of its own");
         }

@@ -1,8 +1,9 @@
 /* transform.c: `h5prep transform`: a recipe run over a ring of slots. When every output's factors
  * are known before any data is read (normalize: none, or {stats: FILE}), one pass reads, gathers
  * (taking the statistics for stats.json), normalizes, casts and writes each row at its place.
- * Otherwise pass 1 reads, gathers, takes the statistics of the normalizing split and stages rows
- * (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
+ * Otherwise pass 1 reads, gathers, takes the statistics of the normalizing split (weighted where
+ * normalize.weights says) and stages rows (float32/float64) at their place in the split; pass 2
+ * normalizes, casts and writes. */
 #include "h5prep.h"
 
 #include "backends/choose.h"

@@ -1,17 +1,20 @@
 /* transform.c: `h5prep transform`: a recipe run over a ring of slots. When every output's factors
  * are known before any data is read (normalize: none, or {stats: FILE}), one pass reads, gathers
  * (taking the statistics for stats.json), normalizes, casts and writes each row at its place.
- * Otherwise pass 1 reads, gathers, takes the statistics of the normalizing split and stages rows
- * (float32/float64) at their place in the split; pass 2 normalizes, casts and writes. */
+ * Otherwise pass 1 reads, gathers, takes the statistics of the normalizing split (weighted where
+ * normalize.weights says) and stages rows (float32/float64) at their place in the split; pass 2
+ * normalizes, casts and writes. */
 #include "h5prep.h"
 
 #include "backends/choose.h"
+#include "backends/cpu/weighted_cpu.h"
 #include "common/internal.h"
 #include "engine/ring.h"
 #include "engine/robust.h"
 #include "output/outdir.h"
 #include "output/sink.h"
 #include "output/state.h"
+#include "output/state_tree.h"
 #include "plan/describe.h"
 #include "plan/plan.h"
 #include "plan/split.h"
@@ -50,6 +53,15 @@ typedef struct pass2_job {
     int split;
     uint64_t row0, rows; /* rows of the split */
 } pass2_job;
+
+/* normalize.weights of an output: pass 1's statistics weighted, one block per slab. */
+typedef struct out_weights {
+    double *tab;      /* (elems,) the weight of each element of a sample; NULL: unweighted */
+    int axis;         /* the variable's axis of 1-D weights, -1 for an array */
+    h5p_tree tree;    /* the weighted block states so far */
+    h5p_wstates acc;  /* the CPU's weighted states of one slab (a backend without weighted ops) */
+    double *wsum;     /* (features,) sums of weights after pass 1 */
+} out_weights;
 
 typedef struct run {
     const h5prep_transform_config *cfg;
@@ -92,6 +104,8 @@ typedef struct run {
                                      robust or quantile with this run's statistics, else NULL */
     h5p_sketch **file_sketch;     /* (nouts,) the statistics file's sketch of a quantile output */
     h5p_cdf *cdf;                 /* (nouts,) the CDF table of a quantile output, else zeroed */
+    out_weights *wt;              /* (nouts,) normalize.weights of each output */
+    h5p_pool *wpool;              /* the CPU's weighted reduction's threads, beside the backend's */
     int nslots;
     uint64_t bytes_read, bytes_written;
     uint64_t rows_done, rows_total, bytes_done, bytes_total; /* progress over both passes */
@@ -286,6 +300,50 @@ static void count_written(run *r, size_t o, uint64_t n)
     r->bytes_written += n * cast_row_bytes(&r->plan, o) * (uint64_t)(!!w->hdf5 + !!w->npy);
 }
 
+/* Pass 1's weighted statistics of output o (normalize.weights): the slab's rows that count, as
+ * gathered (on the host, after the backend's wait), become the next block of o's weighted tree,
+ * reduced by the backend's weighted ops or else the CPU's. Each element j of a sample has the
+ * weight wt[o].tab[j] in every row. */
+static h5prep_status weighted_block(run *r, size_t o, uint64_t job, int slot)
+{
+    const h5p_plan_output *po = &r->plan.outs[o];
+    uint64_t n = r->n_stat[slot];
+    if (n == 0)
+        return H5PREP_OK;
+    h5p_decode dec = plain_decode(); /* gathered values: missing ones are NaN */
+    h5p_slab sl = {.data = (const unsigned char *)r->out[slot] + h5p_plan_block_offset(&r->plan, o, r->jobs1[job].rows),
+                   .dtype = po->scratch_f64 ? H5P_F64 : H5P_F32,
+                   .outer = n * (po->elems / (po->features * po->inner)),
+                   .features = po->features,
+                   .inner = po->inner,
+                   .dec = &dec};
+    h5p_tree *t = &r->wt[o].tree;
+    size_t bytes = h5p_tree_state_bytes(t);
+    h5p_moments *m = h5p_malloc(bytes);
+    RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "output '%s': no memory for %" PRIu64 " weighted feature states", po->spec->name,
+                    po->features);
+    h5prep_status st = H5PREP_OK;
+    if (r->ops->wstats_slab) {
+        h5p_wslab ws = {&sl, 0, 0, po->elems, 0};
+        st = r->ops->wstats_begin(r->be, po->features, r->wt[o].tab, po->elems);
+        if (st == H5PREP_OK)
+            st = r->ops->wstats_slab(r->be, slot, &ws);
+        if (st == H5PREP_OK)
+            st = r->ops->wstats_end(r->be, m, (double *)(m + po->features));
+    } else {
+        h5p_wstates *a = &r->wt[o].acc;
+        h5p_cpu_weighted_slab(a, &sl, r->wt[o].tab, 0, po->elems, r->wpool);
+        h5p_wstates_finish(a);
+        memcpy(m, a->m, bytes);
+        h5p_wstates_reset(a);
+    }
+    if (st != H5PREP_OK) {
+        free(m);
+        return st;
+    }
+    return h5p_tree_push(t, 0, h5p_tree_end(t, 0), m);
+}
+
 /* Writer thread: each row goes to its place in its split: in the mapped staging file (two
  * passes), or normalized and cast into the outputs (one pass). Rows of a slab that are neighbours
  * there too go together; rows in no split are left. */
@@ -303,6 +361,8 @@ static h5prep_status write1(void *ctx, uint64_t job, int slot)
         if (r->sketch[o]) /* here, after the backend's wait: the gathered rows are on the host; rows [0, n_stat) count */
             FORWARD_IF_ERROR(h5p_robust_add(r->sketch[o], (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows),
                                             po->scratch_f64, r->n_stat[slot], po->elems, po->features, po->inner));
+        if (r->wt[o].tab)
+            FORWARD_IF_ERROR(weighted_block(r, o, job, slot));
         size_t rb = r->staged ? h5p_plan_row_bytes(p, o) : cast_row_bytes(p, o);
         const unsigned char *blk = r->staged ? (const unsigned char *)r->out[slot] + h5p_plan_block_offset(p, o, jb->rows)
                                              : (const unsigned char *)r->cast[slot] + cast_offset(p, o, jb->rows);
@@ -640,6 +700,9 @@ static h5prep_status factors_record(const run *r, size_t o, json_t **out)
     if (wants_sketch(spec)) /* the quartiles or the CDF are the sketch's, good to this relative accuracy */
         RETURN_ERROR_IF(json_object_set_new(*out, "sketch_alpha", json_real(r->cfg->engine.sketch_alpha)) != 0, H5PREP_ERR_NOMEM,
                         "out of memory");
+    if (spec->weights) /* the weighted mean and std of these weights (zscore; minmax: min and max, never weighted) */
+        RETURN_ERROR_IF(json_object_set_new(*out, "weights", h5p_weights_json(spec->weights)) != 0, H5PREP_ERR_NOMEM,
+                        "out of memory");
     return H5PREP_OK;
 }
 
@@ -716,6 +779,7 @@ static h5prep_status load_given_factors(run *r)
             st = h5p_fail(H5PREP_ERR_STATE, "%s:%s: no quantile sketch, which output '%s' (normalize: %s) takes its %s from; "
                           "write the file with h5prep stats --quantiles (any levels)", spec->stats_path, name, spec->name,
                           h5p_norm_name(spec->norm), spec->norm == H5P_NORM_ROBUST ? "median and IQR" : "CDF");
+        int weighted = st == H5PREP_OK && v->wsum != NULL; /* the file's statistics are weighted: so are its factors */
         if (st == H5PREP_OK)
             st = norm_factors(r, o, v->result, v->wsum, v->sketch);
         else
@@ -728,16 +792,31 @@ static h5prep_status load_given_factors(run *r)
         h5prep_stats_destroy(s);
         FORWARD_IF_ERROR(st);
         FORWARD_IF_ERROR(factors_record(r, o, &r->factors[o]));
+        RETURN_ERROR_IF(json_object_set_new(r->factors[o], "weighted", json_boolean(weighted)) != 0, H5PREP_ERR_NOMEM, "out of memory");
     }
     return H5PREP_OK;
 }
 
-/* After pass 1: output o's statistics, and its factors unless known before. */
+/* After pass 1: output o's statistics (weighted: the fold of its weighted tree, whose counts, min
+ * and max are the unweighted ones), and its factors unless known before. */
 static h5prep_status run_factors(run *r, size_t o)
 {
+    uint64_t nf = r->plan.outs[o].features;
     FORWARD_IF_ERROR(r->ops->tx_stats(r->be, o, r->moments[o]));
+    out_weights *ow = &r->wt[o];
+    if (ow->tab) {
+        h5p_moments *m = h5p_malloc(h5p_tree_state_bytes(&ow->tree));
+        RETURN_ERROR_IF(!m, H5PREP_ERR_NOMEM, "output '%s': out of memory", r->plan.outs[o].spec->name);
+        h5prep_status st = h5p_tree_fold(&ow->tree, m);
+        if (st == H5PREP_OK) {
+            memcpy(r->moments[o], m, nf * sizeof *m);
+            memcpy(ow->wsum, m + nf, nf * sizeof *ow->wsum);
+        }
+        free(m);
+        FORWARD_IF_ERROR(st);
+    }
     if (!factors_known(r->plan.outs[o].spec))
-        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], NULL, r->sketch[o]));
+        FORWARD_IF_ERROR(norm_factors(r, o, r->moments[o], ow->wsum, r->sketch[o]));
     return H5PREP_OK;
 }
 
@@ -758,6 +837,16 @@ static h5prep_status write_stats(run *r)
         st = h5p_stats_add_result(s, name, po->rank + 1, dims, po->keep_first, po->keep_count, r->moments[o], po->features);
         if (st == H5PREP_OK && r->sketch[o]) /* lent for the write: quantiles and buckets in stats.json */
             h5p_stats_find(s, name)->sketch = r->sketch[o];
+        if (st == H5PREP_OK && r->wt[o].tab) { /* weighted: wsum, weights_axis and the spec beside the states */
+            h5p_var *v = h5p_stats_find(s, name);
+            v->wsum = h5p_malloc(po->features * sizeof *v->wsum);
+            if (!v->wsum)
+                st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
+            else
+                memcpy(v->wsum, r->wt[o].wsum, po->features * sizeof *v->wsum);
+            v->weights_axis = r->wt[o].axis;
+            v->weights = po->spec->weights;
+        }
     }
     json_t *factors = json_object();
     for (size_t o = 0; factors && o < p->nouts; o++)
@@ -857,11 +946,102 @@ static h5prep_status close_sink(run *r)
     return st;
 }
 
+/* The message of a failed weights call, after the place of output spec's `weights` in the recipe
+ * and its key (where the message does not name it: the weight file's opener). */
+static h5prep_status weights_failed(const run *r, const h5p_output *spec, h5prep_status st)
+{
+    char msg[2048];
+    h5p_error_save(msg, sizeof msg);
+    const char *key = strstr(msg, spec->weights->opt) ? "" : spec->weights->opt;
+    return h5p_fail(st, "%s:%d:%d: %s%s%s", r->recipe->path, spec->weights_line, spec->weights_col, key, *key ? ": " : "", msg);
+}
+
+/* Before any data is read: the weights of each output with normalize.weights, resolved against
+ * the one input variable its elements copy (on that variable's axes, as `stats --weights` on its
+ * dataset) and taken per element of a sample through the output's map. Refused, naming the recipe
+ * and key: an output with elements of several variables or constants (whose axes the weights
+ * would follow is ambiguous), a value per file, and weights that vary along the dataset's axis 0. */
+static h5prep_status resolve_weights(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    r->wt = h5p_calloc(p->nouts, sizeof *r->wt);
+    RETURN_ERROR_IF(!r->wt, H5PREP_ERR_NOMEM, "out of memory");
+    for (size_t o = 0; o < p->nouts; o++) {
+        const h5p_plan_output *po = &p->outs[o];
+        const h5p_output *spec = po->spec;
+        if (!spec->weights)
+            continue;
+        uint32_t v = (uint32_t)p->nvars;
+        int consts = 0, several = 0;
+        for (uint64_t j = 0; j < po->elems; j++) {
+            if (po->vidx[j] == p->nvars)
+                consts = 1;
+            else if (v == p->nvars)
+                v = po->vidx[j];
+            else
+                several |= po->vidx[j] != v;
+        }
+        if (consts || several || v == p->nvars) {
+            h5p_fail(H5PREP_ERR_USAGE, "%s:%d:%d: %s: output '%s' has elements of %s, so the axes its weights broadcast along are not defined",
+                     r->recipe->path, spec->weights_line, spec->weights_col, spec->weights->opt, spec->name,
+                     several ? "more than one input variable" : "constants (a constant pad)");
+            return h5p_hint(H5PREP_ERR_USAGE, "weights follow the axes of the one input variable an output copies (broadcast, slice, reshape, "
+                            "edge pads and joins of that variable only); normalize each variable as an output of its own");
+        }
+        const h5p_plan_var *pv = &p->vars[v];
+        if (pv->file_values) {
+            h5p_fail(H5PREP_ERR_USAGE, "%s:%d:%d: %s: output '%s' is made of '%s', a value per file, which has no axes to weight",
+                     r->recipe->path, spec->weights_line, spec->weights_col, spec->weights->opt, spec->name, pv->name);
+            return h5p_hint(H5PREP_ERR_USAGE, "weights go with outputs made of a dataset variable");
+        }
+        h5p_wtable t;
+        h5prep_status st = h5p_weights_resolve(spec->weights, &pv->var, &t);
+        if (st != H5PREP_OK)
+            return weights_failed(r, spec, st);
+        if (t.rows > 1) {
+            h5p_wtable_free(&t);
+            h5p_fail(H5PREP_ERR_SHAPE, "%s:%d:%d: %s %s: the weights vary along axis 0 of %s:%s; a transform takes weights that are the same for every row",
+                     r->recipe->path, spec->weights_line, spec->weights_col, spec->weights->opt, spec->weights->spec,
+                     pv->var.parts[0].path, pv->var.name);
+            return h5p_hint(H5PREP_ERR_SHAPE, "give the weights axis 0 of length 1, e.g. (1, lat, lon) or (lat, lon)");
+        }
+        out_weights *ow = &r->wt[o];
+        ow->tab = h5p_malloc(po->elems * sizeof *ow->tab);
+        ow->wsum = h5p_calloc(po->features, sizeof *ow->wsum);
+        if (!ow->tab || !ow->wsum) {
+            h5p_wtable_free(&t);
+            return h5p_fail(H5PREP_ERR_NOMEM, "output '%s': out of memory for its weights", spec->name);
+        }
+        for (uint64_t j = 0; j < po->elems; j++) /* element sidx[j] of a sample: within one row of the dataset, or several (per_file) */
+            ow->tab[j] = t.w[po->sidx[j] % t.row_elems];
+        ow->axis = t.axis;
+        h5p_wtable_free(&t);
+        h5p_tree_init_weighted(&ow->tree, po->features);
+    }
+    return H5PREP_OK;
+}
+
+/* The CPU's weighted states of each weighted output, where the backend has no weighted ops. */
+static h5prep_status weighted_states(run *r)
+{
+    const h5p_plan *p = &r->plan;
+    int threads = h5p_thread_count(&r->cfg->engine), any = 0;
+    for (size_t o = 0; o < p->nouts && !r->ops->wstats_slab; o++)
+        if (r->wt[o].tab) {
+            FORWARD_IF_ERROR(h5p_wstates_init(&r->wt[o].acc, p->outs[o].features, threads));
+            any = 1;
+        }
+    if (any && threads > 1)
+        RETURN_ERROR_IF(!(r->wpool = h5p_pool_create(threads)), H5PREP_ERR_NOMEM, "out of memory for %d threads", threads);
+    return H5PREP_OK;
+}
+
 /* Everything before the output directory: the factors known before reading, one pass or two,
  * the slabs sized, the backend opened, the split made (no data is read). */
 static h5prep_status prepare_passes(run *r)
 {
     const h5p_plan *p = &r->plan;
+    FORWARD_IF_ERROR(resolve_weights(r));
     FORWARD_IF_ERROR(load_given_factors(r));
     choose_passes(r);
     FORWARD_IF_ERROR(plan_pass1(r));
@@ -872,6 +1052,7 @@ static h5prep_status prepare_passes(run *r)
     size_t in = r->host_in, out = r->host_out, cast = r->passes == 1 ? cast_offset(p, p->nouts, r->slab_rows) : 0;
     size_t block_max = out > cast ? out : cast;
     FORWARD_IF_ERROR(open_backend(r, in > block_max ? in : block_max, block_max));
+    FORWARD_IF_ERROR(weighted_states(r));
     FORWARD_IF_ERROR(make_split(r));
     /* one bar over both passes: input bytes read, then staged bytes (rows in no split are not) */
     uint64_t kept = p->n - r->split.dropped;
@@ -976,7 +1157,11 @@ static void run_free(run *r)
             h5p_sketch_destroy(r->file_sketch[o]);
         if (r->cdf)
             h5p_cdf_free(&r->cdf[o]);
+        if (r->wt)
+            free(r->wt[o].tab), free(r->wt[o].wsum), h5p_tree_free(&r->wt[o].tree), h5p_wstates_free(&r->wt[o].acc);
     }
+    free(r->wt);
+    h5p_pool_destroy(r->wpool);
     free(r->moments), free(r->shift), free(r->div), free(r->factors), free(r->sketch), free(r->file_sketch), free(r->cdf);
     free(r->order), free(r->slot_dec), free(r->readers), free(r->reader_part);
     free(r->jobs1), free(r->jobs2), free(r->staged), free(r->staged_len), free(r->dir);
@@ -1106,6 +1291,8 @@ static h5prep_status plan_text(run *r, char **out)
                                          : r->recipe->split.names[r->stats_split]);
         if (po->spec->norm != H5P_NORM_NONE && !po->spec->stats_path && r->stats_split >= 0)
             fputs(" (this run's split)", f);
+        if (po->spec->weights)
+            fprintf(f, ", statistics weighted by %s", po->spec->weights->spec);
         fputc('\n', f);
         write_row += cast_row_bytes(p, o);
     }

@@ -46,6 +46,8 @@ typedef struct h5p_var {
     struct h5p_sketch *sketch;      /* the quantile sketch of the features (common/sketch.h), or NULL */
     double *wsum;                   /* (n_features,) sums of weights of a weighted run or load, else NULL */
     int weights_axis;               /* a weighted run's data axis of 1-D weights, -1 for an array */
+    const struct h5p_weights *weights; /* a transform's output weighted by its recipe (not owned,
+                                          input/weights.h): written beside wsum, else NULL */
 } h5p_var;
 
 uint64_t h5p_var_features(const h5p_var *v);

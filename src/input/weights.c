@@ -1,4 +1,4 @@
-/* weights.c: area weights for `stats --weights` (input/weights.h): the spec parsed, the weight
+/* weights.c: area weights for `stats --weights` and recipes (input/weights.h): the spec parsed, the weight
  * file read through the one input opener, quadrature rules computed, and everything broadcast to
  * one float64 weight per element of a variable's rows before the ring starts. */
 #include "input/weights.h"
@@ -29,8 +29,9 @@ static h5prep_status split_file(h5p_weights *w, const char *arg)
 {
     const char *colon = h5p_dataset_colon(arg);
     if (!colon || colon == arg || !colon[1]) {
-        h5p_fail(H5PREP_ERR_USAGE, "--weights '%s': expected coslat:FILE:/LAT, FILE:DATASET or quadrature:RULE", w->spec);
-        return h5p_hint(H5PREP_ERR_USAGE, "e.g. --weights coslat:data/nc4uvt.nc:/lat, or --weights quadrature:legendre-gauss --weights-axis 2");
+        h5p_fail(H5PREP_ERR_USAGE, "%s '%s': expected coslat:FILE:/LAT, FILE:DATASET or quadrature:RULE", w->opt, w->spec);
+        return h5p_hint(H5PREP_ERR_USAGE, "e.g. %s coslat:data/nc4uvt.nc:/lat, or %s quadrature:legendre-gauss with %s 2", w->opt, w->opt,
+                        w->axis_opt);
     }
     w->file = h5p_malloc((size_t)(colon - arg) + 1);
     w->dataset = h5p_dataset_path(colon + 1);
@@ -40,12 +41,14 @@ static h5prep_status split_file(h5p_weights *w, const char *arg)
     return H5PREP_OK;
 }
 
-h5prep_status h5p_weights_parse(const char *spec, int axis, h5p_weights **out)
+h5prep_status h5p_weights_parse(const char *spec, int axis, const char *key, h5p_weights **out)
 {
     *out = NULL;
     h5p_weights *w = calloc(1, sizeof *w);
     RETURN_ERROR_IF(!w, H5PREP_ERR_NOMEM, "out of memory");
     w->axis = axis;
+    snprintf(w->opt, sizeof w->opt, "%s%s", key ? key : "--weights", key ? ".weights" : "");
+    snprintf(w->axis_opt, sizeof w->axis_opt, "%s%s", key ? key : "--weights-axis", key ? ".weights_axis" : "");
     w->spec = h5p_strdup(spec);
     h5prep_status st = w->spec ? H5PREP_OK : h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
     if (st == H5PREP_OK && strncmp(spec, "quadrature:", 11) == 0) {
@@ -55,11 +58,11 @@ h5prep_status h5p_weights_parse(const char *spec, int axis, h5p_weights **out)
         for (size_t i = 0; i < sizeof g_rules / sizeof *g_rules; i++)
             known |= strcmp(rule, g_rules[i]) == 0;
         if (!known) {
-            h5p_fail(H5PREP_ERR_USAGE, "--weights %s: unknown quadrature rule '%s'", spec, rule);
+            h5p_fail(H5PREP_ERR_USAGE, "%s %s: unknown quadrature rule '%s'", w->opt, spec, rule);
             st = h5p_hint(H5PREP_ERR_USAGE, "the rules are naive, legendre-gauss and clenshaw-curtis");
         } else if (axis < 0) {
-            h5p_fail(H5PREP_ERR_USAGE, "--weights %s: a quadrature rule needs the latitude axis", spec);
-            st = h5p_hint(H5PREP_ERR_USAGE, "give --weights-axis N: its length is the number of latitudes");
+            h5p_fail(H5PREP_ERR_USAGE, "%s %s: a quadrature rule needs the latitude axis", w->opt, spec);
+            st = h5p_hint(H5PREP_ERR_USAGE, "give %s N: its length is the number of latitudes", w->axis_opt);
         } else {
             snprintf(w->rule, sizeof w->rule, "%s", rule);
         }
@@ -177,8 +180,8 @@ static h5prep_status check_values(const h5p_weights *w, const double *val, uint6
 {
     for (uint64_t i = 0; i < n; i++)
         if (!(val[i] >= 0) || isinf(val[i])) {
-            h5p_fail(H5PREP_ERR_USAGE, "--weights %s: %s: weight %llu is %g; weights must be finite numbers >= 0",
-                     w->spec, what, (unsigned long long)i, val[i]);
+            h5p_fail(H5PREP_ERR_USAGE, "%s %s: %s: weight %llu is %g; weights must be finite numbers >= 0",
+                     w->opt, w->spec, what, (unsigned long long)i, val[i]);
             return h5p_hint(H5PREP_ERR_USAGE, "a NaN weight may be a fill value of the weight dataset; weights of 0 are allowed");
         }
     return H5PREP_OK;
@@ -204,9 +207,9 @@ static h5prep_status find_axis(const h5p_weights *w, const h5p_var *v, const h5p
         *axis = found;
         return H5PREP_OK;
     }
-    h5p_fail(H5PREP_ERR_USAGE, "%s:%s: --weights %s: %s axis of the dataset has the dimension '%s' of %s:%s", path,
-             v->name, w->spec, times ? "more than one" : "no", dim, w->file, w->dataset);
-    return h5p_hint(H5PREP_ERR_USAGE, "name the latitude axis with --weights-axis N ('h5prep info %s' lists the dimensions)", path);
+    h5p_fail(H5PREP_ERR_USAGE, "%s:%s: %s %s: %s axis of the dataset has the dimension '%s' of %s:%s", path,
+             v->name, w->opt, w->spec, times ? "more than one" : "no", dim, w->file, w->dataset);
+    return h5p_hint(H5PREP_ERR_USAGE, "name the latitude axis with %s N ('h5prep info %s' lists the dimensions)", w->axis_opt, path);
 }
 
 h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *t)
@@ -218,16 +221,16 @@ h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *
     for (int a = 0; a < v->rank; a++)
         wd[a] = 1;
     if (w->axis >= v->rank) {
-        h5p_fail(H5PREP_ERR_USAGE, "%s:%s: --weights-axis %d, but the dataset has rank %d (valid: 0..%d)", path, v->name,
-                 w->axis, v->rank, v->rank - 1);
+        h5p_fail(H5PREP_ERR_USAGE, "%s:%s: %s %d, but the dataset has rank %d (valid: 0..%d)", path, v->name,
+                 w->axis_opt, w->axis, v->rank, v->rank - 1);
         return h5p_hint(H5PREP_ERR_USAGE, "the axis is counted from 0 in the dataset's shape ('h5prep info %s')", path);
     }
     if (w->kind == H5P_WEIGHTS_QUADRATURE) {
         uint64_t n = v->dims[w->axis];
         uint64_t least = strcmp(w->rule, "naive") == 0 ? 3 : 2; /* naive: sin is 0 at both poles */
         RETURN_ERROR_IF(n < least || n > ((uint64_t)1 << 24), H5PREP_ERR_USAGE,
-                        "%s:%s: --weights %s along axis %d: %llu latitudes (%llu .. 2^24 expected)", path, v->name,
-                        w->spec, w->axis, (unsigned long long)n, (unsigned long long)least);
+                        "%s:%s: %s %s along axis %d: %llu latitudes (%llu .. 2^24 expected)", path, v->name,
+                        w->opt, w->spec, w->axis, (unsigned long long)n, (unsigned long long)least);
         double *q = h5p_malloc(n * sizeof *q);
         RETURN_ERROR_IF(!q, H5PREP_ERR_NOMEM, "out of memory");
         h5p_quadrature(w->rule, n, q);
@@ -241,16 +244,16 @@ h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *
     FORWARD_IF_ERROR(h5p_var_init(&wv, w->dataset));
     h5prep_status st = h5p_var_add_files(&wv, w->file, 0);
     if (st == H5PREP_OK && wv.nparts != 1)
-        st = h5p_fail(H5PREP_ERR_USAGE, "--weights %s: '%s' matches %zu files; weights come from one file", w->spec,
+        st = h5p_fail(H5PREP_ERR_USAGE, "%s %s: '%s' matches %zu files; weights come from one file", w->opt, w->spec,
                       w->file, wv.nparts);
     if (st == H5PREP_OK && !realpath(wv.parts[0].path, w->realpath))
-        st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "--weights %s: %s: cannot resolve the path", w->spec, wv.parts[0].path);
+        st = h5p_fail(H5PREP_ERR_FILE_NOT_FOUND, "%s %s: %s: cannot resolve the path", w->opt, w->spec, wv.parts[0].path);
     char what[4200];
     snprintf(what, sizeof what, "%s:%s", w->file, wv.name);
     uint64_t n = st == H5PREP_OK ? h5p_prod(wv.dims, 0, wv.rank) : 0;
     double *val = NULL;
     if (st == H5PREP_OK && n > ((uint64_t)1 << 27))
-        st = h5p_fail(H5PREP_ERR_NOMEM, "--weights %s: %llu weights are more than h5prep reads as weights (2^27)", w->spec,
+        st = h5p_fail(H5PREP_ERR_NOMEM, "%s %s: %llu weights are more than h5prep reads as weights (2^27)", w->opt, w->spec,
                       (unsigned long long)n);
     if (st == H5PREP_OK && !(val = h5p_malloc(n * sizeof *val)))
         st = h5p_fail(H5PREP_ERR_NOMEM, "out of memory");
@@ -258,12 +261,12 @@ h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *
         st = h5p_part_read_f64(&wv.parts[0], wv.name, n, val);
     if (st == H5PREP_OK && w->kind == H5P_WEIGHTS_COSLAT) {
         if (wv.rank != 1)
-            st = h5p_fail(H5PREP_ERR_USAGE, "--weights %s: the latitude %s has rank %d; coslat takes a 1-D coordinate",
-                          w->spec, what, wv.rank);
+            st = h5p_fail(H5PREP_ERR_USAGE, "%s %s: the latitude %s has rank %d; coslat takes a 1-D coordinate",
+                          w->opt, w->spec, what, wv.rank);
         for (uint64_t i = 0; i < n && st == H5PREP_OK; i++) {
             if (!(fabs(val[i]) <= 90.0))
-                st = h5p_fail(H5PREP_ERR_USAGE, "--weights %s: latitude %llu of %s is %g, not a latitude in degrees in [-90, 90]",
-                              w->spec, (unsigned long long)i, what, val[i]);
+                st = h5p_fail(H5PREP_ERR_USAGE, "%s %s: latitude %llu of %s is %g, not a latitude in degrees in [-90, 90]",
+                              w->opt, w->spec, (unsigned long long)i, what, val[i]);
             double c = cos(val[i] * (3.14159265358979323846 / 180.0));
             val[i] = c > 0 ? c : 0.0; /* cos(+-90 deg) rounds to about +-6e-17 */
         }
@@ -271,8 +274,8 @@ h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *
         if (st == H5PREP_OK)
             st = find_axis(w, v, &wv, path, &axis);
         if (st == H5PREP_OK && wv.dims[0] != v->dims[axis])
-            st = h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: --weights %s: %s has %llu latitudes, but axis %d of the dataset has length %llu",
-                          path, v->name, w->spec, what, (unsigned long long)wv.dims[0], axis,
+            st = h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: %s %s: %s has %llu latitudes, but axis %d of the dataset has length %llu",
+                          path, v->name, w->opt, w->spec, what, (unsigned long long)wv.dims[0], axis,
                           (unsigned long long)v->dims[axis]);
         if (st == H5PREP_OK) {
             wd[axis] = wv.dims[0];
@@ -289,8 +292,8 @@ h5prep_status h5p_weights_resolve(h5p_weights *w, const h5p_var *v, h5p_wtable *
             char ws[256], ds[256];
             h5p_format_shape(ws, sizeof ws, wv.rank, wv.dims);
             h5p_format_shape(ds, sizeof ds, v->rank, v->dims);
-            h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: --weights %s: the weights of shape %s do not broadcast to the dataset's shape %s",
-                     path, v->name, w->spec, ws, ds);
+            h5p_fail(H5PREP_ERR_SHAPE, "%s:%s: %s %s: the weights of shape %s do not broadcast to the dataset's shape %s",
+                     path, v->name, w->opt, w->spec, ws, ds);
             st = h5p_hint(H5PREP_ERR_SHAPE, "numpy's rules: trailing axes are aligned, and each weight axis is 1 or the dataset's length");
         }
     }

@@ -1,6 +1,7 @@
-/* weights.h: the input stage's area weights for `stats --weights`: a spec (cos of a latitude
- * coordinate, a weight dataset, a quadrature rule over the latitudes) parsed, read and broadcast
- * into one weight per element of a variable's rows, before any data is read. */
+/* weights.h: the input stage's area weights for `stats --weights` and a recipe's `normalize:
+ * {weights: SPEC}`: a spec (cos of a latitude coordinate, a weight dataset, a quadrature rule over
+ * the latitudes) parsed, read and broadcast into one weight per element of a variable's rows,
+ * before any data is read. */
 #ifndef H5PREP_WEIGHTS_H
 #define H5PREP_WEIGHTS_H
 
@@ -16,11 +17,15 @@ typedef struct h5p_weights {
     char realpath[4096];  /* coslat and array: the file's real path, "" for a quadrature */
     char rule[32];        /* quadrature: naive, legendre-gauss or clenshaw-curtis */
     int axis;             /* --weights-axis, -1 when not given */
+    char opt[192], axis_opt[192]; /* what messages call the spec and the axis: "--weights" and
+                                     "--weights-axis", or a recipe's "outputs.x.normalize.weights" */
 } h5p_weights;
 
 /* Parses spec (axis: --weights-axis or -1) into *out (h5p_weights_free it): an unknown rule, or a
- * quadrature without an axis, is H5PREP_ERR_USAGE. Files are opened by h5p_weights_resolve. */
-h5prep_status h5p_weights_parse(const char *spec, int axis, h5p_weights **out);
+ * quadrature without an axis, is H5PREP_ERR_USAGE. key: NULL for the stats options, else the
+ * recipe key that holds `weights` and `weights_axis` ("outputs.x.normalize"), which messages then
+ * name. Files are opened by h5p_weights_resolve. */
+h5prep_status h5p_weights_parse(const char *spec, int axis, const char *key, h5p_weights **out);
 void h5p_weights_free(h5p_weights *w); /* accepts NULL */
 
 /* One weight per element of v: w[(r * row_elems) + j] for element j of row r, where r is 0 when the

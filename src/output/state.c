@@ -91,7 +91,7 @@ h5prep_status h5prep_stats_set_weights(h5prep_stats *s, const char *spec, int ax
     h5p_clear_error();
     h5p_weights *w = NULL;
     if (spec)
-        FORWARD_IF_ERROR(h5p_weights_parse(spec, axis, &w));
+        FORWARD_IF_ERROR(h5p_weights_parse(spec, axis, NULL, &w));
     else
         RETURN_ERROR_IF(axis >= 0, H5PREP_ERR_USAGE, "--weights-axis %d without --weights", axis);
     h5p_weights_free(s->weights);

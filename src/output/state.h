@@ -70,5 +70,9 @@ struct json_t *h5p_input_json(const h5p_var *v, const h5p_part *p);
 /* provenance.factors: a transform's record, per output, of the normalization factors it applied
  * (a json_t object; a reference is taken). */
 void h5p_stats_set_factors(h5prep_stats *s, struct json_t *factors);
+/* {"spec", "resolved" (the rule, or coslat:/nothing + the weight file's real path + :DATASET),
+ * "file", "axis"} of resolved weights: provenance.weights of `stats --weights`, and the weights of
+ * a transform's output; NULL when out of memory. */
+struct json_t *h5p_weights_json(const h5p_weights *w);
 
 #endif

@@ -66,15 +66,8 @@ char *h5prep_stats_inputs(const h5prep_stats *s)
     return text;
 }
 
-/* provenance.weights of a weighted run, or of the weighted documents merged; NULL: unweighted.
- * `resolved` is what merges compare: the rule, or the weight file's real path and dataset. */
-static json_t *weights_json(const h5prep_stats *s)
+json_t *h5p_weights_json(const h5p_weights *w)
 {
-    const h5p_weights *w = s->weights;
-    if (!w) { /* a merge: the weights of its documents (null: unweighted) */
-        json_t *m = s->merged_weights ? json_object_get(s->merged_weights, "weights") : NULL;
-        return json_is_object(m) ? json_deep_copy(m) : NULL;
-    }
     char resolved[4400];
     if (w->kind == H5P_WEIGHTS_QUADRATURE)
         snprintf(resolved, sizeof resolved, "quadrature:%s", w->rule);
@@ -84,6 +77,16 @@ static json_t *weights_json(const h5prep_stats *s)
     return json_pack("{s:s, s:s, s:o, s:o}", "spec", w->spec, "resolved", resolved, "file",
                      w->realpath[0] ? json_string(w->realpath) : json_null(), "axis",
                      w->axis >= 0 ? json_integer(w->axis) : json_null());
+}
+
+/* provenance.weights of a weighted run, or of the weighted documents merged; NULL: unweighted. */
+static json_t *weights_json(const h5prep_stats *s)
+{
+    if (s->weights)
+        return h5p_weights_json(s->weights);
+    /* a merge: the weights of its documents (null: unweighted) */
+    json_t *m = s->merged_weights ? json_object_get(s->merged_weights, "weights") : NULL;
+    return json_is_object(m) ? json_deep_copy(m) : NULL;
 }
 
 static json_t *provenance_json(const h5prep_stats *s)
@@ -244,6 +247,11 @@ static json_t *var_meta_json(const h5p_var *v)
     /* --weights: the data axis of 1-D weights (null for an array of weights) */
     if (jv && v->wsum &&
         json_object_set_new(jv, "weights_axis", v->weights_axis >= 0 ? json_integer(v->weights_axis) : json_null()) != 0) {
+        json_decref(jv);
+        return NULL;
+    }
+    /* a transform's output weighted by its recipe: the spec, as provenance.weights of stats has it */
+    if (jv && v->weights && json_object_set_new(jv, "weights", h5p_weights_json(v->weights)) != 0) {
         json_decref(jv);
         return NULL;
     }

@@ -829,9 +829,43 @@ static h5prep_status read_keep_axes(const ctx *c, const yaml_node_t *n, const ch
     return H5PREP_OK;
 }
 
+/* normalize.weights and weights_axis of output o (its method already read): parsed by the input
+ * stage's parser, whose message then gets the key's place. Weights change the moments only: zscore
+ * takes the weighted mean and std, minmax its min and max (never weighted); robust and quantile
+ * come from the unweighted sketch, so they are refused, as is a weight without a method. */
+static h5prep_status parse_weights(const ctx *c, const yaml_node_t *wn, const yaml_node_t *an, const char *oname,
+                                   h5p_output *o)
+{
+    char key[160], what[192];
+    snprintf(key, sizeof key, "outputs.%s.normalize", oname);
+    if (!wn)
+        return fail_at(c, an, "%s.weights_axis: given without %s.weights", key, key);
+    snprintf(what, sizeof what, "%s.weights", key);
+    const char *spec = NULL;
+    FORWARD_IF_ERROR(read_str(c, wn, what, &spec));
+    if (o->norm == H5P_NORM_NONE || o->norm == H5P_NORM_ROBUST || o->norm == H5P_NORM_QUANTILE) {
+        fail_at(c, wn, "%s: normalize: %s cannot be weighted%s", what, NORM_NAMES[o->norm],
+                o->norm == H5P_NORM_NONE ? " (nothing is normalized)" : ": its quantiles come from a sketch that is not weighted");
+        return h5p_hint(H5PREP_ERR_USAGE, "weights go with zscore (the weighted mean and std) or minmax (min and max, which weights do not change)");
+    }
+    int64_t axis = -1;
+    if (an) {
+        snprintf(what, sizeof what, "%s.weights_axis", key);
+        FORWARD_IF_ERROR(read_i64(c, an, what, 0, H5PREP_MAX_RANK - 1, &axis));
+    }
+    if (h5p_weights_parse(spec, (int)axis, key, &o->weights) != H5PREP_OK) {
+        char msg[2048];
+        h5p_error_save(msg, sizeof msg);
+        return fail_at(c, wn, "%s", msg);
+    }
+    o->weights_line = (int)wn->start_mark.line + 1;
+    o->weights_col = (int)wn->start_mark.column + 1;
+    return H5PREP_OK;
+}
+
 static h5prep_status parse_normalize(const ctx *c, const yaml_node_t *n, const char *oname, h5p_output *o)
 {
-    static const char *const keys[] = {"method", "keep_axes", "stats", NULL};
+    static const char *const keys[] = {"method", "keep_axes", "stats", "weights", "weights_axis", NULL};
     char what[160];
     int k;
     if (n->type != YAML_MAPPING_NODE) {
@@ -843,6 +877,7 @@ static h5prep_status parse_normalize(const ctx *c, const yaml_node_t *n, const c
     snprintf(what, sizeof what, "outputs.%s.normalize", oname);
     FORWARD_IF_ERROR(check_keys(c, n, what, keys));
     const yaml_node_t *m = get(c, n, "method"), *ka = get(c, n, "keep_axes"), *st = get(c, n, "stats");
+    const yaml_node_t *wn = get(c, n, "weights"), *an = get(c, n, "weights_axis");
     FORWARD_IF_ERROR(need(c, m, n, what, "method"));
     snprintf(what, sizeof what, "outputs.%s.normalize.method", oname);
     FORWARD_IF_ERROR(read_enum(c, m, what, NORM_NAMES, &k));
@@ -855,6 +890,8 @@ static h5prep_status parse_normalize(const ctx *c, const yaml_node_t *n, const c
         snprintf(what, sizeof what, "outputs.%s.normalize.stats", oname);
         FORWARD_IF_ERROR(dup_str(c, st, what, &o->stats_path));
     }
+    if (wn || an)
+        FORWARD_IF_ERROR(parse_weights(c, wn, an, oname, o));
     return H5PREP_OK;
 }
 
@@ -1522,6 +1559,7 @@ void h5p_recipe_free(h5p_recipe *r)
         expr_free(r->outputs[i].expr);
         free(r->outputs[i].name);
         free(r->outputs[i].stats_path);
+        h5p_weights_free(r->outputs[i].weights);
     }
     for (int i = 0; i < H5P_MAX_SPLITS; i++) {
         free(r->split.names[i]);

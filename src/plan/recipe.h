@@ -6,6 +6,7 @@
 
 #include "h5prep.h"
 #include "common/dtype.h"
+#include "input/weights.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ typedef struct h5p_output {
     int keep_count;
     char *stats_path;        /* `normalize: {stats: FILE}`: factors from an h5prep-stats/1 file
                                 (variable "/<name>"); NULL: computed in this run */
+    h5p_weights *weights;    /* `normalize: {weights: SPEC, weights_axis: N}`: this run's statistics
+                                weighted by SPEC (input/weights.h), resolved against the output's one
+                                input variable; NULL: unweighted */
+    int weights_line, weights_col; /* where `weights` is, for messages */
     h5p_out_dtype dtype;     /* `cast:` (float32) */
 } h5p_output;
 

@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The time a document gives as "created" (that of its load, h5p_stats_stamp), blanked: two loads
+ * may fall in different seconds. */
+static void blank_created(char *json)
+{
+    char *t = strstr(json, "\"created\": \"");
+    for (t = t ? t + 12 : NULL; t && *t && *t != '"'; t++)
+        *t = '-';
+}
+
 /* The document of a state loaded from a packed buffer; aborts where a refusal says nothing. */
 static char *load_json(const void *buf, size_t len)
 {
@@ -39,9 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *first = h5prep_stats_json(s), *second = NULL;
         if (!first && !*h5prep_last_error())
             abort(); /* a document it cannot give (a part without the others) must say why */
-        if (first && (h5prep_stats_pack(s, &again, &len) != H5PREP_OK || !(second = load_json(again, len)) ||
-                      strcmp(first, second) != 0))
-            abort(); /* what loaded packs and loads back to the same document */
+        if (first && (h5prep_stats_pack(s, &again, &len) != H5PREP_OK || !(second = load_json(again, len))))
+            abort(); /* what loaded packs and loads back */
+        if (first) {
+            blank_created(first);
+            blank_created(second);
+            if (strcmp(first, second) != 0)
+                abort(); /* to the same document */
+        }
         free(first);
         free(second);
         free(again);

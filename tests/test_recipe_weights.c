@@ -114,12 +114,7 @@ static int run_grid(const char *binary, const char *backend, const char *out, co
     snprintf(recipe, sizeof recipe, "%s/r.yaml", tu_dir());
     snprintf(text, sizeof text, GRID_RECIPE, tu_path("grid.h5"), norm);
     tu_write_text(recipe, text);
-    const char *args[16] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend};
-    int n = 7;
-    for (int k = 0; extra && extra[k]; k++)
-        args[n++] = extra[k];
-    args[n] = NULL;
-    return tu_cli_with(binary, args);
+    return tu_transform(binary, recipe, out, backend, extra);
 }
 
 static void check_grid(const char *out)

@@ -53,12 +53,7 @@ static int transform(const char *binary, const char *backend, const char *out, c
     snprintf(recipe, sizeof recipe, "%s/%s", tu_dir(), name);
     snprintf(text, sizeof text, RECIPE, tu_path("x.h5"), norm, norm);
     tu_write_text(recipe, text);
-    const char *args[16] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend};
-    int n = 7;
-    for (int k = 0; extra && extra[k]; k++)
-        args[n++] = extra[k];
-    args[n] = NULL;
-    return tu_cli_with(binary, args);
+    return tu_transform(binary, recipe, out, backend, extra);
 }
 
 static const char *out_dir(const char *name)
@@ -319,17 +314,6 @@ static const char *casts_recipe(const char *name, const char *norm)
     return recipe;
 }
 
-/* Runs `binary transform RECIPE --out OUT --quiet --backend BACKEND [extra...]`; the exit code. */
-static int run_recipe(const char *binary, const char *recipe, const char *out, const char *backend, const char *const *extra)
-{
-    const char *args[16] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend};
-    int n = 7;
-    for (int k = 0; extra && extra[k]; k++)
-        args[n++] = extra[k];
-    args[n] = NULL;
-    return tu_cli_with(binary, args);
-}
-
 static void same_h5(const char *a, const char *b)
 {
     char arg[2048];
@@ -345,19 +329,19 @@ Test(robust, quantile_on_cuda_gives_the_cpus_bytes)
     write_input();
     const char *own = casts_recipe("q4.yaml", "quantile");
     const char *cpu = out_dir("q4cpu"), *gpu = out_dir("q4gpu"), *tight = out_dir("q4tight");
-    cr_assert_eq(run_recipe(H5PREP_CLI, own, cpu, "cpu", NULL), 0, "%s", tu_stderr());
-    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, own, gpu, "cuda", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(tu_transform(H5PREP_CLI, own, cpu, "cpu", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(tu_transform(H5PREP_CLI_SIMT, own, gpu, "cuda", NULL), 0, "%s", tu_stderr());
     same_h5(cpu, gpu);
     const char *small[] = {"--mem", "256K", "--slots", "3", NULL};
-    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, own, tight, "cuda", small), 0, "%s", tu_stderr());
+    cr_assert_eq(tu_transform(H5PREP_CLI_SIMT, own, tight, "cuda", small), 0, "%s", tu_stderr());
     same_h5(cpu, tight);
 
     char norm[1024];
     snprintf(norm, sizeof norm, "{method: quantile, stats: %s/stats.json}", cpu);
     const char *given = casts_recipe("q4f.yaml", norm);
     const char *fcpu = out_dir("q4fcpu"), *fgpu = out_dir("q4fgpu");
-    cr_assert_eq(run_recipe(H5PREP_CLI, given, fcpu, "cpu", NULL), 0, "%s", tu_stderr());
-    cr_assert_eq(run_recipe(H5PREP_CLI_SIMT, given, fgpu, "cuda", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(tu_transform(H5PREP_CLI, given, fcpu, "cpu", NULL), 0, "%s", tu_stderr());
+    cr_assert_eq(tu_transform(H5PREP_CLI_SIMT, given, fgpu, "cuda", NULL), 0, "%s", tu_stderr());
     same_h5(fcpu, fgpu);
 }
 

@@ -317,7 +317,18 @@ int tu_transform_fmt(const char *binary, const char *backend, const char *out, c
     cr_assert(len >= 0 && (size_t)len < sizeof text, "recipe text too long");
     snprintf(recipe, sizeof recipe, "%s/%s", dir, name);
     tu_write_text(recipe, text);
-    const char *args[] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend, NULL};
+    return tu_transform(binary, recipe, out, backend, NULL);
+}
+
+int tu_transform(const char *binary, const char *recipe, const char *out, const char *backend, const char *const *extra)
+{
+    const char *args[16] = {"transform", recipe, "--out", out, "--quiet", "--backend", backend};
+    int n = 7;
+    for (int k = 0; extra && extra[k]; k++) {
+        cr_assert(n < 15, "tu_transform: more than 8 extra arguments");
+        args[n++] = extra[k];
+    }
+    args[n] = NULL;
     return tu_cli_with(binary, args);
 }
 

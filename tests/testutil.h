@@ -62,6 +62,9 @@ const char *tu_stderr(void);
 double *tu_read_all(const char *file, const char *dset, size_t *count);
 /* Writes text to a file (a recipe, a catalog), asserting success. */
 void tu_write_text(const char *path, const char *text);
+/* Runs `transform RECIPE --out out --quiet --backend backend [extra...]` (extra: NULL-terminated,
+ * at most 8, or NULL) with binary; the exit code (stderr in tu_stderr()). */
+int tu_transform(const char *binary, const char *recipe, const char *out, const char *backend, const char *const *extra);
 /* Writes the recipe printf(fmt, ...) to DIR/NAME and runs `transform DIR/NAME --out out --quiet
  * --backend backend` with binary; the exit code (stderr in tu_stderr()). */
 int tu_transform_fmt(const char *binary, const char *backend, const char *out, const char *dir, const char *name,
